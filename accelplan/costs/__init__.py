@@ -1,0 +1,1 @@
+"""Analytical cost models, one module per hardware family."""

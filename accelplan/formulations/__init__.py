@@ -1,0 +1,1 @@
+"""Optimisation models built from a :class:`~accelplan.problem.Problem`, independent of any solver."""

@@ -1,0 +1,194 @@
+"""Mixed-integer linear program of the hybrid spatial-sequential plan (Pyomo).
+
+Common to every execution model (``a`` accelerator slot, ``c`` configuration):
+- ``y[a, c]`` binary: slot ``a`` is built with configuration ``c`` (at most one per slot);
+- ``busy[a]`` >= 0: stage time of slot ``a`` [µs]; ``period`` >= busy[a] and >= DDR time per input [µs];
+- shared budgets (engines, PLIO in/out, PL buffer): sum over a, c of usage[c] * y[a, c] <= capacity;
+- latency = sum_a busy[a] + (batch - 1) * period [µs]; energy = sum_a energy[a] + static power * period;
+- valid cuts: period * engines >= sum_l min_c t[l,c] * units_c, and sum_a busy[a] >= sum_l min_c t[l,c].
+
+How layers are assigned depends on the execution model:
+- ``hybrid``/``sequential`` (order-free: metrics depend only on which layers share a slot): layers
+  with identical cost rows form a *class* ``k`` of ``count_k`` layers; integer ``n[k, a, c]`` is how
+  many of them slot ``a`` runs with configuration ``c`` (``n <= count_k * y[a, c]``), so
+  busy[a] = sum_{k,c} t[k,c] n[k,a,c] exactly. Slots are sorted by configuration index to remove symmetry.
+- ``spatial`` (order matters): binary ``x[l, a]``, layer ``l`` on slot ``a``, consecutive layers per
+  slot in pipeline order (x[l,a] <= x[l-1,a] + x[l-1,a-1]); the stage time is linearised with the
+  smallest valid big-M (``tmin_l`` = the layer's fastest time):
+  busy[a] >= sum_l tmin_l x[l,a] + sum_l (t[l,c] - tmin_l) (x[l,a] - 1 + y[a,c])  for all a, c.
+Times are scaled to µs and energies to µJ for numerical range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyomo.environ as pyo
+
+from ..plan import Groups
+from ..problem import Problem
+
+TIME_SCALE = 1e6  # seconds -> µs
+ENERGY_SCALE = 1e6  # joules -> µJ
+
+
+def layer_classes(problem: Problem) -> list[list[int]]:
+    """Layers whose time and energy rows are identical, as lists of layer indices (first-seen order)."""
+    rows = np.round(np.hstack([problem.time_s * TIME_SCALE, problem.energy_j * ENERGY_SCALE]), 9)
+    _, first, inverse = np.unique(rows, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(first)
+    classes = [[] for _ in order]
+    rank = {int(u): r for r, u in enumerate(order)}
+    for layer, u in enumerate(inverse):
+        classes[rank[int(u)]].append(layer)
+    return classes
+
+
+@dataclass
+class MilpModel:
+    """A built Pyomo model and how to read a plan and an objective back from it."""
+
+    model: pyo.ConcreteModel
+    problem: Problem
+    classes: list[list[int]] | None = field(default=None)
+
+    def groups(self) -> Groups:
+        """Decode the loaded solution into accelerator groups (configuration, layer indices)."""
+        m = self.model
+        out = []
+        pools = [list(c) for c in self.classes] if self.classes is not None else None
+        for a in m.A:
+            chosen = [c for c in m.C if pyo.value(m.y[a, c]) > 0.5]
+            if not chosen:
+                continue
+            c = chosen[0]
+            if pools is None:
+                layers = [l for l in m.L if pyo.value(m.x[l, a]) > 0.5]
+            else:
+                layers = []
+                for k in m.K:
+                    take = int(round(pyo.value(m.n[k, a, c])))
+                    layers += pools[k][:take]
+                    del pools[k][:take]
+            if layers:
+                out.append((c, tuple(sorted(layers))))
+        return tuple(out)
+
+    def start_values(self, groups: Groups) -> None:
+        """Set every variable to the values of a feasible plan (a MIP start); groups sorted by first layer."""
+        m, p = self.model, self.problem
+        t, e = p.time_s * TIME_SCALE, p.energy_j * ENERGY_SCALE
+        if self.classes is not None:  # slots are sorted by configuration index in this encoding
+            groups = tuple(sorted(groups, key=lambda g: -g[0]))
+            cls_of = {l: k for k, members in enumerate(self.classes) for l in members}
+        for var in m.component_objects(pyo.Var):
+            if var is not m.period:
+                for idx in var:
+                    var[idx].set_value(0)
+        busy = []
+        for a, (c, layers) in enumerate(groups):
+            m.y[a, c].set_value(1)
+            for l in layers:
+                if self.classes is None:
+                    m.x[l, a].set_value(1)
+                else:
+                    m.n[cls_of[l], a, c].set_value(m.n[cls_of[l], a, c].value + 1)
+            busy.append(float(t[list(layers), c].sum()))
+            m.busy[a].set_value(busy[-1])
+            if hasattr(m, "energy"):
+                m.energy[a].set_value(float(e[list(layers), c].sum()))
+        m.period.set_value(max(max(busy), p.ddr_period_s * TIME_SCALE))
+
+    def to_objective_units(self, value: float) -> float:
+        """Model objective (µs or µJ, minimised) -> user units (inferences/s, ms, mJ)."""
+        if self.problem.objective == "throughput":
+            return TIME_SCALE / value if value > 0 else float("inf")
+        return value / 1e3  # µs -> ms, µJ -> mJ
+
+
+def _assign_by_class(m: pyo.ConcreteModel, p: Problem, t: np.ndarray, e: np.ndarray) -> list[list[int]]:
+    classes = layer_classes(p)
+    count = [len(c) for c in classes]
+    rep = [c[0] for c in classes]
+    m.K = pyo.RangeSet(0, len(classes) - 1)
+    m.n = pyo.Var(m.K, m.A, m.C, domain=pyo.NonNegativeIntegers, bounds=lambda m, k, a, c: (0, count[k]))
+    m.cover = pyo.Constraint(m.K, rule=lambda m, k: sum(m.n[k, a, c] for a in m.A for c in m.C) == count[k])
+    m.link = pyo.Constraint(m.K, m.A, m.C, rule=lambda m, k, a, c: m.n[k, a, c] <= count[k] * m.y[a, c])
+    m.stage = pyo.Constraint(m.A, rule=lambda m, a: m.busy[a] == sum(
+        t[rep[k], c] * m.n[k, a, c] for k in m.K for c in m.C))
+    m.no_empty = pyo.Constraint(m.A, rule=lambda m, a: sum(m.y[a, c] for c in m.C) <= sum(
+        m.n[k, a, c] for k in m.K for c in m.C))
+    m.sorted_slots = pyo.Constraint(
+        [a for a in m.A if a + 1 in m.A],
+        rule=lambda m, a: sum((c + 1) * m.y[a, c] for c in m.C) >= sum((c + 1) * m.y[a + 1, c] for c in m.C))
+    if e is not None:
+        m.energy = pyo.Var(m.A, domain=pyo.NonNegativeReals)
+        m.energy_def = pyo.Constraint(m.A, rule=lambda m, a: m.energy[a] == sum(
+            e[rep[k], c] * m.n[k, a, c] for k in m.K for c in m.C))
+    return classes
+
+
+def _assign_by_layer(m: pyo.ConcreteModel, p: Problem, t: np.ndarray, e: np.ndarray) -> None:
+    m.L = pyo.RangeSet(0, p.n_layers - 1)
+    m.x = pyo.Var(m.L, m.A, domain=pyo.Binary)
+    m.assign = pyo.Constraint(m.L, rule=lambda m, l: sum(m.x[l, a] for a in m.A) == 1)
+    m.built = pyo.Constraint(m.L, m.A, rule=lambda m, l, a: m.x[l, a] <= sum(m.y[a, c] for c in m.C))
+    m.no_empty = pyo.Constraint(m.A, rule=lambda m, a: sum(m.y[a, c] for c in m.C) <= sum(m.x[l, a] for l in m.L))
+
+    def linearised(var, table):
+        low = table.min(axis=1)
+        return lambda m, a, c: var[a] >= sum(
+            low[l] * m.x[l, a] + (table[l, c] - low[l]) * (m.x[l, a] - 1 + m.y[a, c]) for l in m.L)
+    m.stage = pyo.Constraint(m.A, m.C, rule=linearised(m.busy, t))
+    m.first = pyo.Constraint(expr=m.x[0, 0] == 1)
+    m.contiguous = pyo.Constraint(
+        [(l, a) for l in range(1, p.n_layers) for a in range(len(m.A))],
+        rule=lambda m, l, a: m.x[l, a] <= m.x[l - 1, a] + (m.x[l - 1, a - 1] if a > 0 else 0))
+    if e is not None:
+        m.energy = pyo.Var(m.A, domain=pyo.NonNegativeReals)
+        m.energy_def = pyo.Constraint(m.A, m.C, rule=linearised(m.energy, e))
+
+
+def build_milp(problem: Problem) -> MilpModel:
+    """Build the MILP for ``problem`` (execution model, objective and constraints included)."""
+    p = problem
+    t = p.time_s * TIME_SCALE
+    e = p.energy_j * ENERGY_SCALE if p.objective == "energy" else None
+    m = pyo.ConcreteModel(name=f"accelplan-{p.execution}")
+    m.A = pyo.RangeSet(0, p.accelerator_slots - 1)
+    m.C = pyo.RangeSet(0, p.n_configs - 1)
+    m.y = pyo.Var(m.A, m.C, domain=pyo.Binary)
+    m.busy = pyo.Var(m.A, domain=pyo.NonNegativeReals)
+    m.period = pyo.Var(domain=pyo.NonNegativeReals, bounds=(p.ddr_period_s * TIME_SCALE, None))
+    m.one_config = pyo.Constraint(m.A, rule=lambda m, a: sum(m.y[a, c] for c in m.C) <= 1)
+    m.period_bound = pyo.Constraint(m.A, rule=lambda m, a: m.busy[a] <= m.period)
+    share = p.usage / p.capacity[None, :]  # budgets normalised to 1 for numerical range
+    m.budget = pyo.Constraint(range(len(p.resources)), rule=lambda m, r: sum(
+        float(share[c, r]) * m.y[a, c] for a in m.A for c in m.C) <= 1)
+
+    classes = None
+    if p.execution == "spatial":
+        _assign_by_layer(m, p, t, e)
+    else:
+        classes = _assign_by_class(m, p, t, e)
+
+    units = p.usage[:, p.resources.index("units")]
+    m.area_cut = pyo.Constraint(expr=m.period >= float((t * units[None, :]).min(axis=1).sum())
+                                / float(p.capacity[p.resources.index("units")]))
+    m.work_cut = pyo.Constraint(expr=sum(m.busy[a] for a in m.A) >= float(t.min(axis=1).sum()))
+
+    latency = sum(m.busy[a] for a in m.A) + (p.batch - 1) * m.period
+    if p.latency_max_s is not None:
+        m.latency_max = pyo.Constraint(expr=latency <= p.latency_max_s * TIME_SCALE)
+    if p.throughput_min is not None:
+        m.throughput_min = pyo.Constraint(expr=m.period <= TIME_SCALE / p.throughput_min)
+    if p.objective == "throughput":
+        m.obj = pyo.Objective(expr=m.period, sense=pyo.minimize)
+    elif p.objective == "latency":
+        m.obj = pyo.Objective(expr=latency, sense=pyo.minimize)
+    else:
+        static = p.static_power_w * ENERGY_SCALE / TIME_SCALE  # µJ per µs
+        m.obj = pyo.Objective(expr=sum(m.energy[a] for a in m.A) + static * m.period, sense=pyo.minimize)
+    return MilpModel(m, p, classes)

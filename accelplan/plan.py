@@ -1,0 +1,186 @@
+"""The one plan type every strategy returns and every emitter reads, and the evaluator that prices it.
+
+A strategy decides *groups*: which configuration each accelerator gets and which layers it runs.
+:func:`evaluate` turns groups into a :class:`Plan` with metrics computed from the problem's cost
+tables, so every strategy is measured by the same yardstick.
+
+Pipeline model (per input, in seconds):
+- busy_a      = sum of the times of accelerator a's layers                      [stage time]
+- period      = max(max_a busy_a, DDR bytes per input / DDR bandwidth)          [steady state]
+- throughput  = 1 / period                                                      [inferences/s]
+- latency     = sum_a busy_a + (batch - 1) * period                             [fill + drain of a batch]
+- energy      = sum of layer energies + static power * period                   [J per inference]
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+import numpy as np
+
+from .problem import Problem
+
+Status = Literal["optimal", "feasible", "infeasible", "time_limit"]
+Groups = tuple[tuple[int, tuple[int, ...]], ...]  # (configuration index, layer indices) per accelerator
+
+
+@dataclass(frozen=True)
+class SolverFacts:
+    """How a plan was found: strategy, status, objective and best bound (in the objective's units), gap, wall time."""
+
+    strategy: str
+    status: Status
+    objective: float | None = None
+    bound: float | None = None
+    gap: float | None = None
+    solve_time_s: float = 0.0
+    evaluations: int | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class AcceleratorPlan:
+    """One accelerator: its configuration, the layers and operators it runs, and how busy it is."""
+
+    index: int
+    config: str
+    array: tuple[int, int, int]
+    engine_tile: tuple[int, int, int]
+    units: int
+    ports_in: int
+    ports_out: int
+    buffer_bytes: int
+    layers: tuple[str, ...]
+    ops: tuple[str, ...]
+    busy_ms: float
+    utilization: float  # busy / period
+    mac_efficiency: float  # useful MACs / (units * peak MAC rate * busy)
+
+    @property
+    def tiles(self) -> dict[str, list[int]]:
+        """Engine array shape and per-engine tile, as named in reports and configs."""
+        return {"array": list(self.array), "engine_tile": list(self.engine_tile)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A deployment plan with its metrics and the facts of the solve that produced it."""
+
+    model: str
+    hardware: str
+    execution: str
+    objective: str
+    batch: int
+    accelerators: tuple[AcceleratorPlan, ...]
+    period_ms: float | None
+    latency_ms: float | None
+    throughput: float | None
+    energy_mj: float | None
+    feasible: bool
+    violations: tuple[str, ...] = ()
+    solver: SolverFacts = field(default_factory=lambda: SolverFacts("none", "infeasible"))
+
+    def objective_value(self) -> float | None:
+        """The plan's value of its objective: inferences/s, ms or mJ."""
+        return objective_value(self.objective, self.throughput, self.latency_ms, self.energy_mj)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (lists, numbers, strings) for YAML/JSON."""
+        data = asdict(self)
+        for acc in data["accelerators"]:
+            for key in ("array", "engine_tile", "layers", "ops"):
+                acc[key] = list(acc[key])
+        data["violations"] = list(data["violations"])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Plan":
+        """Inverse of :meth:`to_dict`; raises ``KeyError``/``TypeError`` on malformed data."""
+        accs = []
+        for acc in data["accelerators"]:
+            names = {f.name for f in fields(AcceleratorPlan)}
+            unknown = set(acc) - names
+            if unknown:
+                raise TypeError(f"unknown accelerator fields: {', '.join(sorted(unknown))}")
+            accs.append(AcceleratorPlan(**{**acc, "array": tuple(acc["array"]), "engine_tile": tuple(acc["engine_tile"]),
+                                           "layers": tuple(acc["layers"]), "ops": tuple(acc["ops"])}))
+        top = {k: v for k, v in data.items() if k not in ("accelerators", "solver", "violations")}
+        return cls(**top, accelerators=tuple(accs), violations=tuple(data.get("violations", ())),
+                   solver=SolverFacts(**data["solver"]))
+
+
+def objective_value(objective: str, throughput: float | None, latency_ms: float | None, energy_mj: float | None) -> float | None:
+    """Pick the objective's metric (throughput is maximised, latency and energy minimised)."""
+    return {"throughput": throughput, "latency": latency_ms, "energy": energy_mj}[objective]
+
+
+def better(objective: str, a: float, b: float) -> bool:
+    """True when objective value ``a`` beats ``b``."""
+    return a > b if objective == "throughput" else a < b
+
+
+def relative_gap(objective: str, value: float | None, bound: float | None) -> float | None:
+    """|value - bound| / |value|: 0 for a proven optimum."""
+    if value is None or bound is None:
+        return None
+    if value == 0:
+        return 0.0 if bound == 0 else float("inf")
+    return max(0.0, (bound - value) if objective == "throughput" else (value - bound)) / abs(value)
+
+
+def structure_violations(problem: Problem, groups: Groups) -> list[str]:
+    """Violations of the execution model: every layer once; sequential one accelerator; spatial contiguous groups."""
+    out = []
+    seen = sorted(l for _, ls in groups for l in ls)
+    if seen != list(range(problem.n_layers)):
+        out.append("every layer must be assigned to exactly one accelerator")
+    if len(groups) > problem.accelerator_slots:
+        out.append(f"{len(groups)} accelerators exceed the limit of {problem.accelerator_slots}")
+    if any(not ls for _, ls in groups):
+        out.append("an accelerator runs no layer")
+    if problem.execution == "spatial":
+        if any(ls and list(ls) != list(range(ls[0], ls[-1] + 1)) for _, ls in groups):
+            out.append("spatial execution needs each accelerator to run consecutive layers")
+    return out
+
+
+def evaluate(problem: Problem, groups: Groups, solver: SolverFacts | None = None, check_bounds: bool = True) -> Plan:
+    """Price ``groups`` with the problem's tables: the single source of every reported metric."""
+    groups = tuple(sorted(((c, tuple(sorted(ls))) for c, ls in groups), key=lambda g: g[1][0] if g[1] else 1 << 30))
+    violations = structure_violations(problem, groups)
+    busy = [float(problem.time_s[list(ls), c].sum()) for c, ls in groups]
+    use = sum((problem.usage[c] for c, _ in groups), np.zeros(len(problem.resources)))
+    for r, name in enumerate(problem.resources):
+        if use[r] > problem.capacity[r] * (1 + 1e-9):
+            violations.append(f"{name}: {use[r]:g} used of {problem.capacity[r]:g}")
+    period = max(max(busy, default=0.0), problem.ddr_period_s)
+    latency = sum(busy) + (problem.batch - 1) * period
+    energy = float(sum(problem.energy_j[list(ls), c].sum() for c, ls in groups)) + problem.static_power_w * period
+    throughput = 1.0 / period if period > 0 else float("inf")
+    if check_bounds and problem.latency_max_s is not None and latency > problem.latency_max_s * (1 + 1e-9):
+        violations.append(f"latency {latency * 1e3:.4f} ms exceeds latency_max_ms {problem.latency_max_s * 1e3:g}")
+    if check_bounds and problem.throughput_min is not None and throughput < problem.throughput_min * (1 - 1e-9):
+        violations.append(f"throughput {throughput:.2f}/s below throughput_min {problem.throughput_min:g}")
+    accs = []
+    for i, ((c, ls), b) in enumerate(zip(groups, busy)):
+        cfg = problem.configs[c]
+        macs = sum(problem.layers[l].gemm.macs for l in ls)
+        accs.append(AcceleratorPlan(
+            index=i, config=cfg.label, array=cfg.array, engine_tile=cfg.engine_tile, units=cfg.units,
+            ports_in=cfg.ports_in, ports_out=cfg.ports_out, buffer_bytes=cfg.buffer_bytes,
+            layers=tuple(problem.layers[l].name for l in ls),
+            ops=tuple(op for l in ls for op in problem.layers[l].ops),
+            busy_ms=b * 1e3, utilization=b / period if period else 0.0,
+            mac_efficiency=macs / (cfg.units * problem.peak_macs_per_unit_s * b) if b else 0.0))
+    return Plan(
+        model=problem.model, hardware=problem.hardware, execution=problem.execution, objective=problem.objective,
+        batch=problem.batch, accelerators=tuple(accs), period_ms=period * 1e3, latency_ms=latency * 1e3,
+        throughput=throughput, energy_mj=energy * 1e3, feasible=not violations, violations=tuple(violations),
+        solver=solver or SolverFacts("none", "feasible"))
+
+
+def infeasible_plan(problem: Problem, solver: SolverFacts) -> Plan:
+    """The plan returned when no feasible plan exists (or none was found in time)."""
+    return Plan(problem.model, problem.hardware, problem.execution, problem.objective, problem.batch, (),
+                None, None, None, None, False, (solver.message,) if solver.message else (), solver)

@@ -1,0 +1,149 @@
+"""The problem: a study reduced to tables of costs that formulations and strategies read.
+
+Operators are grouped into *layers*: a GEMM-like operator (linear, matmul, attention part,
+convolution) with the cheap element-wise operators that follow it fused as its epilogue (they
+run on the same accelerator, priced by bandwidth). Each layer is priced on every candidate
+accelerator configuration; dominated configurations are pruned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .costs import versal_aie
+from .costs.versal_aie import AIEConfig
+from .errors import SpecError, SpecIssue
+from .specs.lowering import Elementwise, Gemm, lower
+from .specs.study import Study
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A GEMM-like operator and its fused element-wise epilogue; the unit a plan assigns."""
+
+    name: str
+    ops: tuple[str, ...]
+    gemm: Gemm
+    ddr_bytes: float  # per input
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Everything a strategy needs, tabulated: no YAML, no hardware objects.
+
+    ``time_s[l, c]`` and ``energy_j[l, c]`` are the per-input time and energy of layer ``l`` on
+    configuration ``c``; ``usage[c, r]`` is what configuration ``c`` takes of resource ``r``.
+    """
+
+    name: str
+    model: str
+    hardware: str
+    dtype: str
+    execution: str
+    objective: str
+    batch: int
+    max_accelerators: int
+    latency_max_s: float | None
+    throughput_min: float | None
+    layers: tuple[Layer, ...]
+    configs: tuple[AIEConfig, ...]
+    time_s: np.ndarray
+    energy_j: np.ndarray
+    resources: tuple[str, ...]
+    usage: np.ndarray
+    capacity: np.ndarray
+    ddr_period_s: float
+    static_power_w: float
+    peak_macs_per_unit_s: float
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layers)
+
+    @property
+    def n_configs(self) -> int:
+        return len(self.configs)
+
+    @property
+    def accelerator_slots(self) -> int:
+        """Most accelerators a plan may use under this execution model."""
+        return 1 if self.execution == "sequential" else min(self.max_accelerators, self.n_layers)
+
+
+def group_layers(study: Study) -> list[tuple[str, tuple[str, ...], Gemm, Elementwise | None]]:
+    """Fuse element-wise operators into the GEMM before them (leading ones into the first GEMM)."""
+    groups: list[list] = []
+    pending: list[tuple[str, Elementwise]] = []
+    for nop in study.model.ops:
+        work = lower(nop.op)
+        if isinstance(work, Gemm):
+            groups.append([nop.name, [n for n, _ in pending] + [nop.name], work, [e for _, e in pending]])
+            pending = []
+        elif groups:
+            groups[-1][1].append(nop.name)
+            groups[-1][3].append(work)
+        else:
+            pending.append((nop.name, work))
+    if not groups:
+        raise SpecError(study.file or study.model.name, [SpecIssue(
+            f"model {study.model.name!r} has no GEMM-like operator (linear, matmul, attention_qk/pv, conv2d) to plan", "model")])
+    return [(name, tuple(ops), gemm, elems) for name, ops, gemm, elems in groups]
+
+
+def _prune_dominated(configs: list[AIEConfig], time_s: np.ndarray, energy_j: np.ndarray, usage: np.ndarray) -> np.ndarray:
+    """Indices of configurations no other configuration beats or ties on every layer and resource."""
+    keys = np.concatenate([time_s.T, energy_j.T, usage], axis=1)  # (C, L+L+R)
+    keep = []
+    for c in range(len(configs)):
+        le = np.all(keys <= keys[c] * (1 + 1e-12), axis=1)
+        lt = np.any(keys < keys[c] * (1 - 1e-12), axis=1)
+        same = np.all(np.isclose(keys, keys[c], rtol=1e-12, atol=0), axis=1)
+        dominated = np.any(le & lt) or np.any(same[:c])
+        if not dominated:
+            keep.append(c)
+    return np.array(keep, dtype=int)
+
+
+def build_problem(study: Study, prune: bool = True) -> Problem:
+    """Tabulate the study's layers on every candidate accelerator configuration."""
+    hw, dtype, batch = study.hardware, study.model.dtype, study.batch
+    configs = versal_aie.menu(hw, dtype)
+    if not configs:
+        raise SpecError(study.file or hw.name, [SpecIssue(
+            f"hardware {hw.name!r} offers no accelerator configuration for dtype {dtype!r} "
+            "(check menu.array_dims, menu.engine_tiles and the engine local memory)", "hardware")])
+    groups = group_layers(study)
+    n_l, n_c = len(groups), len(configs)
+    time_s = np.zeros((n_l, n_c))
+    energy_j = np.zeros((n_l, n_c))
+    layers = []
+    for li, (name, ops, gemm, elems) in enumerate(groups):
+        epilogue = [versal_aie.elementwise_cost(hw, dtype, e) for e in elems]
+        ep_t, ep_e = sum(c.time_s for c in epilogue), sum(c.energy_j for c in epilogue)
+        for ci, cfg in enumerate(configs):
+            cost = versal_aie.gemm_cost(hw, dtype, gemm, cfg, batch)
+            time_s[li, ci] = cost.time_s + ep_t
+            energy_j[li, ci] = cost.energy_j + ep_e
+        layers.append(Layer(name, ops, gemm, versal_aie.ddr_bytes(gemm, dtype, batch)))
+    cap = versal_aie.budgets(hw)
+    resources = tuple(cap)
+    usage = np.array([[cfg.resources()[r] for r in resources] for cfg in configs], dtype=float)
+    if prune:
+        keep = _prune_dominated(configs, time_s, energy_j, usage)
+        configs = [configs[i] for i in keep]
+        time_s, energy_j, usage = time_s[:, keep], energy_j[:, keep], usage[keep]
+    cons = study.spec.constraints
+    return Problem(
+        name=study.name, model=study.model.name, hardware=hw.name, dtype=dtype,
+        execution=study.spec.execution, objective=study.spec.objective, batch=batch,
+        max_accelerators=cons.max_accelerators,
+        latency_max_s=cons.latency_max_ms / 1e3 if cons.latency_max_ms else None,
+        throughput_min=cons.throughput_min,
+        layers=tuple(layers), configs=tuple(configs), time_s=time_s, energy_j=energy_j,
+        resources=resources, usage=usage, capacity=np.array([cap[r] for r in resources], dtype=float),
+        ddr_period_s=sum(layer.ddr_bytes for layer in layers) / hw.ddr.bandwidth,
+        static_power_w=hw.energy.static_power,
+        peak_macs_per_unit_s=versal_aie.peak_macs_per_s(hw, dtype),
+    )

@@ -1,0 +1,81 @@
+"""Fast contiguous plans: the starting incumbent handed to exact solvers.
+
+Layers are split into consecutive groups, one accelerator each. For a target stage time ``T``,
+dynamic programming over the cut points finds the split whose groups each meet ``T`` with the
+least summed resource (engines, ports or buffer, normalised by budget), using at most ``slots``
+groups; bisection over ``T`` finds the smallest target whose split fits every budget. Candidates
+are priced by the shared evaluator and the best feasible one is returned. This is a heuristic for
+the full problem (it ignores non-contiguous groupings) and the exact ``dp`` strategy's core.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..plan import Groups, Plan, better, evaluate
+from ..problem import Problem
+
+
+def _min_cost_split(cost: np.ndarray, choice: np.ndarray, slots: int) -> list[tuple[int, int, int]]:
+    """Cheapest split of layers 0..n into at most ``slots`` consecutive groups; ``cost[i, j]`` prices group i..j-1."""
+    n = cost.shape[0] - 1
+    best = np.full((slots + 1, n + 1), np.inf)
+    arg = np.zeros((slots + 1, n + 1), dtype=int)
+    best[0, 0] = 0.0
+    for g in range(1, slots + 1):
+        cand = best[g - 1, :, None] + cost  # (i, j)
+        arg[g] = cand.argmin(axis=0)
+        best[g] = cand.min(axis=0)
+    g = int(np.argmin(best[:, n]))
+    if not np.isfinite(best[g, n]):
+        return []
+    out, j = [], n
+    for gg in range(g, 0, -1):
+        i = int(arg[gg, j])
+        out.append((i, j, int(choice[i, j])))
+        j = i
+    return out[::-1]
+
+
+def contiguous_plans(problem: Problem, iterations: int = 40) -> list[Groups]:
+    """Contiguous candidate plans: for each resource weighting, the smallest stage-time target that fits."""
+    p = problem
+    n = p.n_layers
+    prefix = np.vstack([np.zeros(p.n_configs), np.cumsum(p.time_s, axis=0)])
+    span = prefix[None, :, :] - prefix[:, None, :]  # (i, j, C): time of layers i..j-1 on config c
+    upper = np.triu(np.ones((n + 1, n + 1), dtype=bool), k=1)
+    share = p.usage / p.capacity[None, :]
+    weightings = [share[:, r] for r in range(share.shape[1])] + [share.max(axis=1), share.sum(axis=1)]
+    out: list[Groups] = []
+    for weight in weightings:
+        def split_for(target: float) -> list[tuple[int, int, int]]:
+            ok = (span <= target) & upper[:, :, None]
+            priced = np.where(ok, weight[None, None, :], np.inf)
+            return _min_cost_split(priced.min(axis=2), priced.argmin(axis=2), p.accelerator_slots)
+
+        def fits(split: list[tuple[int, int, int]]) -> bool:
+            return bool(split) and evaluate(p, tuple((c, tuple(range(i, j))) for i, j, c in split)).feasible
+
+        lo, hi = float(p.time_s.min(axis=1).max()), float(span[0, n].min())
+        if not fits(split_for(hi)):
+            continue
+        for _ in range(iterations):
+            mid = (lo + hi) / 2
+            if fits(split_for(mid)):
+                hi = mid
+            else:
+                lo = mid
+            if hi - lo <= 1e-6 * hi:
+                break
+        out.append(tuple((c, tuple(range(i, j))) for i, j, c in split_for(hi)))
+    return out
+
+
+def best_contiguous(problem: Problem) -> Plan | None:
+    """The best feasible plan among :func:`contiguous_plans`, or None."""
+    best = None
+    for groups in contiguous_plans(problem):
+        plan = evaluate(problem, groups)
+        if plan.feasible and (best is None or better(problem.objective, plan.objective_value(), best.objective_value())):
+            best = plan
+    return best

@@ -1,0 +1,101 @@
+"""The ``exhaustive`` strategy: enumerate every plan of a small problem; the reference for the others.
+
+Hybrid enumerates every set partition of the layers into at most ``max_accelerators`` groups,
+spatial every split into consecutive groups, sequential the single group; each group takes every
+configuration (pruned only when the budgets are exceeded). Every candidate is priced by the shared
+evaluator.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+from ..errors import SolveError
+from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan
+from ..problem import Problem
+
+#: refuse problems whose (partitions x configurations) count exceeds this
+MAX_CANDIDATES = 5_000_000
+
+
+def partitions(n: int, max_groups: int, contiguous: bool) -> Iterator[list[list[int]]]:
+    """Set partitions of ``range(n)`` into at most ``max_groups`` blocks (blocks ordered by first element)."""
+    if contiguous:
+        def cuts(start: int, left: int) -> Iterator[list[list[int]]]:
+            if start == n:
+                yield []
+                return
+            if left == 0:
+                return
+            for end in range(start + 1, n + 1):
+                for rest in cuts(end, left - 1):
+                    yield [list(range(start, end))] + rest
+        yield from cuts(0, max_groups)
+        return
+
+    def grow(i: int, blocks: list[list[int]]) -> Iterator[list[list[int]]]:
+        if i == n:
+            yield [list(b) for b in blocks]
+            return
+        for b in blocks:
+            b.append(i)
+            yield from grow(i + 1, blocks)
+            b.pop()
+        if len(blocks) < max_groups:
+            blocks.append([i])
+            yield from grow(i + 1, blocks)
+            blocks.pop()
+    yield from grow(0, [])
+
+
+def count_candidates(problem: Problem) -> int:
+    """Upper bound on the candidates enumerated (partitions x configurations per group)."""
+    total = 0
+    for blocks in partitions(problem.n_layers, problem.accelerator_slots, problem.execution == "spatial"):
+        total += problem.n_configs ** len(blocks)
+        if total > MAX_CANDIDATES:
+            break
+    return total
+
+
+def solve_exhaustive(problem: Problem, time_limit_s: float = 60.0) -> Plan:
+    """Evaluate every plan; the best feasible one is optimal when enumeration finishes in time."""
+    if count_candidates(problem) > MAX_CANDIDATES:
+        raise SolveError(f"exhaustive enumeration of {problem.n_layers} layers x {problem.n_configs} configurations "
+                         f"exceeds {MAX_CANDIDATES:,} candidates; use milp")
+    start = time.perf_counter()
+    best: Plan | None = None
+    evaluations = 0
+    finished = True
+    cap = problem.capacity
+    for blocks in partitions(problem.n_layers, problem.accelerator_slots, problem.execution == "spatial"):
+        if time.perf_counter() - start > time_limit_s:
+            finished = False
+            break
+
+        def assign(k: int, chosen: list[int], used) -> Iterator[list[int]]:
+            if k == len(blocks):
+                yield list(chosen)
+                return
+            for c in range(problem.n_configs):
+                nxt = used + problem.usage[c]
+                if (nxt <= cap * (1 + 1e-9)).all():
+                    chosen.append(c)
+                    yield from assign(k + 1, chosen, nxt)
+                    chosen.pop()
+
+        for configs in assign(0, [], problem.usage[0] * 0):
+            evaluations += 1
+            plan = evaluate(problem, tuple((c, tuple(b)) for c, b in zip(configs, blocks)))
+            if plan.feasible and (best is None or better(problem.objective, plan.objective_value(), best.objective_value())):
+                best = plan
+    elapsed = time.perf_counter() - start
+    if best is None:
+        status = "infeasible" if finished else "time_limit"
+        return infeasible_plan(problem, SolverFacts("exhaustive", status, None, None, None, elapsed, evaluations,
+                                                    "no plan meets the constraints" if finished else "time limit reached"))
+    value = best.objective_value()
+    facts = SolverFacts("exhaustive", "optimal" if finished else "time_limit", value, value if finished else None,
+                        0.0 if finished else None, elapsed, evaluations)
+    return Plan(**{**best.__dict__, "solver": facts})

@@ -1,0 +1,77 @@
+"""Lower model operators to the two shapes the cost models price: GEMMs and element-wise passes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .schema import AttentionOp, Conv2dOp, ElementwiseOp, GemmOp, Operator
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """``count`` independent GEMMs ``[m,k] x [k,n]``; ``weight`` if the k x n operand is a stored weight."""
+
+    m: int
+    k: int
+    n: int
+    count: int = 1
+    weight: bool = True
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates, without padding."""
+        return self.m * self.k * self.n * self.count
+
+    @property
+    def weight_elements(self) -> int:
+        """Elements of the stored k x n operand (0 when it is an activation)."""
+        return self.k * self.n * self.count if self.weight else 0
+
+
+@dataclass(frozen=True)
+class Elementwise:
+    """A bandwidth-bound pass that reads ``inputs`` tensors of ``input_elements`` and writes ``elements``."""
+
+    elements: int
+    input_elements: int
+    inputs: int = 1
+
+    @property
+    def elements_moved(self) -> int:
+        return self.elements + self.inputs * self.input_elements
+
+
+def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def conv_output(op: Conv2dOp) -> tuple[int, int]:
+    """Output height and width of a convolution (floor division, as frameworks do)."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (_pair(op.kernel), _pair(op.stride), _pair(op.padding), _pair(op.dilation))
+    out_h = (op.height + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    out_w = (op.width + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    return out_h, out_w
+
+
+def lower(op: Operator) -> Gemm | Elementwise:
+    """Lower one operator; raises ``ValueError`` with a user-facing message when its shape is impossible."""
+    if isinstance(op, GemmOp):
+        weight = op.weight if op.weight is not None else op.kind == "linear"
+        return Gemm(op.m, op.k, op.n, op.heads, weight)
+    if isinstance(op, AttentionOp):
+        kv = op.kv_seq or op.seq
+        if op.kind == "attention_qk":
+            return Gemm(op.seq, op.head_dim, kv, op.heads, weight=False)
+        return Gemm(op.seq, kv, op.head_dim, op.heads, weight=False)
+    if isinstance(op, Conv2dOp):
+        if op.in_channels % op.groups or op.out_channels % op.groups:
+            raise ValueError(f"groups={op.groups} must divide in_channels={op.in_channels} and out_channels={op.out_channels}")
+        out_h, out_w = conv_output(op)
+        if out_h < 1 or out_w < 1:
+            raise ValueError(f"kernel larger than the padded input: output would be {out_h}x{out_w}")
+        kh, kw = _pair(op.kernel)
+        return Gemm(out_h * out_w, op.in_channels // op.groups * kh * kw, op.out_channels // op.groups, op.groups, True)
+    if isinstance(op, ElementwiseOp):
+        reads = 2 if op.kind in ("add", "mul") else 1
+        return Elementwise(op.elements, op.input_elements or op.elements, reads)
+    raise TypeError(f"unknown operator {op!r}")

@@ -1,0 +1,118 @@
+"""Load a study: its model and hardware (built-in names or paths), checked against each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import SpecError, SpecIssue
+from .library import builtin_names, builtin_path
+from .loader import Lines, line_of, load, read_yaml, validate
+from .network import Network, flatten
+from .schema import ModelSpec, StudySpec, VersalAIEHardware
+
+
+@dataclass(frozen=True)
+class Study:
+    """A fully loaded study: everything the problem builder needs, no YAML left."""
+
+    spec: StudySpec
+    model: Network
+    hardware: VersalAIEHardware
+    file: str | None = None
+
+    @property
+    def batch(self) -> int:
+        """Inputs per batch: the study's constraint, else the model's default."""
+        return self.spec.constraints.batch or self.model.batch
+
+    @property
+    def name(self) -> str:
+        return self.spec.name or f"{self.model.name} on {self.hardware.name}"
+
+
+def load_model(path: Path) -> Network:
+    """Load and flatten a model spec file."""
+    spec, lines = load(ModelSpec, path)
+    return flatten(spec, lines, str(path))
+
+
+def load_hardware(path: Path) -> VersalAIEHardware:
+    """Load a hardware spec file and check its menu is usable."""
+    hw, lines = load(VersalAIEHardware, path)
+    issues = []
+    for dtype in hw.menu.engine_tiles:
+        if dtype not in hw.aie.macs_per_cycle:
+            p = ("menu", "engine_tiles", dtype)
+            issues.append(SpecIssue(f"dtype {dtype!r} has engine tiles but no aie.macs_per_cycle entry "
+                                    f"(have: {', '.join(hw.aie.macs_per_cycle)})", "menu.engine_tiles." + dtype, line_of(p, lines)))
+    if hw.aie.grid[0] * hw.aie.grid[1] < hw.aie.units:
+        issues.append(SpecIssue(f"grid {hw.aie.grid[0]}x{hw.aie.grid[1]} holds fewer than {hw.aie.units} units",
+                                "aie.grid", line_of(("aie", "grid"), lines)))
+    if issues:
+        raise SpecError(str(path), issues)
+    return hw
+
+
+def resolve(ref: str, kind: str, base: Path | None) -> Path | None:
+    """A spec reference is a path (relative to ``base``) when it ends in .yaml/.yml or has a slash; else a built-in name."""
+    if ref.endswith((".yaml", ".yml")) or "/" in ref:
+        path = Path(ref)
+        return path if path.is_absolute() or base is None else base / path
+    return builtin_path(kind, ref)
+
+
+def _resolve_or_error(ref: str, kind: str, base: Path | None, file: str, field: str, lines: Lines) -> Path:
+    path = resolve(ref, kind, base)
+    if path is None:
+        raise SpecError(file, [SpecIssue(f"no built-in {kind[:-1] if kind != 'hardware' else kind} named {ref!r}; "
+                                         f"built-in: {', '.join(builtin_names(kind))}; or give a path to a .yaml file",
+                                         field, line_of((field,), lines))])
+    if not path.is_file():
+        raise SpecError(file, [SpecIssue(f"file {str(path)!r} not found", field, line_of((field,), lines))])
+    return path
+
+
+def _check_compatible(model: Network, hw: VersalAIEHardware, file: str, lines: Lines) -> None:
+    if model.dtype not in hw.menu.engine_tiles or model.dtype not in hw.aie.macs_per_cycle:
+        raise SpecError(file, [SpecIssue(f"model {model.name!r} uses dtype {model.dtype!r}, which hardware {hw.name!r} "
+                                         f"has no engine tiles or MAC rate for (supported: "
+                                         f"{', '.join(d for d in hw.menu.engine_tiles if d in hw.aie.macs_per_cycle)})",
+                                         "model", line_of(("model",), lines))])
+
+
+def study_from_data(data: dict[str, Any], lines: Lines, file: str, base: Path | None) -> Study:
+    """Validate a study mapping and load what it references."""
+    spec = validate(StudySpec, data, lines, file)
+    model = load_model(_resolve_or_error(spec.model, "models", base, file, "model", lines))
+    hw = load_hardware(_resolve_or_error(spec.hardware, "hardware", base, file, "hardware", lines))
+    _check_compatible(model, hw, file, lines)
+    return Study(spec, model, hw, file)
+
+
+def load_study(path: Path) -> Study:
+    """Load a study spec file and everything it references (paths relative to the study file)."""
+    data, lines = read_yaml(path)
+    return study_from_data(data, lines, str(path), path.parent)
+
+
+def with_overrides(study: Study, **changes: Any) -> Study:
+    """A copy of ``study`` with top-level or constraint fields replaced (``None`` values ignored)."""
+    top = {k: v for k, v in changes.items() if v is not None and k in StudySpec.model_fields}
+    cons = {k: v for k, v in changes.items() if v is not None and k in study.spec.constraints.__class__.model_fields}
+    data = study.spec.model_dump() | top
+    data["constraints"] = data["constraints"] | cons
+    spec = validate(StudySpec, data, {}, "<command line>")
+    return replace(study, spec=spec)
+
+
+def detect_kind(data: dict[str, Any]) -> str:
+    """Which spec kind a mapping is: ``hardware`` (has family), ``model`` (has operators) or ``study``."""
+    if "family" in data:
+        return "hardware"
+    if "operators" in data:
+        return "model"
+    if "model" in data or "hardware" in data:
+        return "study"
+    return "unknown"
