@@ -37,6 +37,7 @@ class SolverFacts:
     solve_time_s: float = 0.0
     evaluations: int | None = None
     message: str = ""
+    model_objective: float | None = None  # the objective as the strategy's own model computed it
 
 
 @dataclass(frozen=True)
@@ -145,11 +146,29 @@ def structure_violations(problem: Problem, groups: Groups) -> list[str]:
     return out
 
 
-def evaluate(problem: Problem, groups: Groups, solver: SolverFacts | None = None, check_bounds: bool = True) -> Plan:
-    """Price ``groups`` with the problem's tables: the single source of every reported metric."""
-    groups = tuple(sorted(((c, tuple(sorted(ls))) for c, ls in groups), key=lambda g: g[1][0] if g[1] else 1 << 30))
+@dataclass(frozen=True)
+class Metrics:
+    """The numbers behind a plan, in seconds and joules (per input)."""
+
+    busy_s: tuple[float, ...]
+    period_s: float
+    latency_s: float
+    energy_j: float
+    violations: tuple[str, ...]
+
+    @property
+    def throughput(self) -> float:
+        return 1.0 / self.period_s if self.period_s > 0 else float("inf")
+
+    def objective_value(self, objective: str) -> float:
+        """Value in user units: inferences/s, ms or mJ."""
+        return objective_value(objective, self.throughput, self.latency_s * 1e3, self.energy_j * 1e3)
+
+
+def metrics(problem: Problem, groups: Groups, check_bounds: bool = True) -> Metrics:
+    """Price ``groups`` (configuration, layer indices) with the problem's tables; see the module docstring."""
     violations = structure_violations(problem, groups)
-    busy = [float(problem.time_s[list(ls), c].sum()) for c, ls in groups]
+    busy = tuple(float(problem.time_s[list(ls), c].sum()) for c, ls in groups)
     use = sum((problem.usage[c] for c, _ in groups), np.zeros(len(problem.resources)))
     for r, name in enumerate(problem.resources):
         if use[r] > problem.capacity[r] * (1 + 1e-9):
@@ -157,11 +176,19 @@ def evaluate(problem: Problem, groups: Groups, solver: SolverFacts | None = None
     period = max(max(busy, default=0.0), problem.ddr_period_s)
     latency = sum(busy) + (problem.batch - 1) * period
     energy = float(sum(problem.energy_j[list(ls), c].sum() for c, ls in groups)) + problem.static_power_w * period
-    throughput = 1.0 / period if period > 0 else float("inf")
     if check_bounds and problem.latency_max_s is not None and latency > problem.latency_max_s * (1 + 1e-9):
         violations.append(f"latency {latency * 1e3:.4f} ms exceeds latency_max_ms {problem.latency_max_s * 1e3:g}")
-    if check_bounds and problem.throughput_min is not None and throughput < problem.throughput_min * (1 - 1e-9):
-        violations.append(f"throughput {throughput:.2f}/s below throughput_min {problem.throughput_min:g}")
+    if check_bounds and problem.throughput_min is not None and period * problem.throughput_min > 1 + 1e-9:
+        violations.append(f"throughput {1 / period:.2f}/s below throughput_min {problem.throughput_min:g}")
+    return Metrics(busy, period, latency, energy, tuple(violations))
+
+
+def evaluate(problem: Problem, groups: Groups, solver: SolverFacts | None = None, check_bounds: bool = True) -> Plan:
+    """Price ``groups`` and build the :class:`Plan`: the single source of every reported metric."""
+    groups = tuple(sorted(((c, tuple(sorted(ls))) for c, ls in groups), key=lambda g: g[1][0] if g[1] else 1 << 30))
+    met = metrics(problem, groups, check_bounds)
+    busy, period, latency, energy, throughput = met.busy_s, met.period_s, met.latency_s, met.energy_j, met.throughput
+    violations = met.violations
     accs = []
     for i, ((c, ls), b) in enumerate(zip(groups, busy)):
         cfg = problem.configs[c]

@@ -80,8 +80,8 @@ class MilpModel:
         """Set every variable to the values of a feasible plan (a MIP start); groups sorted by first layer."""
         m, p = self.model, self.problem
         t, e = p.time_s * TIME_SCALE, p.energy_j * ENERGY_SCALE
-        if self.classes is not None:  # slots are sorted by configuration index in this encoding
-            groups = tuple(sorted(groups, key=lambda g: -g[0]))
+        if self.classes is not None:  # slots are sorted by configuration index, then stage time, in this encoding
+            groups = tuple(sorted(groups, key=lambda g: (-g[0], -float(t[list(g[1]), g[0]].sum()))))
             cls_of = {l: k for k, members in enumerate(self.classes) for l in members}
         for var in m.component_objects(pyo.Var):
             if var is not m.period:
@@ -108,7 +108,7 @@ class MilpModel:
         return value / 1e3  # µs -> ms, µJ -> mJ
 
 
-def _assign_by_class(m: pyo.ConcreteModel, p: Problem, t: np.ndarray, e: np.ndarray) -> list[list[int]]:
+def _assign_by_class(m: pyo.ConcreteModel, p: Problem, t: np.ndarray, e: np.ndarray, busy_cap: float) -> list[list[int]]:
     classes = layer_classes(p)
     count = [len(c) for c in classes]
     rep = [c[0] for c in classes]
@@ -123,6 +123,14 @@ def _assign_by_class(m: pyo.ConcreteModel, p: Problem, t: np.ndarray, e: np.ndar
     m.sorted_slots = pyo.Constraint(
         [a for a in m.A if a + 1 in m.A],
         rule=lambda m, a: sum((c + 1) * m.y[a, c] for c in m.C) >= sum((c + 1) * m.y[a + 1, c] for c in m.C))
+    # a slot's work under configuration c is bounded by busy_cap only when c is chosen (tightens y)
+    m.work_cap = pyo.Constraint(m.A, m.C, rule=lambda m, a, c: sum(
+        t[rep[k], c] * m.n[k, a, c] for k in m.K) <= busy_cap * m.y[a, c])
+    # slots with the same configuration are sorted by stage time
+    index = {a: sum((c + 1) * m.y[a, c] for c in m.C) for a in m.A}
+    m.sorted_ties = pyo.Constraint(
+        [a for a in m.A if a + 1 in m.A],
+        rule=lambda m, a: m.busy[a] >= m.busy[a + 1] - busy_cap * (index[a] - index[a + 1]))
     if e is not None:
         m.energy = pyo.Var(m.A, domain=pyo.NonNegativeReals)
         m.energy_def = pyo.Constraint(m.A, rule=lambda m, a: m.energy[a] == sum(
@@ -151,10 +159,32 @@ def _assign_by_layer(m: pyo.ConcreteModel, p: Problem, t: np.ndarray, e: np.ndar
         m.energy_def = pyo.Constraint(m.A, m.C, rule=linearised(m.energy, e))
 
 
-def build_milp(problem: Problem) -> MilpModel:
-    """Build the MILP for ``problem`` (execution model, objective and constraints included)."""
+def busy_cap_s(problem: Problem, incumbent_period_s: float | None = None) -> float:
+    """An upper bound on any accelerator's stage time in a plan worth finding [s].
+
+    The tightest of: all layers on their slowest configuration; the latency bound (a stage is part
+    of the latency); 1 / throughput_min; and, for the throughput objective, an incumbent's period
+    (a better plan has a shorter period).
+    """
+    caps = [float(problem.time_s.max(axis=1).sum())]
+    if problem.latency_max_s is not None:
+        caps.append(problem.latency_max_s)
+    if problem.throughput_min is not None:
+        caps.append(1.0 / problem.throughput_min)
+    if incumbent_period_s is not None and problem.objective == "throughput":
+        caps.append(incumbent_period_s)
+    return min(caps)
+
+
+def build_milp(problem: Problem, incumbent_period_s: float | None = None) -> MilpModel:
+    """Build the MILP for ``problem`` (execution model, objective and constraints included).
+
+    ``incumbent_period_s``, the period of a known feasible plan, tightens the model for the
+    throughput objective without cutting off any plan at least as good.
+    """
     p = problem
     t = p.time_s * TIME_SCALE
+    cap = busy_cap_s(p, incumbent_period_s) * TIME_SCALE * (1 + 1e-7)
     e = p.energy_j * ENERGY_SCALE if p.objective == "energy" else None
     m = pyo.ConcreteModel(name=f"accelplan-{p.execution}")
     m.A = pyo.RangeSet(0, p.accelerator_slots - 1)
@@ -164,6 +194,7 @@ def build_milp(problem: Problem) -> MilpModel:
     m.period = pyo.Var(domain=pyo.NonNegativeReals, bounds=(p.ddr_period_s * TIME_SCALE, None))
     m.one_config = pyo.Constraint(m.A, rule=lambda m, a: sum(m.y[a, c] for c in m.C) <= 1)
     m.period_bound = pyo.Constraint(m.A, rule=lambda m, a: m.busy[a] <= m.period)
+    m.busy_cap = pyo.Constraint(m.A, rule=lambda m, a: m.busy[a] <= cap)
     share = p.usage / p.capacity[None, :]  # budgets normalised to 1 for numerical range
     m.budget = pyo.Constraint(range(len(p.resources)), rule=lambda m, r: sum(
         float(share[c, r]) * m.y[a, c] for a in m.A for c in m.C) <= 1)
@@ -172,7 +203,7 @@ def build_milp(problem: Problem) -> MilpModel:
     if p.execution == "spatial":
         _assign_by_layer(m, p, t, e)
     else:
-        classes = _assign_by_class(m, p, t, e)
+        classes = _assign_by_class(m, p, t, e, cap)
 
     units = p.usage[:, p.resources.index("units")]
     m.area_cut = pyo.Constraint(expr=m.period >= float((t * units[None, :]).min(axis=1).sum())

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 
 from ..errors import SolveError
-from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan
+from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan, metrics
 from ..problem import Problem
 
 #: refuse problems whose (partitions x configurations) count exceeds this
@@ -65,7 +65,7 @@ def solve_exhaustive(problem: Problem, time_limit_s: float = 60.0) -> Plan:
         raise SolveError(f"exhaustive enumeration of {problem.n_layers} layers x {problem.n_configs} configurations "
                          f"exceeds {MAX_CANDIDATES:,} candidates; use milp")
     start = time.perf_counter()
-    best: Plan | None = None
+    best: tuple | None = None  # (objective value, groups)
     evaluations = 0
     finished = True
     cap = problem.capacity
@@ -87,15 +87,18 @@ def solve_exhaustive(problem: Problem, time_limit_s: float = 60.0) -> Plan:
 
         for configs in assign(0, [], problem.usage[0] * 0):
             evaluations += 1
-            plan = evaluate(problem, tuple((c, tuple(b)) for c, b in zip(configs, blocks)))
-            if plan.feasible and (best is None or better(problem.objective, plan.objective_value(), best.objective_value())):
-                best = plan
+            groups = tuple((c, tuple(b)) for c, b in zip(configs, blocks))
+            met = metrics(problem, groups)
+            if not met.violations:
+                value = met.objective_value(problem.objective)
+                if best is None or better(problem.objective, value, best[0]):
+                    best = (value, groups)
     elapsed = time.perf_counter() - start
     if best is None:
         status = "infeasible" if finished else "time_limit"
         return infeasible_plan(problem, SolverFacts("exhaustive", status, None, None, None, elapsed, evaluations,
                                                     "no plan meets the constraints" if finished else "time limit reached"))
-    value = best.objective_value()
+    value, groups = best
     facts = SolverFacts("exhaustive", "optimal" if finished else "time_limit", value, value if finished else None,
-                        0.0 if finished else None, elapsed, evaluations)
-    return Plan(**{**best.__dict__, "solver": facts})
+                        0.0 if finished else None, elapsed, evaluations, model_objective=value)
+    return evaluate(problem, groups, facts)

@@ -41,7 +41,7 @@ def flatten(spec: ModelSpec, lines: Lines | None = None, file: str = "<model>") 
         for idx, item in enumerate(items):
             where = at + (idx,)
             if isinstance(item, RepeatBlock):
-                for i in range(item.repeat):
+                for i in range(item.start, item.start + item.repeat):
                     emit(item.operators, where + ("operators",), f"{prefix}{item.name}{i}.", {})
                 continue
             name = prefix + item.name

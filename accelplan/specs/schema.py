@@ -92,10 +92,11 @@ def _item_tag(value: object) -> str | None:
 
 
 class RepeatBlock(Strict):
-    """``repeat: N`` copies of ``operators``, named ``{name}{i}.{operator}`` for i = 0..N-1."""
+    """``repeat: N`` copies of ``operators``, named ``{name}{i}.{operator}`` for i = start..start+N-1."""
 
     repeat: PositiveInt
     name: str = Field("block", min_length=1, description="prefix of the copies' names")
+    start: Annotated[int, Field(ge=0)] = Field(0, description="index of the first copy")
     operators: list["OperatorItem"] = Field(min_length=1)
 
 

@@ -1,0 +1,82 @@
+"""Shared helpers: random small instances built through the real schema, and the built-in studies."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from accelplan.problem import Problem, build_problem
+from accelplan.specs.network import flatten
+from accelplan.specs.schema import ModelSpec, StudySpec, VersalAIEHardware
+from accelplan.specs.study import Study
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def random_hardware(rng: random.Random) -> VersalAIEHardware:
+    """A small Versal-like device whose budgets bind often."""
+    units = rng.choice([8, 12, 16, 24])
+    return VersalAIEHardware.model_validate({
+        "name": "random-aie", "family": "versal-aie",
+        "aie": {"units": units, "grid": [4, 8], "clock": "1 GHz", "macs_per_cycle": {"int8": 128},
+                "kernel_efficiency": {"int8": rng.choice([0.7, 0.8, 0.9])}, "local_memory": "32 KiB"},
+        "plio": {"width_bits": 128, "clock": f"{rng.choice([150, 230, 300])} MHz", "ports_in": rng.randint(3, 9),
+                 "ports_out": rng.randint(2, 5), "engines_per_port": rng.choice([1, 2, 4])},
+        "pl": {"buffer": f"{rng.choice([48, 96, 400])} KiB", "elementwise_bandwidth": "20 GB/s"},
+        "ddr": {"bandwidth": f"{rng.choice([2, 14, 50])} GB/s"},
+        "energy": {"mac": {"int8": "0.4 pJ"}, "plio_byte": "2 pJ", "ddr_byte": "100 pJ", "elementwise_byte": "5 pJ",
+                   "static_power": f"{rng.choice([0, 1, 8])} W"},
+        "launch_overhead": f"{rng.choice([0, 1, 5])} us",
+        "menu": {"array_dims": [1, 2, 4], "engine_tiles": {"int8": rng.choice([[[32, 32, 32]], [[32, 32, 32], [64, 64, 64]]])},
+                 "max_units_per_accelerator": rng.choice([4, 8])},
+    })
+
+
+def random_model(rng: random.Random, layers: int) -> ModelSpec:
+    """A chain of ``layers`` GEMM-like operators with random shapes and element-wise epilogues."""
+    ops: list[dict] = []
+    dims = [16, 32, 48, 64, 96, 128, 200, 256, 384, 512]
+    for i in range(layers):
+        kind = rng.choice(["linear", "linear", "matmul", "attention_qk", "conv2d"])
+        if kind in ("linear", "matmul"):
+            ops.append({"name": f"g{i}", "kind": kind, "m": rng.choice(dims), "k": rng.choice(dims), "n": rng.choice(dims),
+                        "heads": rng.choice([1, 1, 2, 4])})
+        elif kind == "attention_qk":
+            ops.append({"name": f"g{i}", "kind": kind, "heads": rng.choice([1, 2, 4]), "seq": rng.choice(dims),
+                        "head_dim": rng.choice([32, 64])})
+        else:
+            ops.append({"name": f"g{i}", "kind": "conv2d", "in_channels": rng.choice([3, 16, 32, 64]),
+                        "out_channels": rng.choice([16, 32, 64]), "height": rng.choice([8, 14, 28]),
+                        "width": rng.choice([8, 14, 28]), "kernel": rng.choice([1, 3]), "padding": 1})
+        if rng.random() < 0.5:
+            ops.append({"name": f"e{i}", "kind": rng.choice(["relu", "gelu", "softmax", "layernorm", "add"]),
+                        "elements": rng.choice([1024, 8192, 65536])})
+    return ModelSpec.model_validate({"name": "random", "dtype": "int8", "batch": rng.randint(1, 8), "operators": ops})
+
+
+def random_problem(seed: int, objective: str, layers: tuple[int, int] = (2, 5)) -> Problem:
+    """A random small problem: 2-5 layers, at most 3 accelerators, random execution model and bounds."""
+    rng = random.Random(seed)
+    model = random_model(rng, rng.randint(*layers))
+    hw = random_hardware(rng)
+    spec = StudySpec(model="random", hardware="random-aie", execution=rng.choice(["sequential", "spatial", "hybrid", "hybrid"]),
+                     objective=objective, constraints={"max_accelerators": rng.randint(1, 3)})
+    problem = build_problem(Study(spec, flatten(model), hw))
+    if rng.random() < 0.4:  # a latency bound between the fastest and slowest single-accelerator latency
+        single = problem.time_s.sum(axis=0)
+        lo, hi = float(single.min()), float(single.max())
+        bound = (lo + rng.random() * (hi - lo)) * problem.batch
+        problem = _with(problem, latency_max_s=bound)
+    return problem
+
+
+def _with(problem: Problem, **changes) -> Problem:
+    from dataclasses import replace
+    return replace(problem, **changes)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
