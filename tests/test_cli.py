@@ -1,0 +1,129 @@
+"""The command line end to end: solve writes a plan that loads back, JSON has the agreed keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from accelplan import api
+from accelplan.cli import main
+from accelplan.outputs import write_atomic
+from accelplan.reports.plan_file import read_plan
+
+SMALL_STUDY = """\
+model: ../models/tiny.yaml
+hardware: vck190
+execution: hybrid
+objective: throughput
+constraints: {batch: 4, max_accelerators: 3, latency_max_ms: 5}
+time_limit_s: 30
+"""
+
+TINY_MODEL = """\
+name: tiny
+operators:
+  - {name: fc1, kind: linear, m: 128, k: 256, n: 1024}
+  - {name: act, kind: gelu, elements: 131072}
+  - {name: fc2, kind: linear, m: 128, k: 1024, n: 256}
+  - {name: qk, kind: attention_qk, heads: 4, seq: 128, head_dim: 64}
+  - {name: sm, kind: softmax, elements: 65536}
+  - {name: pv, kind: attention_pv, heads: 4, seq: 128, head_dim: 64}
+"""
+
+
+@pytest.fixture()
+def study_file(tmp_path: Path) -> Path:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "models" / "tiny.yaml").write_text(TINY_MODEL)
+    path = tmp_path / "studies" / "tiny.yaml"
+    path.write_text(SMALL_STUDY)
+    return path
+
+
+def test_solve_writes_plan_that_loads_back(study_file: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    assert main(["solve", str(study_file), "-o", str(out), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    for key in ("status", "strategy", "objective", "bound", "gap", "latency_ms", "throughput", "energy_mj",
+                "solve_time_s", "accelerators"):
+        assert key in summary
+    for acc in summary["accelerators"]:
+        assert {"units", "tiles", "ops", "busy_ms", "utilization"} <= set(acc)
+    assert summary["status"] == "optimal" and summary["strategy"] == "milp"
+    plan = read_plan(out / "plan.yaml")
+    # the same plan as solving in-process: the file is a faithful copy
+    again = api.plan_study(api.make_study(study_file)).plan
+    assert plan.accelerators == again.accelerators
+    assert plan.throughput == pytest.approx(summary["throughput"]) == pytest.approx(again.throughput)
+    assert plan.solver.status == "optimal"
+    # and it round-trips exactly through YAML
+    assert read_plan(out / "plan.yaml") == plan
+    assert "# Deployment plan: tiny on vck190" in (out / "report.md").read_text()
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_solve_from_flags_and_table_output(tmp_path: Path, capsys, study_file: Path) -> None:
+    model = study_file.parent.parent / "models" / "tiny.yaml"
+    out = tmp_path / "flags"
+    code = main(["solve", "--model", str(model), "--hardware", "vck190", "--execution", "spatial", "--objective",
+                 "latency", "--batch", "2", "--max-accelerators", "2", "--strategy", "exhaustive", "-o", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0 and "status optimal (exhaustive" in text and "spatial" in text
+    plan = read_plan(out / "plan.yaml")
+    assert plan.execution == "spatial" and plan.objective == "latency" and plan.batch == 2
+    assert len(plan.accelerators) <= 2
+
+
+def test_exact_strategies_agree_on_the_small_study(study_file: Path) -> None:
+    study = api.make_study(study_file)
+    milp = api.plan_study(study, "milp").plan
+    ref = api.plan_study(study, "exhaustive").plan
+    assert milp.objective_value() == pytest.approx(ref.objective_value(), rel=1e-6)
+
+
+def test_infeasible_study_exits_1_with_reason(study_file: Path, tmp_path: Path, capsys) -> None:
+    code = main(["solve", str(study_file), "--latency-max", "0.0001", "-o", str(tmp_path / "inf"), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 1 and summary["status"] == "infeasible" and summary["accelerators"] == []
+    assert read_plan(tmp_path / "inf" / "plan.yaml").feasible is False
+
+
+def test_list_and_installed_entry_point(capsys) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "bert-base" in out and "vck190" in out and "bert-base_vck190" in out
+    proc = subprocess.run(["accelplan", "list"], capture_output=True, text=True, env=os.environ)
+    assert proc.returncode == 0 and "resnet50" in proc.stdout
+
+
+def test_unreadable_plan_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "plan.yaml"
+    bad.write_text(yaml.safe_dump({"hello": 1}))
+    with pytest.raises(Exception) as info:
+        read_plan(bad)
+    assert "not an accelplan plan" in str(info.value)
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "plan.yaml"
+    write_atomic(target, "old\n")
+
+    with pytest.raises(TypeError):
+        write_atomic(target, 12345)  # type: ignore[arg-type]  # fails while writing
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.yaml"]
+
+
+def test_readme_commands_match_ci(root: Path) -> None:
+    readme = (root / "README.md").read_text().splitlines()
+    block = readme[readme.index("```sh") + 1: readme.index("```sh") + 3]
+    assert block[0].startswith("pip install -e . && accelplan solve specs/studies/")
+    ci = (root / ".ci" / "run").read_text()
+    assert block[1] in ci
