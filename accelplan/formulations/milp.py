@@ -69,7 +69,7 @@ class MilpModel:
             else:
                 layers = []
                 for k in m.K:
-                    take = int(round(pyo.value(m.n[k, a, c])))
+                    take = int(round(pyo.value(m.n[k, a, c]))) if (k, a, c) in m.KAC else 0
                     layers += pools[k][:take]
                     del pools[k][:take]
             if layers:
@@ -101,6 +101,19 @@ class MilpModel:
                 m.energy[a].set_value(float(e[list(layers), c].sum()))
         m.period.set_value(max(max(busy), p.ddr_period_s * TIME_SCALE))
 
+    def set_target(self, cap_s: float) -> None:
+        """Look only for plans whose period is at most ``cap_s`` (not above the cap it was built with)."""
+        m, t = self.model, self.problem.time_s * TIME_SCALE
+        cap = cap_s * TIME_SCALE * (1 + 1e-7)
+        m.cap.set_value(cap)
+        if self.classes is not None:
+            for k, a, c in m.KAC:
+                var = m.n[k, a, c]
+                if t[self.classes[k][0], c] > cap:
+                    var.fix(0)
+                elif var.fixed:
+                    var.unfix()
+
     def to_objective_units(self, value: float) -> float:
         """Model objective (µs or µJ, minimised) -> user units (inferences/s, ms, mJ)."""
         if self.problem.objective == "throughput":
@@ -113,36 +126,44 @@ def _assign_by_class(m: pyo.ConcreteModel, p: Problem, t: np.ndarray, e: np.ndar
     count = [len(c) for c in classes]
     rep = [c[0] for c in classes]
     m.K = pyo.RangeSet(0, len(classes) - 1)
-    m.n = pyo.Var(m.K, m.A, m.C, domain=pyo.NonNegativeIntegers, bounds=lambda m, k, a, c: (0, count[k]))
-    m.cover = pyo.Constraint(m.K, rule=lambda m, k: sum(m.n[k, a, c] for a in m.A for c in m.C) == count[k])
-    m.link = pyo.Constraint(m.K, m.A, m.C, rule=lambda m, k, a, c: m.n[k, a, c] <= count[k] * m.y[a, c])
-    m.stage = pyo.Constraint(m.A, rule=lambda m, a: m.busy[a] == sum(
-        t[rep[k], c] * m.n[k, a, c] for k in m.K for c in m.C))
+    # a class can only run on a configuration fast enough for it to fit under the stage-time cap
+    fits = [[c for c in range(p.n_configs) if t[rep[k], c] <= busy_cap] for k in range(len(classes))]
+    m.KAC = pyo.Set(dimen=3, initialize=[(k, a, c) for k in m.K for a in m.A for c in fits[k]])
+    m.n = pyo.Var(m.KAC, domain=pyo.NonNegativeIntegers, bounds=lambda m, k, a, c: (0, count[k]))
+    hosted = {(a, c): [k for k in m.K if (k, a, c) in m.KAC] for a in m.A for c in m.C}
+
+    def work(table, a, c):
+        return sum(table[rep[k], c] * m.n[k, a, c] for k in hosted[a, c])
+    m.cover = pyo.Constraint(m.K, rule=lambda m, k: sum(m.n[k, a, c] for a in m.A for c in fits[k]) == count[k]
+                             if fits[k] else pyo.Constraint.Infeasible)
+    m.link = pyo.Constraint(m.KAC, rule=lambda m, k, a, c: m.n[k, a, c] <= count[k] * m.y[a, c])
+    m.stage = pyo.Constraint(m.A, rule=lambda m, a: m.busy[a] == sum(work(t, a, c) for c in m.C))
     m.no_empty = pyo.Constraint(m.A, rule=lambda m, a: sum(m.y[a, c] for c in m.C) <= sum(
-        m.n[k, a, c] for k in m.K for c in m.C))
+        m.n[k, a, c] for c in m.C for k in hosted[a, c]))
     m.sorted_slots = pyo.Constraint(
         [a for a in m.A if a + 1 in m.A],
         rule=lambda m, a: sum((c + 1) * m.y[a, c] for c in m.C) >= sum((c + 1) * m.y[a + 1, c] for c in m.C))
     # a slot's work under configuration c is bounded by busy_cap only when c is chosen (tightens y)
-    m.work_cap = pyo.Constraint(m.A, m.C, rule=lambda m, a, c: sum(
-        t[rep[k], c] * m.n[k, a, c] for k in m.K) <= busy_cap * m.y[a, c])
+    m.work_cap = pyo.Constraint(
+        [(a, c) for a in m.A for c in m.C if hosted[a, c]], rule=lambda m, a, c: work(t, a, c) <= m.cap * m.y[a, c])
     # slots with the same configuration are sorted by stage time
     index = {a: sum((c + 1) * m.y[a, c] for c in m.C) for a in m.A}
     m.sorted_ties = pyo.Constraint(
         [a for a in m.A if a + 1 in m.A],
-        rule=lambda m, a: m.busy[a] >= m.busy[a + 1] - busy_cap * (index[a] - index[a + 1]))
+        rule=lambda m, a: m.busy[a] >= m.busy[a + 1] - m.cap * (index[a] - index[a + 1]))
     if e is not None:
         m.energy = pyo.Var(m.A, domain=pyo.NonNegativeReals)
-        m.energy_def = pyo.Constraint(m.A, rule=lambda m, a: m.energy[a] == sum(
-            e[rep[k], c] * m.n[k, a, c] for k in m.K for c in m.C))
+        m.energy_def = pyo.Constraint(m.A, rule=lambda m, a: m.energy[a] == sum(work(e, a, c) for c in m.C))
     return classes
 
 
-def _assign_by_layer(m: pyo.ConcreteModel, p: Problem, t: np.ndarray, e: np.ndarray) -> None:
+def _assign_by_layer(m: pyo.ConcreteModel, p: Problem, t: np.ndarray, e: np.ndarray, busy_cap: float) -> None:
     m.L = pyo.RangeSet(0, p.n_layers - 1)
     m.x = pyo.Var(m.L, m.A, domain=pyo.Binary)
     m.assign = pyo.Constraint(m.L, rule=lambda m, l: sum(m.x[l, a] for a in m.A) == 1)
-    m.built = pyo.Constraint(m.L, m.A, rule=lambda m, l, a: m.x[l, a] <= sum(m.y[a, c] for c in m.C))
+    # a layer runs on a slot only if the slot's configuration runs it within the stage-time cap
+    m.built = pyo.Constraint(m.L, m.A, rule=lambda m, l, a: m.x[l, a] <= sum(
+        m.y[a, c] for c in m.C if t[l, c] <= busy_cap))
     m.no_empty = pyo.Constraint(m.A, rule=lambda m, a: sum(m.y[a, c] for c in m.C) <= sum(m.x[l, a] for l in m.L))
 
     def linearised(var, table):
@@ -164,7 +185,7 @@ def busy_cap_s(problem: Problem, incumbent_period_s: float | None = None) -> flo
 
     The tightest of: all layers on their slowest configuration; the latency bound (a stage is part
     of the latency); 1 / throughput_min; and, for the throughput objective, an incumbent's period
-    (a better plan has a shorter period).
+    (a plan at least as good has a period no longer).
     """
     caps = [float(problem.time_s.max(axis=1).sum())]
     if problem.latency_max_s is not None:
@@ -180,7 +201,9 @@ def build_milp(problem: Problem, incumbent_period_s: float | None = None) -> Mil
     """Build the MILP for ``problem`` (execution model, objective and constraints included).
 
     ``incumbent_period_s``, the period of a known feasible plan, tightens the model for the
-    throughput objective without cutting off any plan at least as good.
+    throughput objective without cutting off any plan at least as good. The model keeps the
+    stage-time (and, for throughput, period) cap as a mutable parameter for target search
+    (:meth:`MilpModel.set_target`).
     """
     p = problem
     t = p.time_s * TIME_SCALE
@@ -194,14 +217,17 @@ def build_milp(problem: Problem, incumbent_period_s: float | None = None) -> Mil
     m.period = pyo.Var(domain=pyo.NonNegativeReals, bounds=(p.ddr_period_s * TIME_SCALE, None))
     m.one_config = pyo.Constraint(m.A, rule=lambda m, a: sum(m.y[a, c] for c in m.C) <= 1)
     m.period_bound = pyo.Constraint(m.A, rule=lambda m, a: m.busy[a] <= m.period)
-    m.busy_cap = pyo.Constraint(m.A, rule=lambda m, a: m.busy[a] <= cap)
+    m.cap = pyo.Param(mutable=True, initialize=cap)
+    m.busy_cap = pyo.Constraint(m.A, rule=lambda m, a: m.busy[a] <= m.cap)
+    if p.objective == "throughput" and incumbent_period_s is not None:
+        m.period_cap = pyo.Constraint(expr=m.period <= m.cap)
     share = p.usage / p.capacity[None, :]  # budgets normalised to 1 for numerical range
     m.budget = pyo.Constraint(range(len(p.resources)), rule=lambda m, r: sum(
         float(share[c, r]) * m.y[a, c] for a in m.A for c in m.C) <= 1)
 
     classes = None
     if p.execution == "spatial":
-        _assign_by_layer(m, p, t, e)
+        _assign_by_layer(m, p, t, e, cap)
     else:
         classes = _assign_by_class(m, p, t, e, cap)
 

@@ -1,9 +1,16 @@
 """The ``milp`` strategy: the Pyomo formulation solved by HiGHS (through Pyomo's highspy interface).
 
-The solve runs in rounds: each round builds the MILP with a MIP start (the best plan known so far,
-first from the contiguous heuristic) and, for the throughput objective, the incumbent's period as
-a cap that tightens the relaxation without cutting off any better plan. A round that improves the
-incumbent without proving it optimal is followed by a tighter one until the time limit.
+For the throughput objective the solve is a *target search* on the period, with one persistent
+model whose cap is changed between rounds:
+
+1. the contiguous heuristic gives an incumbent (period ``U``) and the model is built capped at ``U``;
+2. bisection on the cap with the LP relaxation raises the proven lower bound ``L`` (an LP that is
+   infeasible under cap ``X`` proves no plan has a period <= ``X``; a feasible one bounds the
+   period of plans under ``X`` from below by its optimum);
+3. MILP rounds: capped at ``U`` with the incumbent as MIP start, and, when a round ends early
+   without progress, a dive capped half-way between ``L`` and ``U`` (infeasible raises ``L``; a
+   plan lowers ``U``; an optimum under any cap that holds a plan is the global optimum).
+Other objectives are solved in one round with the heuristic's plan as MIP start.
 """
 
 from __future__ import annotations
@@ -11,17 +18,20 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
-from ..formulations.milp import build_milp
+from ..formulations.milp import TIME_SCALE, MilpModel, build_milp
 from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan, relative_gap
 from ..problem import Problem
 from .contiguous import best_contiguous
 
+INFEASIBLE = (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded)
+
 
 class HighsWithStart(Highs):
-    """Pyomo's HiGHS interface, handing HiGHS the variables' current values as a MIP start."""
+    """Pyomo's persistent HiGHS interface, handing HiGHS the variables' current values as a MIP start."""
 
     use_start = False
 
@@ -46,11 +56,51 @@ def groups_of(problem: Problem, plan: Plan):
     return tuple((labels[a.config], tuple(index[n] for n in a.layers)) for a in plan.accelerators)
 
 
-def _tighter(objective: str, a: float | None, b: float | None) -> float | None:
-    """The stronger of two bounds (lower for throughput, higher for latency/energy)."""
-    if a is None or b is None:
-        return a if b is None else b
-    return min(a, b) if objective == "throughput" else max(a, b)
+def _solve_round(solver: HighsWithStart, built: MilpModel, time_limit_s: float, options: dict,
+                 start: Plan | None) -> tuple:
+    """One HiGHS run; returns (termination, feasible plan or None, model objective, bound in model units)."""
+    if start is not None:
+        built.start_values(groups_of(built.problem, start))
+    solver.use_start = start is not None
+    res = solver.solve(built.model, time_limit=max(1.0, time_limit_s), load_solutions=False,
+                       raise_exception_on_nonoptimal_result=False, solver_options=options)
+    plan, model_obj = None, None
+    if res.termination_condition not in INFEASIBLE and res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible):
+        res.solution_loader.load_vars()
+        candidate = evaluate(built.problem, built.groups())
+        if candidate.feasible:
+            plan, model_obj = candidate, built.to_objective_units(res.incumbent_objective)
+    bound = res.objective_bound if res.objective_bound is not None and np.isfinite(res.objective_bound) else None
+    return res.termination_condition, plan, model_obj, bound
+
+
+def lp_lower_bound(built: MilpModel, low_s: float, high_s: float, until: float, iterations: int = 16) -> float:
+    """A proven lower bound on the optimal period [s], by bisection on the cap with the LP relaxation."""
+    relaxed = built.model.clone()
+    pyo.TransformationFactory("core.relax_integer_vars").apply_to(relaxed)
+    view = MilpModel(relaxed, built.problem, built.classes)
+    lp = Highs()
+    best = low_s
+    for _ in range(iterations):
+        if time.perf_counter() > until or high_s - low_s <= 1e-4 * high_s:
+            break
+        target = (low_s + high_s) / 2
+        view.set_target(target)
+        res = lp.solve(relaxed, load_solutions=False, raise_exception_on_nonoptimal_result=False)
+        if res.termination_condition in INFEASIBLE:
+            low_s = best = max(best, target)
+        elif res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied:
+            best = max(best, res.incumbent_objective / TIME_SCALE)
+            high_s = target
+        else:
+            break
+    return best
+
+
+def _trivial_lower_bound(problem: Problem) -> float:
+    """Period bounds needing no solver [s]: DDR time, the slowest layer at its fastest, the work over all slots."""
+    fastest = problem.time_s.min(axis=1)
+    return max(problem.ddr_period_s, float(fastest.max()), float(fastest.sum()) / problem.accelerator_slots)
 
 
 def solve_milp(problem: Problem, time_limit_s: float = 60.0, threads: int | None = None) -> Plan:
@@ -61,55 +111,67 @@ def solve_milp(problem: Problem, time_limit_s: float = 60.0, threads: int | None
     """
     start = time.perf_counter()
     deadline = start + time_limit_s
-    incumbent = best_contiguous(problem)
-    bound: float | None = None
-    model_objective: float | None = None
-    status, message = "infeasible", ""
     options = {"mip_rel_gap": 1e-6, "random_seed": 0}
     if threads:
         options["threads"] = threads
-    while True:
-        built = build_milp(problem, incumbent.period_ms / 1e3 if incumbent is not None else None)
-        solver = HighsWithStart()
-        if incumbent is not None:
-            built.start_values(groups_of(problem, incumbent))
-            solver.use_start = True
-        remaining = max(1.0, deadline - time.perf_counter())
-        res = solver.solve(built.model, time_limit=remaining, load_solutions=False,
-                           raise_exception_on_nonoptimal_result=False, solver_options=options)
-        tc, ss = res.termination_condition, res.solution_status
-        message = f"HiGHS: {tc.name}"
-        if res.objective_bound is not None and np.isfinite(res.objective_bound):
-            bound = _tighter(problem.objective, bound, built.to_objective_units(res.objective_bound))
-        if tc in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
+    incumbent = best_contiguous(problem)
+    model_objective = incumbent.objective_value() if incumbent is not None else None
+    built = build_milp(problem, incumbent.period_ms / 1e3 if incumbent is not None else None)
+    solver = HighsWithStart()
+    status = "time_limit"
+    bound: float | None = None
+
+    if problem.objective == "throughput" and incumbent is not None:
+        upper = incumbent.period_ms / 1e3
+        lower = lp_lower_bound(built, _trivial_lower_bound(problem), upper, start + 0.15 * time_limit_s)
+        dive = False
+        while True:
+            if upper - lower <= 1e-6 * upper:
+                status = "optimal"
+                break
+            remaining = deadline - time.perf_counter()
+            if remaining < 0.5:
+                break
+            target = lower + 0.5 * (upper - lower) if dive else upper
+            built.set_target(target)  # the lower bound stays outside the model: as a cut it slowed HiGHS
+            share = remaining if not dive else max(5.0, remaining / 2)
+            tc, plan, model_obj, raw_bound = _solve_round(solver, built, share, options, None if dive else incumbent)
+            progress = False
+            if plan is not None and plan.period_ms / 1e3 < upper * (1 - 1e-9):
+                incumbent, model_objective, upper, progress = plan, model_obj, plan.period_ms / 1e3, True
+            elif plan is not None and not dive:
+                model_objective = model_obj
+            if tc == TerminationCondition.convergenceCriteriaSatisfied and plan is not None:
+                status = "optimal"  # the optimum under a cap that holds a plan is the global optimum
+                break
+            if tc in INFEASIBLE:
+                lower, progress = max(lower, target), True  # no plan with period <= target
+            elif raw_bound is not None:
+                lower = max(lower, min(raw_bound / TIME_SCALE, target))
+            dive = not progress and not dive
+        bound = 1.0 / lower if lower > 0 else None
+    else:
+        tc, plan, model_obj, raw_bound = _solve_round(solver, built, deadline - time.perf_counter(), options, incumbent)
+        if plan is not None and (incumbent is None or not better(problem.objective, incumbent.objective_value(),
+                                                                 plan.objective_value())):
+            incumbent, model_objective = plan, model_obj
+        if raw_bound is not None:
+            bound = built.to_objective_units(raw_bound)
+        if tc in INFEASIBLE and incumbent is None:
             status = "infeasible"
-            break
-        improved = False
-        if ss in (SolutionStatus.optimal, SolutionStatus.feasible):
-            res.solution_loader.load_vars()
-            plan = evaluate(problem, built.groups())
-            if plan.feasible and (incumbent is None or not better(problem.objective, incumbent.objective_value(),
-                                                                  plan.objective_value())):
-                improved = incumbent is None or better(problem.objective, plan.objective_value(), incumbent.objective_value())
-                incumbent = plan
-                model_objective = built.to_objective_units(res.incumbent_objective)
-        if tc == TerminationCondition.convergenceCriteriaSatisfied:
-            status = "optimal"
-            break
-        status = "time_limit" if tc == TerminationCondition.maxTimeLimit else "feasible"
-        if not improved or problem.objective != "throughput" or time.perf_counter() > deadline - 1.0:
-            break
+        elif tc == TerminationCondition.convergenceCriteriaSatisfied:
+            status = "optimal" if incumbent is not None else "infeasible"
+        elif tc != TerminationCondition.maxTimeLimit:
+            status = "feasible"
+
     elapsed = time.perf_counter() - start
     if incumbent is None:
-        if status == "optimal":
-            status = "infeasible"
         msg = "no plan meets the constraints" if status == "infeasible" else "no plan found within the time limit"
         return infeasible_plan(problem, SolverFacts("milp", status, None, bound, None, elapsed, message=msg))
     value = incumbent.objective_value()
     if status == "optimal":
-        bound = value if bound is None else bound
-    if model_objective is None:  # the MIP start was never improved on: its own value is the model's
-        model_objective = value
+        bound = value
     facts = SolverFacts("milp", status, value, bound, relative_gap(problem.objective, value, bound), elapsed,
-                        message=message, model_objective=model_objective)
+                        message="HiGHS via Pyomo" + (", target search on the period" if problem.objective == "throughput" else ""),
+                        model_objective=model_objective)
     return evaluate(problem, groups_of(problem, incumbent), facts)
