@@ -16,7 +16,8 @@ from .solvers import solve
 from .specs.library import KINDS, builtin_names
 from .specs.loader import read_yaml
 from .specs.schema import SCHEMAS
-from .specs.study import Study, detect_kind, load_hardware, load_model, load_study, study_from_data, with_overrides
+from .specs.study import (Study, detect_kind, load_hardware, load_model, load_study, resolve, study_from_data,
+                          with_overrides)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,12 @@ def make_study(study_file: Path | None = None, *, model: str | None = None, hard
     if study_file is not None:
         study = load_study(study_file)
         if model or hardware:
-            data = study.spec.model_dump() | {k: v for k, v in (("model", model), ("hardware", hardware)) if v}
+            data = study.spec.model_dump()
+            for key, kind in (("model", "models"), ("hardware", "hardware")):  # keep the file's own paths valid
+                path = resolve(data[key], kind, study_file.parent)
+                if path is not None and path.is_file():
+                    data[key] = str(path.resolve())
+            data |= {k: v for k, v in (("model", model), ("hardware", hardware)) if v}
             study = study_from_data(data, {}, str(study_file), Path.cwd())
     else:
         if not model or not hardware:

@@ -127,3 +127,12 @@ def test_readme_commands_match_ci(root: Path) -> None:
     assert block[0].startswith("pip install -e . && accelplan solve specs/studies/")
     ci = (root / ".ci" / "run").read_text()
     assert block[1] in ci
+
+
+def test_flags_override_a_study_file_keeping_its_relative_paths(study_file: Path, tmp_path: Path, capsys) -> None:
+    # the study names its model by a path relative to itself; overriding the hardware keeps it valid
+    out = tmp_path / "override"
+    code = main(["solve", str(study_file), "--hardware", "vck190", "--execution", "sequential", "-o", str(out), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0 and summary["model"] == "tiny" and summary["execution"] == "sequential"
+    assert len(summary["accelerators"]) == 1
