@@ -34,7 +34,7 @@ def main() -> None:
     args = ap.parse_args()
 
     rows = []
-    print(f"| model | execution | layers | configs | status | throughput (inf/s) | bound | gap % | latency ms | tabulate s | solve s |")
+    print("| model | execution | layers | configs | status | throughput (inf/s) | bound | gap % | latency ms | tabulate s | solve s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for model in args.models.split(","):
         for execution in args.executions.split(","):
