@@ -6,7 +6,8 @@ model whose cap is changed between rounds:
 1. the contiguous heuristic gives an incumbent (period ``U``) and the model is built capped at ``U``;
 2. bisection on the cap with the LP relaxation raises the proven lower bound ``L`` (an LP that is
    infeasible under cap ``X`` proves no plan has a period <= ``X``; a feasible one bounds the
-   period of plans under ``X`` from below by its optimum);
+   period of plans under ``X`` from below by its optimum); spatial plans are hybrid plans too, so
+   they are bounded with the hybrid model's stronger relaxation;
 3. MILP rounds: capped at ``U`` with the incumbent as MIP start, and, when a round ends early
    without progress, a dive capped half-way between ``L`` and ``U`` (infeasible raises ``L``; a
    plan lowers ``U``; an optimum under any cap that holds a plan is the global optimum).
@@ -16,6 +17,7 @@ Other objectives are solved in one round with the heuristic's plan as MIP start.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pyomo.environ as pyo
@@ -123,7 +125,9 @@ def solve_milp(problem: Problem, time_limit_s: float = 60.0, threads: int | None
 
     if problem.objective == "throughput" and incumbent is not None:
         upper = incumbent.period_ms / 1e3
-        lower = lp_lower_bound(built, _trivial_lower_bound(problem), upper, start + 0.15 * time_limit_s)
+        # the order-free (hybrid) relaxation is the stronger LP and its bound holds for every execution model
+        relaxed = built if problem.execution != "spatial" else build_milp(replace(problem, execution="hybrid"), upper)
+        lower = lp_lower_bound(relaxed, _trivial_lower_bound(problem), upper, start + 0.15 * time_limit_s)
         dive = False
         while True:
             if upper - lower <= 1e-6 * upper:
