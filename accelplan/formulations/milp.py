@@ -5,13 +5,17 @@ Common to every execution model (``a`` accelerator slot, ``c`` configuration):
 - ``busy[a]`` >= 0: stage time of slot ``a`` [µs]; ``period`` >= busy[a] and >= DDR time per input [µs];
 - shared budgets (engines, PLIO in/out, PL buffer): sum over a, c of usage[c] * y[a, c] <= capacity;
 - latency = sum_a busy[a] + (batch - 1) * period [µs]; energy = sum_a energy[a] + static power * period;
-- valid cuts: period * engines >= sum_l min_c t[l,c] * units_c, and sum_a busy[a] >= sum_l min_c t[l,c].
+- valid cuts: period >= sum_l min_c (t[l,c] * units_c) / engines, and sum_a busy[a] >= sum_l min_c t[l,c];
+- a stage-time cap ``cap`` (mutable, for target search): busy[a] <= cap, and for the throughput
+  objective with a known plan, period <= cap; pairs that cannot meet the cap are left out.
 
 How layers are assigned depends on the execution model:
 - ``hybrid``/``sequential`` (order-free: metrics depend only on which layers share a slot): layers
   with identical cost rows form a *class* ``k`` of ``count_k`` layers; integer ``n[k, a, c]`` is how
   many of them slot ``a`` runs with configuration ``c`` (``n <= count_k * y[a, c]``), so
-  busy[a] = sum_{k,c} t[k,c] n[k,a,c] exactly. Slots are sorted by configuration index to remove symmetry.
+  busy[a] = sum_{k,c} t[k,c] n[k,a,c] exactly, and sum_k t[k,c] n[k,a,c] <= cap * y[a,c] ties the work
+  to the chosen configuration. Slots are sorted by configuration index, then by stage time, to
+  remove symmetry.
 - ``spatial`` (order matters): binary ``x[l, a]``, layer ``l`` on slot ``a``, consecutive layers per
   slot in pipeline order (x[l,a] <= x[l-1,a] + x[l-1,a-1]); the stage time is linearised with the
   smallest valid big-M (``tmin_l`` = the layer's fastest time):

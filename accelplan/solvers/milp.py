@@ -138,7 +138,7 @@ def solve_milp(problem: Problem, time_limit_s: float = 60.0, threads: int | None
                 break
             target = lower + 0.5 * (upper - lower) if dive else upper
             built.set_target(target)  # the lower bound stays outside the model: as a cut it slowed HiGHS
-            share = remaining if not dive else max(5.0, remaining / 2)
+            share = remaining if not dive else min(remaining, max(5.0, remaining / 2))
             tc, plan, model_obj, raw_bound = _solve_round(solver, built, share, options, None if dive else incumbent)
             progress = False
             if plan is not None and plan.period_ms / 1e3 < upper * (1 - 1e-9):
