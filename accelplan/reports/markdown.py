@@ -39,7 +39,11 @@ def report_markdown(plan: Plan, problem: Problem | None = None) -> str:
             used["ports_out"] += a.ports_out
             used["buffer_bytes"] += a.buffer_bytes
         out += ["## Shared budgets", "", "| resource | used | available |", "|---|---|---|"]
-        out += [f"| {r} | {used[r]:g} | {cap:g} |" for r, cap in zip(problem.resources, problem.capacity)]
+        for r, cap in zip(problem.resources, problem.capacity):
+            if r == "buffer_bytes":
+                out.append(f"| PL buffer (KiB) | {used[r] / 1024:.0f} | {cap / 1024:.0f} |")
+            else:
+                out.append(f"| {r} | {used[r]:g} | {cap:g} |")
         out += [f"| DDR time per input | {problem.ddr_period_s * 1e3:.4f} ms | period {_num(plan.period_ms, '.4f')} ms |", ""]
     if plan.accelerators:
         out += ["## Accelerators", "",
