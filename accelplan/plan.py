@@ -187,10 +187,9 @@ def evaluate(problem: Problem, groups: Groups, solver: SolverFacts | None = None
     """Price ``groups`` and build the :class:`Plan`: the single source of every reported metric."""
     groups = tuple(sorted(((c, tuple(sorted(ls))) for c, ls in groups), key=lambda g: g[1][0] if g[1] else 1 << 30))
     met = metrics(problem, groups, check_bounds)
-    busy, period, latency, energy, throughput = met.busy_s, met.period_s, met.latency_s, met.energy_j, met.throughput
-    violations = met.violations
+    period = met.period_s
     accs = []
-    for i, ((c, ls), b) in enumerate(zip(groups, busy)):
+    for i, ((c, ls), b) in enumerate(zip(groups, met.busy_s)):
         cfg = problem.configs[c]
         macs = sum(problem.layers[l].gemm.macs for l in ls)
         accs.append(AcceleratorPlan(
@@ -202,9 +201,16 @@ def evaluate(problem: Problem, groups: Groups, solver: SolverFacts | None = None
             mac_efficiency=macs / (cfg.units * problem.peak_macs_per_unit_s * b) if b else 0.0))
     return Plan(
         model=problem.model, hardware=problem.hardware, execution=problem.execution, objective=problem.objective,
-        batch=problem.batch, accelerators=tuple(accs), period_ms=period * 1e3, latency_ms=latency * 1e3,
-        throughput=throughput, energy_mj=energy * 1e3, feasible=not violations, violations=tuple(violations),
-        solver=solver or SolverFacts("none", "feasible"))
+        batch=problem.batch, accelerators=tuple(accs), period_ms=period * 1e3, latency_ms=met.latency_s * 1e3,
+        throughput=met.throughput, energy_mj=met.energy_j * 1e3, feasible=not met.violations,
+        violations=met.violations, solver=solver or SolverFacts("none", "feasible"))
+
+
+def plan_groups(problem: Problem, plan: Plan) -> Groups:
+    """The inverse of :func:`evaluate`: (configuration index, layer indices) per accelerator of ``plan``."""
+    index = {layer.name: i for i, layer in enumerate(problem.layers)}
+    labels = {cfg.label: c for c, cfg in enumerate(problem.configs)}
+    return tuple((labels[a.config], tuple(index[n] for n in a.layers)) for a in plan.accelerators)
 
 
 def infeasible_plan(problem: Problem, solver: SolverFacts) -> Plan:

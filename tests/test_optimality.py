@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from accelplan.plan import evaluate, metrics
+from accelplan.plan import evaluate, metrics, plan_groups
 from accelplan.solvers import solve
 from accelplan.solvers.exhaustive import partitions
 
@@ -31,9 +31,7 @@ def test_milp_matches_exhaustive(seed: int, objective: str) -> None:
         assert _close(milp.solver.model_objective, milp.objective_value())
         assert milp.feasible and not milp.violations
         # and the plan re-priced from scratch gives the same metrics
-        again = evaluate(problem, tuple((problem.configs.index(next(c for c in problem.configs if c.label == a.config)),
-                                         tuple(i for i, layer in enumerate(problem.layers) if layer.name in a.layers))
-                                        for a in milp.accelerators))
+        again = evaluate(problem, plan_groups(problem, milp))
         assert _close(again.objective_value(), milp.objective_value())
 
 

@@ -25,7 +25,7 @@ from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondi
 from pyomo.contrib.solver.solvers.highs import Highs
 
 from ..formulations.milp import TIME_SCALE, MilpModel, build_milp
-from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan, relative_gap
+from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan, plan_groups, relative_gap
 from ..problem import Problem
 from .contiguous import best_contiguous
 
@@ -51,18 +51,11 @@ class HighsWithStart(Highs):
         return super()._solve()
 
 
-def groups_of(problem: Problem, plan: Plan):
-    """Groups (configuration index, layer indices) of an evaluated plan of ``problem``."""
-    index = {layer.name: i for i, layer in enumerate(problem.layers)}
-    labels = {cfg.label: c for c, cfg in enumerate(problem.configs)}
-    return tuple((labels[a.config], tuple(index[n] for n in a.layers)) for a in plan.accelerators)
-
-
 def _solve_round(solver: HighsWithStart, built: MilpModel, time_limit_s: float, options: dict,
                  start: Plan | None) -> tuple:
     """One HiGHS run; returns (termination, feasible plan or None, model objective, bound in model units)."""
     if start is not None:
-        built.start_values(groups_of(built.problem, start))
+        built.start_values(plan_groups(built.problem, start))
     solver.use_start = start is not None
     res = solver.solve(built.model, time_limit=max(1.0, time_limit_s), load_solutions=False,
                        raise_exception_on_nonoptimal_result=False, solver_options=options)
@@ -178,4 +171,4 @@ def solve_milp(problem: Problem, time_limit_s: float = 60.0, threads: int | None
     facts = SolverFacts("milp", status, value, bound, relative_gap(problem.objective, value, bound), elapsed,
                         message="HiGHS via Pyomo" + (", target search on the period" if problem.objective == "throughput" else ""),
                         model_objective=model_objective)
-    return evaluate(problem, groups_of(problem, incumbent), facts)
+    return evaluate(problem, plan_groups(problem, incumbent), facts)
