@@ -1,24 +1,32 @@
-"""Strategies: each takes a :class:`~accelplan.problem.Problem` and returns a :class:`~accelplan.plan.Plan`."""
+"""Strategies: each takes a :class:`~accelplan.problem.Problem` and returns a :class:`~accelplan.plan.Plan`.
+
+Every strategy is a function ``(problem, time_limit_s=..., seed=..., **options) -> Plan``; the plan's
+metrics come from the shared evaluator, its :class:`~accelplan.plan.SolverFacts` say how it was found.
+"""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from ..errors import SolveError
 from ..plan import Plan
 from ..problem import Problem
+from .dp import solve_dp
 from .exhaustive import solve_exhaustive
 from .milp import solve_milp
 
 Strategy = Callable[..., Plan]
 
-STRATEGIES: dict[str, Strategy] = {"milp": solve_milp, "exhaustive": solve_exhaustive}
+STRATEGIES: dict[str, Strategy] = {"milp": solve_milp, "dp": solve_dp, "exhaustive": solve_exhaustive}
+
+#: strategies whose "optimal" status is a proof (the others are heuristics)
+EXACT = ("milp", "cpsat", "dp", "exhaustive")
 
 
-def solve(problem: Problem, strategy: str = "milp", time_limit_s: float = 60.0) -> Plan:
-    """Solve ``problem`` with the named strategy within ``time_limit_s``."""
+def solve(problem: Problem, strategy: str = "milp", time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> Plan:
+    """Solve ``problem`` with the named strategy within ``time_limit_s``; ``seed`` makes runs repeatable."""
     try:
         run = STRATEGIES[strategy]
     except KeyError:
         raise SolveError(f"unknown strategy {strategy!r}; available: {', '.join(STRATEGIES)}") from None
-    return run(problem, time_limit_s=time_limit_s)
+    return run(problem, time_limit_s=time_limit_s, seed=seed, **options)

@@ -59,8 +59,8 @@ def count_candidates(problem: Problem) -> int:
     return total
 
 
-def solve_exhaustive(problem: Problem, time_limit_s: float = 60.0) -> Plan:
-    """Evaluate every plan; the best feasible one is optimal when enumeration finishes in time."""
+def solve_exhaustive(problem: Problem, time_limit_s: float = 60.0, seed: int = 0) -> Plan:
+    """Evaluate every plan; the best feasible one is optimal when enumeration finishes in time (``seed`` unused)."""
     if count_candidates(problem) > MAX_CANDIDATES:
         raise SolveError(f"exhaustive enumeration of {problem.n_layers} layers x {problem.n_configs} configurations "
                          f"exceeds {MAX_CANDIDATES:,} candidates; use milp")

@@ -98,7 +98,7 @@ def _trivial_lower_bound(problem: Problem) -> float:
     return max(problem.ddr_period_s, float(fastest.max()), float(fastest.sum()) / problem.accelerator_slots)
 
 
-def solve_milp(problem: Problem, time_limit_s: float = 60.0, threads: int | None = None) -> Plan:
+def solve_milp(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, threads: int | None = None) -> Plan:
     """Solve the MILP; return the best plan found with its proven bound and gap.
 
     Reported metrics come from :func:`~accelplan.plan.evaluate`; ``model_objective`` holds the
@@ -106,7 +106,7 @@ def solve_milp(problem: Problem, time_limit_s: float = 60.0, threads: int | None
     """
     start = time.perf_counter()
     deadline = start + time_limit_s
-    options = {"mip_rel_gap": 1e-6, "random_seed": 0}
+    options = {"mip_rel_gap": 1e-6, "random_seed": seed}
     if threads:
         options["threads"] = threads
     incumbent = best_contiguous(problem)
