@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import SpecError, SpecIssue
-from .plan import Plan
+from .outputs import write_atomic
+from .plan import Plan, better
 from .problem import Problem, build_problem
+from .reports.compare import comparison_csv, comparison_markdown
 from .reports.markdown import write_report
+from .reports.pareto import pareto_csv, pareto_markdown, pareto_png, plan_file_name
 from .reports.plan_file import write_plan
 from .solvers import solve
+from .sweeps import Comparison, Front, compare, pareto_fronts
 from .specs.library import KINDS, builtin_names
 from .specs.loader import read_yaml
 from .specs.schema import SCHEMAS
@@ -49,16 +54,69 @@ def make_study(study_file: Path | None = None, *, model: str | None = None, hard
     return with_overrides(study, **overrides) if any(v is not None for v in overrides.values()) else study
 
 
-def plan_study(study: Study, strategy: str | None = None, time_limit_s: float | None = None) -> Result:
-    """Tabulate the study and solve it with its (or the given) strategy and time limit."""
+def plan_study(study: Study, strategy: str | None = None, time_limit_s: float | None = None,
+               seed: int | None = None, **options: Any) -> Result:
+    """Tabulate the study and solve it with its (or the given) strategy, time limit and seed.
+
+    ``options`` go to the strategy (Optuna: ``trials``, ``storage``, ``study_name``).
+    """
     problem = build_problem(study)
-    plan = solve(problem, strategy or study.spec.strategy, time_limit_s or study.spec.time_limit_s)
+    plan = solve(problem, strategy or study.spec.strategy, time_limit_s or study.spec.time_limit_s,
+                 study.spec.seed if seed is None else seed, **{k: v for k, v in options.items() if v is not None})
     return Result(study, problem, plan)
 
 
 def write_outputs(result: Result, out_dir: Path) -> list[Path]:
     """Write ``plan.yaml`` and ``report.md`` into ``out_dir`` (each atomically)."""
     return [write_plan(result.plan, out_dir / "plan.yaml"), write_report(result.plan, out_dir / "report.md", result.problem)]
+
+
+def compare_study(study: Study, strategies: Sequence[str], time_limit_s: float | None = None, seed: int | None = None,
+                  progress: Callable[[str], None] | None = None) -> tuple[Problem, list[Comparison]]:
+    """Run each strategy on the study's problem (see :func:`accelplan.sweeps.compare`)."""
+    problem = build_problem(study)
+    rows = compare(problem, strategies, time_limit_s or study.spec.time_limit_s,
+                   study.spec.seed if seed is None else seed, progress)
+    return problem, rows
+
+
+def write_comparison(problem: Problem, rows: Sequence[Comparison], out_dir: Path) -> list[Path]:
+    """Write ``compare.md``, ``compare.csv`` and, for the best plan found, ``plan.yaml`` and ``report.md``."""
+    table = comparison_markdown(rows, problem.objective)
+    written = [write_atomic(out_dir / "compare.md", f"# Strategies on {problem.name}\n\n{table}"),
+               write_atomic(out_dir / "compare.csv", comparison_csv(rows))]
+    best = None
+    for row in rows:
+        if row.plan is not None and (best is None or better(problem.objective, row.plan.objective_value(),
+                                                            best.objective_value())):
+            best = row.plan
+    if best is not None:
+        written += [write_plan(best, out_dir / "plan.yaml"),
+                    write_report(best, out_dir / "report.md", problem, [f"## Strategies compared\n\n{table}"])]
+    return written
+
+
+def pareto_study(study: Study, strategy: str = "auto", points: int = 8, time_limit_s: float | None = None,
+                 seed: int | None = None, progress: Callable[[str], None] | None = None) -> tuple[Problem, list[Front]]:
+    """Latency-throughput fronts of the three execution models (see :func:`accelplan.sweeps.pareto_fronts`)."""
+    problem = build_problem(study)
+    fronts = pareto_fronts(problem, strategy, max_points=points, time_limit_s=time_limit_s or study.spec.time_limit_s,
+                           seed=study.spec.seed if seed is None else seed, progress=progress)
+    return problem, fronts
+
+
+def write_pareto(problem: Problem, fronts: Sequence[Front], out_dir: Path) -> list[Path]:
+    """Write ``pareto.csv``, ``pareto.png``, every point's plan under ``pareto/``, and ``report.md``."""
+    written = [write_atomic(out_dir / "pareto.csv", pareto_csv(fronts)),
+               write_atomic(out_dir / "pareto.png", pareto_png(fronts, f"{problem.model} on {problem.hardware}"))]
+    for front in fronts:
+        for i, point in enumerate(front.points):
+            written.append(write_plan(point.plan, out_dir / plan_file_name(front.execution, i)))
+    widest = next((f for f in reversed(fronts) if f.points), None)
+    if widest is not None:
+        best = max(widest.points, key=lambda q: q.throughput).plan
+        written.append(write_report(best, out_dir / "report.md", problem, [pareto_markdown(fronts)]))
+    return written
 
 
 def validate_file(path: Path) -> str:

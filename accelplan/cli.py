@@ -1,4 +1,4 @@
-"""Command line: ``accelplan solve|validate|schema|list``. Parsing and printing only."""
+"""Command line: ``accelplan solve|compare|pareto|validate|schema|list``. Parsing and printing only."""
 
 from __future__ import annotations
 
@@ -9,8 +9,29 @@ from pathlib import Path
 
 from . import api
 from .errors import AccelplanError
+from .reports.compare import comparison_json, comparison_markdown
+from .reports.pareto import pareto_markdown, pareto_rows
 from .reports.summary import summary_json, summary_table
+from .solvers import EXACT, STRATEGIES
 from .specs.schema import SCHEMAS
+
+
+def _study_args(p: argparse.ArgumentParser) -> None:
+    """Arguments naming a study and overriding its fields (shared by solve, compare and pareto)."""
+    p.add_argument("study", nargs="?", type=Path, help="study YAML (or use --model and --hardware)")
+    p.add_argument("--model", help="built-in model name or model YAML path")
+    p.add_argument("--hardware", help="built-in hardware name or hardware YAML path")
+    p.add_argument("--execution", choices=["sequential", "spatial", "hybrid"])
+    p.add_argument("--objective", choices=["throughput", "latency", "energy"])
+    p.add_argument("--latency-max", type=float, dest="latency_max_ms", metavar="MS", help="latency bound (ms)")
+    p.add_argument("--throughput-min", type=float, metavar="PER_S", help="throughput bound (inferences/s)")
+    p.add_argument("--batch", type=int)
+    p.add_argument("--max-accelerators", type=int)
+    p.add_argument("--time-limit", type=float, dest="time_limit_s", metavar="S", help="time limit per solve (s)")
+    p.add_argument("--seed", type=int, help="random seed (repeatable runs)")
+    p.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder (default: out/)")
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -18,20 +39,22 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("solve", help="find the best plan for a study")
-    s.add_argument("study", nargs="?", type=Path, help="study YAML (or use --model and --hardware)")
-    s.add_argument("--model", help="built-in model name or model YAML path")
-    s.add_argument("--hardware", help="built-in hardware name or hardware YAML path")
-    s.add_argument("--execution", choices=["sequential", "spatial", "hybrid"])
-    s.add_argument("--objective", choices=["throughput", "latency", "energy"])
-    s.add_argument("--latency-max", type=float, dest="latency_max_ms", metavar="MS", help="latency bound (ms)")
-    s.add_argument("--throughput-min", type=float, metavar="PER_S", help="throughput bound (inferences/s)")
-    s.add_argument("--batch", type=int)
-    s.add_argument("--max-accelerators", type=int)
-    s.add_argument("--strategy", choices=["milp", "exhaustive"])
-    s.add_argument("--time-limit", type=float, dest="time_limit_s", metavar="S", help="solver time limit (s)")
-    s.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder (default: out/)")
-    s.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    s.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json)")
+    _study_args(s)
+    s.add_argument("--strategy", choices=list(STRATEGIES))
+    s.add_argument("--trials", type=int, metavar="N", help="Optuna: number of new trials (default: until the time limit)")
+    s.add_argument("--storage", metavar="URL", help="Optuna storage to resume from, e.g. sqlite:///search.db")
+    s.add_argument("--study-name", metavar="NAME", help="Optuna study name within --storage")
+
+    c = sub.add_parser("compare", help="run several strategies on one study and tabulate them")
+    _study_args(c)
+    c.add_argument("--strategies", default="milp,cpsat,dp,optuna-tpe,exhaustive",
+                   help=f"comma-separated, from: {', '.join(STRATEGIES)}")
+
+    p = sub.add_parser("pareto", help="latency-throughput fronts of sequential, spatial and hybrid execution")
+    _study_args(p)
+    p.add_argument("--strategy", default="auto", choices=["auto", *EXACT, "optuna-nsga2"],
+                   help="exact sweep (auto: dp for sequential, milp otherwise) or the NSGA-II front")
+    p.add_argument("--points", type=int, default=8, help="most points per exact front (default 8)")
 
     v = sub.add_parser("validate", help="check spec files; errors name file, line and field")
     v.add_argument("files", nargs="+", type=Path)
@@ -43,13 +66,23 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _study(args: argparse.Namespace, **extra) -> "api.Study":
+    return api.make_study(args.study, model=args.model, hardware=args.hardware, execution=args.execution,
+                          objective=args.objective, latency_max_ms=args.latency_max_ms,
+                          throughput_min=args.throughput_min, batch=args.batch,
+                          max_accelerators=args.max_accelerators, time_limit_s=args.time_limit_s, seed=args.seed,
+                          **extra)
+
+
+def _progress(args: argparse.Namespace, what: str):
+    if args.quiet or args.json or not sys.stderr.isatty():
+        return None
+    return lambda name: print(f"{what} {name} ...", file=sys.stderr, flush=True)
+
+
 def _solve(args: argparse.Namespace) -> int:
-    study = api.make_study(args.study, model=args.model, hardware=args.hardware, execution=args.execution,
-                           objective=args.objective, latency_max_ms=args.latency_max_ms,
-                           throughput_min=args.throughput_min, batch=args.batch,
-                           max_accelerators=args.max_accelerators, strategy=args.strategy,
-                           time_limit_s=args.time_limit_s)
-    result = api.plan_study(study)
+    result = api.plan_study(_study(args, strategy=args.strategy), trials=args.trials, storage=args.storage,
+                            study_name=args.study_name)
     written = api.write_outputs(result, args.out)
     if args.json:
         print(json.dumps(summary_json(result.plan)))
@@ -59,12 +92,39 @@ def _solve(args: argparse.Namespace) -> int:
     return 0 if result.plan.accelerators else 1
 
 
+def _compare(args: argparse.Namespace) -> int:
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    problem, rows = api.compare_study(_study(args), strategies, progress=_progress(args, "running"))
+    written = api.write_comparison(problem, rows, args.out)
+    if args.json:
+        print(json.dumps(comparison_json(rows)))
+    elif not args.quiet:
+        print(comparison_markdown(rows, problem.objective))
+        print("wrote " + ", ".join(str(p) for p in written))
+    return 0 if any(r.plan is not None for r in rows) else 1
+
+
+def _pareto(args: argparse.Namespace) -> int:
+    problem, fronts = api.pareto_study(_study(args), args.strategy, args.points, progress=_progress(args, "front of"))
+    written = api.write_pareto(problem, fronts, args.out)
+    if args.json:
+        print(json.dumps(pareto_rows(fronts)))
+    elif not args.quiet:
+        print(pareto_markdown(fronts))
+        print(f"wrote {len(written)} files in {args.out} (pareto.csv, pareto.png, report.md, pareto/*.yaml)")
+    return 0 if any(f.points for f in fronts) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 no plan found, 2 bad input)."""
     args = _parser().parse_args(argv)
     try:
         if args.command == "solve":
             return _solve(args)
+        if args.command == "compare":
+            return _compare(args)
+        if args.command == "pareto":
+            return _pareto(args)
         if args.command == "validate":
             failed = 0
             for path in args.files:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..outputs import write_atomic
@@ -13,8 +14,8 @@ def _num(value: float | None, spec: str) -> str:
     return "—" if value is None else format(value, spec)
 
 
-def report_markdown(plan: Plan, problem: Problem | None = None) -> str:
-    """Markdown report: summary, solver facts, accelerators, and each accelerator's operators."""
+def report_markdown(plan: Plan, problem: Problem | None = None, sections: Sequence[str] = ()) -> str:
+    """Markdown report: summary, solver facts, accelerators, each accelerator's operators, then ``sections``."""
     s = plan.solver
     out = [f"# Deployment plan: {plan.model} on {plan.hardware}", ""]
     out += ["| | |", "|---|---|",
@@ -55,6 +56,7 @@ def report_markdown(plan: Plan, problem: Problem | None = None) -> str:
         out.append("")
         for a in plan.accelerators:
             out += [f"### Accelerator {a.index} ({a.config})", "", ", ".join(f"`{op}`" for op in a.ops), ""]
+    out += [section for section in sections]
     out += ["## Model", "",
             "Per input: stage time = sum of its layers' times on its accelerator; period = max(slowest stage, "
             "DDR time of the weights per input); throughput = 1/period; latency = sum of stage times + "
@@ -62,6 +64,6 @@ def report_markdown(plan: Plan, problem: Problem | None = None) -> str:
     return "\n".join(out)
 
 
-def write_report(plan: Plan, path: Path, problem: Problem | None = None) -> Path:
-    """Write ``report.md`` atomically."""
-    return write_atomic(path, report_markdown(plan, problem))
+def write_report(plan: Plan, path: Path, problem: Problem | None = None, sections: Sequence[str] = ()) -> Path:
+    """Write ``report.md`` atomically (``sections``: extra markdown, e.g. a comparison or Pareto fronts)."""
+    return write_atomic(path, report_markdown(plan, problem, sections))

@@ -11,13 +11,18 @@ from typing import Any, Callable
 from ..errors import SolveError
 from ..plan import Plan
 from ..problem import Problem
+from .cpsat import solve_cpsat
 from .dp import solve_dp
 from .exhaustive import solve_exhaustive
 from .milp import solve_milp
+from .search import solve_nsga2, solve_tpe
 
 Strategy = Callable[..., Plan]
 
-STRATEGIES: dict[str, Strategy] = {"milp": solve_milp, "dp": solve_dp, "exhaustive": solve_exhaustive}
+STRATEGIES: dict[str, Strategy] = {
+    "milp": solve_milp, "cpsat": solve_cpsat, "dp": solve_dp, "exhaustive": solve_exhaustive,
+    "optuna-tpe": solve_tpe, "optuna-nsga2": solve_nsga2,
+}
 
 #: strategies whose "optimal" status is a proof (the others are heuristics)
 EXACT = ("milp", "cpsat", "dp", "exhaustive")

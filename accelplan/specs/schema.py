@@ -16,7 +16,7 @@ DTYPE_BYTES: dict[str, int] = {"int8": 1, "int16": 2, "bf16": 2, "fp32": 4}
 
 ExecutionModel = Literal["sequential", "spatial", "hybrid"]
 Objective = Literal["throughput", "latency", "energy"]
-Strategy = Literal["milp", "exhaustive"]
+Strategy = Literal["milp", "cpsat", "dp", "exhaustive", "optuna-tpe", "optuna-nsga2"]
 
 
 class Strict(BaseModel):
@@ -208,6 +208,7 @@ class StudySpec(Strict):
     constraints: Constraints = Constraints()
     strategy: Strategy = "milp"
     time_limit_s: PositiveFloat = Field(60.0, description="wall-clock limit of the solver (s)")
+    seed: int = Field(0, ge=0, description="random seed of the solver or search (repeatable runs)")
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {"model": ModelSpec, "hardware": VersalAIEHardware, "study": StudySpec}

@@ -1,0 +1,45 @@
+"""The strategy comparison as a markdown table, CSV and JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from ..sweeps import Comparison
+
+COLUMNS = ("strategy", "status", "objective", "bound", "gap", "solve_time_s", "evaluations", "throughput",
+           "latency_ms", "energy_mj", "message")
+
+
+def comparison_json(rows: Sequence[Comparison]) -> list[dict[str, Any]]:
+    """One object per strategy (null where a strategy has no value)."""
+    return [{k: row.to_dict()[k] for k in COLUMNS} for row in rows]
+
+
+def comparison_csv(rows: Sequence[Comparison]) -> str:
+    """CSV with a header row; empty cells where a strategy has no value."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in comparison_json(rows):
+        writer.writerow(["" if row[k] is None else row[k] for k in COLUMNS])
+    return buf.getvalue()
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def comparison_markdown(rows: Sequence[Comparison], objective: str) -> str:
+    """Markdown table; the gap is to the best bound any strategy proved."""
+    unit = {"throughput": "inf/s", "latency": "ms", "energy": "mJ"}[objective]
+    out = [f"| strategy | status | objective ({objective}, {unit}) | own bound | gap to best bound | wall time s | "
+           "evaluations / nodes | throughput inf/s | latency ms | note |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r.strategy} | {r.status} | {_num(r.objective, '.6g')} | {_num(r.bound, '.6g')} | "
+                   f"{_num(None if r.gap is None else 100 * r.gap, '.3f')} % | {r.solve_time_s:.2f} | "
+                   f"{_num(r.evaluations, 'd')} | {_num(r.throughput, '.2f')} | {_num(r.latency_ms, '.4f')} | "
+                   f"{r.message.replace('|', '/')} |")
+    return "\n".join(out) + "\n"

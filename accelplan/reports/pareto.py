@@ -1,0 +1,85 @@
+"""Pareto fronts as CSV, a PNG plot (matplotlib) and a markdown section."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from ..sweeps import Front
+
+COLUMNS = ("execution", "point", "latency_ms", "throughput", "energy_mj", "period_ms", "accelerators", "exact",
+           "strategy", "latency_bound_ms", "plan_file")
+
+
+def plan_file_name(execution: str, index: int) -> str:
+    """Where a front point's plan is written, relative to the output folder."""
+    return f"pareto/{execution}-{index}.yaml"
+
+
+def pareto_rows(fronts: Sequence[Front]) -> list[dict[str, Any]]:
+    """One row per front point."""
+    return [{"execution": f.execution, "point": i, "latency_ms": p.latency_ms, "throughput": p.throughput,
+             "energy_mj": p.energy_mj, "period_ms": p.plan.period_ms, "accelerators": len(p.plan.accelerators),
+             "exact": p.exact, "strategy": p.strategy, "latency_bound_ms": p.latency_bound_ms,
+             "plan_file": plan_file_name(f.execution, i)}
+            for f in fronts for i, p in enumerate(f.points)]
+
+
+def pareto_csv(fronts: Sequence[Front]) -> str:
+    """CSV with a header row."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in pareto_rows(fronts):
+        writer.writerow(["" if row[k] is None else row[k] for k in COLUMNS])
+    return buf.getvalue()
+
+
+def pareto_png(fronts: Sequence[Front], title: str) -> bytes:
+    """All fronts on one latency-throughput plot (steps: the best throughput within each latency)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    styles = {"sequential": ("tab:gray", "s"), "spatial": ("tab:blue", "o"), "hybrid": ("tab:red", "^")}
+    right = max((p.latency_ms for f in fronts for p in f.points), default=1.0) * 1.15
+    for f in fronts:
+        if not f.points:
+            continue
+        color, marker = styles.get(f.execution, ("black", "x"))
+        xs = [p.latency_ms for p in f.points] + [right]
+        ys = [p.throughput for p in f.points] + [f.points[-1].throughput]
+        ax.step(xs, ys, where="post", color=color, alpha=0.6)
+        ax.scatter(xs[:-1], ys[:-1], color=color, marker=marker,
+                   label=f"{f.execution} ({f.strategy}{', exact' if f.exact else ''})")
+    ax.set_xlabel("batch latency (ms)")
+    ax.set_ylabel("throughput (inferences/s)")
+    ax.set_xlim(left=0, right=right)
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right")
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def pareto_markdown(fronts: Sequence[Front]) -> str:
+    """The fronts' section of a report."""
+    out = ["## Latency–throughput Pareto fronts", "", "![Pareto fronts](pareto.png)", "",
+           "| execution | # | latency ms | throughput inf/s | energy mJ | accelerators | exact | plan |",
+           "|---|---|---|---|---|---|---|---|"]
+    for row in pareto_rows(fronts):
+        out.append(f"| {row['execution']} | {row['point']} | {row['latency_ms']:.4f} | {row['throughput']:.2f} | "
+                   f"{row['energy_mj']:.4f} | {row['accelerators']} | {'yes' if row['exact'] else 'no'} | "
+                   f"`{row['plan_file']}` |")
+    out.append("")
+    for f in fronts:
+        if f.message:
+            out.append(f"- {f.execution} ({f.strategy}): {f.message}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,198 @@
+"""The heuristic strategies ``optuna-tpe`` (one objective) and ``optuna-nsga2`` (latency, throughput, energy).
+
+The decision space is the exact strategies' plan space, as Optuna parameters:
+- ``cfg{a}``: the configuration of accelerator slot ``a`` (categorical over the problem's menu);
+- ``hybrid``: ``slot{l}``, the slot that runs layer ``l``; ``spatial``: ``cut{a}``, cut points of
+  the chain (sorted, so slot ``a`` runs the layers between the ``a``-th and ``a+1``-th cut);
+  ``sequential``: one slot runs every layer.
+Slots that run no layer are not built. Every trial is priced by the shared evaluator; budgets, the
+latency bound and throughput_min are set as the trial's constraints (``Trial.set_constraint``; a
+trial is feasible when every value is <= 0), which both samplers read. The contiguous heuristic's plan is
+enqueued as the first trial (a warm start, as a designer would seed a search).
+
+Storage: in memory by default; an Optuna storage URL (``sqlite:///path.db``, ``postgresql://...``)
+with a study name keeps every finished trial, so an interrupted search resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+
+from ..errors import SolveError
+from ..plan import Groups, Plan, SolverFacts, better, evaluate, infeasible_plan, metrics, plan_groups
+from ..problem import Problem
+from .contiguous import best_contiguous
+
+NSGA2_OBJECTIVES = ("latency_ms", "throughput", "energy_mj")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """How Optuna parameters map to accelerator groups for one problem."""
+
+    problem: Problem
+
+    def suggest(self, trial: optuna.Trial) -> Groups:
+        """Sample a plan's groups from ``trial``."""
+        p = self.problem
+        slots = p.accelerator_slots
+        cfg = [trial.suggest_categorical(f"cfg{a}", list(range(p.n_configs))) for a in range(slots)]
+        if p.execution == "hybrid":
+            owner = [trial.suggest_categorical(f"slot{l}", list(range(slots))) for l in range(p.n_layers)]
+            groups = [(cfg[a], tuple(l for l in range(p.n_layers) if owner[l] == a)) for a in range(slots)]
+        elif p.execution == "spatial":
+            cuts = sorted(trial.suggest_int(f"cut{a}", 0, p.n_layers) for a in range(1, slots))
+            bounds = [0, *cuts, p.n_layers]
+            groups = [(cfg[a], tuple(range(bounds[a], bounds[a + 1]))) for a in range(slots)]
+        else:
+            groups = [(cfg[0], tuple(range(p.n_layers)))]
+        return tuple((c, ls) for c, ls in groups if ls)
+
+    def params(self, groups: Groups) -> dict[str, Any]:
+        """The parameters that :meth:`suggest` turns into ``groups`` (groups sorted by first layer)."""
+        p = self.problem
+        slots = p.accelerator_slots
+        out: dict[str, Any] = {f"cfg{a}": (groups[a][0] if a < len(groups) else groups[0][0]) for a in range(slots)}
+        if p.execution == "hybrid":
+            out |= {f"slot{l}": a for a, (_, ls) in enumerate(groups) for l in ls}
+        elif p.execution == "spatial":
+            ends = [ls[-1] + 1 for _, ls in groups[:-1]]
+            ends += [p.n_layers] * (slots - 1 - len(ends))
+            out |= {f"cut{a + 1}": e for a, e in enumerate(ends)}
+        return out
+
+
+def constraint_values(problem: Problem, groups: Groups) -> dict[str, float]:
+    """Optuna constraint values (<= 0 when met), by name: each budget, the latency bound, throughput_min."""
+    use = sum((problem.usage[c] for c, _ in groups), np.zeros(len(problem.resources)))
+    values = {name: float(u / cap - 1.0) for name, u, cap in zip(problem.resources, use, problem.capacity)}
+    met = metrics(problem, groups, check_bounds=False)
+    if problem.latency_max_s is not None:
+        values["latency_max"] = met.latency_s / problem.latency_max_s - 1.0
+    if problem.throughput_min is not None:
+        values["throughput_min"] = problem.throughput_min * met.period_s - 1.0
+    return values
+
+
+def _trial_values(problem: Problem, groups: Groups, multi: bool) -> float | list[float]:
+    met = metrics(problem, groups, check_bounds=False)
+    if multi:
+        return [met.latency_s * 1e3, met.throughput, met.energy_j * 1e3]
+    return met.objective_value(problem.objective)
+
+
+def make_study(problem: Problem, multi: bool, seed: int, storage: str | None, study_name: str | None) -> optuna.Study:
+    """An Optuna study (new or resumed from ``storage``) with a seeded TPE or NSGA-II sampler."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if multi:
+        sampler: optuna.samplers.BaseSampler = optuna.samplers.NSGAIISampler(seed=seed)
+        kwargs: dict[str, Any] = {"directions": ["minimize", "maximize", "minimize"]}
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed)
+        kwargs = {"direction": "maximize" if problem.objective == "throughput" else "minimize"}
+    if storage is not None and not study_name:
+        raise SolveError("an Optuna storage needs a study name (--study-name) to resume from")
+    try:
+        study = optuna.create_study(storage=storage, sampler=sampler, study_name=study_name,
+                                    load_if_exists=storage is not None, **kwargs)
+    except ValueError as exc:  # e.g. a resumed study with other directions
+        raise SolveError(f"cannot use Optuna study {study_name!r} in {storage}: {exc}") from None
+    except Exception as exc:  # a storage URL Optuna cannot open
+        raise SolveError(f"cannot open Optuna storage {storage!r}: {exc}") from None
+    key = f"{problem.model}/{problem.hardware}/{problem.execution}/{problem.objective}/{problem.n_layers}x{problem.n_configs}"
+    known = study.user_attrs.get("problem")
+    if known is not None and known != key:
+        raise SolveError(f"Optuna study {study_name!r} in {storage} searched another problem ({known}); "
+                         f"this one is {key}: choose another --study-name")
+    study.set_user_attr("problem", key)
+    return study
+
+
+def feasible_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Finished trials whose constraints all hold."""
+    return [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+            if t.constraints and all(v <= 1e-9 for v in t.constraints.values())]
+
+
+def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Feasible finished trials that no other feasible trial beats on latency, throughput and energy."""
+    trials = feasible_trials(study)
+    keys = [(t.user_attrs["latency_ms"], -t.user_attrs["throughput"], t.user_attrs["energy_mj"]) for t in trials]
+    return [t for t, k in zip(trials, keys)
+            if not any(all(o <= s for o, s in zip(other, k)) and other != k for other in keys)]
+
+
+def trial_groups(trial: optuna.trial.FrozenTrial) -> Groups:
+    """The accelerator groups a finished trial evaluated."""
+    return tuple((int(c), tuple(int(l) for l in ls)) for c, ls in trial.user_attrs["groups"])
+
+
+def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: int = 0, trials: int | None = None,
+               storage: str | None = None, study_name: str | None = None,
+               callbacks: list[Callable] | None = None, warm_start: bool = True) -> tuple[optuna.Study, float]:
+    """Run (or resume) the Optuna search; returns the study and the wall time spent.
+
+    ``trials`` bounds the number of new trials (else the time limit does); ``warm_start`` enqueues
+    the contiguous heuristic's plan as the first trial of a new study.
+    """
+    start = time.perf_counter()
+    study = make_study(problem, multi, seed, storage, study_name)
+    space = SearchSpace(problem)
+    if warm_start and not study.trials:
+        warm = best_contiguous(problem)
+        if warm is not None:
+            study.enqueue_trial(space.params(plan_groups(problem, warm)))
+
+    def objective(trial: optuna.Trial) -> float | list[float]:
+        groups = space.suggest(trial)
+        met = metrics(problem, groups, check_bounds=False)
+        for name, value in constraint_values(problem, groups).items():
+            trial.set_constraint(name, value)
+        trial.set_user_attr("groups", [[c, list(ls)] for c, ls in groups])
+        trial.set_user_attr("latency_ms", met.latency_s * 1e3)
+        trial.set_user_attr("throughput", met.throughput)
+        trial.set_user_attr("energy_mj", met.energy_j * 1e3)
+        return _trial_values(problem, groups, multi)
+
+    remaining = max(0.0, time_limit_s - (time.perf_counter() - start))
+    study.optimize(objective, n_trials=trials, timeout=remaining if trials is None else None, callbacks=callbacks)
+    return study, time.perf_counter() - start
+
+
+def _solve(problem: Problem, multi: bool, time_limit_s: float, seed: int, **options: Any) -> Plan:
+    name = "optuna-nsga2" if multi else "optuna-tpe"
+    study, elapsed = run_search(problem, multi, time_limit_s, seed, **options)
+    done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+    best = None
+    for trial in feasible_trials(study):
+        plan = evaluate(problem, trial_groups(trial))
+        if plan.feasible and (best is None or better(problem.objective, plan.objective_value(), best.objective_value())):
+            best = plan
+    sampler = "NSGA-II (latency, throughput, energy)" if multi else "TPE"
+    where = f", study {study.study_name!r}" if options.get("storage") else ""
+    if best is None:
+        return infeasible_plan(problem, SolverFacts(name, "time_limit", None, None, None, elapsed,
+                                                    done, f"Optuna {sampler}: no feasible trial in {done}{where}"))
+    value = best.objective_value()
+    facts = SolverFacts(name, "feasible", value, None, None, elapsed, done,
+                        f"Optuna {sampler}, {done} trials{where}", model_objective=value)
+    return evaluate(problem, plan_groups(problem, best), facts)
+
+
+def solve_tpe(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> Plan:
+    """Optuna TPE on the study's objective; the best feasible trial's plan (status ``feasible``: no bound).
+
+    ``options``: ``trials``, ``storage``, ``study_name``, ``callbacks``, ``warm_start`` (see :func:`run_search`).
+    """
+    return _solve(problem, False, time_limit_s, seed, **options)
+
+
+def solve_nsga2(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> Plan:
+    """Optuna NSGA-II on latency, throughput and energy at once; the best feasible plan on the study's objective."""
+    return _solve(problem, True, time_limit_s, seed, **options)

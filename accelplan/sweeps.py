@@ -1,0 +1,194 @@
+"""Runs over many solves: strategies compared on one problem, and latency-throughput Pareto fronts.
+
+Both only call strategies through :func:`accelplan.solvers.solve` and read the plans they return,
+so every strategy is measured with the same evaluator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from .errors import SolveError
+from .plan import Plan, better, evaluate, relative_gap
+from .problem import Problem
+from .solvers import EXACT, STRATEGIES, solve
+from .solvers.dp import covers as dp_covers
+from .solvers.search import pareto_trials, run_search, trial_groups
+
+EXECUTIONS = ("sequential", "spatial", "hybrid")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One strategy's row: its facts, its plan's metrics, and its gap to the best bound any strategy proved."""
+
+    strategy: str
+    status: str
+    objective: float | None
+    bound: float | None
+    gap: float | None  # to the best proven bound of any strategy
+    solve_time_s: float
+    evaluations: int | None
+    throughput: float | None
+    latency_ms: float | None
+    energy_mj: float | None
+    message: str
+    plan: Plan | None
+
+    def to_dict(self) -> dict:
+        """The row as plain data (without the plan)."""
+        return {k: v for k, v in self.__dict__.items() if k != "plan"}
+
+
+def compare(problem: Problem, strategies: Sequence[str], time_limit_s: float = 60.0, seed: int = 0,
+            progress: Callable[[str], None] | None = None) -> list[Comparison]:
+    """Run each strategy on ``problem``; a strategy that cannot handle it gets a row saying why."""
+    unknown = [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        raise SolveError(f"unknown strategies {', '.join(unknown)}; available: {', '.join(STRATEGIES)}")
+    plans: dict[str, Plan | str] = {}
+    for name in strategies:
+        if progress:
+            progress(name)
+        try:
+            plans[name] = solve(problem, name, time_limit_s=time_limit_s, seed=seed)
+        except SolveError as exc:
+            plans[name] = str(exc)
+    # the tightest proven bound: an exact strategy's bound, or any proven optimum
+    bounds = [p.solver.bound for n, p in plans.items() if isinstance(p, Plan) and n in EXACT and p.solver.bound is not None]
+    best_bound = None
+    for b in bounds:
+        if best_bound is None or better(problem.objective, best_bound, b):
+            best_bound = b
+    rows = []
+    for name, plan in plans.items():
+        if isinstance(plan, str):
+            rows.append(Comparison(name, "unsupported", None, None, None, 0.0, None, None, None, None, plan, None))
+            continue
+        s = plan.solver
+        value = plan.objective_value() if plan.accelerators else None
+        rows.append(Comparison(name, s.status, value, s.bound, relative_gap(problem.objective, value, best_bound),
+                               s.solve_time_s, s.evaluations, plan.throughput, plan.latency_ms, plan.energy_mj,
+                               s.message, plan if plan.accelerators else None))
+    return rows
+
+
+@dataclass(frozen=True)
+class FrontPoint:
+    """A plan on a latency-throughput front; ``exact`` when the solve that found it proved optimality."""
+
+    execution: str
+    latency_ms: float
+    throughput: float
+    energy_mj: float
+    exact: bool
+    strategy: str
+    latency_bound_ms: float | None
+    plan: Plan
+
+
+@dataclass(frozen=True)
+class Front:
+    """The non-dominated plans of one execution model (sorted by latency), and how they were found."""
+
+    execution: str
+    strategy: str
+    points: tuple[FrontPoint, ...]
+    message: str = ""
+
+    @property
+    def exact(self) -> bool:
+        """True when every point was proven optimal for its latency bound and the sweep ran to its end."""
+        return bool(self.points) and all(p.exact for p in self.points) and "stopped" not in self.message
+
+
+def non_dominated(points: Sequence[FrontPoint]) -> list[FrontPoint]:
+    """Points that no other point beats or ties on both latency (lower) and throughput (higher), by latency."""
+    keep = []
+    for p in sorted(points, key=lambda q: (q.latency_ms, -q.throughput)):
+        if not keep or p.throughput > keep[-1].throughput * (1 + 1e-9):
+            keep.append(p)
+    return keep
+
+
+def _point(execution: str, plan: Plan, bound_s: float | None) -> FrontPoint:
+    return FrontPoint(execution, plan.latency_ms, plan.throughput, plan.energy_mj, plan.solver.status == "optimal",
+                      plan.solver.strategy, None if bound_s is None else bound_s * 1e3, plan)
+
+
+def exact_front(problem: Problem, strategy: str, max_points: int = 8, time_limit_s: float = 60.0, seed: int = 0,
+                also_at: Sequence[float] = ()) -> Front:
+    """ε-constraint sweep: maximise throughput under a latency bound, then tighten the bound below the plan found.
+
+    Starts from the study's own latency bound (or none). Each step's plan has the highest
+    throughput of any plan within the bound, so after dropping dominated points the sweep, run to
+    its end, is the exact front. ``also_at`` adds solves at given latency bounds [ms] (other
+    fronts' points) when the sweep stopped early or a solve hit its time limit, so fronts compare
+    at the same bounds (a complete exact sweep already holds the optimum under every bound).
+    """
+    base = replace(problem, objective="throughput")
+    points: list[FrontPoint] = []
+    bound = base.latency_max_s
+    message = ""
+    for _ in range(max_points):
+        plan = solve(replace(base, latency_max_s=bound), strategy, time_limit_s=time_limit_s, seed=seed)
+        if not plan.accelerators:
+            break
+        points.append(_point(base.execution, plan, bound))
+        bound = plan.latency_ms / 1e3 * (1 - 1e-6)  # the next plan must be strictly faster to finish a batch
+    else:
+        message = f"stopped after {max_points} points (raise --points for the rest of the front)"
+    complete = not message and all(q.exact for q in points)
+    for other_ms in sorted(set(also_at), reverse=True):
+        # a complete exact sweep already holds the optimum under any bound: its best point within the bound
+        if complete or (base.latency_max_s is not None and other_ms > base.latency_max_s * 1e3 * (1 + 1e-9)):
+            continue
+        plan = solve(replace(base, latency_max_s=other_ms / 1e3), strategy, time_limit_s=time_limit_s, seed=seed)
+        if plan.accelerators:
+            points.append(_point(base.execution, plan, other_ms / 1e3))
+    return Front(base.execution, strategy, tuple(non_dominated(points)), message)
+
+
+def heuristic_front(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, trials: int | None = None) -> Front:
+    """The NSGA-II search's feasible non-dominated trials, re-priced by the evaluator (no optimality claim)."""
+    base = replace(problem, objective="throughput")
+    study, _ = run_search(base, True, time_limit_s, seed, trials)
+    points = []
+    for trial in pareto_trials(study):
+        plan = evaluate(base, trial_groups(trial))
+        if plan.feasible:
+            points.append(FrontPoint(base.execution, plan.latency_ms, plan.throughput, plan.energy_mj, False,
+                                     "optuna-nsga2", None, plan))
+    return Front(base.execution, "optuna-nsga2", tuple(non_dominated(points)),
+                 f"NSGA-II, {len(study.trials)} trials")
+
+
+def pareto_fronts(problem: Problem, strategy: str = "auto", executions: Sequence[str] = EXECUTIONS,
+                  max_points: int = 8, time_limit_s: float = 60.0, seed: int = 0,
+                  progress: Callable[[str], None] | None = None) -> list[Front]:
+    """Latency-throughput fronts of each execution model.
+
+    ``strategy``: an exact one (``milp``, ``cpsat``, ``dp``) runs the ε-constraint sweep; ``auto``
+    picks ``dp`` for sequential execution and ``milp`` otherwise; ``optuna-nsga2`` gives the
+    heuristic front. Fronts are computed from the narrowest execution model to the widest, and
+    each wider one is also solved at the latencies of the narrower fronts' points.
+    """
+    order = [e for e in EXECUTIONS if e in executions]
+    fronts: list[Front] = []
+    for execution in order:
+        p = replace(problem, execution=execution)
+        if progress:
+            progress(execution)
+        if strategy == "optuna-nsga2":
+            fronts.append(heuristic_front(p, time_limit_s, seed))
+            continue
+        name = strategy if strategy != "auto" else ("dp" if execution == "sequential" else "milp")
+        if name not in EXACT:
+            raise SolveError(f"a Pareto sweep needs an exact strategy (milp, cpsat, dp, exhaustive) or optuna-nsga2, not {name!r}")
+        if name == "dp" and dp_covers(p):
+            fronts.append(Front(execution, name, (), dp_covers(p) or ""))
+            continue
+        others = [q.latency_ms for f in fronts for q in f.points]
+        fronts.append(exact_front(p, name, max_points, time_limit_s, seed, also_at=others))
+    return fronts
