@@ -104,10 +104,14 @@ class Front:
 
 
 def non_dominated(points: Sequence[FrontPoint]) -> list[FrontPoint]:
-    """Points that no other point beats or ties on both latency (lower) and throughput (higher), by latency."""
-    keep = []
+    """Points that no other point beats or ties on both latency (lower) and throughput (higher), by latency.
+
+    Latencies within 1e-9 (relative) of each other count as equal."""
+    keep: list[FrontPoint] = []
     for p in sorted(points, key=lambda q: (q.latency_ms, -q.throughput)):
-        if not keep or p.throughput > keep[-1].throughput * (1 + 1e-9):
+        if keep and p.latency_ms <= keep[-1].latency_ms * (1 + 1e-9) and p.throughput > keep[-1].throughput:
+            keep[-1] = p  # equal latency up to rounding: the faster plan wins
+        elif not keep or p.throughput > keep[-1].throughput * (1 + 1e-9):
             keep.append(p)
     return keep
 
@@ -134,6 +138,9 @@ def exact_front(problem: Problem, strategy: str, max_points: int = 8, time_limit
     for _ in range(max_points):
         plan = solve(replace(base, latency_max_s=bound), strategy, time_limit_s=time_limit_s, seed=seed)
         if not plan.accelerators:
+            if plan.solver.status != "infeasible":
+                message = (f"stopped: the solve under latency <= {bound * 1e3:.6g} ms ended ({plan.solver.status}) "
+                           "without a plan or a proof that none exists")
             break
         points.append(_point(base.execution, plan, bound))
         bound = plan.latency_ms / 1e3 * (1 - 1e-6)  # the next plan must be strictly faster to finish a batch
@@ -143,6 +150,10 @@ def exact_front(problem: Problem, strategy: str, max_points: int = 8, time_limit
     for other_ms in sorted(set(also_at), reverse=True):
         # a complete exact sweep already holds the optimum under any bound: its best point within the bound
         if complete or (base.latency_max_s is not None and other_ms > base.latency_max_s * 1e3 * (1 + 1e-9)):
+            continue
+        # a plan proven optimal under a looser bound that also meets this one is optimal under this one
+        if any(q.exact and q.latency_ms <= other_ms * (1 + 1e-9)
+               and (q.latency_bound_ms is None or q.latency_bound_ms >= other_ms) for q in points):
             continue
         plan = solve(replace(base, latency_max_s=other_ms / 1e3), strategy, time_limit_s=time_limit_s, seed=seed)
         if plan.accelerators:

@@ -1,0 +1,110 @@
+"""Pareto fronts against brute force, on BERT-base, and the compare/pareto commands end to end."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from accelplan import api
+from accelplan.cli import main
+from accelplan.plan import metrics
+from accelplan.reports.plan_file import read_plan
+from accelplan.solvers.exhaustive import partitions
+from accelplan.sweeps import exact_front, pareto_fronts
+
+from conftest import random_problem
+from test_cli import study_file  # noqa: F401  (fixture)
+
+
+def brute_force_front(problem) -> list[tuple[float, float]]:
+    """(latency ms, throughput) of every non-dominated feasible plan, from enumerating all plans."""
+    values = []
+    for blocks in partitions(problem.n_layers, problem.accelerator_slots, problem.execution == "spatial"):
+        for combo in itertools.product(range(problem.n_configs), repeat=len(blocks)):
+            met = metrics(problem, tuple((c, tuple(b)) for c, b in zip(combo, blocks)))
+            if not met.violations:
+                values.append((met.latency_s * 1e3, met.throughput))
+    front: list[tuple[float, float]] = []
+    for lat, thr in sorted(values, key=lambda v: (v[0], -v[1])):
+        if front and lat <= front[-1][0] * (1 + 1e-9):  # same latency up to rounding
+            front[-1] = (front[-1][0], max(front[-1][1], thr))
+        elif not front or thr > front[-1][1] * (1 + 1e-9):
+            front.append((lat, thr))
+    return front
+
+
+def _non_dominated(points) -> bool:
+    return all(not (q.latency_ms <= p.latency_ms and q.throughput >= p.throughput and q is not p)
+               for p in points for q in points)
+
+
+# batch 1 (latency = sum of stage times) gives fronts of 2-4 points on these seeds; batch 2 mostly 1-2
+@pytest.mark.parametrize("seed,batch", [(13, 1), (16, 1), (17, 1), (24, 1), (27, 1), (12, 2), (23, 2)])
+@pytest.mark.parametrize("strategy", ["milp", "cpsat", "dp"])
+def test_exact_front_is_the_brute_force_front(seed: int, batch: int, strategy: str) -> None:
+    problem = replace(random_problem(seed, "throughput", layers=(3, 4)), latency_max_s=None, batch=batch)
+    if strategy == "dp":
+        problem = replace(problem, execution="spatial")
+    front = exact_front(problem, strategy, max_points=50, time_limit_s=30)
+    assert front.exact and _non_dominated(front.points)
+    expected = brute_force_front(problem)
+    got = [(p.latency_ms, p.throughput) for p in front.points]
+    assert len(got) == len(expected), (got, expected)
+    for (gl, gt), (el, et) in zip(got, expected):
+        assert gl == pytest.approx(el, rel=1e-6) and gt == pytest.approx(et, rel=1e-6)
+
+
+def test_bert_base_hybrid_front_dominates_pure_fronts() -> None:
+    study = api.make_study(Path(__file__).parent.parent / "specs/studies/bert-base_vck190.yaml")
+    problem, fronts = api.pareto_study(study, "auto", points=3, time_limit_s=20)
+    by = {f.execution: f for f in fronts}
+    assert set(by) == {"sequential", "spatial", "hybrid"}
+    for front in fronts:
+        assert front.points and _non_dominated(front.points)
+        assert all(p.plan.feasible and p.latency_ms <= 70 for p in front.points)
+    assert by["hybrid"].points[0].exact and by["sequential"].exact
+    for pure in ("sequential", "spatial"):
+        for p in by[pure].points:
+            assert any(h.latency_ms <= p.latency_ms * (1 + 1e-9) and h.throughput >= p.throughput * (1 - 1e-9)
+                       for h in by["hybrid"].points), (pure, p.latency_ms, p.throughput)
+    assert max(h.throughput for h in by["hybrid"].points) == pytest.approx(1502.70, rel=1e-4)
+
+
+def test_compare_json_and_files(study_file: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
+    out = tmp_path / "cmp"
+    code = main(["compare", str(study_file), "--strategies", "milp,cpsat,dp,optuna-tpe,exhaustive",
+                 "--time-limit", "5", "-o", str(out), "--json"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["strategy"] for r in rows] == ["milp", "cpsat", "dp", "optuna-tpe", "exhaustive"]
+    for r in rows:
+        assert {"strategy", "status", "objective", "bound", "gap", "solve_time_s", "throughput", "latency_ms"} <= set(r)
+    by = {r["strategy"]: r for r in rows}
+    assert by["dp"]["status"] == "unsupported" and "contiguous" in by["dp"]["message"] and by["dp"]["objective"] is None
+    optimum = by["exhaustive"]["objective"]
+    for name in ("milp", "cpsat"):
+        assert by[name]["status"] == "optimal" and by[name]["objective"] == pytest.approx(optimum, rel=1e-6)
+        assert by[name]["gap"] == pytest.approx(0.0, abs=1e-6)
+    assert by["optuna-tpe"]["objective"] <= optimum * (1 + 1e-9) and by["optuna-tpe"]["gap"] >= -1e-12
+    csv_lines = (out / "compare.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("strategy,status,objective,bound,gap") and len(csv_lines) == 6
+    assert "| dp | unsupported |" in (out / "compare.md").read_text()
+    assert read_plan(out / "plan.yaml").throughput == pytest.approx(optimum, rel=1e-6)
+
+
+def test_pareto_command_writes_csv_png_and_plans(study_file: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
+    out = tmp_path / "par"
+    assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "10", "-o", str(out), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["execution"] for r in rows} == {"sequential", "spatial", "hybrid"}
+    assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    header = (out / "pareto.csv").read_text().splitlines()[0]
+    assert header.startswith("execution,point,latency_ms,throughput,energy_mj")
+    for r in rows:  # every point is an emittable plan with the metrics in the table
+        plan = read_plan(out / r["plan_file"])
+        assert plan.feasible and plan.latency_ms == pytest.approx(r["latency_ms"]) and plan.execution == r["execution"]
+    assert "Pareto fronts" in (out / "report.md").read_text()
