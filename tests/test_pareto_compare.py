@@ -108,3 +108,16 @@ def test_pareto_command_writes_csv_png_and_plans(study_file: Path, tmp_path: Pat
         plan = read_plan(out / r["plan_file"])
         assert plan.feasible and plan.latency_ms == pytest.approx(r["latency_ms"]) and plan.execution == r["execution"]
     assert "Pareto fronts" in (out / "report.md").read_text()
+
+
+def test_dp_on_hybrid_is_a_clear_error(study_file: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
+    assert main(["solve", str(study_file), "--strategy", "dp", "-o", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "dp covers contiguous plans" in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "plan.yaml").exists()
+
+
+def test_optuna_storage_needs_a_study_name(study_file: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
+    code = main(["solve", str(study_file), "--strategy", "optuna-tpe", "--trials", "3",
+                 "--storage", f"sqlite:///{tmp_path / 'x.db'}", "-o", str(tmp_path / "o")])
+    assert code == 2 and "--study-name" in capsys.readouterr().err
