@@ -15,7 +15,8 @@ from .problem import Problem, build_problem
 from .reports.compare import comparison_csv, comparison_markdown
 from .reports.markdown import write_report
 from .reports.pareto import pareto_csv, pareto_markdown, pareto_png, plan_file_name
-from .reports.plan_file import write_plan
+from .reports.plan_file import read_plan, write_plan
+from .emitters import emit
 from .solvers import solve
 from .sweeps import Comparison, Front, compare, pareto_fronts
 from .specs.library import KINDS, builtin_names
@@ -117,6 +118,11 @@ def write_pareto(problem: Problem, fronts: Sequence[Front], out_dir: Path) -> li
         best = max(widest.points, key=lambda q: q.throughput).plan
         written.append(write_report(best, out_dir / "report.md", problem, [pareto_markdown(fronts)]))
     return written
+
+
+def emit_plan(plan_file: Path, target: str, out_dir: Path) -> list[Path]:
+    """Read ``plan.yaml`` and write its ``target`` deployment config (json, vitis, sv) into ``out_dir``."""
+    return emit(read_plan(plan_file), target, out_dir)
 
 
 def validate_file(path: Path) -> str:

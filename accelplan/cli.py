@@ -1,4 +1,4 @@
-"""Command line: ``accelplan solve|compare|pareto|validate|schema|list``. Parsing and printing only."""
+"""Command line: ``accelplan solve|compare|pareto|emit|validate|schema|list``. Parsing and printing only."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import api
+from .emitters import EMITTERS
 from .errors import AccelplanError
 from .reports.compare import comparison_json, comparison_markdown
 from .reports.pareto import pareto_markdown, pareto_rows
@@ -55,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default="auto", choices=["auto", *EXACT, "optuna-nsga2"],
                    help="exact sweep (auto: dp for sequential, milp otherwise) or the NSGA-II front")
     p.add_argument("--points", type=int, default=8, help="most points per exact front (default 8)")
+
+    e = sub.add_parser("emit", help="write a plan's deployment config for a build flow")
+    e.add_argument("plan", type=Path, help="plan.yaml written by solve, compare or pareto")
+    e.add_argument("--target", required=True, choices=sorted(EMITTERS), help="json | sv | vitis")
+    e.add_argument("-o", "--out", type=Path, default=Path("build"), help="output folder (default: build/)")
 
     v = sub.add_parser("validate", help="check spec files; errors name file, line and field")
     v.add_argument("files", nargs="+", type=Path)
@@ -125,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "pareto":
             return _pareto(args)
+        if args.command == "emit":
+            for path in api.emit_plan(args.plan, args.target, args.out):
+                print(f"wrote {path}")
+            return 0
         if args.command == "validate":
             failed = 0
             for path in args.files:

@@ -57,6 +57,8 @@ class AcceleratorPlan:
     busy_ms: float
     utilization: float  # busy / period
     mac_efficiency: float  # useful MACs / (units * peak MAC rate * busy)
+    ports_lhs: int = 0  # of ports_in, the LHS streams (the rest carry the RHS)
+    gemms: tuple[tuple[int, int, int, int], ...] = ()  # (m, k, n, count) of each layer's GEMM, in layer order
 
     @property
     def tiles(self) -> dict[str, list[int]]:
@@ -81,6 +83,7 @@ class Plan:
     feasible: bool
     violations: tuple[str, ...] = ()
     solver: SolverFacts = field(default_factory=lambda: SolverFacts("none", "infeasible"))
+    dtype: str = ""
 
     def objective_value(self) -> float | None:
         """The plan's value of its objective: inferences/s, ms or mJ."""
@@ -92,6 +95,7 @@ class Plan:
         for acc in data["accelerators"]:
             for key in ("array", "engine_tile", "layers", "ops"):
                 acc[key] = list(acc[key])
+            acc["gemms"] = [list(g) for g in acc["gemms"]]
         data["violations"] = list(data["violations"])
         return data
 
@@ -105,7 +109,8 @@ class Plan:
             if unknown:
                 raise TypeError(f"unknown accelerator fields: {', '.join(sorted(unknown))}")
             accs.append(AcceleratorPlan(**{**acc, "array": tuple(acc["array"]), "engine_tile": tuple(acc["engine_tile"]),
-                                           "layers": tuple(acc["layers"]), "ops": tuple(acc["ops"])}))
+                                           "layers": tuple(acc["layers"]), "ops": tuple(acc["ops"]),
+                                           "gemms": tuple(tuple(g) for g in acc.get("gemms", ()))}))
         top = {k: v for k, v in data.items() if k not in ("accelerators", "solver", "violations")}
         return cls(**top, accelerators=tuple(accs), violations=tuple(data.get("violations", ())),
                    solver=SolverFacts(**data["solver"]))
@@ -198,12 +203,14 @@ def evaluate(problem: Problem, groups: Groups, solver: SolverFacts | None = None
             layers=tuple(problem.layers[l].name for l in ls),
             ops=tuple(op for l in ls for op in problem.layers[l].ops),
             busy_ms=b * 1e3, utilization=b / period if period else 0.0,
-            mac_efficiency=macs / (cfg.units * problem.peak_macs_per_unit_s * b) if b else 0.0))
+            mac_efficiency=macs / (cfg.units * problem.peak_macs_per_unit_s * b) if b else 0.0,
+            ports_lhs=cfg.ports_lhs,
+            gemms=tuple((g.m, g.k, g.n, g.count) for g in (problem.layers[l].gemm for l in ls))))
     return Plan(
         model=problem.model, hardware=problem.hardware, execution=problem.execution, objective=problem.objective,
         batch=problem.batch, accelerators=tuple(accs), period_ms=period * 1e3, latency_ms=met.latency_s * 1e3,
         throughput=met.throughput, energy_mj=met.energy_j * 1e3, feasible=not met.violations,
-        violations=met.violations, solver=solver or SolverFacts("none", "feasible"))
+        violations=met.violations, solver=solver or SolverFacts("none", "feasible"), dtype=problem.dtype)
 
 
 def plan_groups(problem: Problem, plan: Plan) -> Groups:
@@ -216,4 +223,4 @@ def plan_groups(problem: Problem, plan: Plan) -> Groups:
 def infeasible_plan(problem: Problem, solver: SolverFacts) -> Plan:
     """The plan returned when no feasible plan exists (or none was found in time)."""
     return Plan(problem.model, problem.hardware, problem.execution, problem.objective, problem.batch, (),
-                None, None, None, None, False, (solver.message,) if solver.message else (), solver)
+                None, None, None, None, False, (solver.message,) if solver.message else (), solver, problem.dtype)

@@ -30,6 +30,7 @@ class AIEConfig:
     ports_in: int
     ports_out: int
     buffer_bytes: int
+    ports_lhs: int = 0  # of ports_in, the LHS (M x K) streams; the rest carry the RHS (K x N)
 
     @property
     def tile(self) -> tuple[int, int, int]:
@@ -82,6 +83,7 @@ def make_config(hw: VersalAIEHardware, dtype: str, array: tuple[int, int, int], 
         ports_in=math.ceil(a * b / p) + math.ceil(b * c / p),
         ports_out=math.ceil(a * c / p),
         buffer_bytes=2 * (mt * kt + kt * nt + mt * nt) * nbytes,
+        ports_lhs=math.ceil(a * b / p),
     )
 
 
