@@ -20,8 +20,10 @@ from .emitters import emit
 from .solvers import solve
 from .sweeps import Comparison, Front, compare, pareto_fronts
 from .specs.library import KINDS, builtin_names
-from .specs.loader import read_yaml
-from .specs.schema import SCHEMAS
+from .specs.loader import read_yaml, validate
+from .specs.network import flatten
+from .specs.onnx_import import import_onnx, model_yaml
+from .specs.schema import SCHEMAS, ModelSpec
 from .specs.study import (Study, detect_kind, load_hardware, load_model, load_study, resolve, study_from_data,
                           with_overrides)
 
@@ -118,6 +120,14 @@ def write_pareto(problem: Problem, fronts: Sequence[Front], out_dir: Path) -> li
         best = max(widest.points, key=lambda q: q.throughput).plan
         written.append(write_report(best, out_dir / "report.md", problem, [pareto_markdown(fronts)]))
     return written
+
+
+def import_model(onnx_file: Path, out_file: Path, batch: int = 1, dims: dict[str, int] | None = None,
+                 lump: bool = False, name: str | None = None, dtype: str = "int8") -> tuple[Path, int]:
+    """Import an ONNX graph and write it as a model spec YAML; returns the path and the operator count."""
+    data = import_onnx(onnx_file, batch=batch, dims=dims, lump=lump, name=name, dtype=dtype)
+    flatten(validate(ModelSpec, data, {}, str(onnx_file)), {}, str(onnx_file))  # the written spec is valid
+    return write_atomic(out_file, f"# imported from {onnx_file.name}\n" + model_yaml(data)), len(data["operators"])
 
 
 def emit_plan(plan_file: Path, target: str, out_dir: Path) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Command line: ``accelplan solve|compare|pareto|emit|validate|schema|list``. Parsing and printing only."""
+"""Command line: ``accelplan solve|compare|pareto|import|emit|validate|schema|list``. Parsing and printing only."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from . import api
 from .emitters import EMITTERS
-from .errors import AccelplanError
+from .errors import AccelplanError, SpecError, SpecIssue
 from .reports.compare import comparison_json, comparison_markdown
 from .reports.pareto import pareto_markdown, pareto_rows
 from .reports.summary import summary_json, summary_table
@@ -56,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default="auto", choices=["auto", *EXACT, "optuna-nsga2"],
                    help="exact sweep (auto: dp for sequential, milp otherwise) or the NSGA-II front")
     p.add_argument("--points", type=int, default=8, help="most points per exact front (default 8)")
+
+    im = sub.add_parser("import", help="import an ONNX model as a model spec YAML")
+    im.add_argument("onnx", type=Path)
+    im.add_argument("-o", "--out", type=Path, required=True, help="model spec to write, e.g. specs/models/name.yaml")
+    im.add_argument("--batch", type=int, default=1, help="the spec's default batch (shapes are per inference)")
+    im.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="value of a symbolic dimension")
+    im.add_argument("--lump", action="store_true", help="price unsupported operators as element-wise passes")
+    im.add_argument("--name", help="model name (default: the graph's name)")
+    im.add_argument("--dtype", default="int8", help="deployment data type (default int8)")
 
     e = sub.add_parser("emit", help="write a plan's deployment config for a build flow")
     e.add_argument("plan", type=Path, help="plan.yaml written by solve, compare or pareto")
@@ -131,6 +140,16 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "pareto":
             return _pareto(args)
+        if args.command == "import":
+            dims = {}
+            for item in args.dim:
+                key, sep, value = item.partition("=")
+                if not sep or not value.isdigit() or int(value) < 1:
+                    raise SpecError("<command line>", [SpecIssue(f"--dim {item!r}: expected NAME=VALUE with a positive integer")])
+                dims[key] = int(value)
+            path, count = api.import_model(args.onnx, args.out, args.batch, dims, args.lump, args.name, args.dtype)
+            print(f"wrote {path} ({count} operators)")
+            return 0
         if args.command == "emit":
             for path in api.emit_plan(args.plan, args.target, args.out):
                 print(f"wrote {path}")

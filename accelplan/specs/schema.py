@@ -209,6 +209,8 @@ class StudySpec(Strict):
     strategy: Strategy = "milp"
     time_limit_s: PositiveFloat = Field(60.0, description="wall-clock limit of the solver (s)")
     seed: int = Field(0, ge=0, description="random seed of the solver or search (repeatable runs)")
+    model_dims: dict[str, PositiveInt] = Field(default_factory=dict,
+                                               description="values of symbolic dimensions when the model is an .onnx file")
 
 
 SCHEMAS: dict[str, type[BaseModel]] = {"model": ModelSpec, "hardware": VersalAIEHardware, "study": StudySpec}

@@ -32,8 +32,12 @@ class Study:
         return self.spec.name or f"{self.model.name} on {self.hardware.name}"
 
 
-def load_model(path: Path) -> Network:
-    """Load and flatten a model spec file."""
+def load_model(path: Path, dims: dict[str, int] | None = None) -> Network:
+    """Load and flatten a model spec file, or import an ``.onnx`` graph (``dims``: its symbolic dimensions)."""
+    if path.suffix == ".onnx":
+        from .onnx_import import import_onnx
+        spec = validate(ModelSpec, import_onnx(path, dims=dims), {}, str(path))
+        return flatten(spec, {}, str(path))
     spec, lines = load(ModelSpec, path)
     return flatten(spec, lines, str(path))
 
@@ -57,7 +61,7 @@ def load_hardware(path: Path) -> VersalAIEHardware:
 
 def resolve(ref: str, kind: str, base: Path | None) -> Path | None:
     """A spec reference is a path (relative to ``base``) when it ends in .yaml/.yml or has a slash; else a built-in name."""
-    if ref.endswith((".yaml", ".yml")) or "/" in ref:
+    if ref.endswith((".yaml", ".yml", ".onnx")) or "/" in ref:
         path = Path(ref)
         return path if path.is_absolute() or base is None else base / path
     return builtin_path(kind, ref)
@@ -85,7 +89,7 @@ def _check_compatible(model: Network, hw: VersalAIEHardware, file: str, lines: L
 def study_from_data(data: dict[str, Any], lines: Lines, file: str, base: Path | None) -> Study:
     """Validate a study mapping and load what it references."""
     spec = validate(StudySpec, data, lines, file)
-    model = load_model(_resolve_or_error(spec.model, "models", base, file, "model", lines))
+    model = load_model(_resolve_or_error(spec.model, "models", base, file, "model", lines), spec.model_dims)
     hw = load_hardware(_resolve_or_error(spec.hardware, "hardware", base, file, "hardware", lines))
     _check_compatible(model, hw, file, lines)
     return Study(spec, model, hw, file)
