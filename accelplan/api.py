@@ -13,6 +13,7 @@ from .outputs import write_atomic
 from .plan import Plan, better
 from .problem import Problem, build_problem
 from .reports.compare import comparison_csv, comparison_markdown
+from .reports.html import write_html
 from .reports.markdown import write_report
 from .reports.pareto import pareto_csv, pareto_markdown, pareto_png, plan_file_name
 from .reports.plan_file import read_plan, write_plan
@@ -70,8 +71,9 @@ def plan_study(study: Study, strategy: str | None = None, time_limit_s: float | 
 
 
 def write_outputs(result: Result, out_dir: Path) -> list[Path]:
-    """Write ``plan.yaml`` and ``report.md`` into ``out_dir`` (each atomically)."""
-    return [write_plan(result.plan, out_dir / "plan.yaml"), write_report(result.plan, out_dir / "report.md", result.problem)]
+    """Write ``plan.yaml``, ``report.md`` and ``report.html`` into ``out_dir`` (each atomically)."""
+    return [write_plan(result.plan, out_dir / "plan.yaml"), write_report(result.plan, out_dir / "report.md", result.problem),
+            write_html(result.plan, out_dir / "report.html", result.problem)]
 
 
 def compare_study(study: Study, strategies: Sequence[str], time_limit_s: float | None = None, seed: int | None = None,
@@ -84,7 +86,7 @@ def compare_study(study: Study, strategies: Sequence[str], time_limit_s: float |
 
 
 def write_comparison(problem: Problem, rows: Sequence[Comparison], out_dir: Path) -> list[Path]:
-    """Write ``compare.md``, ``compare.csv`` and, for the best plan found, ``plan.yaml`` and ``report.md``."""
+    """Write ``compare.md``, ``compare.csv`` and, for the best plan found, ``plan.yaml``, ``report.md`` and ``report.html``."""
     table = comparison_markdown(rows, problem.objective)
     written = [write_atomic(out_dir / "compare.md", f"# Strategies on {problem.name}\n\n{table}"),
                write_atomic(out_dir / "compare.csv", comparison_csv(rows))]
@@ -95,7 +97,8 @@ def write_comparison(problem: Problem, rows: Sequence[Comparison], out_dir: Path
             best = row.plan
     if best is not None:
         written += [write_plan(best, out_dir / "plan.yaml"),
-                    write_report(best, out_dir / "report.md", problem, [f"## Strategies compared\n\n{table}"])]
+                    write_report(best, out_dir / "report.md", problem, [f"## Strategies compared\n\n{table}"]),
+                    write_html(best, out_dir / "report.html", problem, comparison=rows)]
     return written
 
 
@@ -109,7 +112,7 @@ def pareto_study(study: Study, strategy: str = "auto", points: int = 8, time_lim
 
 
 def write_pareto(problem: Problem, fronts: Sequence[Front], out_dir: Path) -> list[Path]:
-    """Write ``pareto.csv``, ``pareto.png``, every point's plan under ``pareto/``, and ``report.md``."""
+    """Write ``pareto.csv``, ``pareto.png``, every point's plan under ``pareto/``, ``report.md`` and ``report.html``."""
     written = [write_atomic(out_dir / "pareto.csv", pareto_csv(fronts)),
                write_atomic(out_dir / "pareto.png", pareto_png(fronts, f"{problem.model} on {problem.hardware}"))]
     for front in fronts:
@@ -119,6 +122,7 @@ def write_pareto(problem: Problem, fronts: Sequence[Front], out_dir: Path) -> li
     if widest is not None:
         best = max(widest.points, key=lambda q: q.throughput).plan
         written.append(write_report(best, out_dir / "report.md", problem, [pareto_markdown(fronts)]))
+        written.append(write_html(best, out_dir / "report.html", problem, fronts=fronts))
     return written
 
 

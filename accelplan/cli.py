@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import api
@@ -89,15 +91,37 @@ def _study(args: argparse.Namespace, **extra) -> "api.Study":
                           **extra)
 
 
-def _progress(args: argparse.Namespace, what: str):
+@contextmanager
+def _progress(args: argparse.Namespace, what: str, total: int | None) -> Iterator[Callable[[str], None]]:
+    """A rich progress bar on a terminal's stderr; nothing when piped, with --quiet or with --json.
+
+    The callback is called with the name of each item as it starts.
+    """
     if args.quiet or args.json or not sys.stderr.isatty():
-        return None
-    return lambda name: print(f"{what} {name} ...", file=sys.stderr, flush=True)
+        yield lambda name: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn()]
+    columns += [MofNCompleteColumn()] if total else []
+    with Progress(*columns, TimeElapsedColumn(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        started = []
+
+        def step(name: str) -> None:
+            if started:
+                bar.advance(task)
+            started.append(name)
+            bar.update(task, description=f"{what}: {name}")
+        yield step
 
 
 def _solve(args: argparse.Namespace) -> int:
-    result = api.plan_study(_study(args, strategy=args.strategy), trials=args.trials, storage=args.storage,
-                            study_name=args.study_name)
+    study = _study(args, strategy=args.strategy)
+    with _progress(args, f"{study.spec.strategy} on {study.name} (limit {study.spec.time_limit_s:g} s)", None) as step:
+        step(study.spec.execution)
+        result = api.plan_study(study, trials=args.trials, storage=args.storage, study_name=args.study_name)
     written = api.write_outputs(result, args.out)
     if args.json:
         print(json.dumps(summary_json(result.plan)))
@@ -109,7 +133,8 @@ def _solve(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    problem, rows = api.compare_study(_study(args), strategies, progress=_progress(args, "running"))
+    with _progress(args, "strategies", len(strategies)) as step:
+        problem, rows = api.compare_study(_study(args), strategies, progress=step)
     written = api.write_comparison(problem, rows, args.out)
     if args.json:
         print(json.dumps(comparison_json(rows)))
@@ -120,7 +145,8 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _pareto(args: argparse.Namespace) -> int:
-    problem, fronts = api.pareto_study(_study(args), args.strategy, args.points, progress=_progress(args, "front of"))
+    with _progress(args, "Pareto fronts", 3) as step:
+        problem, fronts = api.pareto_study(_study(args), args.strategy, args.points, progress=step)
     written = api.write_pareto(problem, fronts, args.out)
     if args.json:
         print(json.dumps(pareto_rows(fronts)))

@@ -1,0 +1,103 @@
+"""report.html is one self-contained file whose every image loads in a real browser; progress bars only on a terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from accelplan.cli import main
+
+from test_cli import study_file  # noqa: F401  (fixture)
+
+CHECK = """<script>
+window.addEventListener("load", () => {
+  const imgs = Array.from(document.images);
+  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0).length;
+  document.title = "IMAGES " + ok + "/" + imgs.length;
+});
+</script>"""
+
+
+def images_loaded(report: Path, tmp: Path) -> tuple[int, int]:
+    """(loaded, total) images of ``report`` as headless Chromium renders it."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "chromium is needed to render report.html (.ci/run installs it from Debian packages)"
+    page = tmp / "check.html"
+    page.write_text(report.read_text().replace("</body>", CHECK + "</body>"))
+    run = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp / 'profile'}",
+                          "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
+                         capture_output=True, text=True, timeout=120)
+    match = re.search(r"<title>IMAGES (\d+)/(\d+)</title>", run.stdout)
+    assert match, (run.returncode, run.stderr[-2000:])
+    return int(match.group(1)), int(match.group(2))
+
+
+def _self_contained(html: str) -> None:
+    assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", html)
+    assert all(src.startswith("data:image/png;base64,") for src in re.findall(r'<img src="([^"]+)"', html))
+
+
+def test_solve_report_html_images_load(study_file: Path, tmp_path: Path) -> None:  # noqa: F811
+    out = tmp_path / "out"
+    assert main(["solve", str(study_file), "-o", str(out), "--quiet"]) == 0
+    html = (out / "report.html").read_text()
+    _self_contained(html)
+    for heading in ("The plan", "Pipeline of one batch", "Utilisation", "Accelerators"):
+        assert f"<h2>{heading}</h2>" in html
+    loaded, total = images_loaded(out / "report.html", tmp_path)
+    assert total == 3 and loaded == total
+
+
+def test_compare_and_pareto_reports_show_their_sections(study_file: Path, tmp_path: Path) -> None:  # noqa: F811
+    cmp_out, par_out = tmp_path / "cmp", tmp_path / "par"
+    assert main(["compare", str(study_file), "--strategies", "milp,dp", "--time-limit", "5", "-o", str(cmp_out), "--quiet"]) == 0
+    html = (cmp_out / "report.html").read_text()
+    assert "<h2>Strategies compared</h2>" in html and "unsupported" in html
+    assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "10", "-o", str(par_out), "--quiet"]) == 0
+    html = (par_out / "report.html").read_text()
+    _self_contained(html)
+    assert "Pareto fronts</h2>" in html
+    loaded, total = images_loaded(par_out / "report.html", tmp_path)
+    assert total == 4 and loaded == total
+
+
+def _run_cli(args: list[str], tty: bool) -> str:
+    """Run the CLI in a subprocess with stderr on a pseudo-terminal or a pipe; return what stderr received."""
+    cmd = [sys.executable, "-m", "accelplan.cli", *args]
+    if not tty:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=300).stderr
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=slave, env={**os.environ, "COLUMNS": "120"})
+    os.close(slave)
+    chunks = []
+    while True:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    proc.wait(timeout=300)
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_bar_only_on_a_terminal(study_file: Path, tmp_path: Path, tty: bool) -> None:  # noqa: F811
+    args = ["compare", str(study_file), "--strategies", "milp,optuna-tpe", "--time-limit", "3", "-o", str(tmp_path / "o")]
+    err = _run_cli(args, tty)
+    assert ("strategies:" in err) == tty, err[-500:]
+    assert "strategies:" not in _run_cli(args + ["--quiet"], tty=True)
