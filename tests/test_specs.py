@@ -38,7 +38,8 @@ def _validate(path: Path, capsys) -> tuple[int, str]:
 
 
 def test_builtins_load() -> None:
-    assert {"bert-base", "deit-tiny", "vit-base", "gpt2-small", "resnet50"} <= set(builtin_names("models"))
+    assert {"bert-base", "deit-tiny", "vit-base", "gpt2-small", "resnet50", "resnet152", "gpt3-xl",
+            "llama-7b-prefill"} <= set(builtin_names("models"))
     for name in builtin_names("models"):
         load_model(Path(__file__).parent.parent / "specs" / "models" / f"{name}.yaml")
     hw = load_hardware(Path(__file__).parent.parent / "specs" / "hardware" / "vck190.yaml")
@@ -177,3 +178,17 @@ def test_schema_command_prints_json_schema(capsys) -> None:
     assert main(["schema", "study"]) == 0
     study = json.loads(capsys.readouterr().out)
     assert set(study["properties"]["execution"]["enum"]) == {"sequential", "spatial", "hybrid"}
+
+
+@pytest.mark.parametrize("name,gemms,gmacs,weights_m", [
+    ("resnet152", 156, 11.51, 60.04),        # 155 convolutions + fc; torchvision: 11.51 GMAC, 60.2 M incl. BN
+    ("gpt3-xl", 145, 2886.3, 1310.9),        # 24 x (qkv, qk, pv, proj, fc1, fc2) + LM head; 1.3 B parameters
+    ("llama-7b-prefill", 289, 14362.5, 6607.1),  # + 131 M embedding = 6.74 B parameters
+])
+def test_large_builtin_models(name: str, gemms: int, gmacs: float, weights_m: float) -> None:
+    from accelplan.specs.library import builtin_path
+    net = load_model(builtin_path("models", name))
+    lowered = [g for g in (lower(op.op) for op in net.ops) if isinstance(g, Gemm)]
+    assert len(lowered) == gemms
+    assert sum(g.macs for g in lowered) / 1e9 == pytest.approx(gmacs, rel=1e-3)
+    assert sum(g.weight_elements for g in lowered) / 1e6 == pytest.approx(weights_m, rel=1e-3)

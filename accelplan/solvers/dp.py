@@ -42,7 +42,7 @@ class _Timeout(Exception):
     pass
 
 
-def pareto_min(points: np.ndarray, block: int = 256) -> np.ndarray:
+def pareto_min(points: np.ndarray, block: int = 256, deadline: float | None = None) -> np.ndarray:
     """Indices of the rows of ``points`` that no other row beats or ties on every column (first of equals kept).
 
     Rows are sorted lexicographically, so a row can only be beaten by an earlier one; blocks of rows
@@ -55,6 +55,8 @@ def pareto_min(points: np.ndarray, block: int = 256) -> np.ndarray:
     front = pts[:0]
     keep = []
     for s in range(0, len(pts), block):
+        if deadline is not None and time.perf_counter() > deadline:
+            raise _Timeout
         chunk = pts[s:s + block]
         beaten = np.tril((chunk[None, :, :] <= chunk[:, None, :]).all(axis=2), k=-1).any(axis=1)
         if len(front):
@@ -126,7 +128,7 @@ def _cover(problem: Problem, prefix: np.ndarray, target: float, deadline: float)
             return tuple(reversed(groups))
         # keep labels no earlier label (this level or an earlier one, with fewer groups) beats
         keys = np.column_stack([-np.concatenate([seen_pos, new_pos]), np.concatenate([seen_use, new_use])])
-        keep = pareto_min(keys)
+        keep = pareto_min(keys, deadline=deadline)
         keep = keep[keep >= len(seen_pos)] - len(seen_pos)
         pos, use = new_pos[keep], new_use[keep]
         levels[-1] = (levels[-1][0], parent[keep], config[keep], pos)
@@ -225,7 +227,10 @@ def _solve_labels(problem: Problem, deadline: float, incumbent: Plan | None) -> 
             lab = np.concatenate([x for x, _ in pending[i]])
             lnk = np.concatenate([y for _, y in pending[i]])
             pending[i] = []
-            keep = pareto_min(lab[:, dims])
+            try:
+                keep = pareto_min(lab[:, dims], deadline=deadline)
+            except _Timeout:
+                return None, False
             labels[i], links[i] = lab[keep], lnk[keep]
         if i == n:
             break
