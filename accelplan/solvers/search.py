@@ -138,7 +138,7 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
                callbacks: list[Callable] | None = None, warm_start: bool = True) -> tuple[optuna.Study, float]:
     """Run (or resume) the Optuna search; returns the study and the wall time spent.
 
-    ``trials`` bounds the number of new trials (else the time limit does); ``warm_start`` enqueues
+    ``trials`` bounds the number of new trials (the time limit always applies); ``warm_start`` enqueues
     the contiguous heuristic's plan as the first trial of a new study.
     """
     start = time.perf_counter()
@@ -161,7 +161,7 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
         return _trial_values(problem, groups, multi)
 
     remaining = max(0.0, time_limit_s - (time.perf_counter() - start))
-    study.optimize(objective, n_trials=trials, timeout=remaining if trials is None else None, callbacks=callbacks)
+    study.optimize(objective, n_trials=trials, timeout=remaining, callbacks=callbacks)
     return study, time.perf_counter() - start
 
 
