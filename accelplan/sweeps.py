@@ -177,13 +177,14 @@ def heuristic_front(problem: Problem, time_limit_s: float = 60.0, seed: int = 0,
 
 def pareto_fronts(problem: Problem, strategy: str = "auto", executions: Sequence[str] = EXECUTIONS,
                   max_points: int = 8, time_limit_s: float = 60.0, seed: int = 0,
-                  progress: Callable[[str], None] | None = None) -> list[Front]:
+                  progress: Callable[[str], None] | None = None, trials: int | None = None) -> list[Front]:
     """Latency-throughput fronts of each execution model.
 
     ``strategy``: an exact one (``milp``, ``cpsat``, ``dp``) runs the ε-constraint sweep; ``auto``
     picks ``dp`` for sequential execution and ``milp`` otherwise; ``optuna-nsga2`` gives the
-    heuristic front. Fronts are computed from the narrowest execution model to the widest, and
-    each wider one is also solved at the latencies of the narrower fronts' points.
+    heuristic front (``trials`` per execution model, within the time limit). Fronts are computed
+    from the narrowest execution model to the widest, and each wider one is also solved at the
+    latencies of the narrower fronts' points.
     """
     order = [e for e in EXECUTIONS if e in executions]
     fronts: list[Front] = []
@@ -192,7 +193,7 @@ def pareto_fronts(problem: Problem, strategy: str = "auto", executions: Sequence
         if progress:
             progress(execution)
         if strategy == "optuna-nsga2":
-            fronts.append(heuristic_front(p, time_limit_s, seed))
+            fronts.append(heuristic_front(p, time_limit_s, seed, trials))
             continue
         name = strategy if strategy != "auto" else ("dp" if execution == "sequential" else "milp")
         if name not in EXACT:

@@ -121,3 +121,16 @@ def test_optuna_storage_needs_a_study_name(study_file: Path, tmp_path: Path, cap
     code = main(["solve", str(study_file), "--strategy", "optuna-tpe", "--trials", "3",
                  "--storage", f"sqlite:///{tmp_path / 'x.db'}", "-o", str(tmp_path / "o")])
     assert code == 2 and "--study-name" in capsys.readouterr().err
+
+
+def test_heuristic_front_is_non_dominated_and_below_the_exact_front() -> None:
+    problem = replace(random_problem(17, "throughput", layers=(3, 4)), latency_max_s=None, batch=1)
+    exact = exact_front(problem, "milp", max_points=50, time_limit_s=30)
+    fronts = pareto_fronts(problem, "optuna-nsga2", executions=("hybrid",), time_limit_s=30, seed=3, trials=300)
+    (front,) = fronts
+    assert front.strategy == "optuna-nsga2" and front.points and not front.exact
+    assert _non_dominated(front.points)
+    for p in front.points:  # no heuristic point beats the exact front
+        assert p.plan.feasible
+        best_within = max(q.throughput for q in exact.points if q.latency_ms <= p.latency_ms * (1 + 1e-9))
+        assert p.throughput <= best_within * (1 + 1e-9)
