@@ -43,7 +43,7 @@ def pareto_png(fronts: Sequence[Front], title: str) -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    fig, ax = plt.subplots(figsize=(8.5, 4.5), dpi=120)
     styles = {"sequential": ("tab:gray", "s"), "spatial": ("tab:blue", "o"), "hybrid": ("tab:red", "^")}
     right = max((p.latency_ms for f in fronts for p in f.points), default=1.0) * 1.15
     for f in fronts:
@@ -61,7 +61,7 @@ def pareto_png(fronts: Sequence[Front], title: str) -> bytes:
     ax.set_ylim(bottom=0)
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # outside the axes: never hides a point
     buf = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buf, format="png")
