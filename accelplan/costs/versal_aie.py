@@ -94,14 +94,26 @@ def engine_tile_fits(hw: VersalAIEHardware, dtype: str, tile: tuple[int, int, in
     return need <= hw.aie.local_memory
 
 
+def engine_tiles(hw: VersalAIEHardware, dtype: str) -> list[tuple[int, int, int]]:
+    """Per-engine tile candidates: the listed ``engine_tiles`` plus every (m, k, n) of ``engine_tile_dims``,
+    kept when they fit the engine's local memory (see :func:`engine_tile_fits`), without repeats."""
+    dims = hw.menu.engine_tile_dims.get(dtype, [])
+    tiles = [tuple(t) for t in hw.menu.engine_tiles.get(dtype, [])] + list(itertools.product(dims, repeat=3))
+    return [t for t in dict.fromkeys(tiles) if engine_tile_fits(hw, dtype, t)]
+
+
 def menu(hw: VersalAIEHardware, dtype: str) -> list[AIEConfig]:
-    """Every configuration allowed by the hardware's menu that fits the device on its own."""
+    """Every (engine array, engine tile) allowed by the hardware's menu that fits the device on its own.
+
+    The tile is a decision: the candidates of :func:`engine_tiles` times the A x B x C arrays of
+    ``array_dims`` (at most ``max_units_per_accelerator`` engines), each bounded by the device's
+    engines, PLIO ports and PL buffer. :func:`accelplan.problem.build_problem` then prunes the
+    configurations another one beats on every layer's time and energy and on every resource.
+    """
     cap = budgets(hw)
     max_units = min(hw.menu.max_units_per_accelerator or hw.aie.units, hw.aie.units)
     out = []
-    for tile in hw.menu.engine_tiles.get(dtype, []):
-        if not engine_tile_fits(hw, dtype, tuple(tile)):
-            continue
+    for tile in engine_tiles(hw, dtype):
         for array in itertools.product(hw.menu.array_dims, repeat=3):
             if math.prod(array) > max_units:
                 continue

@@ -168,6 +168,10 @@ class VersalMenuSpec(Strict):
     array_dims: list[PositiveInt] = Field(description="allowed engine counts along M (A), K (B) and N (C)", min_length=1)
     engine_tiles: dict[Dtype, list[tuple[PositiveInt, PositiveInt, PositiveInt]]] = Field(
         description="per-engine tile (m, k, n) candidates per dtype")
+    engine_tile_dims: dict[Dtype, list[PositiveInt]] = Field(
+        default_factory=dict,
+        description="tile sizes to search along M, K and N per dtype: every (m, k, n) combination that fits the "
+                    "engine local memory joins the menu (dominated configurations are pruned per model)")
     max_units_per_accelerator: PositiveInt | None = None
 
 

@@ -46,7 +46,7 @@ def load_hardware(path: Path) -> VersalAIEHardware:
     """Load a hardware spec file and check its menu is usable."""
     hw, lines = load(VersalAIEHardware, path)
     issues = []
-    for dtype in hw.menu.engine_tiles:
+    for dtype in {**hw.menu.engine_tiles, **hw.menu.engine_tile_dims}:
         if dtype not in hw.aie.macs_per_cycle:
             p = ("menu", "engine_tiles", dtype)
             issues.append(SpecIssue(f"dtype {dtype!r} has engine tiles but no aie.macs_per_cycle entry "
@@ -79,10 +79,11 @@ def _resolve_or_error(ref: str, kind: str, base: Path | None, file: str, field: 
 
 
 def _check_compatible(model: Network, hw: VersalAIEHardware, file: str, lines: Lines) -> None:
-    if model.dtype not in hw.menu.engine_tiles or model.dtype not in hw.aie.macs_per_cycle:
+    tiled = {**hw.menu.engine_tiles, **hw.menu.engine_tile_dims}
+    if model.dtype not in tiled or model.dtype not in hw.aie.macs_per_cycle:
         raise SpecError(file, [SpecIssue(f"model {model.name!r} uses dtype {model.dtype!r}, which hardware {hw.name!r} "
                                          f"has no engine tiles or MAC rate for (supported: "
-                                         f"{', '.join(d for d in hw.menu.engine_tiles if d in hw.aie.macs_per_cycle)})",
+                                         f"{', '.join(d for d in tiled if d in hw.aie.macs_per_cycle)})",
                                          "model", line_of(("model",), lines))])
 
 
