@@ -11,7 +11,8 @@ import pytest
 from accelplan.errors import SolveError
 from accelplan.plan import evaluate, plan_groups
 from accelplan.solvers import solve
-from accelplan.solvers.dp import covers, pareto_min
+from accelplan.dominance import pareto_min
+from accelplan.solvers.dp import covers
 from accelplan.solvers.search import feasible_trials, pareto_trials, run_search
 
 from conftest import random_problem

@@ -32,39 +32,13 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..dominance import Timeout as _Timeout
+from ..dominance import pareto_min
 from ..errors import SolveError
 from ..formulations.milp import busy_cap_s
 from ..plan import Groups, Plan, SolverFacts, better, evaluate, infeasible_plan, plan_groups, relative_gap
 from ..problem import Problem
 from .contiguous import best_contiguous
-
-class _Timeout(Exception):
-    pass
-
-
-def pareto_min(points: np.ndarray, block: int = 256, deadline: float | None = None) -> np.ndarray:
-    """Indices of the rows of ``points`` that no other row beats or ties on every column (first of equals kept).
-
-    Rows are sorted lexicographically, so a row can only be beaten by an earlier one; blocks of rows
-    are checked against the front kept so far and against the earlier rows of their own block.
-    """
-    if len(points) <= 1:
-        return np.arange(len(points))
-    order = np.lexsort(points.T[::-1])
-    pts = points[order]
-    front = pts[:0]
-    keep = []
-    for s in range(0, len(pts), block):
-        if deadline is not None and time.perf_counter() > deadline:
-            raise _Timeout
-        chunk = pts[s:s + block]
-        beaten = np.tril((chunk[None, :, :] <= chunk[:, None, :]).all(axis=2), k=-1).any(axis=1)
-        if len(front):
-            beaten |= (front[None, :, :] <= chunk[:, None, :]).all(axis=2).any(axis=1)
-        front = np.concatenate([front, chunk[~beaten]])
-        keep.append(order[s:s + block][~beaten])
-    return np.concatenate(keep)
-
 
 def covers(problem: Problem) -> str | None:
     """Why ``dp`` cannot solve ``problem`` exactly, or None when it can."""
