@@ -24,13 +24,11 @@ from typing import Any
 import numpy as np
 import optuna
 
+from ..dominance import pareto_min
 from ..errors import SolveError
 from ..plan import Groups, Plan, SolverFacts, better, evaluate, infeasible_plan, metrics, plan_groups
 from ..problem import Problem
 from .contiguous import best_contiguous
-
-NSGA2_OBJECTIVES = ("latency_ms", "throughput", "energy_mj")
-
 
 @dataclass(frozen=True)
 class SearchSpace:
@@ -121,11 +119,10 @@ def feasible_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """Feasible finished trials that no other feasible trial beats on latency, throughput and energy."""
+    """Feasible finished trials that no other feasible trial beats or ties on latency, throughput and energy."""
     trials = feasible_trials(study)
-    keys = [(t.user_attrs["latency_ms"], -t.user_attrs["throughput"], t.user_attrs["energy_mj"]) for t in trials]
-    return [t for t, k in zip(trials, keys)
-            if not any(all(o <= s for o, s in zip(other, k)) and other != k for other in keys)]
+    keys = np.array([(t.user_attrs["latency_ms"], -t.user_attrs["throughput"], t.user_attrs["energy_mj"]) for t in trials])
+    return [trials[i] for i in sorted(pareto_min(keys.reshape(len(trials), 3)))]
 
 
 def trial_groups(trial: optuna.trial.FrozenTrial) -> Groups:
