@@ -77,6 +77,37 @@ def _with(problem: Problem, **changes) -> Problem:
     return replace(problem, **changes)
 
 
+SMALL_STUDY = """\
+model: ../models/tiny.yaml
+hardware: vck190
+execution: hybrid
+objective: throughput
+constraints: {batch: 4, max_accelerators: 3, latency_max_ms: 5}
+time_limit_s: 30
+"""
+
+TINY_MODEL = """\
+name: tiny
+operators:
+  - {name: fc1, kind: linear, m: 128, k: 256, n: 1024}
+  - {name: act, kind: gelu, elements: 131072}
+  - {name: fc2, kind: linear, m: 128, k: 1024, n: 256}
+  - {name: qk, kind: attention_qk, heads: 4, seq: 128, head_dim: 64}
+  - {name: sm, kind: softmax, elements: 65536}
+  - {name: pv, kind: attention_pv, heads: 4, seq: 128, head_dim: 64}
+"""
+
+
+@pytest.fixture()
+def study_file(tmp_path: Path) -> Path:
+    (tmp_path / "models").mkdir()
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "models" / "tiny.yaml").write_text(TINY_MODEL)
+    path = tmp_path / "studies" / "tiny.yaml"
+    path.write_text(SMALL_STUDY)
+    return path
+
+
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT

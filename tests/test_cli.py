@@ -15,37 +15,6 @@ from accelplan.cli import main
 from accelplan.outputs import write_atomic
 from accelplan.reports.plan_file import read_plan
 
-SMALL_STUDY = """\
-model: ../models/tiny.yaml
-hardware: vck190
-execution: hybrid
-objective: throughput
-constraints: {batch: 4, max_accelerators: 3, latency_max_ms: 5}
-time_limit_s: 30
-"""
-
-TINY_MODEL = """\
-name: tiny
-operators:
-  - {name: fc1, kind: linear, m: 128, k: 256, n: 1024}
-  - {name: act, kind: gelu, elements: 131072}
-  - {name: fc2, kind: linear, m: 128, k: 1024, n: 256}
-  - {name: qk, kind: attention_qk, heads: 4, seq: 128, head_dim: 64}
-  - {name: sm, kind: softmax, elements: 65536}
-  - {name: pv, kind: attention_pv, heads: 4, seq: 128, head_dim: 64}
-"""
-
-
-@pytest.fixture()
-def study_file(tmp_path: Path) -> Path:
-    (tmp_path / "models").mkdir()
-    (tmp_path / "studies").mkdir()
-    (tmp_path / "models" / "tiny.yaml").write_text(TINY_MODEL)
-    path = tmp_path / "studies" / "tiny.yaml"
-    path.write_text(SMALL_STUDY)
-    return path
-
-
 def test_solve_writes_plan_that_loads_back(study_file: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert main(["solve", str(study_file), "-o", str(out), "--json"]) == 0

@@ -20,7 +20,6 @@ from accelplan.reports.plan_file import read_plan, write_plan
 from accelplan.solvers import solve
 
 from conftest import random_problem
-from test_cli import study_file  # noqa: F401  (fixture)
 
 
 def _tool(name: str) -> str:
@@ -124,7 +123,7 @@ def test_json_validates_against_its_schema_and_round_trips(plans, tmp_path: Path
             jsonschema.validate(broken, schema)
 
 
-def test_emit_command(study_file: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
+def test_emit_command(study_file: Path, tmp_path: Path, capsys) -> None:
     assert main(["solve", str(study_file), "-o", str(tmp_path / "out"), "--quiet"]) == 0
     for target, names in (("json", {"plan.json", "plan.schema.json"}), ("vitis", {"accelplan_plan.hpp", "connectivity.cfg"}),
                           ("sv", {"accelplan_plan_pkg.sv"})):

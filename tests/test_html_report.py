@@ -15,7 +15,6 @@ import pytest
 
 from accelplan.cli import main
 
-from test_cli import study_file  # noqa: F401  (fixture)
 
 CHECK = """<script>
 window.addEventListener("load", () => {
@@ -45,7 +44,7 @@ def _self_contained(html: str) -> None:
     assert all(src.startswith("data:image/png;base64,") for src in re.findall(r'<img src="([^"]+)"', html))
 
 
-def test_solve_report_html_images_load(study_file: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_solve_report_html_images_load(study_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["solve", str(study_file), "-o", str(out), "--quiet"]) == 0
     html = (out / "report.html").read_text()
@@ -56,7 +55,7 @@ def test_solve_report_html_images_load(study_file: Path, tmp_path: Path) -> None
     assert total == 3 and loaded == total
 
 
-def test_compare_and_pareto_reports_show_their_sections(study_file: Path, tmp_path: Path) -> None:  # noqa: F811
+def test_compare_and_pareto_reports_show_their_sections(study_file: Path, tmp_path: Path) -> None:
     cmp_out, par_out = tmp_path / "cmp", tmp_path / "par"
     assert main(["compare", str(study_file), "--strategies", "milp,dp", "--time-limit", "5", "-o", str(cmp_out), "--quiet"]) == 0
     html = (cmp_out / "report.html").read_text()
@@ -96,7 +95,7 @@ def _run_cli(args: list[str], tty: bool) -> str:
 
 
 @pytest.mark.parametrize("tty", [True, False])
-def test_progress_bar_only_on_a_terminal(study_file: Path, tmp_path: Path, tty: bool) -> None:  # noqa: F811
+def test_progress_bar_only_on_a_terminal(study_file: Path, tmp_path: Path, tty: bool) -> None:
     args = ["compare", str(study_file), "--strategies", "milp,optuna-tpe", "--time-limit", "3", "-o", str(tmp_path / "o")]
     err = _run_cli(args, tty)
     assert ("strategies:" in err) == tty, err[-500:]

@@ -17,7 +17,6 @@ from accelplan.solvers.exhaustive import partitions
 from accelplan.sweeps import exact_front, pareto_fronts
 
 from conftest import random_problem
-from test_cli import study_file  # noqa: F401  (fixture)
 
 
 def brute_force_front(problem) -> list[tuple[float, float]]:
@@ -74,7 +73,7 @@ def test_bert_base_hybrid_front_dominates_pure_fronts() -> None:
     assert max(h.throughput for h in by["hybrid"].points) == pytest.approx(1502.70, rel=1e-4)
 
 
-def test_compare_json_and_files(study_file: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
+def test_compare_json_and_files(study_file: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "cmp"
     code = main(["compare", str(study_file), "--strategies", "milp,cpsat,dp,optuna-tpe,exhaustive",
                  "--time-limit", "5", "-o", str(out), "--json"])
@@ -96,7 +95,7 @@ def test_compare_json_and_files(study_file: Path, tmp_path: Path, capsys) -> Non
     assert read_plan(out / "plan.yaml").throughput == pytest.approx(optimum, rel=1e-6)
 
 
-def test_pareto_command_writes_csv_png_and_plans(study_file: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
+def test_pareto_command_writes_csv_png_and_plans(study_file: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "par"
     assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "10", "-o", str(out), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -110,14 +109,14 @@ def test_pareto_command_writes_csv_png_and_plans(study_file: Path, tmp_path: Pat
     assert "Pareto fronts" in (out / "report.md").read_text()
 
 
-def test_dp_on_hybrid_is_a_clear_error(study_file: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
+def test_dp_on_hybrid_is_a_clear_error(study_file: Path, tmp_path: Path, capsys) -> None:
     assert main(["solve", str(study_file), "--strategy", "dp", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "dp covers contiguous plans" in err and "Traceback" not in err
     assert not (tmp_path / "o" / "plan.yaml").exists()
 
 
-def test_optuna_storage_needs_a_study_name(study_file: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
+def test_optuna_storage_needs_a_study_name(study_file: Path, tmp_path: Path, capsys) -> None:
     code = main(["solve", str(study_file), "--strategy", "optuna-tpe", "--trials", "3",
                  "--storage", f"sqlite:///{tmp_path / 'x.db'}", "-o", str(tmp_path / "o")])
     assert code == 2 and "--study-name" in capsys.readouterr().err

@@ -81,7 +81,7 @@ def header(plan: Plan) -> str:
                 f"constexpr std::array<Gemm, {len(gemms)}> kGemms = {{{{",
                 ",\n".join(gemms),
                 "}};",
-                f"static_assert(kArrayA * kArrayB * kArrayC == kUnits, \"engine array and unit count disagree\");",
+                "static_assert(kArrayA * kArrayB * kArrayC == kUnits, \"engine array and unit count disagree\");",
                 f"}}  // namespace acc{acc.index}", ""]
     out += ["}  // namespace accelplan", ""]
     return "\n".join(out)

@@ -30,7 +30,7 @@ from ortools.sat.python import cp_model
 
 from ..plan import Groups
 from ..problem import Problem
-from .milp import busy_cap_s, layer_classes
+from .milp import busy_cap_s, groups_from_counts, layer_classes
 
 
 def _unit(largest: float) -> float:
@@ -63,19 +63,10 @@ class CpsatModel:
                 if cuts[a + 1] > cuts[a] and c < p.n_configs:
                     out.append((c, tuple(range(cuts[a], cuts[a + 1]))))
             return tuple(out)
-        pools = [list(members) for members in self.classes]
-        for a in range(p.accelerator_slots):
-            chosen = [c for c in range(p.n_configs) if solver.Value(v["y"][a, c])]
-            if not chosen:
-                continue
-            c, layers = chosen[0], []
-            for k in range(len(self.classes)):
-                take = solver.Value(v["n"][k, a, c]) if (k, a, c) in v["n"] else 0
-                layers += pools[k][:take]
-                del pools[k][:take]
-            if layers:
-                out.append((c, tuple(sorted(layers))))
-        return tuple(out)
+        return groups_from_counts(
+            self.classes, p.accelerator_slots,
+            lambda a: next((c for c in range(p.n_configs) if solver.Value(v["y"][a, c])), None),
+            lambda k, a, c: solver.Value(v["n"][k, a, c]) if (k, a, c) in v["n"] else 0)
 
     def hint(self, groups: Groups) -> None:
         """Hand a feasible plan to CP-SAT as a solution hint (groups sorted by first layer)."""

@@ -25,6 +25,7 @@ Times are scaled to µs and energies to µJ for numerical range.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -50,6 +51,26 @@ def layer_classes(problem: Problem) -> list[list[int]]:
     return classes
 
 
+def groups_from_counts(classes: list[list[int]], slots: int, config_of: Callable[[int], int | None],
+                       count_of: Callable[[int, int, int], int]) -> Groups:
+    """Decode a class-count solution: slot ``a`` (configuration ``config_of(a)``, None when unused) runs
+    ``count_of(k, a, c)`` layers of class ``k``, taken from the class in layer order."""
+    pools = [list(members) for members in classes]
+    out = []
+    for a in range(slots):
+        c = config_of(a)
+        if c is None:
+            continue
+        layers = []
+        for k, pool in enumerate(pools):
+            take = count_of(k, a, c)
+            layers += pool[:take]
+            del pool[:take]
+        if layers:
+            out.append((c, tuple(sorted(layers))))
+    return tuple(out)
+
+
 @dataclass
 class MilpModel:
     """A built Pyomo model and how to read a plan and an objective back from it."""
@@ -61,23 +82,18 @@ class MilpModel:
     def groups(self) -> Groups:
         """Decode the loaded solution into accelerator groups (configuration, layer indices)."""
         m = self.model
+
+        def config_of(a: int) -> int | None:
+            return next((c for c in m.C if pyo.value(m.y[a, c]) > 0.5), None)
+        if self.classes is not None:
+            return groups_from_counts(self.classes, len(m.A), config_of, lambda k, a, c: int(round(pyo.value(
+                m.n[k, a, c]))) if (k, a, c) in m.KAC else 0)
         out = []
-        pools = [list(c) for c in self.classes] if self.classes is not None else None
         for a in m.A:
-            chosen = [c for c in m.C if pyo.value(m.y[a, c]) > 0.5]
-            if not chosen:
-                continue
-            c = chosen[0]
-            if pools is None:
-                layers = [l for l in m.L if pyo.value(m.x[l, a]) > 0.5]
-            else:
-                layers = []
-                for k in m.K:
-                    take = int(round(pyo.value(m.n[k, a, c]))) if (k, a, c) in m.KAC else 0
-                    layers += pools[k][:take]
-                    del pools[k][:take]
+            c = config_of(a)
+            layers = [l for l in m.L if pyo.value(m.x[l, a]) > 0.5] if c is not None else []
             if layers:
-                out.append((c, tuple(sorted(layers))))
+                out.append((c, tuple(layers)))
         return tuple(out)
 
     def start_values(self, groups: Groups) -> None:

@@ -18,14 +18,19 @@ def comparison_json(rows: Sequence[Comparison]) -> list[dict[str, Any]]:
     return [{k: row.to_dict()[k] for k in COLUMNS} for row in rows]
 
 
-def comparison_csv(rows: Sequence[Comparison]) -> str:
-    """CSV with a header row; empty cells where a strategy has no value."""
+def csv_text(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
+    """CSV with a header row of ``columns``; empty cells for None."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in comparison_json(rows):
-        writer.writerow(["" if row[k] is None else row[k] for k in COLUMNS])
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row[k] is None else row[k] for k in columns])
     return buf.getvalue()
+
+
+def comparison_csv(rows: Sequence[Comparison]) -> str:
+    """CSV with a header row; empty cells where a strategy has no value."""
+    return csv_text(COLUMNS, comparison_json(rows))
 
 
 def _num(value: float | None, spec: str) -> str:

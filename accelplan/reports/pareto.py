@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from typing import Any
 
 from ..sweeps import Front
+from .compare import csv_text
 
 COLUMNS = ("execution", "point", "latency_ms", "throughput", "energy_mj", "period_ms", "accelerators", "exact",
            "strategy", "latency_bound_ms", "plan_file")
@@ -29,12 +29,7 @@ def pareto_rows(fronts: Sequence[Front]) -> list[dict[str, Any]]:
 
 def pareto_csv(fronts: Sequence[Front]) -> str:
     """CSV with a header row."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in pareto_rows(fronts):
-        writer.writerow(["" if row[k] is None else row[k] for k in COLUMNS])
-    return buf.getvalue()
+    return csv_text(COLUMNS, pareto_rows(fronts))
 
 
 def pareto_png(fronts: Sequence[Front], title: str) -> bytes:
