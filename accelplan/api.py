@@ -10,7 +10,7 @@ from typing import Any
 
 from .errors import SpecError, SpecIssue
 from .outputs import write_atomic
-from .plan import Plan, better
+from .plan import Plan, best_plan
 from .problem import Problem, build_problem
 from .reports.compare import comparison_csv, comparison_markdown
 from .reports.html import write_html
@@ -90,11 +90,7 @@ def write_comparison(problem: Problem, rows: Sequence[Comparison], out_dir: Path
     table = comparison_markdown(rows, problem.objective)
     written = [write_atomic(out_dir / "compare.md", f"# Strategies on {problem.name}\n\n{table}"),
                write_atomic(out_dir / "compare.csv", comparison_csv(rows))]
-    best = None
-    for row in rows:
-        if row.plan is not None and (best is None or better(problem.objective, row.plan.objective_value(),
-                                                            best.objective_value())):
-            best = row.plan
+    best = best_plan(problem.objective, (row.plan for row in rows))
     if best is not None:
         written += [write_plan(best, out_dir / "plan.yaml"),
                     write_report(best, out_dir / "report.md", problem, [f"## Strategies compared\n\n{table}"]),

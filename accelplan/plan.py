@@ -14,6 +14,7 @@ Pipeline model (per input, in seconds):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -124,6 +125,16 @@ def objective_value(objective: str, throughput: float | None, latency_ms: float 
 def better(objective: str, a: float, b: float) -> bool:
     """True when objective value ``a`` beats ``b``."""
     return a > b if objective == "throughput" else a < b
+
+
+def best_plan(objective: str, plans: Iterable[Plan | None]) -> Plan | None:
+    """The feasible plan with the best ``objective`` value (the first of equals), or None."""
+    best = None
+    for plan in plans:
+        if plan is not None and plan.feasible and (
+                best is None or better(objective, plan.objective_value(), best.objective_value())):
+            best = plan
+    return best
 
 
 def relative_gap(objective: str, value: float | None, bound: float | None) -> float | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plan import Groups, Plan, better, evaluate
+from ..plan import Groups, Plan, best_plan, evaluate
 from ..problem import Problem
 
 
@@ -73,9 +73,4 @@ def contiguous_plans(problem: Problem, iterations: int = 40) -> list[Groups]:
 
 def best_contiguous(problem: Problem) -> Plan | None:
     """The best feasible plan among :func:`contiguous_plans`, or None."""
-    best = None
-    for groups in contiguous_plans(problem):
-        plan = evaluate(problem, groups)
-        if plan.feasible and (best is None or better(problem.objective, plan.objective_value(), best.objective_value())):
-            best = plan
-    return best
+    return best_plan(problem.objective, (evaluate(problem, groups) for groups in contiguous_plans(problem)))

@@ -15,7 +15,7 @@ from ortools.sat.python import cp_model
 
 from ..errors import SolveError
 from ..formulations.cpsat import build_cpsat
-from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan, plan_groups, relative_gap
+from ..plan import Plan, SolverFacts, best_plan, evaluate, infeasible_plan, plan_groups, relative_gap
 from ..problem import Problem
 from .contiguous import best_contiguous
 
@@ -41,9 +41,7 @@ def solve_cpsat(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, wor
         if candidate.feasible:
             plan, model_objective = candidate, built.to_objective_units(solver.ObjectiveValue())
         bound = built.to_objective_units(solver.BestObjectiveBound())
-    # the heuristic's plan may tie or beat a time-limited CP-SAT incumbent
-    if incumbent is not None and (plan is None or better(problem.objective, incumbent.objective_value(), plan.objective_value())):
-        plan = incumbent
+    plan = best_plan(problem.objective, [plan, incumbent])  # the heuristic may beat a time-limited CP-SAT incumbent
     if code == cp_model.INFEASIBLE or (code == cp_model.OPTIMAL and plan is None):
         return infeasible_plan(problem, SolverFacts("cpsat", "infeasible", None, None, None, elapsed,
                                                     message="no plan meets the constraints"))

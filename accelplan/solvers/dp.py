@@ -36,7 +36,7 @@ from ..dominance import Timeout as _Timeout
 from ..dominance import pareto_min
 from ..errors import SolveError
 from ..formulations.milp import busy_cap_s
-from ..plan import Groups, Plan, SolverFacts, better, evaluate, infeasible_plan, plan_groups, relative_gap
+from ..plan import Groups, Plan, SolverFacts, best_plan, evaluate, infeasible_plan, plan_groups, relative_gap
 from ..problem import Problem
 from .contiguous import best_contiguous
 
@@ -238,17 +238,16 @@ def _solve_labels(problem: Problem, deadline: float, incumbent: Plan | None) -> 
             pending[int(j[a])].append((new[a:b], link[a:b]))
     if labels[n] is None:
         return None, True
-    best, best_groups = None, None
-    for row in range(len(labels[n])):
+
+    def walk_back(row: int) -> Groups:
         groups, j, r = [], n, row
         while j > 0:
             i, parent, c = (int(v) for v in links[j][r])
             groups.append((c, tuple(range(i, j))))
             j, r = i, parent
-        plan = evaluate(p, tuple(reversed(groups)))
-        if plan.feasible and (best is None or better(p.objective, plan.objective_value(), best.objective_value())):
-            best, best_groups = plan, tuple(reversed(groups))
-    return best_groups, True
+        return tuple(reversed(groups))
+    best = best_plan(p.objective, (evaluate(p, walk_back(row)) for row in range(len(labels[n]))))
+    return (plan_groups(p, best) if best is not None else None), True
 
 
 def solve_dp(problem: Problem, time_limit_s: float = 60.0, seed: int = 0) -> Plan:
@@ -267,19 +266,14 @@ def solve_dp(problem: Problem, time_limit_s: float = 60.0, seed: int = 0) -> Pla
     else:
         # the fastest contiguous plan is a good incumbent; for throughput it is optimal if it meets the latency bound
         fastest, _, relaxed_done = _solve_throughput(replace(problem, objective="throughput", latency_max_s=None), deadline)
-        if fastest is not None:
-            candidate = evaluate(problem, fastest)
-            if candidate.feasible and (heuristic is None or better(problem.objective, candidate.objective_value(),
-                                                                   heuristic.objective_value())):
-                heuristic = candidate
-        if problem.objective == "throughput" and relaxed_done and fastest is not None and evaluate(problem, fastest).feasible:
+        fast_plan = evaluate(problem, fastest) if fastest is not None else None
+        heuristic = best_plan(problem.objective, [heuristic, fast_plan])
+        if problem.objective == "throughput" and relaxed_done and fast_plan is not None and fast_plan.feasible:
             groups, finished = fastest, True
         else:
             groups, finished = _solve_labels(problem, deadline, heuristic)
         how = "Pareto label setting over cut points"
-    plan = evaluate(problem, groups) if groups is not None else None
-    if heuristic is not None and (plan is None or better(problem.objective, heuristic.objective_value(), plan.objective_value())):
-        plan = heuristic
+    plan = best_plan(problem.objective, [evaluate(problem, groups) if groups is not None else None, heuristic])
     elapsed = time.perf_counter() - start
     if plan is None or not plan.feasible:
         status = "infeasible" if finished else "time_limit"

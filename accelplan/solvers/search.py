@@ -26,9 +26,10 @@ import optuna
 
 from ..dominance import pareto_min
 from ..errors import SolveError
-from ..plan import Groups, Plan, SolverFacts, better, evaluate, infeasible_plan, metrics, plan_groups
+from ..plan import Groups, Metrics, Plan, SolverFacts, best_plan, evaluate, infeasible_plan, metrics, plan_groups
 from ..problem import Problem
 from .contiguous import best_contiguous
+
 
 @dataclass(frozen=True)
 class SearchSpace:
@@ -66,11 +67,12 @@ class SearchSpace:
         return out
 
 
-def constraint_values(problem: Problem, groups: Groups) -> dict[str, float]:
-    """Optuna constraint values (<= 0 when met), by name: each budget, the latency bound, throughput_min."""
+def constraint_values(problem: Problem, groups: Groups, met: Metrics) -> dict[str, float]:
+    """Optuna constraint values (<= 0 when met), by name: each budget, the latency bound, throughput_min.
+
+    ``met``: the groups' metrics (priced once per trial by the caller)."""
     use = sum((problem.usage[c] for c, _ in groups), np.zeros(len(problem.resources)))
     values = {name: float(u / cap - 1.0) for name, u, cap in zip(problem.resources, use, problem.capacity)}
-    met = metrics(problem, groups, check_bounds=False)
     if problem.latency_max_s is not None:
         values["latency_max"] = met.latency_s / problem.latency_max_s - 1.0
     if problem.throughput_min is not None:
@@ -78,8 +80,7 @@ def constraint_values(problem: Problem, groups: Groups) -> dict[str, float]:
     return values
 
 
-def _trial_values(problem: Problem, groups: Groups, multi: bool) -> float | list[float]:
-    met = metrics(problem, groups, check_bounds=False)
+def _trial_values(problem: Problem, met: Metrics, multi: bool) -> float | list[float]:
     if multi:
         return [met.latency_s * 1e3, met.throughput, met.energy_j * 1e3]
     return met.objective_value(problem.objective)
@@ -149,13 +150,13 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
     def objective(trial: optuna.Trial) -> float | list[float]:
         groups = space.suggest(trial)
         met = metrics(problem, groups, check_bounds=False)
-        for name, value in constraint_values(problem, groups).items():
+        for name, value in constraint_values(problem, groups, met).items():
             trial.set_constraint(name, value)
         trial.set_user_attr("groups", [[c, list(ls)] for c, ls in groups])
         trial.set_user_attr("latency_ms", met.latency_s * 1e3)
         trial.set_user_attr("throughput", met.throughput)
         trial.set_user_attr("energy_mj", met.energy_j * 1e3)
-        return _trial_values(problem, groups, multi)
+        return _trial_values(problem, met, multi)
 
     remaining = max(0.0, time_limit_s - (time.perf_counter() - start))
     study.optimize(objective, n_trials=trials, timeout=remaining, callbacks=callbacks)
@@ -166,11 +167,7 @@ def _solve(problem: Problem, multi: bool, time_limit_s: float, seed: int, **opti
     name = "optuna-nsga2" if multi else "optuna-tpe"
     study, elapsed = run_search(problem, multi, time_limit_s, seed, **options)
     done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-    best = None
-    for trial in feasible_trials(study):
-        plan = evaluate(problem, trial_groups(trial))
-        if plan.feasible and (best is None or better(problem.objective, plan.objective_value(), best.objective_value())):
-            best = plan
+    best = best_plan(problem.objective, (evaluate(problem, trial_groups(t)) for t in feasible_trials(study)))
     sampler = "NSGA-II (latency, throughput, energy)" if multi else "TPE"
     where = f", study {study.study_name!r}" if options.get("storage") else ""
     if best is None:
