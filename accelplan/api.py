@@ -8,18 +8,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from .errors import SpecError, SpecIssue
 from .outputs import write_atomic
 from .plan import Plan, best_plan
 from .problem import Problem, build_problem
-from .reports.compare import comparison_csv, comparison_markdown
+from .reports.compare import comparison_csv, comparison_markdown, executions_csv, executions_markdown
 from .reports.html import write_html
 from .reports.markdown import write_report
 from .reports.pareto import pareto_csv, pareto_markdown, pareto_png, plan_file_name
 from .reports.plan_file import read_plan, write_plan
 from .emitters import emit
 from .solvers import solve
-from .sweeps import Comparison, Front, compare, pareto_fronts
+from .sweeps import FAMILY_ORDER, Comparison, ExecutionResult, Front, compare, compare_executions, pareto_fronts
 from .specs.library import KINDS, builtin_names
 from .specs.loader import read_yaml, validate
 from .specs.network import flatten
@@ -98,6 +100,29 @@ def write_comparison(problem: Problem, rows: Sequence[Comparison], out_dir: Path
     return written
 
 
+def compare_execution_study(study: Study, strategy: str = "dp", time_limit_s: float | None = None, seed: int | None = None,
+                            progress: Callable[[str], None] | None = None) -> list[ExecutionResult]:
+    """The best plan of the study's model and hardware under each execution model of its hardware family."""
+    order, _ = FAMILY_ORDER[study.hardware.family]
+    problems = {execution: build_problem(with_overrides(study, execution=execution)) for execution in order}
+    return compare_executions(problems, strategy, time_limit_s or study.spec.time_limit_s,
+                              study.spec.seed if seed is None else seed, progress)
+
+
+def write_execution_comparison(study: Study, rows: Sequence[ExecutionResult], out_dir: Path) -> list[Path]:
+    """Write ``compare-execution.md``/``.csv`` and, per execution model, ``<execution>/plan.yaml``, ``report.md``, ``report.html``."""
+    table = executions_markdown(rows)
+    written = [write_atomic(out_dir / "compare-execution.md", f"# Execution models: {study.name}\n\n{table}"),
+               write_atomic(out_dir / "compare-execution.csv", executions_csv(rows))]
+    for row in rows:
+        if row.plan.feasible:
+            folder = out_dir / row.execution
+            written += [write_plan(row.plan, folder / "plan.yaml"),
+                        write_report(row.plan, folder / "report.md", None, [f"## Execution models compared\n\n{table}"]),
+                        write_html(row.plan, folder / "report.html")]
+    return written
+
+
 def pareto_study(study: Study, strategy: str = "auto", points: int = 8, time_limit_s: float | None = None,
                  seed: int | None = None, progress: Callable[[str], None] | None = None) -> tuple[Problem, list[Front]]:
     """Latency-throughput fronts of the three execution models (see :func:`accelplan.sweeps.pareto_fronts`)."""
@@ -153,7 +178,7 @@ def validate_file(path: Path) -> str:
 
 def json_schema(kind: str) -> str:
     """JSON Schema of a spec kind (``model``, ``hardware`` or ``study``)."""
-    return json.dumps(SCHEMAS[kind].model_json_schema(), indent=2)
+    return json.dumps(TypeAdapter(SCHEMAS[kind]).json_schema(), indent=2)
 
 
 def library() -> dict[str, list[str]]:

@@ -1,10 +1,11 @@
-"""Command line: ``accelplan solve|compare|pareto|import|emit|validate|schema|list``. Parsing and printing only."""
+"""Command line: ``accelplan solve|compare|compare-execution|pareto|import|emit|validate|schema|list``. Parsing and printing only."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,11 +13,11 @@ from pathlib import Path
 from . import api
 from .emitters import EMITTERS
 from .errors import AccelplanError, SpecError, SpecIssue
-from .reports.compare import comparison_json, comparison_markdown
+from .reports.compare import comparison_json, comparison_markdown, executions_json, executions_markdown
 from .reports.pareto import pareto_markdown, pareto_rows
 from .reports.summary import summary_json, summary_table
 from .solvers import EXACT, STRATEGIES
-from .specs.schema import SCHEMAS
+from .specs.schema import SCHEMAS, ExecutionModel
 
 
 def _study_args(p: argparse.ArgumentParser) -> None:
@@ -24,7 +25,8 @@ def _study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", nargs="?", type=Path, help="study YAML (or use --model and --hardware)")
     p.add_argument("--model", help="built-in model name or model YAML path")
     p.add_argument("--hardware", help="built-in hardware name or hardware YAML path")
-    p.add_argument("--execution", choices=["sequential", "spatial", "hybrid"])
+    p.add_argument("--execution", choices=list(typing.get_args(ExecutionModel)),
+                   help="versal-aie: hybrid, spatial, sequential; mcm: merged-pipeline, segmented-pipeline, layer-sequential")
     p.add_argument("--objective", choices=["throughput", "latency", "energy"])
     p.add_argument("--latency-max", type=float, dest="latency_max_ms", metavar="MS", help="latency bound (ms)")
     p.add_argument("--throughput-min", type=float, metavar="PER_S", help="throughput bound (inferences/s)")
@@ -58,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", default="auto", choices=["auto", *EXACT, "optuna-nsga2"],
                    help="exact sweep (auto: dp for sequential, milp otherwise) or the NSGA-II front")
     p.add_argument("--points", type=int, default=8, help="most points per exact front (default 8)")
+
+    x = sub.add_parser("compare-execution", help="the best plan under each execution model of the hardware's family")
+    _study_args(x)
+    x.add_argument("--strategy", default="dp", choices=list(STRATEGIES), help="strategy for every solve (default dp)")
 
     im = sub.add_parser("import", help="import an ONNX model as a model spec YAML")
     im.add_argument("onnx", type=Path)
@@ -120,7 +126,7 @@ def _progress(args: argparse.Namespace, what: str, total: int | None) -> Iterato
 def _solve(args: argparse.Namespace) -> int:
     study = _study(args, strategy=args.strategy)
     with _progress(args, f"{study.spec.strategy} on {study.name} (limit {study.spec.time_limit_s:g} s)", None) as step:
-        step(study.spec.execution)
+        step(study.execution)
         result = api.plan_study(study, trials=args.trials, storage=args.storage, study_name=args.study_name)
     written = api.write_outputs(result, args.out)
     if args.json:
@@ -156,6 +162,19 @@ def _pareto(args: argparse.Namespace) -> int:
     return 0 if any(f.points for f in fronts) else 1
 
 
+def _compare_execution(args: argparse.Namespace) -> int:
+    study = _study(args)
+    with _progress(args, "execution models", 3) as step:
+        rows = api.compare_execution_study(study, args.strategy, progress=step)
+    written = api.write_execution_comparison(study, rows, args.out)
+    if args.json:
+        print(json.dumps(executions_json(rows)))
+    elif not args.quiet:
+        print(executions_markdown(rows))
+        print(f"wrote {len(written)} files in {args.out}")
+    return 0 if any(r.plan.feasible for r in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 no plan found, 2 bad input)."""
     args = _parser().parse_args(argv)
@@ -166,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             return _compare(args)
         if args.command == "pareto":
             return _pareto(args)
+        if args.command == "compare-execution":
+            return _compare_execution(args)
         if args.command == "import":
             dims = {}
             for item in args.dim:

@@ -33,3 +33,32 @@ def pareto_min(points: np.ndarray, block: int = 256, deadline: float | None = No
         front = np.concatenate([front, chunk[~beaten]])
         keep.append(order[s:s + block][~beaten])
     return np.concatenate(keep)
+
+
+def pareto_min_counted(x: np.ndarray, y: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """:func:`pareto_min` of the rows ``(x, y, count)`` where ``count`` takes few integer values (e.g. chiplets used).
+
+    Sweeps the counts upwards keeping the staircase (x ascending, y descending) of every row with a
+    smaller or equal count; a row is dropped when a staircase point, or an earlier row of its own
+    count in (x, y) order, is <= it in x and y. O(n log n) per count value instead of O(n^2).
+    """
+    keep_all = []
+    stair_x, stair_y = np.empty(0), np.empty(0)
+    for k in np.unique(count):
+        idx = np.nonzero(count == k)[0]
+        order = idx[np.lexsort((y[idx], x[idx]))]
+        gx, gy = x[order], y[order]
+        before = np.minimum.accumulate(np.concatenate([[np.inf], gy[:-1]]))  # least y of the earlier rows of this count
+        beaten = before <= gy
+        if len(stair_x):
+            at = np.searchsorted(stair_x, gx, side="right") - 1
+            beaten |= (at >= 0) & (stair_y[np.maximum(at, 0)] <= gy)
+        kept = order[~beaten]
+        keep_all.append(kept)
+        mx = np.concatenate([stair_x, x[kept]])
+        my = np.concatenate([stair_y, y[kept]])
+        o = np.lexsort((my, mx))
+        mx, my = mx[o], my[o]
+        low = np.minimum.accumulate(my)
+        stair_x, stair_y = mx, low  # prefix minimum of y: the least y at or below each x
+    return np.concatenate(keep_all) if keep_all else np.arange(0)

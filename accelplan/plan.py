@@ -10,6 +10,9 @@ Pipeline model (per input, in seconds):
 - throughput  = 1 / period                                                      [inferences/s]
 - latency     = sum_a busy_a + (batch - 1) * period                             [fill + drain of a batch]
 - energy      = sum of layer energies + static power * period                   [J per inference]
+
+On a chiplet package (``family: mcm``) groups also name their temporal segment and are priced by
+:mod:`accelplan.segments`; period = batch time / batch, latency = batch time.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from typing import Any, Literal
 import numpy as np
 
 from .problem import Problem
+from . import segments as seg
 
 Status = Literal["optimal", "feasible", "infeasible", "time_limit"]
 Groups = tuple[tuple[int, tuple[int, ...]], ...]  # (configuration index, layer indices) per accelerator
+# on mcm: (configuration index, layer indices, segment) per cluster (see accelplan.segments.MCMGroups)
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,13 @@ class AcceleratorPlan:
     layers: tuple[str, ...]
     ops: tuple[str, ...]
     busy_ms: float
-    utilization: float  # busy / period
+    utilization: float  # busy / period: the fraction of the (batch) time it computes
     mac_efficiency: float  # useful MACs / (units * peak MAC rate * busy)
     ports_lhs: int = 0  # of ports_in, the LHS streams (the rest carry the RHS)
     gemms: tuple[tuple[int, int, int, int], ...] = ()  # (m, k, n, count) of each layer's GEMM, in layer order
+    segment: int = 0  # temporal segment (mcm); accelerators of one segment run at the same time
+    partitions: tuple[tuple[int, int], ...] = ()  # mcm: per layer (weight-shared groups, input-shared groups)
+    layer_tiles: tuple[tuple[int, int, int], ...] = ()  # mcm: per layer the chiplet tile (m, k, n)
 
     @property
     def tiles(self) -> dict[str, list[int]]:
@@ -85,6 +93,8 @@ class Plan:
     violations: tuple[str, ...] = ()
     solver: SolverFacts = field(default_factory=lambda: SolverFacts("none", "infeasible"))
     dtype: str = ""
+    family: str = "versal-aie"
+    segments: int = 1
 
     def objective_value(self) -> float | None:
         """The plan's value of its objective: inferences/s, ms or mJ."""
@@ -96,7 +106,8 @@ class Plan:
         for acc in data["accelerators"]:
             for key in ("array", "engine_tile", "layers", "ops"):
                 acc[key] = list(acc[key])
-            acc["gemms"] = [list(g) for g in acc["gemms"]]
+            for key in ("gemms", "partitions", "layer_tiles"):
+                acc[key] = [list(g) for g in acc[key]]
         data["violations"] = list(data["violations"])
         return data
 
@@ -111,7 +122,8 @@ class Plan:
                 raise TypeError(f"unknown accelerator fields: {', '.join(sorted(unknown))}")
             accs.append(AcceleratorPlan(**{**acc, "array": tuple(acc["array"]), "engine_tile": tuple(acc["engine_tile"]),
                                            "layers": tuple(acc["layers"]), "ops": tuple(acc["ops"]),
-                                           "gemms": tuple(tuple(g) for g in acc.get("gemms", ()))}))
+                                           **{k: tuple(tuple(g) for g in acc.get(k, ()))
+                                              for k in ("gemms", "partitions", "layer_tiles")}}))
         top = {k: v for k, v in data.items() if k not in ("accelerators", "solver", "violations")}
         return cls(**top, accelerators=tuple(accs), violations=tuple(data.get("violations", ())),
                    solver=SolverFacts(**data["solver"]))
@@ -181,8 +193,30 @@ class Metrics:
         return objective_value(objective, self.throughput, self.latency_s * 1e3, self.energy_j * 1e3)
 
 
+def _bound_violations(problem: Problem, latency: float, period: float) -> list[str]:
+    out = []
+    if problem.latency_max_s is not None and latency > problem.latency_max_s * (1 + 1e-9):
+        out.append(f"latency {latency * 1e3:.4f} ms exceeds latency_max_ms {problem.latency_max_s * 1e3:g}")
+    if problem.throughput_min is not None and period * problem.throughput_min > 1 + 1e-9:
+        out.append(f"throughput {1 / period:.2f}/s below throughput_min {problem.throughput_min:g}")
+    return out
+
+
+def _mcm_metrics(problem: Problem, groups, check_bounds: bool) -> Metrics:
+    violations = seg.structure_violations(problem, groups)
+    if violations:
+        return Metrics(tuple(0.0 for _ in groups), float("inf"), float("inf"), float("inf"), tuple(violations))
+    m = seg.price(problem, groups)
+    period = m.batch_time_s / problem.batch
+    if check_bounds:
+        violations += _bound_violations(problem, m.batch_time_s, period)
+    return Metrics(m.busy_s, period, m.batch_time_s, m.energy_j, tuple(violations))
+
+
 def metrics(problem: Problem, groups: Groups, check_bounds: bool = True) -> Metrics:
-    """Price ``groups`` (configuration, layer indices) with the problem's tables; see the module docstring."""
+    """Price ``groups`` (configuration, layer indices[, segment]) with the problem's tables; see the module docstring."""
+    if problem.family == "mcm":
+        return _mcm_metrics(problem, groups, check_bounds)
     violations = structure_violations(problem, groups)
     busy = tuple(float(problem.time_s[list(ls), c].sum()) for c, ls in groups)
     use = sum((problem.usage[c] for c, _ in groups), np.zeros(len(problem.resources)))
@@ -192,15 +226,15 @@ def metrics(problem: Problem, groups: Groups, check_bounds: bool = True) -> Metr
     period = max(max(busy, default=0.0), problem.ddr_period_s)
     latency = sum(busy) + (problem.batch - 1) * period
     energy = float(sum(problem.energy_j[list(ls), c].sum() for c, ls in groups)) + problem.static_power_w * period
-    if check_bounds and problem.latency_max_s is not None and latency > problem.latency_max_s * (1 + 1e-9):
-        violations.append(f"latency {latency * 1e3:.4f} ms exceeds latency_max_ms {problem.latency_max_s * 1e3:g}")
-    if check_bounds and problem.throughput_min is not None and period * problem.throughput_min > 1 + 1e-9:
-        violations.append(f"throughput {1 / period:.2f}/s below throughput_min {problem.throughput_min:g}")
+    if check_bounds:
+        violations += _bound_violations(problem, latency, period)
     return Metrics(busy, period, latency, energy, tuple(violations))
 
 
 def evaluate(problem: Problem, groups: Groups, solver: SolverFacts | None = None, check_bounds: bool = True) -> Plan:
     """Price ``groups`` and build the :class:`Plan`: the single source of every reported metric."""
+    if problem.family == "mcm":
+        return _evaluate_mcm(problem, groups, solver, check_bounds)
     groups = tuple(sorted(((c, tuple(sorted(ls))) for c, ls in groups), key=lambda g: g[1][0] if g[1] else 1 << 30))
     met = metrics(problem, groups, check_bounds)
     period = met.period_s
@@ -224,14 +258,46 @@ def evaluate(problem: Problem, groups: Groups, solver: SolverFacts | None = None
         violations=met.violations, solver=solver or SolverFacts("none", "feasible"), dtype=problem.dtype)
 
 
+def _evaluate_mcm(problem: Problem, groups, solver: SolverFacts | None, check_bounds: bool) -> Plan:
+    groups = tuple(sorted(((c, tuple(sorted(ls)), s) for c, ls, s in groups), key=lambda g: (g[2], g[1][0] if g[1] else 1 << 30)))
+    met = metrics(problem, groups, check_bounds)
+    tables = problem.segments
+    accs = []
+    for i, ((c, ls, s), b) in enumerate(zip(groups, met.busy_s)):
+        cfg = problem.configs[c]
+        maps = [tables.mappings[l][c] for l in ls]
+        macs = sum(problem.layers[l].gemm.macs for l in ls)
+        accs.append(AcceleratorPlan(
+            index=i, config=cfg.label, array=(cfg.rows, cfg.cols, 1), engine_tile=maps[0].tile if maps else (1, 1, 1),
+            units=cfg.units, ports_in=0, ports_out=0,
+            buffer_bytes=int(sum(m.weight_bytes_per_chiplet for m in maps) + max((m.buffer_bytes_per_chiplet for m in maps), default=0)),
+            layers=tuple(problem.layers[l].name for l in ls), ops=tuple(op for l in ls for op in problem.layers[l].ops),
+            busy_ms=b * 1e3, utilization=b / met.period_s if met.period_s not in (0, float("inf")) else 0.0,
+            mac_efficiency=macs / (cfg.units * problem.peak_macs_per_unit_s * b) if b else 0.0,
+            gemms=tuple((g.m, g.k, g.n, g.count) for g in (problem.layers[l].gemm for l in ls)),
+            segment=s, partitions=tuple((m.weight_groups, m.input_groups) for m in maps),
+            layer_tiles=tuple(m.tile for m in maps)))
+    finite = met.period_s != float("inf")
+    return Plan(
+        model=problem.model, hardware=problem.hardware, execution=problem.execution, objective=problem.objective,
+        batch=problem.batch, accelerators=tuple(accs), period_ms=met.period_s * 1e3 if finite else None,
+        latency_ms=met.latency_s * 1e3 if finite else None, throughput=met.throughput if finite else None,
+        energy_mj=met.energy_j * 1e3 if finite else None, feasible=not met.violations, violations=met.violations,
+        solver=solver or SolverFacts("none", "feasible"), dtype=problem.dtype, family="mcm",
+        segments=len({s for _, _, s in groups}))
+
+
 def plan_groups(problem: Problem, plan: Plan) -> Groups:
-    """The inverse of :func:`evaluate`: (configuration index, layer indices) per accelerator of ``plan``."""
+    """The inverse of :func:`evaluate`: (configuration index, layer indices[, segment]) per accelerator of ``plan``."""
     index = {layer.name: i for i, layer in enumerate(problem.layers)}
     labels = {cfg.label: c for c, cfg in enumerate(problem.configs)}
+    if problem.family == "mcm":
+        return tuple((labels[a.config], tuple(index[n] for n in a.layers), a.segment) for a in plan.accelerators)
     return tuple((labels[a.config], tuple(index[n] for n in a.layers)) for a in plan.accelerators)
 
 
 def infeasible_plan(problem: Problem, solver: SolverFacts) -> Plan:
     """The plan returned when no feasible plan exists (or none was found in time)."""
     return Plan(problem.model, problem.hardware, problem.execution, problem.objective, problem.batch, (),
-                None, None, None, None, False, (solver.message,) if solver.message else (), solver, problem.dtype)
+                None, None, None, None, False, (solver.message,) if solver.message else (), solver, problem.dtype,
+                problem.family, 0)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .costs import versal_aie
+from .costs import mcm, versal_aie
+from .costs.mcm import ClusterConfig, Mapping
 from .costs.versal_aie import AIEConfig
 from .dominance import pareto_min
 from .errors import SpecError, SpecIssue
@@ -28,6 +29,27 @@ class Layer:
     ops: tuple[str, ...]
     gemm: Gemm
     ddr_bytes: float  # per input
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentTables:
+    """What the segment model of a chiplet package needs beyond ``time_s``/``energy_j`` (see :mod:`accelplan.segments`).
+
+    Per layer ``l`` and cluster configuration ``c``: the mapping chosen (partition factors, tile),
+    the weight and buffer bytes each chiplet holds; per layer its weight bytes; per cut point ``p``
+    (0..L) the bytes per input that cross DRAM when a segment starts or ends there.
+    """
+
+    chiplets: int
+    mappings: tuple[tuple[Mapping, ...], ...]
+    sram_weight_bytes: np.ndarray  # (L, C) per chiplet
+    sram_buffer_bytes: np.ndarray  # (L, C) per chiplet
+    sram_bytes: float  # per chiplet
+    weight_bytes: np.ndarray  # (L,)
+    boundary_bytes: np.ndarray  # (L+1,)
+    dram_bandwidth: float
+    dram_byte_j: float
+    reconfiguration_s: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,7 +71,7 @@ class Problem:
     latency_max_s: float | None
     throughput_min: float | None
     layers: tuple[Layer, ...]
-    configs: tuple[AIEConfig, ...]
+    configs: tuple[AIEConfig, ...] | tuple[ClusterConfig, ...]
     time_s: np.ndarray
     energy_j: np.ndarray
     resources: tuple[str, ...]
@@ -58,6 +80,8 @@ class Problem:
     ddr_period_s: float
     static_power_w: float
     peak_macs_per_unit_s: float
+    family: str = "versal-aie"
+    segments: SegmentTables | None = None
 
     @property
     def n_layers(self) -> int:
@@ -70,6 +94,8 @@ class Problem:
     @property
     def accelerator_slots(self) -> int:
         """Most accelerators a plan may use under this execution model."""
+        if self.family == "mcm":
+            return 1 if self.execution == "layer-sequential" else min(self.max_accelerators, self.n_layers)
         return 1 if self.execution == "sequential" else min(self.max_accelerators, self.n_layers)
 
 
@@ -104,7 +130,9 @@ def _prune_dominated(configs: list[AIEConfig], time_s: np.ndarray, energy_j: np.
 
 
 def build_problem(study: Study, prune: bool = True) -> Problem:
-    """Tabulate the study's layers on every candidate accelerator configuration."""
+    """Tabulate the study's layers on every candidate accelerator (versal-aie) or cluster (mcm) configuration."""
+    if study.hardware.family == "mcm":
+        return _build_mcm(study)
     hw, dtype, batch = study.hardware, study.model.dtype, study.batch
     configs = versal_aie.menu(hw, dtype)
     if not configs:
@@ -134,8 +162,8 @@ def build_problem(study: Study, prune: bool = True) -> Problem:
     cons = study.spec.constraints
     return Problem(
         name=study.name, model=study.model.name, hardware=hw.name, dtype=dtype,
-        execution=study.spec.execution, objective=study.spec.objective, batch=batch,
-        max_accelerators=cons.max_accelerators,
+        execution=study.execution, objective=study.spec.objective, batch=batch,
+        max_accelerators=cons.max_accelerators or 6,
         latency_max_s=cons.latency_max_ms / 1e3 if cons.latency_max_ms else None,
         throughput_min=cons.throughput_min,
         layers=tuple(layers), configs=tuple(configs), time_s=time_s, energy_j=energy_j,
@@ -144,3 +172,52 @@ def build_problem(study: Study, prune: bool = True) -> Problem:
         static_power_w=hw.energy.static_power,
         peak_macs_per_unit_s=versal_aie.peak_macs_per_s(hw, dtype),
     )
+
+
+def _build_mcm(study: Study) -> Problem:
+    """Tabulate every layer on every cluster size of a chiplet package, with its best mapping (:mod:`accelplan.costs.mcm`).
+
+    No configuration is pruned: a smaller cluster is never dominated (it leaves chiplets to others).
+    """
+    hw, dtype, batch = study.hardware, study.model.dtype, study.batch
+    n_chiplets = hw.mesh[0] * hw.mesh[1]
+    configs = mcm.menu(hw)
+    if study.execution == "layer-sequential" or all(c.units != n_chiplets for c in configs):
+        configs = [c for c in configs if c.units != n_chiplets] + [mcm.cluster_shape(hw, n_chiplets)]
+    if study.execution == "layer-sequential":
+        configs = [configs[-1]]
+    groups = group_layers(study)
+    n_l, n_c = len(groups), len(configs)
+    time_s, energy_j = np.zeros((n_l, n_c)), np.zeros((n_l, n_c))
+    w_chip, buf_chip = np.zeros((n_l, n_c)), np.zeros((n_l, n_c))
+    chosen: list[tuple[Mapping, ...]] = []
+    layers = []
+    for li, (name, ops, gemm, elems) in enumerate(groups):
+        row = []
+        for ci, cfg in enumerate(configs):
+            best = mcm.best_mapping(mcm.mappings(hw, dtype, gemm, cfg, elems), study.spec.objective,
+                                    hw.energy.static_power * cfg.units / n_chiplets)
+            row.append(best)
+            time_s[li, ci], energy_j[li, ci] = best.time_s, best.energy_j
+            w_chip[li, ci], buf_chip[li, ci] = best.weight_bytes_per_chiplet, best.buffer_bytes_per_chiplet
+        chosen.append(tuple(row))
+        layers.append(Layer(name, ops, gemm, mcm.weight_bytes(gemm, dtype) / batch))
+    gemms = [g[2] for g in groups]
+    boundary = np.array([mcm.input_bytes(gemms[0], dtype)]
+                        + [2 * mcm.output_bytes(g, dtype) for g in gemms[:-1]] + [mcm.output_bytes(gemms[-1], dtype)])
+    cons = study.spec.constraints
+    tables = SegmentTables(
+        chiplets=n_chiplets, mappings=tuple(chosen), sram_weight_bytes=w_chip, sram_buffer_bytes=buf_chip,
+        sram_bytes=hw.chiplet.sram, weight_bytes=np.array([mcm.weight_bytes(g, dtype) for g in gemms]),
+        boundary_bytes=boundary, dram_bandwidth=mcm.dram_bandwidth(hw), dram_byte_j=mcm.dram_byte_energy(hw),
+        reconfiguration_s=hw.reconfiguration)
+    return Problem(
+        name=study.name, model=study.model.name, hardware=hw.name, dtype=dtype,
+        execution=study.execution, objective=study.spec.objective, batch=batch,
+        max_accelerators=cons.max_accelerators or n_chiplets,
+        latency_max_s=cons.latency_max_ms / 1e3 if cons.latency_max_ms else None,
+        throughput_min=cons.throughput_min,
+        layers=tuple(layers), configs=tuple(configs), time_s=time_s, energy_j=energy_j,
+        resources=("chiplets",), usage=np.array([[c.units] for c in configs], dtype=float),
+        capacity=np.array([float(n_chiplets)]), ddr_period_s=0.0, static_power_w=hw.energy.static_power,
+        peak_macs_per_unit_s=mcm.peak_macs_per_s(hw, dtype), family="mcm", segments=tables)

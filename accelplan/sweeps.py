@@ -17,6 +17,50 @@ from .solvers.dp import covers as dp_covers
 from .solvers.search import pareto_trials, run_search, trial_groups
 
 EXECUTIONS = ("sequential", "spatial", "hybrid")
+#: per hardware family, its execution models from the simplest to the most general, and the pipeline baseline
+FAMILY_ORDER = {"versal-aie": (("sequential", "spatial", "hybrid"), "spatial"),
+                "mcm": (("layer-sequential", "segmented-pipeline", "merged-pipeline"), "segmented-pipeline")}
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """The best plan under one execution model, with its throughput relative to the family's pipeline baseline."""
+
+    execution: str
+    status: str
+    throughput: float | None
+    latency_ms: float | None
+    energy_mj: float | None
+    solve_time_s: float
+    segments: int
+    clusters: int
+    baseline: str
+    throughput_ratio: float | None  # throughput / the baseline execution's throughput
+    message: str
+    plan: Plan
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "plan"}
+
+
+def compare_executions(problems: dict[str, Problem], strategy: str = "dp", time_limit_s: float = 60.0, seed: int = 0,
+                       progress: Callable[[str], None] | None = None) -> list[ExecutionResult]:
+    """Solve the same model and hardware under each execution model (``problems``: execution -> problem)."""
+    family = next(iter(problems.values())).family
+    order, baseline = FAMILY_ORDER[family]
+    plans = {}
+    for execution in (e for e in order if e in problems):
+        if progress:
+            progress(execution)
+        plans[execution] = solve(problems[execution], strategy, time_limit_s=time_limit_s, seed=seed)
+    base = plans.get(baseline)
+    base_rate = base.throughput if base is not None and base.feasible else None
+    return [ExecutionResult(
+        execution=e, status=p.solver.status, throughput=p.throughput, latency_ms=p.latency_ms, energy_mj=p.energy_mj,
+        solve_time_s=p.solver.solve_time_s, segments=p.segments if p.family == "mcm" else (1 if p.accelerators else 0),
+        clusters=len(p.accelerators), baseline=baseline,
+        throughput_ratio=p.throughput / base_rate if base_rate and p.throughput is not None else None,
+        message=p.solver.message, plan=p) for e, p in plans.items()]
 
 
 @dataclass(frozen=True)
@@ -186,6 +230,9 @@ def pareto_fronts(problem: Problem, strategy: str = "auto", executions: Sequence
     from the narrowest execution model to the widest, and each wider one is also solved at the
     latencies of the narrower fronts' points.
     """
+    if problem.family == "mcm":
+        raise SolveError("on a chiplet package (mcm) a plan's latency is its batch time and its throughput batch / that "
+                         "time, so each execution model's front is a single plan: use accelplan compare-execution")
     order = [e for e in EXECUTIONS if e in executions]
     fronts: list[Front] = []
     for execution in order:

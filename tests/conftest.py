@@ -9,7 +9,7 @@ import pytest
 
 from accelplan.problem import Problem, build_problem
 from accelplan.specs.network import flatten
-from accelplan.specs.schema import ModelSpec, StudySpec, VersalAIEHardware
+from accelplan.specs.schema import MCMHardware, ModelSpec, StudySpec, VersalAIEHardware
 from accelplan.specs.study import Study
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +70,36 @@ def random_problem(seed: int, objective: str, layers: tuple[int, int] = (2, 5)) 
         bound = (lo + rng.random() * (hi - lo)) * problem.batch
         problem = _with(problem, latency_max_s=bound)
     return problem
+
+
+def random_mcm_hardware(rng: random.Random) -> MCMHardware:
+    """A small chiplet package (2-6 chiplets) whose SRAM, NoP and DRAM terms all matter now and then."""
+    mesh = rng.choice([[1, 2], [2, 2], [1, 3], [2, 3]])
+    menu = rng.choice([None, [1, 2], [1, 3], [2]])
+    menu = [g for g in menu if g <= mesh[0] * mesh[1]] if menu else None
+    return MCMHardware.model_validate({
+        "name": "random-mcm", "family": "mcm", "mesh": mesh,
+        "chiplet": {"macs_per_cycle": {"int8": 64}, "tiles": {"int8": rng.choice([[[1, 8, 8]], [[1, 8, 8], [8, 8, 1], [4, 4, 4]]])},
+                    "efficiency": rng.choice([0.8, 1.0]), "sram": f"{rng.choice([16, 64, 256, 1024])} KiB", "clock": "1 GHz",
+                    "elementwise_per_cycle": 16},
+        "nop": {"link_bandwidth": f"{rng.choice([2, 10, 50])} GB/s", "hop_latency": f"{rng.choice([0, 20, 200])} ns",
+                "energy_per_bit": "1.3 pJ"},
+        "dram": {"controllers": [{"at": [0, 0], "bandwidth": f"{rng.choice([1, 8, 32])} GB/s"}], "energy_per_bit": "7 pJ"},
+        "energy": {"mac": {"int8": "0.2 pJ"}, "sram_byte": "0.5 pJ", "static_power": f"{rng.choice([0, 0.5, 2])} W"},
+        "layer_overhead": f"{rng.choice([0, 1])} us", "reconfiguration": f"{rng.choice([0, 2, 20])} us",
+        "menu": {"cluster_chiplets": menu},
+    })
+
+
+def random_mcm_problem(seed: int, objective: str, layers: tuple[int, int] = (2, 5), execution: str | None = None) -> Problem:
+    """A random small chiplet-package problem under a random (or the given) execution model."""
+    rng = random.Random(seed)
+    model = random_model(rng, rng.randint(*layers))
+    hw = random_mcm_hardware(rng)
+    execution = execution or rng.choice(["layer-sequential", "segmented-pipeline", "merged-pipeline", "merged-pipeline"])
+    spec = StudySpec(model="random", hardware="random-mcm", execution=execution, objective=objective,
+                     constraints={"batch": rng.choice([1, 2, 8, 32])})
+    return build_problem(Study(spec, flatten(model), hw))
 
 
 def _with(problem: Problem, **changes) -> Problem:

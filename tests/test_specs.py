@@ -119,7 +119,7 @@ def _hardware_text() -> str:
     ("clock: 1 GHz", "clock: 1 GB", ["aie.clock", "unit 'GB' is not a frequency unit", "GHz"]),
     ("clock: 1 GHz", "clock: 1", ["aie.clock", "needs a unit"]),
     ("bandwidth: 14 GB/s", "bandwidth: fast", ["ddr.bandwidth", "cannot read 'fast' as a bandwidth"]),
-    ("family: versal-aie", "family: tpu", ["family", "'versal-aie'"]),
+    ("family: versal-aie", "family: tpu", ["family", "unknown hardware family 'tpu'", "versal-aie, mcm"]),
     ("ports_in: 100", "ports_in: -3", ["plio.ports_in", "greater than 0"]),
     ("grid: [8, 50]", "grid: [2, 2]", ["aie.grid", "holds fewer than 400 units"]),
     ("static_power: 8 W", "static_power: 8 W\n  leakage: 1 W", ["energy.leakage", "unknown field", "static_power"]),
@@ -139,7 +139,7 @@ def test_bad_hardware_specs(old: str, new: str, fragments: list[str], tmp_path: 
 @pytest.mark.parametrize("text,line,fragments", [
     ("model: bert-base\nhardware: vck999\n", 2, ["hardware", "no built-in hardware named 'vck999'", "vck190"]),
     ("model: nope.yaml\nhardware: vck190\n", 1, ["model", "not found"]),
-    ("model: bert-base\nhardware: vck190\nexecution: parallel\n", 3, ["execution", "'sequential', 'spatial' or 'hybrid'"]),
+    ("model: bert-base\nhardware: vck190\nexecution: parallel\n", 3, ["execution", "'sequential', 'spatial', 'hybrid'", "'merged-pipeline'"]),
     ("model: bert-base\nhardware: vck190\nconstraints:\n  latency_max_ms: -1\n", 4, ["constraints.latency_max_ms", "greater than 0"]),
     ("model: bert-base\nhardware: vck190\nconstraints:\n  latency: 5\n", 4, ["constraints.latency", "latency_max_ms"]),
     ("", None, ["file is empty"]),
@@ -171,13 +171,19 @@ def test_errors_exit_nonzero_without_traceback_in_a_real_process(tmp_path: Path)
 
 
 def test_schema_command_prints_json_schema(capsys) -> None:
-    for kind in ("model", "hardware", "study"):
+    for kind in ("model", "study"):
         assert main(["schema", kind]) == 0
         schema = json.loads(capsys.readouterr().out)
         assert schema["type"] == "object" and "properties" in schema
+    assert main(["schema", "hardware"]) == 0
+    hardware = json.loads(capsys.readouterr().out)  # one schema per family, chosen by `family`
+    assert set(hardware["discriminator"]["mapping"]) == {"versal-aie", "mcm"}
+    assert {d["properties"]["family"]["const"] for d in hardware["$defs"].values() if "family" in d.get("properties", {})} \
+        == {"versal-aie", "mcm"}
     assert main(["schema", "study"]) == 0
     study = json.loads(capsys.readouterr().out)
-    assert set(study["properties"]["execution"]["enum"]) == {"sequential", "spatial", "hybrid"}
+    enum = next(a["enum"] for a in study["properties"]["execution"]["anyOf"] if "enum" in a)
+    assert set(enum) == {"sequential", "spatial", "hybrid", "layer-sequential", "segmented-pipeline", "merged-pipeline"}
 
 
 @pytest.mark.parametrize("name,gemms,gmacs,weights_m", [

@@ -7,7 +7,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from ..sweeps import Comparison
+from ..sweeps import Comparison, ExecutionResult
 
 COLUMNS = ("strategy", "status", "objective", "bound", "gap", "solve_time_s", "evaluations", "throughput",
            "latency_ms", "energy_mj", "message")
@@ -47,4 +47,35 @@ def comparison_markdown(rows: Sequence[Comparison], objective: str) -> str:
                    f"{_num(None if r.gap is None else 100 * r.gap, '.3f')} % | {r.solve_time_s:.2f} | "
                    f"{_num(r.evaluations, 'd')} | {_num(r.throughput, '.2f')} | {_num(r.latency_ms, '.4f')} | "
                    f"{r.message.replace('|', '/')} |")
+    return "\n".join(out) + "\n"
+
+
+EXECUTION_COLUMNS = ("execution", "status", "throughput", "latency_ms", "energy_mj", "solve_time_s", "segments", "clusters",
+                     "baseline", "throughput_ratio", "message")
+
+
+def executions_json(rows: Sequence[ExecutionResult]) -> list[dict[str, Any]]:
+    """One object per execution model."""
+    return [{k: row.to_dict()[k] for k in EXECUTION_COLUMNS} for row in rows]
+
+
+def executions_csv(rows: Sequence[ExecutionResult]) -> str:
+    return csv_text(EXECUTION_COLUMNS, executions_json(rows))
+
+
+def executions_markdown(rows: Sequence[ExecutionResult]) -> str:
+    """Table of the best plan per execution model, then the most general model's ratio to the pipeline baseline."""
+    out = ["| execution | status | throughput inf/s | latency ms | energy mJ/inf | segments | clusters | "
+           "vs baseline | solve s |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r.execution} | {r.status} | {_num(r.throughput, '.2f')} | {_num(r.latency_ms, '.4f')} | "
+                   f"{_num(r.energy_mj, '.4f')} | {r.segments} | {r.clusters} | "
+                   f"{_num(r.throughput_ratio, '.3f')}× | {r.solve_time_s:.2f} |")
+    last = rows[-1] if rows else None
+    if last is not None and last.throughput_ratio is not None and last.execution != last.baseline:
+        base = next(r for r in rows if r.execution == last.baseline)
+        energy = (f", energy {last.energy_mj / base.energy_mj:.3f}×"
+                  if last.energy_mj is not None and base.energy_mj else "")
+        out += ["", f"{last.execution.split('-')[0]}/{last.baseline.split('-')[0]} throughput: "
+                    f"**{last.throughput_ratio:.3f}×**{energy}"]
     return "\n".join(out) + "\n"

@@ -18,6 +18,7 @@ from pathlib import Path
 from ..outputs import write_atomic
 from ..plan import Plan
 from ..problem import Problem
+from .tables import accelerator_table, operator_list, unit_name
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -60,33 +61,45 @@ def plan_picture(plan: Plan) -> str:
         ax.add_patch(plt.Rectangle((0, row - 0.4), a.units, 0.8, facecolor=colors(a.index % 10), alpha=0.45,
                                    edgecolor="black"))
         names = ", ".join(a.layers[:5]) + (f", … (+{len(a.layers) - 5})" if len(a.layers) > 5 else "")
-        ax.text(widest * 1.02, row, f"#{a.index} {a.config}, {a.units} units: {names}", va="center", fontsize=8)
+        where = f"segment {a.segment}, " if plan.family == "mcm" else ""
+        ax.text(widest * 1.02, row, f"#{a.index} {where}{a.config}, {a.units} {unit_name(plan)}: {names}", va="center", fontsize=8)
     ax.set_xlim(0, widest * 2.6)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_yticks([])
     ax.set_xticks([0, widest])
-    ax.set_xlabel("compute units")
+    ax.set_xlabel(unit_name(plan))
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    ax.set_title(f"{len(plan.accelerators)} accelerators using {sum(a.units for a in plan.accelerators)} units")
+    if plan.family == "mcm":
+        ax.set_title(f"{len(plan.accelerators)} clusters in {plan.segments} segments")
+    else:
+        ax.set_title(f"{len(plan.accelerators)} accelerators using {sum(a.units for a in plan.accelerators)} units")
     return _png(fig)
 
 
 def gantt(plan: Plan) -> str:
-    """Pipeline schedule of one batch: a bar per (accelerator, input)."""
+    """Pipeline schedule of one batch: a bar per (accelerator, input); on mcm the segments one after another,
+    each pipelined at its slowest cluster's time (fixed DRAM and reconfiguration costs are not drawn)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(10, 0.5 + 0.45 * max(1, len(plan.accelerators))))
     period = plan.period_ms or 0.0
     colors = plt.get_cmap("tab20")
-    offset = 0.0
+    offset = start = 0.0
+    segment = None
     for s, a in enumerate(plan.accelerators):
+        if plan.family == "mcm" and a.segment != segment:
+            members = [b.busy_ms for b in plan.accelerators if b.segment == a.segment]
+            if segment is not None:
+                start = offset = start + seg_span
+            segment, period = a.segment, max(members)
+            seg_span = sum(members) + (plan.batch - 1) * period
         bars = [(i * period + offset, a.busy_ms) for i in range(plan.batch)]
         ax.broken_barh(bars, (s - 0.4, 0.8), facecolors=[colors(i % 20) for i in range(plan.batch)])
         offset += a.busy_ms
     ax.set_yticks(range(len(plan.accelerators)), [f"#{a.index}" for a in plan.accelerators])
     ax.invert_yaxis()
     ax.set_xlabel("time (ms)")
-    ax.set_title(f"one batch of {plan.batch}: latency {plan.latency_ms:.3f} ms, period {period:.4f} ms")
+    ax.set_title(f"one batch of {plan.batch}: latency {plan.latency_ms:.3f} ms, period {plan.period_ms or 0:.4f} ms")
     ax.grid(True, axis="x", alpha=0.3)
     return _png(fig)
 
@@ -138,14 +151,10 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
         body += ["<h2>The plan</h2>", _img(plan_picture(plan), "accelerators as boxes sized by units"),
                  "<h2>Pipeline of one batch</h2>", _img(gantt(plan), "pipeline Gantt chart"),
                  "<h2>Utilisation</h2>", _img(utilisation(plan), "utilisation per accelerator"),
-                 "<h2>Accelerators</h2>",
-                 _table(["#", "engines A×B×C @ tile", "units", "PLIO in/out", "PL buffer KiB", "layers", "busy ms",
-                         "utilisation", "MAC efficiency"],
-                        [[a.index, a.config, a.units, f"{a.ports_in}/{a.ports_out}", f"{a.buffer_bytes / 1024:.0f}",
-                          len(a.layers), f"{a.busy_ms:.4f}", f"{a.utilization:.1%}", f"{a.mac_efficiency:.1%}"]
-                         for a in plan.accelerators], left=2)]
+                 "<h2>Clusters</h2>" if plan.family == "mcm" else "<h2>Accelerators</h2>",
+                 _table(*accelerator_table(plan), left=2)]
         for a in plan.accelerators:
-            body.append(f"<p><b>#{a.index}</b> <span class=ops>{html.escape(', '.join(a.ops))}</span></p>")
+            body.append(f"<p><b>#{a.index}</b> <span class=ops>{html.escape(', '.join(operator_list(a)))}</span></p>")
     if comparison:
         body += ["<h2>Strategies compared</h2>",
                  _table(["strategy", "status", "objective", "bound", "gap to best bound", "wall s", "evaluations", "note"],
@@ -160,7 +169,10 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
                         [[r["execution"], r["point"], f"{r['latency_ms']:.4f}", f"{r['throughput']:.2f}",
                           f"{r['energy_mj']:.4f}", "yes" if r["exact"] else "no", r["plan_file"]]
                          for r in pareto_rows(fronts)], left=1)]
-    if problem is not None:
+    if problem is not None and problem.family == "mcm":
+        body.append(f"<p>{problem.n_layers} layers priced on {problem.n_configs} cluster sizes of "
+                    f"{problem.segments.chiplets} chiplets; {plan.segments} segments.</p>")
+    elif problem is not None:
         body.append(f"<p>{problem.n_layers} layers priced on {problem.n_configs} accelerator configurations; "
                     f"DDR time per input {problem.ddr_period_s * 1e3:.4f} ms.</p>")
     return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"

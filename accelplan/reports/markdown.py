@@ -8,6 +8,7 @@ from pathlib import Path
 from ..outputs import write_atomic
 from ..plan import Plan
 from ..problem import Problem
+from .tables import accelerator_table, operator_list
 
 
 def _num(value: float | None, spec: str) -> str:
@@ -24,7 +25,8 @@ def report_markdown(plan: Plan, problem: Problem | None = None, sections: Sequen
             f"| latency (batch) | {_num(plan.latency_ms, '.4f')} ms |",
             f"| energy | {_num(plan.energy_mj, '.4f')} mJ per inference |",
             f"| pipeline period | {_num(plan.period_ms, '.4f')} ms |",
-            f"| accelerators | {len(plan.accelerators)} |", ""]
+            f"| {'clusters' if plan.family == 'mcm' else 'accelerators'} | {len(plan.accelerators)} |"]
+    out += [f"| segments | {plan.segments} |", ""] if plan.family == "mcm" else [""]
     out += ["## Solver", "", "| strategy | status | objective | best bound | gap | wall time |", "|---|---|---|---|---|---|",
             f"| {s.strategy} | {s.status} | {_num(s.objective, '.6g')} | {_num(s.bound, '.6g')} | "
             f"{_num(None if s.gap is None else 100 * s.gap, '.4f')} % | {s.solve_time_s:.2f} s |", ""]
@@ -32,7 +34,15 @@ def report_markdown(plan: Plan, problem: Problem | None = None, sections: Sequen
         out += [f"{s.message}", ""]
     if plan.violations:
         out += ["## Violations", ""] + [f"- {v}" for v in plan.violations] + [""]
-    if problem is not None:
+    if problem is not None and problem.family == "mcm":
+        n = problem.segments.chiplets
+        out += ["## Package", "", "| segment | clusters | chiplets used | of |", "|---|---|---|---|"]
+        for s_ in range(plan.segments):
+            accs = [a for a in plan.accelerators if a.segment == s_]
+            out.append(f"| {s_} | {len(accs)} | {sum(a.units for a in accs)} | {n} |")
+        out += ["", f"SRAM per chiplet {problem.segments.sram_bytes / 1024:.0f} KiB; a cluster whose weights do not "
+                    "fit streams them from DRAM for every input.", ""]
+    elif problem is not None:
         used = {r: 0.0 for r in problem.resources}
         for a in plan.accelerators:
             used["units"] += a.units
@@ -47,20 +57,26 @@ def report_markdown(plan: Plan, problem: Problem | None = None, sections: Sequen
                 out.append(f"| {r} | {used[r]:g} | {cap:g} |")
         out += [f"| DDR time per input | {problem.ddr_period_s * 1e3:.4f} ms | period {_num(plan.period_ms, '.4f')} ms |", ""]
     if plan.accelerators:
-        out += ["## Accelerators", "",
-                "| # | engines A×B×C @ tile | units | PLIO in/out | PL buffer KiB | layers | busy ms | utilisation | MAC efficiency |",
-                "|---|---|---|---|---|---|---|---|---|"]
-        for a in plan.accelerators:
-            out.append(f"| {a.index} | {a.config} | {a.units} | {a.ports_in}/{a.ports_out} | {a.buffer_bytes / 1024:.0f} | "
-                       f"{len(a.layers)} | {a.busy_ms:.4f} | {a.utilization:.1%} | {a.mac_efficiency:.1%} |")
+        header, rows = accelerator_table(plan)
+        kind = "Cluster" if plan.family == "mcm" else "Accelerator"
+        out += [f"## {kind}s", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
         out.append("")
         for a in plan.accelerators:
-            out += [f"### Accelerator {a.index} ({a.config})", "", ", ".join(f"`{op}`" for op in a.ops), ""]
+            where = f", segment {a.segment}" if plan.family == "mcm" else ""
+            out += [f"### {kind} {a.index} ({a.config}{where})", "", ", ".join(f"`{op}`" for op in operator_list(a)), ""]
     out += [section for section in sections]
-    out += ["## Model", "",
-            "Per input: stage time = sum of its layers' times on its accelerator; period = max(slowest stage, "
-            "DDR time of the weights per input); throughput = 1/period; latency = sum of stage times + "
-            "(batch − 1) × period; energy = Σ layer energy + static power × period.", ""]
+    if plan.family == "mcm":
+        out += ["## Model", "",
+                "Per segment: Σ cluster times + (batch − 1) × slowest cluster + weights loaded from DRAM + "
+                "reconfiguration + activations crossing DRAM at its start; batch latency = Σ segments (+ the output "
+                "written); throughput = batch / latency; energy = Σ layer energy + DRAM traffic + static power × "
+                "latency, per inference (see accelplan.segments).", ""]
+    else:
+        out += ["## Model", "",
+                "Per input: stage time = sum of its layers' times on its accelerator; period = max(slowest stage, "
+                "DDR time of the weights per input); throughput = 1/period; latency = sum of stage times + "
+                "(batch − 1) × period; energy = Σ layer energy + static power × period.", ""]
     return "\n".join(out)
 
 

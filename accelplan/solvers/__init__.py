@@ -27,6 +27,9 @@ STRATEGIES: dict[str, Strategy] = {
 #: strategies whose "optimal" status is a proof (the others are heuristics)
 EXACT = ("milp", "cpsat", "dp", "exhaustive")
 
+#: strategies that model segments and clusters on a chiplet package (family mcm)
+MCM_STRATEGIES = ("dp", "exhaustive")
+
 
 def solve(problem: Problem, strategy: str = "milp", time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> Plan:
     """Solve ``problem`` with the named strategy within ``time_limit_s``; ``seed`` makes runs repeatable."""
@@ -34,4 +37,7 @@ def solve(problem: Problem, strategy: str = "milp", time_limit_s: float = 60.0, 
         run = STRATEGIES[strategy]
     except KeyError:
         raise SolveError(f"unknown strategy {strategy!r}; available: {', '.join(STRATEGIES)}") from None
+    if problem.family == "mcm" and strategy not in MCM_STRATEGIES:
+        raise SolveError(f"{strategy} does not model segments and clusters on a chiplet package (mcm) yet; "
+                         f"use {' or '.join(MCM_STRATEGIES)}")
     return run(problem, time_limit_s=time_limit_s, seed=seed, **options)

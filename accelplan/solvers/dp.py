@@ -39,6 +39,7 @@ from ..formulations.milp import busy_cap_s
 from ..plan import Groups, Plan, SolverFacts, best_plan, evaluate, infeasible_plan, plan_groups, relative_gap
 from ..problem import Problem
 from .contiguous import best_contiguous
+from .segment_dp import solve_segments
 
 def covers(problem: Problem) -> str | None:
     """Why ``dp`` cannot solve ``problem`` exactly, or None when it can."""
@@ -251,7 +252,12 @@ def _solve_labels(problem: Problem, deadline: float, incumbent: Plan | None) -> 
 
 
 def solve_dp(problem: Problem, time_limit_s: float = 60.0, seed: int = 0) -> Plan:
-    """Exact contiguous plan; raises :class:`SolveError` for hybrid execution, which it does not cover."""
+    """Exact contiguous plan; raises :class:`SolveError` for hybrid execution, which it does not cover.
+
+    On a chiplet package (mcm) the dp over segment and cluster cut points of :mod:`.segment_dp`.
+    """
+    if problem.family == "mcm":
+        return solve_segments(problem, time_limit_s, seed)
     why = covers(problem)
     if why:
         raise SolveError(why)

@@ -3,7 +3,7 @@
 Hybrid enumerates every set partition of the layers into at most ``max_accelerators`` groups,
 spatial every split into consecutive groups, sequential the single group; each group takes every
 configuration (pruned only when the budgets are exceeded). Every candidate is priced by the shared
-evaluator.
+evaluator. On a chiplet package (mcm) it enumerates segment cuts, cluster cuts and cluster sizes.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from ..errors import SolveError
 from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan, metrics
 from ..problem import Problem
+from ..segments import segment_rules
 
 #: refuse problems whose (partitions x configurations) count exceeds this
 MAX_CANDIDATES = 5_000_000
@@ -59,8 +60,74 @@ def count_candidates(problem: Problem) -> int:
     return total
 
 
+def mcm_plans(problem: Problem) -> Iterator[tuple[tuple[int, tuple[int, ...], int], ...]]:
+    """Every plan on a chiplet package: segment cuts x cluster cuts per segment x a configuration per cluster
+    (chiplets per segment within the package, the execution model's rules applied)."""
+    n = problem.n_layers
+    max_len, allowed, max_clusters = segment_rules(problem)
+    chiplets = problem.segments.chiplets
+
+    def clusters(start: int, stop: int, left: int, count: int) -> Iterator[list[tuple[int, tuple[int, ...]]]]:
+        if start == stop:
+            yield []
+            return
+        if count == max_clusters:
+            return
+        for end in range(start + 1, min(stop, start + max_len) + 1):
+            for c in allowed:
+                g = problem.configs[c].units
+                if g <= left:
+                    for rest in clusters(end, stop, left - g, count + 1):
+                        yield [(c, tuple(range(start, end)))] + rest
+
+    def plans(start: int, seg: int) -> Iterator[list[tuple[int, tuple[int, ...], int]]]:
+        if start == n:
+            yield []
+            return
+        for end in range(start + 1, n + 1):
+            for first in clusters(start, end, chiplets, 0):
+                for rest in plans(end, seg + 1):
+                    yield [(c, ls, seg) for c, ls in first] + rest
+
+    for plan in plans(0, 0):
+        yield tuple(plan)
+
+
+def _exhaustive_mcm(problem: Problem, time_limit_s: float) -> Plan:
+    start = time.perf_counter()
+    best: tuple | None = None
+    evaluations, finished = 0, True
+    for groups in mcm_plans(problem):
+        if evaluations % 256 == 0 and time.perf_counter() - start > time_limit_s:
+            finished = False
+            break
+        evaluations += 1
+        if evaluations > MAX_CANDIDATES:
+            raise SolveError(f"exhaustive enumeration of {problem.n_layers} layers on {problem.segments.chiplets} chiplets "
+                             f"exceeds {MAX_CANDIDATES:,} plans; use dp")
+        met = metrics(problem, groups)
+        if not met.violations:
+            value = met.objective_value(problem.objective)
+            if best is None or better(problem.objective, value, best[0]):
+                best = (value, groups)
+    return _result(problem, best, finished, time.perf_counter() - start, evaluations)
+
+
+def _result(problem: Problem, best: tuple | None, finished: bool, elapsed: float, evaluations: int) -> Plan:
+    if best is None:
+        status = "infeasible" if finished else "time_limit"
+        return infeasible_plan(problem, SolverFacts("exhaustive", status, None, None, None, elapsed, evaluations,
+                                                    "no plan meets the constraints" if finished else "time limit reached"))
+    value, groups = best
+    facts = SolverFacts("exhaustive", "optimal" if finished else "time_limit", value, value if finished else None,
+                        0.0 if finished else None, elapsed, evaluations, model_objective=value)
+    return evaluate(problem, groups, facts)
+
+
 def solve_exhaustive(problem: Problem, time_limit_s: float = 60.0, seed: int = 0) -> Plan:
     """Evaluate every plan; the best feasible one is optimal when enumeration finishes in time (``seed`` unused)."""
+    if problem.family == "mcm":
+        return _exhaustive_mcm(problem, time_limit_s)
     if count_candidates(problem) > MAX_CANDIDATES:
         raise SolveError(f"exhaustive enumeration of {problem.n_layers} layers x {problem.n_configs} configurations "
                          f"exceeds {MAX_CANDIDATES:,} candidates; use milp")
@@ -93,12 +160,4 @@ def solve_exhaustive(problem: Problem, time_limit_s: float = 60.0, seed: int = 0
                 value = met.objective_value(problem.objective)
                 if best is None or better(problem.objective, value, best[0]):
                     best = (value, groups)
-    elapsed = time.perf_counter() - start
-    if best is None:
-        status = "infeasible" if finished else "time_limit"
-        return infeasible_plan(problem, SolverFacts("exhaustive", status, None, None, None, elapsed, evaluations,
-                                                    "no plan meets the constraints" if finished else "time limit reached"))
-    value, groups = best
-    facts = SolverFacts("exhaustive", "optimal" if finished else "time_limit", value, value if finished else None,
-                        0.0 if finished else None, elapsed, evaluations, model_objective=value)
-    return evaluate(problem, groups, facts)
+    return _result(problem, best, finished, time.perf_counter() - start, evaluations)

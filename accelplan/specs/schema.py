@@ -14,7 +14,12 @@ from .units import Bandwidth, Energy, Frequency, Power, Size, Time
 Dtype = Literal["int8", "int16", "bf16", "fp32"]
 DTYPE_BYTES: dict[str, int] = {"int8": 1, "int16": 2, "bf16": 2, "fp32": 4}
 
-ExecutionModel = Literal["sequential", "spatial", "hybrid"]
+ExecutionModel = Literal["sequential", "spatial", "hybrid", "layer-sequential", "segmented-pipeline", "merged-pipeline"]
+#: execution models each hardware family supports (the first is the default)
+FAMILY_EXECUTIONS: dict[str, tuple[str, ...]] = {
+    "versal-aie": ("hybrid", "spatial", "sequential"),
+    "mcm": ("merged-pipeline", "segmented-pipeline", "layer-sequential"),
+}
 Objective = Literal["throughput", "latency", "energy"]
 Strategy = Literal["milp", "cpsat", "dp", "exhaustive", "optuna-tpe", "optuna-nsga2"]
 
@@ -190,7 +195,70 @@ class VersalAIEHardware(Strict):
     menu: VersalMenuSpec
 
 
-HardwareSpec = Annotated[Union[VersalAIEHardware], Field(discriminator="family")]
+# ------------------------------------------------------------------------------------ mcm package
+class ChipletSpec(Strict):
+    """One chiplet: a MAC array with its per-cycle tile shapes, a global buffer (SRAM) and its clock."""
+
+    macs_per_cycle: dict[Dtype, PositiveInt] = Field(description="MACs per cycle per chiplet, per dtype")
+    tiles: dict[Dtype, list[tuple[PositiveInt, PositiveInt, PositiveInt]]] = Field(
+        description="per-cycle tile shapes (m, k, n) the chiplet's MAC array can be configured to, per dtype; "
+                    "m*k*n must equal macs_per_cycle (Simba: 16 PEs x 8 lanes x 8-wide vector MACs)")
+    efficiency: Annotated[float, Field(gt=0, le=1)] = Field(1.0, description="fraction of peak a full tile sustains")
+    sram: Size = Field(description="global buffer per chiplet (weights of its layers + activation buffers)")
+    clock: Frequency
+    elementwise_per_cycle: PositiveInt = Field(
+        128, description="elements per cycle of the chiplet's post-processing (element-wise) units")
+
+
+class NoPSpec(Strict):
+    """The network-on-package: a 2-D mesh of links between neighbouring chiplets."""
+
+    link_bandwidth: Bandwidth = Field(description="bandwidth of one link, per direction")
+    hop_latency: Time = Field(description="latency per router hop")
+    energy_per_bit: Energy = Field(description="energy per bit per hop (Gemini: 0.3-2.4 pJ/bit by package technology)")
+
+
+class DRAMControllerSpec(Strict):
+    at: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] = Field(description="mesh position (row, column) it attaches to")
+    bandwidth: Bandwidth
+
+
+class DRAMSpec(Strict):
+    controllers: list[DRAMControllerSpec] = Field(min_length=1)
+    energy_per_bit: Energy = Field(description="DRAM access energy per bit (HBM 5.5 to GDDR6X 10.5 pJ/bit)")
+
+
+class MCMEnergySpec(Strict):
+    mac: dict[Dtype, Energy] = Field(description="energy per MAC per dtype (PE-local buffers included)")
+    sram_byte: Energy = Field(description="energy per byte read or written in a chiplet's global buffer")
+    static_power: Power = Field(description="static power of the package, charged for the batch time")
+
+
+class MCMMenuSpec(Strict):
+    """Cluster sizes a plan may give a group of consecutive layers."""
+
+    cluster_chiplets: list[PositiveInt] | None = Field(
+        None, description="allowed chiplet counts per cluster; default: the sizes of every rectangle that fits the mesh")
+
+
+class MCMHardware(Strict):
+    """A package of chiplets on a 2-D mesh network-on-package, with DRAM controllers on the mesh (e.g. Simba)."""
+
+    name: str = Field(min_length=1)
+    family: Literal["mcm"]
+    description: str = ""
+    mesh: tuple[PositiveInt, PositiveInt] = Field(description="chiplet rows, columns")
+    chiplet: ChipletSpec
+    nop: NoPSpec
+    dram: DRAMSpec
+    energy: MCMEnergySpec
+    layer_overhead: Time = Field(description="fixed synchronisation cost per layer on a cluster")
+    reconfiguration: Time = Field(description="fixed cost of switching the package to the next segment")
+    menu: MCMMenuSpec = MCMMenuSpec()
+
+
+HardwareSpec = Annotated[Union[VersalAIEHardware, MCMHardware], Field(discriminator="family")]
+HARDWARE_FAMILIES: dict[str, type[BaseModel]] = {"versal-aie": VersalAIEHardware, "mcm": MCMHardware}
 
 
 # ----------------------------------------------------------------------------------------- study
@@ -198,7 +266,9 @@ class Constraints(Strict):
     latency_max_ms: PositiveFloat | None = Field(None, description="upper bound on batch latency (ms)")
     throughput_min: PositiveFloat | None = Field(None, description="lower bound on throughput (inferences/s)")
     batch: PositiveInt | None = Field(None, description="inputs per batch; default: the model's batch")
-    max_accelerators: PositiveInt = Field(6, description="most accelerators carved out of the device")
+    max_accelerators: PositiveInt | None = Field(
+        None, description="most accelerators carved out of the device (versal-aie, default 6); "
+                          "on mcm, most clusters per segment (default: no limit but the chiplets)")
 
 
 class StudySpec(Strict):
@@ -207,7 +277,9 @@ class StudySpec(Strict):
     name: str | None = None
     model: str = Field(min_length=1, description="built-in model name or path relative to this file")
     hardware: str = Field(min_length=1, description="built-in hardware name or path relative to this file")
-    execution: ExecutionModel = "hybrid"
+    execution: ExecutionModel | None = Field(
+        None, description="versal-aie: hybrid (default), spatial, sequential; "
+                          "mcm: merged-pipeline (default), segmented-pipeline, layer-sequential")
     objective: Objective = "throughput"
     constraints: Constraints = Constraints()
     strategy: Strategy = "milp"
@@ -217,4 +289,4 @@ class StudySpec(Strict):
                                                description="values of symbolic dimensions when the model is an .onnx file")
 
 
-SCHEMAS: dict[str, type[BaseModel]] = {"model": ModelSpec, "hardware": VersalAIEHardware, "study": StudySpec}
+SCHEMAS: dict[str, object] = {"model": ModelSpec, "hardware": HardwareSpec, "study": StudySpec}

@@ -1,0 +1,174 @@
+"""The segment model of a chiplet package: how a plan of segments and clusters is priced.
+
+A plan cuts the layer chain into temporal *segments* run one after another; each segment splits
+its layers into *clusters* of consecutive layers, each on its own group of chiplets (the chiplets
+of one segment's clusters add up to at most the package), and the clusters of a segment are
+pipelined over the batch. Per batch of ``b`` inputs, in seconds:
+
+- cluster ``c`` (layers ``l``, configuration ``g``): ``T_c = sum_l time[l, g]`` per input; its
+  weights ``W_c`` enter from DRAM once per batch (``O_c = W_c / dram_bw``) when every chiplet holds
+  its share (``sum_l w[l, g] + max_l buffer[l, g] <= SRAM``), else they stream from DRAM for each
+  input (``T_c += W_c / dram_bw``, ``O_c = 0``);
+- segment ``s``: ``sum_c T_c + (b - 1) * max_c T_c`` (fill, then the slowest cluster paces the batch)
+  ``+ sum_c O_c + reconfiguration + b * boundary_bytes[start] / dram_bw`` (the activations that
+  cross DRAM where the segment starts: the model input, or the previous segment's output written
+  and read back);
+- batch time ``T = sum_s segment times + b * boundary_bytes[L] / dram_bw`` (the output written);
+  throughput ``= b / T``, latency ``= T``, period ``= T / b``;
+- energy per inference ``= (b * sum_l energy[l, g] + DRAM bytes * e_dram + static power * T) / b``.
+
+Every term is a sum over clusters or over segment starts except ``(b - 1) * max_c T_c``, so the
+objective (time or energy) is ``sum of separable terms + w * sum_s (sum_c T_c + (b - 1) max_c T_c)``
+with ``w = 1`` for time and ``w = static power`` for energy: :func:`objective_terms` gives those
+pieces and the dp strategy, the exhaustive strategy and the evaluator all price plans with them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import Problem
+
+
+@dataclass(frozen=True)
+class ObjectiveTerms:
+    """The objective (per batch: seconds, or joules for energy) split into the pieces the dp sums."""
+
+    weight: float  # w: multiplies sum_c T_c + (b - 1) * max_c T_c
+    start: np.ndarray  # (L+1,) cost of a segment starting at p (reconfiguration, boundary activations)
+    end: float  # cost of writing the last output
+
+
+def objective_terms(problem: Problem, objective: str | None = None) -> ObjectiveTerms:
+    """Segment-start and end costs in the units of ``objective`` (default: the problem's)."""
+    t = problem.segments
+    assert t is not None, "objective_terms needs an mcm problem"
+    b = problem.batch
+    boundary_s = b * t.boundary_bytes / t.dram_bandwidth
+    start_s = t.reconfiguration_s + boundary_s[:-1]
+    if (objective or problem.objective) == "energy":
+        p = problem.static_power_w
+        return ObjectiveTerms(p, np.append(p * start_s + b * t.boundary_bytes[:-1] * t.dram_byte_j, 0.0),
+                              p * boundary_s[-1] + b * t.boundary_bytes[-1] * t.dram_byte_j)
+    return ObjectiveTerms(1.0, np.append(start_s, 0.0), float(boundary_s[-1]))
+
+
+@dataclass(frozen=True)
+class ClusterTables:
+    """Prefix sums over layers of every per-(layer, configuration) table, for O(1) cluster prices."""
+
+    time: np.ndarray  # (L+1, C)
+    energy: np.ndarray
+    sram_weight: np.ndarray
+    weight: np.ndarray  # (L+1,)
+
+
+def cluster_tables(problem: Problem) -> ClusterTables:
+    t = problem.segments
+    assert t is not None
+    zero = np.zeros((1, problem.n_configs))
+    return ClusterTables(np.vstack([zero, np.cumsum(problem.time_s, axis=0)]),
+                         np.vstack([zero, np.cumsum(problem.energy_j, axis=0)]),
+                         np.vstack([zero, np.cumsum(t.sram_weight_bytes, axis=0)]),
+                         np.concatenate([[0.0], np.cumsum(t.weight_bytes)]))
+
+
+def cluster_costs(problem: Problem, tables: ClusterTables, c: int, start: int, ends: np.ndarray,
+                  objective: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Clusters of configuration ``c`` over layers ``start..end-1`` for each ``end`` in ``ends`` (ascending).
+
+    Returns per end: ``T_c`` (s per input), the separable cost ``X_c`` in objective units per batch
+    (weights from DRAM; for energy also the layers' energy and the static power over ``O_c``), the
+    batch energy (J) and whether the weights fit the SRAM.
+    """
+    t = problem.segments
+    assert t is not None
+    b = problem.batch
+    buffer = np.maximum.accumulate(t.sram_buffer_bytes[start:ends[-1], c])[ends - start - 1]
+    fits = (tables.sram_weight[ends, c] - tables.sram_weight[start, c]) + buffer <= t.sram_bytes * (1 + 1e-12)
+    weights = tables.weight[ends] - tables.weight[start]
+    load_s = weights / t.dram_bandwidth
+    time_c = tables.time[ends, c] - tables.time[start, c] + np.where(fits, 0.0, load_s)
+    energy = b * (tables.energy[ends, c] - tables.energy[start, c]) + np.where(fits, 1.0, b) * weights * t.dram_byte_j
+    once_s = np.where(fits, load_s, 0.0)
+    if (objective or problem.objective) == "energy":
+        separable = energy + problem.static_power_w * once_s
+    else:
+        separable = once_s
+    return time_c, separable, energy, fits
+
+
+def segment_rules(problem: Problem) -> tuple[int, list[int], int]:
+    """Per execution model: most layers per cluster, allowed configurations, most clusters per segment."""
+    n_l = problem.n_layers
+    full = [c for c, cfg in enumerate(problem.configs) if cfg.units == problem.segments.chiplets]
+    if problem.execution == "layer-sequential":
+        return n_l, full, 1
+    if problem.execution == "segmented-pipeline":
+        return 1, list(range(problem.n_configs)), problem.accelerator_slots
+    return n_l, list(range(problem.n_configs)), problem.accelerator_slots
+
+
+MCMGroups = tuple[tuple[int, tuple[int, ...], int], ...]  # (configuration, layers, segment) per cluster
+
+
+def structure_violations(problem: Problem, groups: MCMGroups) -> list[str]:
+    """Clusters of consecutive layers, segments of consecutive clusters, the execution model's rules, chiplets per segment."""
+    out = []
+    if sorted(l for _, ls, _ in groups for l in ls) != list(range(problem.n_layers)):
+        out.append("every layer must be in exactly one cluster")
+    if any(not ls or list(ls) != list(range(ls[0], ls[-1] + 1)) for _, ls, _ in groups):
+        out.append("a cluster must run a non-empty run of consecutive layers")
+        return out
+    ordered = sorted(groups, key=lambda g: g[1][0])
+    segs = [s for _, _, s in ordered]
+    if segs != sorted(segs) or sorted(set(segs)) != list(range(len(set(segs)))):
+        out.append("segments must be numbered 0, 1, ... along the layer chain, each a run of consecutive clusters")
+    max_len, allowed, max_clusters = segment_rules(problem)
+    if any(len(ls) > max_len for _, ls, _ in groups):
+        out.append(f"{problem.execution} runs one layer per cluster")
+    if any(c not in allowed for c, _, _ in groups):
+        out.append(f"{problem.execution} runs every layer on all {problem.segments.chiplets} chiplets")
+    for s in sorted(set(segs)):
+        members = [c for c, _, seg in groups if seg == s]
+        used = sum(problem.configs[c].units for c in members)
+        if used > problem.segments.chiplets:
+            out.append(f"segment {s}: clusters use {used} chiplets of {problem.segments.chiplets}")
+        if len(members) > max_clusters:
+            out.append(f"segment {s}: {len(members)} clusters exceed the limit of {max_clusters}")
+    return out
+
+
+@dataclass(frozen=True)
+class SegmentMetrics:
+    busy_s: tuple[float, ...]  # T_c per cluster, in the order given
+    fits: tuple[bool, ...]
+    batch_time_s: float
+    energy_j: float  # per inference
+    objective: float  # per batch, in objective units (what the dp minimises)
+    segments: int
+
+
+def price(problem: Problem, groups: MCMGroups) -> SegmentMetrics:
+    """Batch time, energy and objective of a (structurally valid) plan; see the module docstring."""
+    tables = cluster_tables(problem)
+    terms = objective_terms(problem, "throughput")
+    t, b = problem.segments, problem.batch
+    busy, fits, seg_busy = [], [], {}
+    once_s = energy_batch = 0.0
+    for c, ls, s in groups:
+        t_c, x_c, e_c, fit = (float(v[0]) for v in cluster_costs(problem, tables, c, ls[0], np.array([ls[-1] + 1]), "throughput"))
+        busy.append(t_c)
+        fits.append(bool(fit))
+        once_s += x_c
+        energy_batch += e_c
+        seg_busy.setdefault(s, []).append(t_c)
+    starts = [min(ls[0] for _, ls, seg in groups if seg == s) for s in seg_busy]
+    pipelined = sum(sum(v) + (b - 1) * max(v) for v in seg_busy.values())
+    batch_time = once_s + pipelined + sum(terms.start[p] for p in starts) + terms.end
+    energy_batch += (problem.static_power_w * batch_time
+                     + b * t.dram_byte_j * sum(t.boundary_bytes[p] for p in [*starts, problem.n_layers]))
+    value = energy_batch if problem.objective == "energy" else batch_time
+    return SegmentMetrics(tuple(busy), tuple(fits), float(batch_time), float(energy_batch / b), float(value), len(seg_busy))
