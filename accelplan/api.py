@@ -67,7 +67,7 @@ def plan_study(study: Study, strategy: str | None = None, time_limit_s: float | 
     ``options`` go to the strategy (Optuna: ``trials``, ``storage``, ``study_name``).
     """
     problem = build_problem(study)
-    plan = solve(problem, strategy or study.spec.strategy, time_limit_s or study.spec.time_limit_s,
+    plan = solve(problem, strategy or study.strategy, time_limit_s or study.spec.time_limit_s,
                  study.spec.seed if seed is None else seed, **{k: v for k, v in options.items() if v is not None})
     return Result(study, problem, plan)
 

@@ -125,7 +125,7 @@ def _progress(args: argparse.Namespace, what: str, total: int | None) -> Iterato
 
 def _solve(args: argparse.Namespace) -> int:
     study = _study(args, strategy=args.strategy)
-    with _progress(args, f"{study.spec.strategy} on {study.name} (limit {study.spec.time_limit_s:g} s)", None) as step:
+    with _progress(args, f"{study.strategy} on {study.name} (limit {study.spec.time_limit_s:g} s)", None) as step:
         step(study.execution)
         result = api.plan_study(study, trials=args.trials, storage=args.storage, study_name=args.study_name)
     written = api.write_outputs(result, args.out)

@@ -35,12 +35,13 @@ def pareto_min(points: np.ndarray, block: int = 256, deadline: float | None = No
     return np.concatenate(keep)
 
 
-def pareto_min_counted(x: np.ndarray, y: np.ndarray, count: np.ndarray) -> np.ndarray:
+def pareto_min_counted(x: np.ndarray, y: np.ndarray, count: np.ndarray, nested: bool = True) -> np.ndarray:
     """:func:`pareto_min` of the rows ``(x, y, count)`` where ``count`` takes few integer values (e.g. chiplets used).
 
     Sweeps the counts upwards keeping the staircase (x ascending, y descending) of every row with a
     smaller or equal count; a row is dropped when a staircase point, or an earlier row of its own
     count in (x, y) order, is <= it in x and y. O(n log n) per count value instead of O(n^2).
+    ``nested=False``: rows of different counts never beat each other (the count is a state, not a cost).
     """
     keep_all = []
     stair_x, stair_y = np.empty(0), np.empty(0)
@@ -50,6 +51,8 @@ def pareto_min_counted(x: np.ndarray, y: np.ndarray, count: np.ndarray) -> np.nd
         gx, gy = x[order], y[order]
         before = np.minimum.accumulate(np.concatenate([[np.inf], gy[:-1]]))  # least y of the earlier rows of this count
         beaten = before <= gy
+        if not nested:
+            stair_x, stair_y = np.empty(0), np.empty(0)
         if len(stair_x):
             at = np.searchsorted(stair_x, gx, side="right") - 1
             beaten |= (at >= 0) & (stair_y[np.maximum(at, 0)] <= gy)

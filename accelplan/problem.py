@@ -37,7 +37,8 @@ class SegmentTables:
 
     Per layer ``l`` and cluster configuration ``c``: the mapping chosen (partition factors, tile),
     the weight and buffer bytes each chiplet holds; per layer its weight bytes; per cut point ``p``
-    (0..L) the bytes per input that cross DRAM when a segment starts or ends there.
+    (0..L) the bytes per input that cross DRAM when a segment starts or ends there; per placement
+    (snake offset ``u``) and configuration the mean NoP hops from the DRAM controllers.
     """
 
     chiplets: int
@@ -48,8 +49,11 @@ class SegmentTables:
     weight_bytes: np.ndarray  # (L,)
     boundary_bytes: np.ndarray  # (L+1,)
     dram_bandwidth: float
-    dram_byte_j: float
+    dram_byte_j: float  # per byte to or from DRAM, NoP hops from the controllers averaged over the mesh
     reconfiguration_s: float
+    dram_access_j: float = 0.0  # per byte, the DRAM access alone
+    nop_byte_hop_j: float = 0.0  # per byte per NoP hop
+    dram_hops: np.ndarray | None = None  # (chiplets+1, C): mean hops from DRAM to a cluster placed at snake offset u
 
 
 @dataclass(frozen=True, eq=False)
@@ -210,7 +214,8 @@ def _build_mcm(study: Study) -> Problem:
         chiplets=n_chiplets, mappings=tuple(chosen), sram_weight_bytes=w_chip, sram_buffer_bytes=buf_chip,
         sram_bytes=hw.chiplet.sram, weight_bytes=np.array([mcm.weight_bytes(g, dtype) for g in gemms]),
         boundary_bytes=boundary, dram_bandwidth=mcm.dram_bandwidth(hw), dram_byte_j=mcm.dram_byte_energy(hw),
-        reconfiguration_s=hw.reconfiguration)
+        reconfiguration_s=hw.reconfiguration, dram_access_j=mcm.dram_access_energy(hw),
+        nop_byte_hop_j=8 * hw.nop.energy_per_bit, dram_hops=mcm.dram_hops(hw, configs))
     return Problem(
         name=study.name, model=study.model.name, hardware=hw.name, dtype=dtype,
         execution=study.execution, objective=study.spec.objective, batch=batch,

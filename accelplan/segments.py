@@ -15,7 +15,10 @@ pipelined over the batch. Per batch of ``b`` inputs, in seconds:
   and read back);
 - batch time ``T = sum_s segment times + b * boundary_bytes[L] / dram_bw`` (the output written);
   throughput ``= b / T``, latency ``= T``, period ``= T / b``;
-- energy per inference ``= (b * sum_l energy[l, g] + DRAM bytes * e_dram + static power * T) / b``.
+- energy per inference ``= (b * sum_l energy[l, g] + DRAM bytes * e_dram + static power * T) / b``;
+  a cluster's weights travel from the nearest DRAM controller to where it sits: a segment's
+  clusters take consecutive runs of the mesh's snake order, so the hops depend on the chiplets the
+  earlier clusters of its segment hold (:func:`placement_energy`).
 
 Every term is a sum over clusters or over segment starts except ``(b - 1) * max_c T_c``, so the
 objective (time or energy) is ``sum of separable terms + w * sum_s (sum_c T_c + (b - 1) max_c T_c)``
@@ -76,12 +79,14 @@ def cluster_tables(problem: Problem) -> ClusterTables:
 
 
 def cluster_costs(problem: Problem, tables: ClusterTables, c: int, start: int, ends: np.ndarray,
-                  objective: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                  objective: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Clusters of configuration ``c`` over layers ``start..end-1`` for each ``end`` in ``ends`` (ascending).
 
     Returns per end: ``T_c`` (s per input), the separable cost ``X_c`` in objective units per batch
     (weights from DRAM; for energy also the layers' energy and the static power over ``O_c``), the
-    batch energy (J) and whether the weights fit the SRAM.
+    batch energy (J), whether the weights fit the SRAM, and the DRAM bytes per batch. Energy and
+    ``X_c`` leave out the NoP hops of those bytes, which depend on where the cluster sits:
+    :func:`placement_energy`.
     """
     t = problem.segments
     assert t is not None
@@ -91,13 +96,21 @@ def cluster_costs(problem: Problem, tables: ClusterTables, c: int, start: int, e
     weights = tables.weight[ends] - tables.weight[start]
     load_s = weights / t.dram_bandwidth
     time_c = tables.time[ends, c] - tables.time[start, c] + np.where(fits, 0.0, load_s)
-    energy = b * (tables.energy[ends, c] - tables.energy[start, c]) + np.where(fits, 1.0, b) * weights * t.dram_byte_j
+    dram_bytes = np.where(fits, 1.0, b) * weights
+    energy = b * (tables.energy[ends, c] - tables.energy[start, c]) + dram_bytes * t.dram_access_j
     once_s = np.where(fits, load_s, 0.0)
     if (objective or problem.objective) == "energy":
         separable = energy + problem.static_power_w * once_s
     else:
         separable = once_s
-    return time_c, separable, energy, fits
+    return time_c, separable, energy, fits, dram_bytes
+
+
+def placement_energy(problem: Problem, c: int, offsets: np.ndarray, dram_bytes: np.ndarray) -> np.ndarray:
+    """``[i, j]``: joules of the NoP hops of ``dram_bytes[j]`` between the DRAM controllers and a cluster of
+    configuration ``c`` placed at snake offset ``offsets[i]`` (the chiplets earlier clusters of its segment hold)."""
+    t = problem.segments
+    return t.nop_byte_hop_j * t.dram_hops[offsets, c][:, None] * dram_bytes[None, :]
 
 
 def segment_rules(problem: Problem) -> tuple[int, list[int], int]:
@@ -156,10 +169,14 @@ def price(problem: Problem, groups: MCMGroups) -> SegmentMetrics:
     tables = cluster_tables(problem)
     terms = objective_terms(problem, "throughput")
     t, b = problem.segments, problem.batch
-    busy, fits, seg_busy = [], [], {}
+    busy, fits, seg_busy, placed = [], [], {}, {}
     once_s = energy_batch = 0.0
     for c, ls, s in groups:
-        t_c, x_c, e_c, fit = (float(v[0]) for v in cluster_costs(problem, tables, c, ls[0], np.array([ls[-1] + 1]), "throughput"))
+        t_c, x_c, e_c, fit, moved = (v[0] for v in cluster_costs(problem, tables, c, ls[0], np.array([ls[-1] + 1]), "throughput"))
+        offset = placed.get(s, 0)
+        placed[s] = offset + problem.configs[c].units
+        e_c += float(placement_energy(problem, c, np.array([offset]), np.array([moved]))[0, 0])
+        t_c, x_c, e_c = float(t_c), float(x_c), float(e_c)
         busy.append(t_c)
         fits.append(bool(fit))
         once_s += x_c

@@ -100,3 +100,14 @@ def test_progress_bar_only_on_a_terminal(study_file: Path, tmp_path: Path, tty: 
     err = _run_cli(args, tty)
     assert ("strategies:" in err) == tty, err[-500:]
     assert "strategies:" not in _run_cli(args + ["--quiet"], tty=True)
+
+
+def test_mcm_report_html_images_load(tmp_path: Path, root: Path) -> None:
+    """A chiplet-package plan: clusters by segment, the segment-by-segment pipeline, every image loads."""
+    out = tmp_path / "out"
+    assert main(["solve", "--model", "resnet50", "--hardware", "mcm-16", "--batch", "4", "-o", str(out), "--quiet"]) == 0
+    html = (out / "report.html").read_text()
+    _self_contained(html)
+    assert "<h2>Clusters</h2>" in html and "segment" in html and "ws" in html
+    loaded, total = images_loaded(out / "report.html", tmp_path)
+    assert total == 3 and loaded == total

@@ -6,12 +6,14 @@ import json
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import yaml
 
 from accelplan.api import make_study
 from accelplan.cli import main
 from accelplan.costs import mcm
+from accelplan.dominance import pareto_min_counted
 from accelplan.errors import SolveError, SpecError
 from accelplan.plan import evaluate, metrics, plan_groups
 from accelplan.problem import build_problem
@@ -253,3 +255,38 @@ def test_energy_and_throughput_optima_trade() -> None:
         fast_energy = evaluate(problem, plan_groups(problem, fast)).energy_mj
         assert frugal.energy_mj <= fast_energy * (1 + 1e-9)
         assert frugal.throughput <= fast.throughput * (1 + 1e-9)
+
+
+def test_counted_pareto_filter_matches_definition() -> None:
+    """The dp's label filter keeps exactly the rows no other row beats or ties (counts nested, or a state)."""
+    rng = np.random.default_rng(0)
+    for size in (1, 7, 150, 400):
+        x = rng.integers(0, 6, size).astype(float)
+        y = rng.integers(0, 6, size).astype(float)
+        u = rng.integers(0, 4, size)
+        for nested in (True, False):
+            kept = pareto_min_counted(x, y, u, nested=nested)
+            assert len(set(kept.tolist())) == len(kept)
+            rows = {(x[i], y[i], u[i]) for i in kept}
+            for i in range(size):
+                beats = [(x[j], y[j], u[j]) for j in range(size)
+                         if x[j] <= x[i] and y[j] <= y[i] and (u[j] <= u[i] if nested else u[j] == u[i])]
+                front_member = not any(b != (x[i], y[i], u[i]) for b in beats)
+                assert ((x[i], y[i], u[i]) in rows) == front_member
+            assert len(kept) == len(rows)  # one row per distinct front point
+
+
+def test_dram_hops_follow_the_snake_placement(tmp_path) -> None:
+    """On a 2x3 mesh with one controller at (0, 0), clusters sit along the snake (0,0) (0,1) (0,2) (1,2) (1,1) (1,0)."""
+    data = yaml.safe_load((ROOT / "specs" / "hardware" / "simba-36.yaml").read_text())
+    data["mesh"] = [2, 3]
+    data["dram"]["controllers"] = [{"at": [0, 0], "bandwidth": "32 GB/s"}]
+    path = tmp_path / "hw.yaml"
+    path.write_text(yaml.safe_dump(data))
+    hw = load_hardware(path)
+    assert mcm.snake_order(hw) == [(0, 0), (0, 1), (0, 2), (1, 2), (1, 1), (1, 0)]
+    configs = [mcm.cluster_shape(hw, g) for g in (1, 2, 6)]
+    hops = mcm.dram_hops(hw, configs)
+    assert list(hops[:6, 0]) == [0, 1, 2, 3, 2, 1]
+    assert hops[0, 1] == 0.5 and hops[2, 1] == 2.5 and hops[4, 1] == 1.5 and np.isinf(hops[5, 1])
+    assert hops[0, 2] == pytest.approx(9 / 6) and np.isinf(hops[1, 2])

@@ -120,6 +120,35 @@ def dram_bandwidth(hw: MCMHardware) -> float:
     return sum(c.bandwidth for c in hw.dram.controllers)
 
 
+def snake_order(hw: MCMHardware) -> list[tuple[int, int]]:
+    """Mesh positions in boustrophedon order: row 0 left to right, row 1 right to left, ...
+
+    A segment's clusters take consecutive runs of this order, so consecutive clusters are neighbours.
+    """
+    rows, cols = hw.mesh
+    return [(r, c if r % 2 == 0 else cols - 1 - c) for r in range(rows) for c in range(cols)]
+
+
+def dram_hops(hw: MCMHardware, configs: list[ClusterConfig]) -> np.ndarray:
+    """``hops[u, c]``: mean NoP hops from the nearest DRAM controller to the chiplets of a cluster of
+    configuration ``c`` placed at snake positions ``u .. u+g-1`` (inf where it would not fit)."""
+    order = snake_order(hw)
+    near = np.array([min(abs(r - ctl.at[0]) + abs(q - ctl.at[1]) for ctl in hw.dram.controllers) for r, q in order], float)
+    prefix = np.concatenate([[0.0], np.cumsum(near)])
+    n = len(order)
+    out = np.full((n + 1, len(configs)), np.inf)
+    for c, cfg in enumerate(configs):
+        g = cfg.units
+        u = np.arange(0, n - g + 1)
+        out[u, c] = (prefix[u + g] - prefix[u]) / g
+    return out
+
+
+def dram_access_energy(hw: MCMHardware) -> float:
+    """Joules per byte of the DRAM access itself."""
+    return 8 * hw.dram.energy_per_bit
+
+
 def dram_byte_energy(hw: MCMHardware) -> float:
     """Joules per byte to or from DRAM: the DRAM access plus the NoP hops from the nearest controller (mesh average)."""
     rows, cols = hw.mesh

@@ -9,12 +9,18 @@ of an open segment needs only
 - ``U``: chiplets the open segment's clusters hold,
 - ``M``: its slowest cluster so far (and, when a cluster limit binds, ``K``: its cluster count).
 
-A label that another label at the same cut point beats or ties on every field is dropped; when
+Label B beats label A at the same cut point when ``V_B <= V_A``, ``V_B + w(b-1)M_B <= V_A + w(b-1)M_A``
+(it would close no dearer) and ``U_B <= U_A``: whatever the rest of A's segment adds, B can add too
+and pay at most the same (on energy ``U`` must be equal, since where a cluster sits after ``U``
+chiplets prices its weights' hops from DRAM). Beaten labels are dropped - with ``U`` few integers
+this is a staircase sweep per ``U`` (:func:`accelplan.dominance.pareto_min_counted`). When
 the open segment closes at ``p`` it costs ``V + w * (b - 1) * M``, and the cheapest closing at
 ``p`` seeds one fresh segment there, so segment cut points are the outer DP
 ``best[j] = min_i best[i] + segment(i, j)`` with every segment priced by one shared label pass.
-Labels whose lower bound (``V + w * (b - 1) * M`` plus, per remaining layer, its fastest time and
-its weights' DRAM cost) exceeds a known plan are dropped; the known plan comes from the same pass
+Labels whose lower bound exceeds a known plan are dropped: ``V + w (b-1) max(M, (P + work) / N)``
+plus, per remaining layer, its fastest time and its weights' DRAM cost, where ``P`` is the open
+segment's chiplet-seconds and ``work`` the remaining layers' least chiplet-seconds (a segment's
+slowest cluster is at least its chiplet-seconds over the N chiplets). The known plan comes from the same pass
 with a beam (the ``beam`` cheapest labels per cut point). Exact: what is dropped is dominated or
 provably worse; the status is ``optimal`` when the pass finishes.
 
@@ -33,7 +39,7 @@ from ..dominance import Timeout, pareto_min, pareto_min_counted
 from ..errors import SolveError
 from ..plan import Plan, SolverFacts, evaluate, infeasible_plan, objective_value, relative_gap
 from ..problem import Problem
-from ..segments import ClusterTables, cluster_costs, cluster_tables, objective_terms, segment_rules
+from ..segments import ClusterTables, cluster_costs, cluster_tables, objective_terms, placement_energy, segment_rules
 
 #: labels kept per cut point by the first (heuristic) pass that gives the exact pass its bound
 BEAM = 24
@@ -73,7 +79,9 @@ def _rest_bound(problem: Problem, allowed: list[int], w: float) -> tuple[np.ndar
     t = problem.segments
     per_layer = w * (problem.time_s[:, allowed].min(axis=1) + t.weight_bytes / t.dram_bandwidth)
     if problem.objective == "energy":
-        per_layer = per_layer + problem.batch * problem.energy_j[:, allowed].min(axis=1) + t.weight_bytes * t.dram_byte_j
+        least_hops = float(np.min(t.dram_hops[:, allowed]))
+        per_layer = (per_layer + problem.batch * problem.energy_j[:, allowed].min(axis=1)
+                     + t.weight_bytes * (t.dram_access_j + t.nop_byte_hop_j * least_hops))
     work = (problem.time_s[:, allowed] * problem.usage[allowed, 0][None, :]).min(axis=1)
     suffix = lambda a: np.append(np.cumsum(a[::-1])[::-1], 0.0)  # noqa: E731
     return suffix(per_layer), suffix(work)
@@ -131,10 +139,13 @@ def _search(problem: Problem, tables: ClusterTables, upper: float, deadline: flo
             # B beats A when it has paid no more (V), would close no dearer (V + fill * M) and holds no more chiplets:
             # whatever the rest of A's segment adds, max(M, F) costs B at most the difference in V
             try:
-                if track_k:
+                if track_k and problem.objective == "energy":
+                    front = pareto_min(np.column_stack([V, V + fill * M, U, -U, K]), deadline=deadline)
+                elif track_k:
                     front = pareto_min(np.column_stack([V, V + fill * M, U, K]), deadline=deadline)
                 else:
-                    front = pareto_min_counted(V, V + fill * M, U)
+                    # on energy, where a cluster sits (after U chiplets) prices its weights' hops: U is a state
+                    front = pareto_min_counted(V, V + fill * M, U, nested=problem.objective != "energy")
             except Timeout:
                 raise Timeout(bound_at(p, chunks)) from None
             if beam is not None and len(front) > beam:
@@ -164,8 +175,10 @@ def _search(problem: Problem, tables: ClusterTables, upper: float, deadline: flo
             ok = (U + units[c] <= chiplets) & (K + 1 <= max_clusters)
             if not ok.any():
                 continue
-            t_c, x_c, _, _ = cluster_costs(problem, tables, c, p, ends)
+            t_c, x_c, _, _, moved = cluster_costs(problem, tables, c, p, ends)
             nv = V[ok][:, None] + (x_c + w * t_c)[None, :]
+            if problem.objective == "energy":  # the weights' hops from DRAM depend on where the cluster sits: at U
+                nv = nv + placement_energy(problem, c, U[ok], moved)
             nm = np.maximum(M[ok][:, None], t_c[None, :])
             npw = P[ok][:, None] + units[c] * t_c[None, :]
             keep = lower(nv, nm, npw, ends[None, :]) <= upper * tol

@@ -282,7 +282,7 @@ class StudySpec(Strict):
                           "mcm: merged-pipeline (default), segmented-pipeline, layer-sequential")
     objective: Objective = "throughput"
     constraints: Constraints = Constraints()
-    strategy: Strategy = "milp"
+    strategy: Strategy | None = Field(None, description="default: milp on versal-aie, dp on mcm")
     time_limit_s: PositiveFloat = Field(60.0, description="wall-clock limit of the solver (s)")
     seed: int = Field(0, ge=0, description="random seed of the solver or search (repeatable runs)")
     model_dims: dict[str, PositiveInt] = Field(default_factory=dict,

@@ -35,6 +35,11 @@ class Study:
         return self.spec.constraints.batch or self.model.batch
 
     @property
+    def strategy(self) -> str:
+        """The study's strategy, or its hardware family's default (milp on versal-aie, dp on mcm)."""
+        return self.spec.strategy or ("dp" if self.hardware.family == "mcm" else "milp")
+
+    @property
     def name(self) -> str:
         return self.spec.name or f"{self.model.name} on {self.hardware.name}"
 
