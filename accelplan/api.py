@@ -100,7 +100,7 @@ def write_comparison(problem: Problem, rows: Sequence[Comparison], out_dir: Path
     return written
 
 
-def compare_execution_study(study: Study, strategy: str = "dp", time_limit_s: float | None = None, seed: int | None = None,
+def compare_execution_study(study: Study, strategy: str = "auto", time_limit_s: float | None = None, seed: int | None = None,
                             progress: Callable[[str], None] | None = None) -> list[ExecutionResult]:
     """The best plan of the study's model and hardware under each execution model of its hardware family."""
     order, _ = FAMILY_ORDER[study.hardware.family]
@@ -115,7 +115,7 @@ def write_execution_comparison(study: Study, rows: Sequence[ExecutionResult], ou
     written = [write_atomic(out_dir / "compare-execution.md", f"# Execution models: {study.name}\n\n{table}"),
                write_atomic(out_dir / "compare-execution.csv", executions_csv(rows))]
     for row in rows:
-        if row.plan.feasible:
+        if row.plan is not None and row.plan.feasible:
             folder = out_dir / row.execution
             written += [write_plan(row.plan, folder / "plan.yaml"),
                         write_report(row.plan, folder / "report.md", None, [f"## Execution models compared\n\n{table}"]),

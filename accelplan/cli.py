@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("compare-execution", help="the best plan under each execution model of the hardware's family")
     _study_args(x)
-    x.add_argument("--strategy", default="dp", choices=list(STRATEGIES), help="strategy for every solve (default dp)")
+    x.add_argument("--strategy", default="auto", choices=["auto", *STRATEGIES],
+                   help="strategy for every solve (auto: dp, or milp for hybrid execution)")
 
     im = sub.add_parser("import", help="import an ONNX model as a model spec YAML")
     im.add_argument("onnx", type=Path)
@@ -172,7 +173,7 @@ def _compare_execution(args: argparse.Namespace) -> int:
     elif not args.quiet:
         print(executions_markdown(rows))
         print(f"wrote {len(written)} files in {args.out}")
-    return 0 if any(r.plan.feasible for r in rows) else 1
+    return 0 if any(r.plan is not None and r.plan.feasible for r in rows) else 1
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,30 +37,50 @@ class ExecutionResult:
     baseline: str
     throughput_ratio: float | None  # throughput / the baseline execution's throughput
     message: str
-    plan: Plan
+    plan: Plan | None  # None when the strategy does not cover this execution model
+    strategy: str = ""
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "plan"}
 
 
-def compare_executions(problems: dict[str, Problem], strategy: str = "dp", time_limit_s: float = 60.0, seed: int = 0,
+def auto_strategy(problem: Problem) -> str:
+    """The fastest exact strategy for an execution model: dp where it applies (contiguous plans, mcm), else milp."""
+    return "milp" if problem.family != "mcm" and problem.execution == "hybrid" else "dp"
+
+
+def compare_executions(problems: dict[str, Problem], strategy: str = "auto", time_limit_s: float = 60.0, seed: int = 0,
                        progress: Callable[[str], None] | None = None) -> list[ExecutionResult]:
-    """Solve the same model and hardware under each execution model (``problems``: execution -> problem)."""
+    """Solve the same model and hardware under each execution model (``problems``: execution -> problem).
+
+    ``strategy="auto"`` picks :func:`auto_strategy` per execution model; a strategy that does not
+    cover one gets an ``unsupported`` row saying why.
+    """
     family = next(iter(problems.values())).family
     order, baseline = FAMILY_ORDER[family]
-    plans = {}
+    plans: dict[str, tuple[str, Plan | str]] = {}
     for execution in (e for e in order if e in problems):
         if progress:
             progress(execution)
-        plans[execution] = solve(problems[execution], strategy, time_limit_s=time_limit_s, seed=seed)
-    base = plans.get(baseline)
-    base_rate = base.throughput if base is not None and base.feasible else None
-    return [ExecutionResult(
-        execution=e, status=p.solver.status, throughput=p.throughput, latency_ms=p.latency_ms, energy_mj=p.energy_mj,
-        solve_time_s=p.solver.solve_time_s, segments=p.segments if p.family == "mcm" else (1 if p.accelerators else 0),
-        clusters=len(p.accelerators), baseline=baseline,
-        throughput_ratio=p.throughput / base_rate if base_rate and p.throughput is not None else None,
-        message=p.solver.message, plan=p) for e, p in plans.items()]
+        name = auto_strategy(problems[execution]) if strategy == "auto" else strategy
+        try:
+            plans[execution] = (name, solve(problems[execution], name, time_limit_s=time_limit_s, seed=seed))
+        except SolveError as exc:
+            plans[execution] = (name, str(exc))
+    base = plans.get(baseline, ("", None))[1]
+    base_rate = base.throughput if isinstance(base, Plan) and base.feasible else None
+    rows = []
+    for e, (name, p) in plans.items():
+        if not isinstance(p, Plan):
+            rows.append(ExecutionResult(e, "unsupported", None, None, None, 0.0, 0, 0, baseline, None, p, None, name))
+            continue
+        rows.append(ExecutionResult(
+            execution=e, status=p.solver.status, throughput=p.throughput, latency_ms=p.latency_ms, energy_mj=p.energy_mj,
+            solve_time_s=p.solver.solve_time_s, segments=p.segments if p.family == "mcm" else (1 if p.accelerators else 0),
+            clusters=len(p.accelerators), baseline=baseline,
+            throughput_ratio=p.throughput / base_rate if base_rate and p.throughput is not None else None,
+            message=p.solver.message, plan=p, strategy=name))
+    return rows
 
 
 @dataclass(frozen=True)

@@ -290,3 +290,16 @@ def test_dram_hops_follow_the_snake_placement(tmp_path) -> None:
     assert list(hops[:6, 0]) == [0, 1, 2, 3, 2, 1]
     assert hops[0, 1] == 0.5 and hops[2, 1] == 2.5 and hops[4, 1] == 1.5 and np.isinf(hops[5, 1])
     assert hops[0, 2] == pytest.approx(9 / 6) and np.isinf(hops[1, 2])
+
+
+def test_compare_execution_on_versal_picks_a_strategy_per_model(capsys, tmp_path, study_file) -> None:
+    """On versal-aie auto runs dp on sequential and spatial and milp on hybrid; a forced dp reports hybrid unsupported."""
+    base = ["compare-execution", str(study_file), "--time-limit", "20", "--json", "-o", str(tmp_path / "out")]
+    assert main(base + ["--quiet"]) == 0
+    rows = {r["execution"]: r for r in json.loads(capsys.readouterr().out)}
+    assert [rows[e]["strategy"] for e in ("sequential", "spatial", "hybrid")] == ["dp", "dp", "milp"]
+    assert all(rows[e]["status"] == "optimal" for e in rows)
+    assert rows["hybrid"]["throughput"] >= rows["spatial"]["throughput"] * (1 - 1e-6) >= rows["sequential"]["throughput"] * (1 - 1e-6)
+    assert main(base + ["--strategy", "dp", "--quiet"]) == 0
+    rows = {r["execution"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["hybrid"]["status"] == "unsupported" and "milp or cpsat" in rows["hybrid"]["message"]

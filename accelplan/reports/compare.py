@@ -50,7 +50,7 @@ def comparison_markdown(rows: Sequence[Comparison], objective: str) -> str:
     return "\n".join(out) + "\n"
 
 
-EXECUTION_COLUMNS = ("execution", "status", "throughput", "latency_ms", "energy_mj", "solve_time_s", "segments", "clusters",
+EXECUTION_COLUMNS = ("execution", "strategy", "status", "throughput", "latency_ms", "energy_mj", "solve_time_s", "segments", "clusters",
                      "baseline", "throughput_ratio", "message")
 
 
@@ -65,17 +65,18 @@ def executions_csv(rows: Sequence[ExecutionResult]) -> str:
 
 def executions_markdown(rows: Sequence[ExecutionResult]) -> str:
     """Table of the best plan per execution model, then the most general model's ratio to the pipeline baseline."""
-    out = ["| execution | status | throughput inf/s | latency ms | energy mJ/inf | segments | clusters | "
-           "vs baseline | solve s |", "|---|---|---|---|---|---|---|---|---|"]
+    out = ["| execution | strategy | status | throughput inf/s | latency ms | energy mJ/inf | segments | clusters | "
+           "vs baseline | solve s | note |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        out.append(f"| {r.execution} | {r.status} | {_num(r.throughput, '.2f')} | {_num(r.latency_ms, '.4f')} | "
+        out.append(f"| {r.execution} | {r.strategy} | {r.status} | {_num(r.throughput, '.2f')} | {_num(r.latency_ms, '.4f')} | "
                    f"{_num(r.energy_mj, '.4f')} | {r.segments} | {r.clusters} | "
-                   f"{_num(r.throughput_ratio, '.3f')}× | {r.solve_time_s:.2f} |")
+                   f"{_num(r.throughput_ratio, '.3f')}× | {r.solve_time_s:.2f} | {r.message.replace('|', '/')} |")
     last = rows[-1] if rows else None
     if last is not None and last.throughput_ratio is not None and last.execution != last.baseline:
         base = next(r for r in rows if r.execution == last.baseline)
-        energy = (f", energy {last.energy_mj / base.energy_mj:.3f}×"
-                  if last.energy_mj is not None and base.energy_mj else "")
-        out += ["", f"{last.execution.split('-')[0]}/{last.baseline.split('-')[0]} throughput: "
+        energy = (f", energy {last.energy_mj / base.energy_mj:.3f}×" if last.energy_mj is not None and base.energy_mj else "")
+        name = {"merged-pipeline": "merged", "segmented-pipeline": "segmented"}
+        out += ["", f"{name.get(last.execution, last.execution)}/{name.get(last.baseline, last.baseline)} throughput: "
                     f"**{last.throughput_ratio:.3f}×**{energy}"]
     return "\n".join(out) + "\n"
+
