@@ -203,9 +203,10 @@ def _bound_violations(problem: Problem, latency: float, period: float) -> list[s
 
 
 def _mcm_metrics(problem: Problem, groups, check_bounds: bool) -> Metrics:
-    violations = seg.structure_violations(problem, groups)
+    violations = seg.layout_violations(problem, groups)
     if violations:
         return Metrics(tuple(0.0 for _ in groups), float("inf"), float("inf"), float("inf"), tuple(violations))
+    violations = seg.rule_violations(problem, groups)
     m = seg.price(problem, groups)
     period = m.batch_time_s / problem.batch
     if check_bounds:

@@ -108,8 +108,10 @@ def cluster_costs(problem: Problem, tables: ClusterTables, c: int, start: int, e
 
 def placement_energy(problem: Problem, c: int, offsets: np.ndarray, dram_bytes: np.ndarray) -> np.ndarray:
     """``[i, j]``: joules of the NoP hops of ``dram_bytes[j]`` between the DRAM controllers and a cluster of
-    configuration ``c`` placed at snake offset ``offsets[i]`` (the chiplets earlier clusters of its segment hold)."""
+    configuration ``c`` placed at snake offset ``offsets[i]`` (the chiplets earlier clusters of its segment hold).
+    A cluster past the package's end (an infeasible plan, priced for heuristics' sake) sits at the last place it fits."""
     t = problem.segments
+    offsets = np.minimum(offsets, t.chiplets - problem.configs[c].units)
     return t.nop_byte_hop_j * t.dram_hops[offsets, c][:, None] * dram_bytes[None, :]
 
 
@@ -127,30 +129,42 @@ def segment_rules(problem: Problem) -> tuple[int, list[int], int]:
 MCMGroups = tuple[tuple[int, tuple[int, ...], int], ...]  # (configuration, layers, segment) per cluster
 
 
-def structure_violations(problem: Problem, groups: MCMGroups) -> list[str]:
-    """Clusters of consecutive layers, segments of consecutive clusters, the execution model's rules, chiplets per segment."""
+def layout_violations(problem: Problem, groups: MCMGroups) -> list[str]:
+    """Why ``groups`` is not a chain of segments of clusters of consecutive layers (then it cannot be priced)."""
     out = []
     if sorted(l for _, ls, _ in groups for l in ls) != list(range(problem.n_layers)):
         out.append("every layer must be in exactly one cluster")
     if any(not ls or list(ls) != list(range(ls[0], ls[-1] + 1)) for _, ls, _ in groups):
         out.append("a cluster must run a non-empty run of consecutive layers")
         return out
-    ordered = sorted(groups, key=lambda g: g[1][0])
-    segs = [s for _, _, s in ordered]
+    segs = [s for _, _, s in sorted(groups, key=lambda g: g[1][0])]
     if segs != sorted(segs) or sorted(set(segs)) != list(range(len(set(segs)))):
         out.append("segments must be numbered 0, 1, ... along the layer chain, each a run of consecutive clusters")
+    return out
+
+
+def segment_use(problem: Problem, groups: MCMGroups) -> dict[int, tuple[int, int]]:
+    """Per segment: (chiplets its clusters hold, cluster count)."""
+    out: dict[int, tuple[int, int]] = {}
+    for c, _, s in groups:
+        used, count = out.get(s, (0, 0))
+        out[s] = (used + problem.configs[c].units, count + 1)
+    return out
+
+
+def rule_violations(problem: Problem, groups: MCMGroups) -> list[str]:
+    """The execution model's rules and the package: chiplets and clusters per segment."""
+    out = []
     max_len, allowed, max_clusters = segment_rules(problem)
     if any(len(ls) > max_len for _, ls, _ in groups):
         out.append(f"{problem.execution} runs one layer per cluster")
     if any(c not in allowed for c, _, _ in groups):
         out.append(f"{problem.execution} runs every layer on all {problem.segments.chiplets} chiplets")
-    for s in sorted(set(segs)):
-        members = [c for c, _, seg in groups if seg == s]
-        used = sum(problem.configs[c].units for c in members)
+    for s, (used, count) in sorted(segment_use(problem, groups).items()):
         if used > problem.segments.chiplets:
             out.append(f"segment {s}: clusters use {used} chiplets of {problem.segments.chiplets}")
-        if len(members) > max_clusters:
-            out.append(f"segment {s}: {len(members)} clusters exceed the limit of {max_clusters}")
+        if count > max_clusters:
+            out.append(f"segment {s}: {count} clusters exceed the limit of {max_clusters}")
     return out
 
 

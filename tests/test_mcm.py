@@ -197,7 +197,7 @@ def test_spec_errors(tmp_path) -> None:
 
 def test_other_strategies_refuse_mcm() -> None:
     problem = random_mcm_problem(1, "throughput")
-    for strategy in ("milp", "cpsat", "optuna-tpe"):
+    for strategy in ("milp", "cpsat"):
         with pytest.raises(SolveError, match="chiplet package"):
             solve(problem, strategy)
     energy = replace(random_mcm_problem(1, "energy"), latency_max_s=1.0)
@@ -303,3 +303,31 @@ def test_compare_execution_on_versal_picks_a_strategy_per_model(capsys, tmp_path
     assert main(base + ["--strategy", "dp", "--quiet"]) == 0
     rows = {r["execution"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["hybrid"]["status"] == "unsupported" and "milp or cpsat" in rows["hybrid"]["message"]
+
+
+@pytest.mark.parametrize("strategy", ["optuna-tpe", "optuna-nsga2"])
+def test_optuna_on_mcm_never_beats_the_optimum(strategy: str) -> None:
+    """Heuristic searches over cut points and cluster sizes: feasible plans, metrics as the evaluator's, never above the optimum."""
+    for seed in range(8):
+        problem = random_mcm_problem(seed, "throughput")
+        best = solve(problem, "exhaustive")
+        plan = solve(problem, strategy, time_limit_s=30, seed=seed, trials=40)
+        assert plan.feasible and plan.solver.status == "feasible" and plan.solver.evaluations == 40
+        assert plan.throughput <= best.throughput * (1 + 1e-9)
+        again = evaluate(problem, plan_groups(problem, plan))
+        assert again.throughput == plan.throughput and again.energy_mj == plan.energy_mj
+
+
+def test_optuna_search_space_round_trips_every_plan() -> None:
+    """Every plan of a small package is reachable: the parameters of a plan decode to the same plan."""
+    import optuna
+    from accelplan.solvers.search import SearchSpace
+    for seed in range(6):
+        problem = random_mcm_problem(seed, "throughput", layers=(3, 4))
+        space = SearchSpace(problem)
+        plans = list(mcm_plans(problem))[:200]
+        assert len(plans) >= 4
+        for groups in plans:
+            params = space.params(groups)
+            trial = optuna.trial.FixedTrial(params)
+            assert space.suggest(trial) == tuple(sorted(groups, key=lambda g: g[1][0]))

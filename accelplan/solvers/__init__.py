@@ -28,7 +28,7 @@ STRATEGIES: dict[str, Strategy] = {
 EXACT = ("milp", "cpsat", "dp", "exhaustive")
 
 #: strategies that model segments and clusters on a chiplet package (family mcm)
-MCM_STRATEGIES = ("dp", "exhaustive")
+MCM_STRATEGIES = ("dp", "exhaustive", "optuna-tpe", "optuna-nsga2")
 
 
 def solve(problem: Problem, strategy: str = "milp", time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> Plan:
@@ -39,5 +39,5 @@ def solve(problem: Problem, strategy: str = "milp", time_limit_s: float = 60.0, 
         raise SolveError(f"unknown strategy {strategy!r}; available: {', '.join(STRATEGIES)}") from None
     if problem.family == "mcm" and strategy not in MCM_STRATEGIES:
         raise SolveError(f"{strategy} does not model segments and clusters on a chiplet package (mcm) yet; "
-                         f"use {' or '.join(MCM_STRATEGIES)}")
+                         f"use {', '.join(MCM_STRATEGIES)}")
     return run(problem, time_limit_s=time_limit_s, seed=seed, **options)

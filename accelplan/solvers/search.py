@@ -5,7 +5,11 @@ The decision space is the exact strategies' plan space, as Optuna parameters:
 - ``hybrid``: ``slot{l}``, the slot that runs layer ``l``; ``spatial``: ``cut{a}``, cut points of
   the chain (sorted, so slot ``a`` runs the layers between the ``a``-th and ``a+1``-th cut);
   ``sequential``: one slot runs every layer.
-Slots that run no layer are not built. Every trial is priced by the shared evaluator; budgets, the
+Slots that run no layer are not built. On a chiplet package (mcm): ``cut{l}`` before each layer
+``l > 0`` (0: same cluster, 1: a new cluster, 2: a new segment; the execution model narrows the
+choices) and ``cfg@{l}``, the cluster size of the cluster that starts at layer ``l`` (a
+define-by-run parameter, sampled only when a cluster starts there); the warm start is the
+plan with every layer on the whole package. Every trial is priced by the shared evaluator; budgets, the
 latency bound and throughput_min are set as the trial's constraints (``Trial.set_constraint``; a
 trial is feasible when every value is <= 0), which both samplers read. The contiguous heuristic's plan is
 enqueued as the first trial (a warm start, as a designer would seed a search).
@@ -28,6 +32,7 @@ from ..dominance import pareto_min
 from ..errors import SolveError
 from ..plan import Groups, Metrics, Plan, SolverFacts, best_plan, evaluate, infeasible_plan, metrics, plan_groups
 from ..problem import Problem
+from ..segments import segment_rules, segment_use
 from .contiguous import best_contiguous
 
 
@@ -40,6 +45,8 @@ class SearchSpace:
     def suggest(self, trial: optuna.Trial) -> Groups:
         """Sample a plan's groups from ``trial``."""
         p = self.problem
+        if p.family == "mcm":
+            return self._suggest_segments(trial)
         slots = p.accelerator_slots
         cfg = [trial.suggest_categorical(f"cfg{a}", list(range(p.n_configs))) for a in range(slots)]
         if p.execution == "hybrid":
@@ -53,9 +60,35 @@ class SearchSpace:
             groups = [(cfg[0], tuple(range(p.n_layers)))]
         return tuple((c, ls) for c, ls in groups if ls)
 
+    def _cut_choices(self) -> list[int]:
+        return {"layer-sequential": [0, 2], "segmented-pipeline": [1, 2]}.get(self.problem.execution, [0, 1, 2])
+
+    def _suggest_segments(self, trial: optuna.Trial) -> Groups:
+        p = self.problem
+        _, allowed, _ = segment_rules(p)
+        groups, start, segment = [], 0, 0
+        for l in range(1, p.n_layers + 1):
+            cut = 2 if l == p.n_layers else trial.suggest_categorical(f"cut{l}", self._cut_choices())
+            if cut:
+                groups.append((trial.suggest_categorical(f"cfg@{start}", allowed), tuple(range(start, l)), segment))
+                start, segment = l, segment + (cut == 2)
+        return tuple(groups)
+
     def params(self, groups: Groups) -> dict[str, Any]:
         """The parameters that :meth:`suggest` turns into ``groups`` (groups sorted by first layer)."""
         p = self.problem
+        if p.family == "mcm":
+            firsts = {ls[0]: (c, s) for c, ls, s in groups}
+            segment_of = {ls[0]: s for _, ls, s in groups}
+            out: dict[str, Any] = {f"cfg@{l}": c for l, (c, _) in firsts.items()}
+            prev = 0
+            for l in range(1, p.n_layers):
+                if l in firsts:
+                    out[f"cut{l}"] = 2 if segment_of[l] != prev else 1
+                    prev = segment_of[l]
+                else:
+                    out[f"cut{l}"] = 0
+            return out
         slots = p.accelerator_slots
         out: dict[str, Any] = {f"cfg{a}": (groups[a][0] if a < len(groups) else groups[0][0]) for a in range(slots)}
         if p.execution == "hybrid":
@@ -71,8 +104,13 @@ def constraint_values(problem: Problem, groups: Groups, met: Metrics) -> dict[st
     """Optuna constraint values (<= 0 when met), by name: each budget, the latency bound, throughput_min.
 
     ``met``: the groups' metrics (priced once per trial by the caller)."""
-    use = sum((problem.usage[c] for c, _ in groups), np.zeros(len(problem.resources)))
-    values = {name: float(u / cap - 1.0) for name, u, cap in zip(problem.resources, use, problem.capacity)}
+    if problem.family == "mcm":  # the package's chiplets bound each segment
+        use = segment_use(problem, groups).values()
+        values = {"chiplets": max(u for u, _ in use) / problem.segments.chiplets - 1.0,
+                  "clusters": max(k for _, k in use) / segment_rules(problem)[2] - 1.0}
+    else:
+        use = sum((problem.usage[c] for c, _ in groups), np.zeros(len(problem.resources)))
+        values = {name: float(u / cap - 1.0) for name, u, cap in zip(problem.resources, use, problem.capacity)}
     if problem.latency_max_s is not None:
         values["latency_max"] = met.latency_s / problem.latency_max_s - 1.0
     if problem.throughput_min is not None:
@@ -128,7 +166,7 @@ def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def trial_groups(trial: optuna.trial.FrozenTrial) -> Groups:
     """The accelerator groups a finished trial evaluated."""
-    return tuple((int(c), tuple(int(l) for l in ls)) for c, ls in trial.user_attrs["groups"])
+    return tuple((int(g[0]), tuple(int(l) for l in g[1]), *(int(s) for s in g[2:])) for g in trial.user_attrs["groups"])
 
 
 def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: int = 0, trials: int | None = None,
@@ -143,16 +181,24 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
     study = make_study(problem, multi, seed, storage, study_name)
     space = SearchSpace(problem)
     if warm_start and not study.trials:
-        warm = best_contiguous(problem)
-        if warm is not None:
-            study.enqueue_trial(space.params(plan_groups(problem, warm)))
+        if problem.family == "mcm":  # every layer on the whole package: one segment (one per layer if segmented)
+            full = max(segment_rules(problem)[1], key=lambda c: problem.configs[c].units)
+            if problem.execution == "segmented-pipeline":
+                warm_groups = tuple((full, (l,), l) for l in range(problem.n_layers))
+            else:
+                warm_groups = ((full, tuple(range(problem.n_layers)), 0),)
+            study.enqueue_trial(space.params(warm_groups))
+        else:
+            warm = best_contiguous(problem)
+            if warm is not None:
+                study.enqueue_trial(space.params(plan_groups(problem, warm)))
 
     def objective(trial: optuna.Trial) -> float | list[float]:
         groups = space.suggest(trial)
         met = metrics(problem, groups, check_bounds=False)
         for name, value in constraint_values(problem, groups, met).items():
             trial.set_constraint(name, value)
-        trial.set_user_attr("groups", [[c, list(ls)] for c, ls in groups])
+        trial.set_user_attr("groups", [[g[0], list(g[1]), *g[2:]] for g in groups])
         trial.set_user_attr("latency_ms", met.latency_s * 1e3)
         trial.set_user_attr("throughput", met.throughput)
         trial.set_user_attr("energy_mj", met.energy_j * 1e3)
