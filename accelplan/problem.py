@@ -51,9 +51,9 @@ class SegmentTables:
     dram_bandwidth: float
     dram_byte_j: float  # per byte to or from DRAM, NoP hops from the controllers averaged over the mesh
     reconfiguration_s: float
-    dram_access_j: float = 0.0  # per byte, the DRAM access alone
-    nop_byte_hop_j: float = 0.0  # per byte per NoP hop
-    dram_hops: np.ndarray | None = None  # (chiplets+1, C): mean hops from DRAM to a cluster placed at snake offset u
+    dram_access_j: float  # per byte, the DRAM access alone
+    nop_byte_hop_j: float  # per byte per NoP hop
+    dram_hops: np.ndarray  # (chiplets+1, C): mean hops from DRAM to a cluster placed at snake offset u (inf: no room)
 
 
 @dataclass(frozen=True, eq=False)

@@ -331,3 +331,17 @@ def test_optuna_search_space_round_trips_every_plan() -> None:
             params = space.params(groups)
             trial = optuna.trial.FixedTrial(params)
             assert space.suggest(trial) == tuple(sorted(groups, key=lambda g: g[1][0]))
+
+
+def test_dp_time_limit_keeps_a_valid_bound() -> None:
+    """Stopped early, dp reports time_limit with an upper bound on throughput that the optimum respects."""
+    problem = build_problem(make_study(model="resnet50", hardware="simba-36", batch=16))
+    best = solve(problem, "dp", time_limit_s=120)
+    assert best.solver.status == "optimal"
+    for limit in (0.001, 0.05, 0.2):
+        plan = solve(problem, "dp", time_limit_s=limit)
+        if plan.solver.status == "optimal":
+            continue  # a fast machine finished anyway
+        assert plan.solver.status == "time_limit" and plan.solver.bound >= best.throughput * (1 - 1e-9)
+        if plan.feasible:
+            assert plan.throughput <= best.throughput * (1 + 1e-9)

@@ -117,7 +117,10 @@ def _search(problem: Problem, tables: ClusterTables, upper: float, deadline: flo
         return labels
 
     def bound_at(p: int, chunks) -> float:
-        """Every plan passes a label at some cut point >= p that is pending, or was pruned above ``upper``."""
+        """Every plan passes a label at some cut point >= p that is pending, or was pruned above ``upper``
+        (a beam drops labels without proof: then only the bound at the chain's start holds)."""
+        if beam is not None:
+            return float(lower(np.array([terms.start[0]]), np.array([0.0]), np.array([0.0]), 0)[0])
         lbs = [float(lower(c[0], c[2], c[7], q).min())
                for q, cs in [(p, chunks)] + [(q, pending[q]) for q in range(p + 1, n_l + 1)] for c in cs if len(c[0])]
         return min([upper] + lbs)
@@ -251,7 +254,8 @@ def solve_segments(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, 
     if known_groups is None:
         status = "infeasible" if finished else "time_limit"
         message = "no plan fits the package" if finished else "time limit reached before a plan was found"
-        return infeasible_plan(problem, SolverFacts("dp", status, None, None, None, elapsed, None, message))
+        return infeasible_plan(problem, SolverFacts("dp", status, None, None if finished else _to_user(problem, bound),
+                                                    None, elapsed, None, message))
     user_value, user_bound = _to_user(problem, known), _to_user(problem, bound)
     plan = evaluate(problem, known_groups)
     facts = SolverFacts("dp", "optimal" if finished else "time_limit", plan.objective_value(),
