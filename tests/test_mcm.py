@@ -34,7 +34,7 @@ def _value(problem, groups) -> float:
 
 @pytest.mark.parametrize("objective", ["throughput", "latency", "energy"])
 def test_dp_matches_exhaustive(objective: str) -> None:
-    """On 40 random packages x models x execution models the dp's optimum is the enumerated optimum."""
+    """On 40 random packages x models x execution models dp (and, for time objectives, milp) finds the enumerated optimum."""
     for seed in SEEDS:
         problem = random_mcm_problem(seed, objective)
         ref = solve(problem, "exhaustive", time_limit_s=120)
@@ -46,6 +46,11 @@ def test_dp_matches_exhaustive(objective: str) -> None:
         assert math.isclose(dp.solver.model_objective, dp.objective_value(), rel_tol=1e-9)
         again = evaluate(problem, plan_groups(problem, dp))
         assert again.throughput == dp.throughput and again.energy_mj == dp.energy_mj
+        if objective != "energy":  # the segment MILP (HiGHS) agrees too
+            milp = solve(problem, "milp", time_limit_s=60)
+            assert milp.solver.status == "optimal", (seed, milp.solver)
+            assert math.isclose(milp.objective_value(), ref.objective_value(), rel_tol=1e-6), (seed, problem.execution)
+            assert math.isclose(milp.solver.model_objective, milp.objective_value(), rel_tol=1e-6)
 
 
 def test_dp_plan_ranks_first_among_every_plan() -> None:
@@ -197,12 +202,16 @@ def test_spec_errors(tmp_path) -> None:
 
 def test_other_strategies_refuse_mcm() -> None:
     problem = random_mcm_problem(1, "throughput")
-    for strategy in ("milp", "cpsat"):
-        with pytest.raises(SolveError, match="chiplet package"):
-            solve(problem, strategy)
-    energy = replace(random_mcm_problem(1, "energy"), latency_max_s=1.0)
+    with pytest.raises(SolveError, match="chiplet package"):
+        solve(problem, "cpsat")
+    energy = random_mcm_problem(1, "energy")
+    with pytest.raises(SolveError, match="milp on mcm covers the throughput and latency objectives"):
+        solve(energy, "milp")
     with pytest.raises(SolveError, match="without latency or throughput bounds"):
-        solve(energy, "dp")
+        solve(replace(energy, latency_max_s=1.0), "dp")
+    big = build_problem(make_study(model="resnet152", hardware="simba-36", batch=16))
+    with pytest.raises(SolveError, match="candidate clusters exceed"):
+        solve(big, "milp")
 
 
 def test_latency_bound_on_mcm() -> None:
@@ -212,9 +221,9 @@ def test_latency_bound_on_mcm() -> None:
         best = solve(problem, "dp")
         for factor in (0.999, 1.001):
             bounded = replace(problem, latency_max_s=best.latency_ms / 1e3 * factor)
-            ref, dp = solve(bounded, "exhaustive"), solve(bounded, "dp")
-            assert dp.feasible == ref.feasible == (factor > 1), seed
-            assert dp.solver.status == ("optimal" if factor > 1 else "infeasible")
+            ref, dp, milp = solve(bounded, "exhaustive"), solve(bounded, "dp"), solve(bounded, "milp")
+            assert dp.feasible == ref.feasible == milp.feasible == (factor > 1), seed
+            assert dp.solver.status == milp.solver.status == ("optimal" if factor > 1 else "infeasible")
 
 
 def test_compare_execution_command(tmp_path, capsys) -> None:

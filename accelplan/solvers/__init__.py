@@ -28,7 +28,7 @@ STRATEGIES: dict[str, Strategy] = {
 EXACT = ("milp", "cpsat", "dp", "exhaustive")
 
 #: strategies that model segments and clusters on a chiplet package (family mcm)
-MCM_STRATEGIES = ("dp", "exhaustive", "optuna-tpe", "optuna-nsga2")
+MCM_STRATEGIES = ("dp", "milp", "exhaustive", "optuna-tpe", "optuna-nsga2")
 
 
 def solve(problem: Problem, strategy: str = "milp", time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> Plan:

@@ -12,6 +12,9 @@ model whose cap is changed between rounds:
    without progress, a dive capped half-way between ``L`` and ``U`` (infeasible raises ``L``; a
    plan lowers ``U``; an optimum under any cap that holds a plan is the global optimum).
 Other objectives are solved in one round with the heuristic's plan as MIP start.
+
+On a chiplet package (mcm) the segment MILP of :mod:`accelplan.formulations.segments_milp` is
+solved in one round, started from the plan that gives every layer the whole package.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
+from ..errors import SolveError
 from ..formulations.milp import TIME_SCALE, MilpModel, build_milp
-from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan, plan_groups, relative_gap
+from ..formulations.segments_milp import MAX_CLUSTERS, build_segments_milp, candidate_clusters
+from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan, objective_value, plan_groups, relative_gap
 from ..problem import Problem
 from .contiguous import best_contiguous
 
@@ -109,6 +114,8 @@ def solve_milp(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, thre
     options = {"mip_rel_gap": 1e-6, "random_seed": seed}
     if threads:
         options["threads"] = threads
+    if problem.family == "mcm":
+        return _solve_segments(problem, start, deadline, options)
     incumbent = best_contiguous(problem)
     model_objective = incumbent.objective_value() if incumbent is not None else None
     built = build_milp(problem, incumbent.period_ms / 1e3 if incumbent is not None else None)
@@ -172,3 +179,35 @@ def solve_milp(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, thre
                         message="HiGHS via Pyomo" + (", target search on the period" if problem.objective == "throughput" else ""),
                         model_objective=model_objective)
     return evaluate(problem, plan_groups(problem, incumbent), facts)
+
+
+def _solve_segments(problem: Problem, start: float, deadline: float, options: dict) -> Plan:
+    """The segment MILP on a chiplet package, one HiGHS round; objectives throughput and latency."""
+    if problem.objective == "energy":
+        raise SolveError("milp on mcm covers the throughput and latency objectives (the weights' hops from DRAM "
+                         "depend on where clusters sit, which the MILP does not track); use dp for energy")
+    if candidate_clusters(problem) > MAX_CLUSTERS:
+        raise SolveError(f"milp on mcm: {candidate_clusters(problem):,} candidate clusters exceed {MAX_CLUSTERS:,}; use dp")
+    full = max(range(problem.n_configs), key=lambda c: problem.configs[c].units)
+    first = evaluate(problem, tuple((full, (l,), l) for l in range(problem.n_layers)))  # always fits the package
+    built = build_segments_milp(problem, reference=first.latency_ms / 1e3)
+    tc, plan, model_obj, raw_bound = _solve_round(HighsWithStart(), built, deadline - time.perf_counter(), options,
+                                                  first if first.feasible else None)
+
+    def user(batch_time_s: float | None) -> float | None:
+        if batch_time_s is None:
+            return None
+        return objective_value(problem.objective, problem.batch / batch_time_s, batch_time_s * 1e3, None)
+
+    bound = user(built.to_objective_units(raw_bound)) if raw_bound is not None else None
+    elapsed = time.perf_counter() - start
+    if plan is None:
+        status = "infeasible" if tc in INFEASIBLE or tc == TerminationCondition.convergenceCriteriaSatisfied else "time_limit"
+        msg = "no plan meets the constraints" if status == "infeasible" else "no plan found within the time limit"
+        return infeasible_plan(problem, SolverFacts("milp", status, None, bound, None, elapsed, message=msg))
+    status = "optimal" if tc == TerminationCondition.convergenceCriteriaSatisfied else "time_limit"
+    value = plan.objective_value()
+    bound = value if status == "optimal" else bound
+    facts = SolverFacts("milp", status, value, bound, relative_gap(problem.objective, value, bound), elapsed,
+                        message="HiGHS via Pyomo, segment MILP", model_objective=user(model_obj))
+    return evaluate(problem, plan_groups(problem, plan), facts)
