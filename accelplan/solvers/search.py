@@ -78,16 +78,13 @@ class SearchSpace:
         """The parameters that :meth:`suggest` turns into ``groups`` (groups sorted by first layer)."""
         p = self.problem
         if p.family == "mcm":
-            firsts = {ls[0]: (c, s) for c, ls, s in groups}
-            segment_of = {ls[0]: s for _, ls, s in groups}
+            firsts = {ls[0]: (c, s) for c, ls, s in groups}  # cluster starts: configuration, segment
             out: dict[str, Any] = {f"cfg@{l}": c for l, (c, _) in firsts.items()}
             prev = 0
             for l in range(1, p.n_layers):
-                if l in firsts:
-                    out[f"cut{l}"] = 2 if segment_of[l] != prev else 1
-                    prev = segment_of[l]
-                else:
-                    out[f"cut{l}"] = 0
+                segment = firsts[l][1] if l in firsts else None
+                out[f"cut{l}"] = 0 if segment is None else (2 if segment != prev else 1)
+                prev = prev if segment is None else segment
             return out
         slots = p.accelerator_slots
         out: dict[str, Any] = {f"cfg{a}": (groups[a][0] if a < len(groups) else groups[0][0]) for a in range(slots)}
