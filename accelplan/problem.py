@@ -185,11 +185,8 @@ def _build_mcm(study: Study) -> Problem:
     """
     hw, dtype, batch = study.hardware, study.model.dtype, study.batch
     n_chiplets = hw.mesh[0] * hw.mesh[1]
-    configs = mcm.menu(hw)
-    if study.execution == "layer-sequential" or all(c.units != n_chiplets for c in configs):
-        configs = [c for c in configs if c.units != n_chiplets] + [mcm.cluster_shape(hw, n_chiplets)]
-    if study.execution == "layer-sequential":
-        configs = [configs[-1]]
+    full = mcm.cluster_shape(hw, n_chiplets)  # always offered: layer-sequential runs on nothing else
+    configs = [full] if study.execution == "layer-sequential" else [c for c in mcm.menu(hw) if c.units != n_chiplets] + [full]
     groups = group_layers(study)
     n_l, n_c = len(groups), len(configs)
     time_s, energy_j = np.zeros((n_l, n_c)), np.zeros((n_l, n_c))

@@ -174,7 +174,6 @@ class SegmentMetrics:
     fits: tuple[bool, ...]
     batch_time_s: float
     energy_j: float  # per inference
-    objective: float  # per batch, in objective units (what the dp minimises)
     segments: int
 
 
@@ -201,5 +200,4 @@ def price(problem: Problem, groups: MCMGroups) -> SegmentMetrics:
     batch_time = once_s + pipelined + sum(terms.start[p] for p in starts) + terms.end
     energy_batch += (problem.static_power_w * batch_time
                      + b * t.dram_byte_j * sum(t.boundary_bytes[p] for p in [*starts, problem.n_layers]))
-    value = energy_batch if problem.objective == "energy" else batch_time
-    return SegmentMetrics(tuple(busy), tuple(fits), float(batch_time), float(energy_batch / b), float(value), len(seg_busy))
+    return SegmentMetrics(tuple(busy), tuple(fits), float(batch_time), float(energy_batch / b), len(seg_busy))

@@ -111,10 +111,6 @@ def menu(hw: MCMHardware) -> list[ClusterConfig]:
     return [cluster_shape(hw, g) for g in sorted(set(sizes))]
 
 
-def link_bandwidth(hw: MCMHardware) -> float:
-    return hw.nop.link_bandwidth
-
-
 def dram_bandwidth(hw: MCMHardware) -> float:
     """Bytes/s of all DRAM controllers together."""
     return sum(c.bandwidth for c in hw.dram.controllers)
@@ -170,7 +166,7 @@ def mappings(hw: MCMHardware, dtype: str, gemm: Gemm, cfg: ClusterConfig, epilog
     nbytes = DTYPE_BYTES[dtype]
     g = cfg.units
     eff, clock = hw.chiplet.efficiency, hw.chiplet.clock
-    bw, links = link_bandwidth(hw), cfg.bisection_links
+    bw, links = hw.nop.link_bandwidth, cfg.bisection_links
     m_all, k, n_all, cnt = gemm.m, gemm.k, gemm.n, gemm.count
     in_total = cnt * (m_all * k + (0 if gemm.weight else k * n_all)) * nbytes
     out_total = cnt * m_all * n_all * nbytes
