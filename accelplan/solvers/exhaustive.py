@@ -105,12 +105,17 @@ def _exhaustive_mcm(problem: Problem, time_limit_s: float) -> Plan:
         if evaluations > MAX_CANDIDATES:
             raise SolveError(f"exhaustive enumeration of {problem.n_layers} layers on {problem.segments.chiplets} chiplets "
                              f"exceeds {MAX_CANDIDATES:,} plans; use dp")
-        met = metrics(problem, groups)
-        if not met.violations:
-            value = met.objective_value(problem.objective)
-            if best is None or better(problem.objective, value, best[0]):
-                best = (value, groups)
+        best = _keep_better(problem, best, groups)
     return _result(problem, best, finished, time.perf_counter() - start, evaluations)
+
+
+def _keep_better(problem: Problem, best: tuple | None, groups) -> tuple | None:
+    """``(objective value, groups)`` of the better of ``best`` and ``groups`` (when feasible)."""
+    met = metrics(problem, groups)
+    if met.violations:
+        return best
+    value = met.objective_value(problem.objective)
+    return (value, groups) if best is None or better(problem.objective, value, best[0]) else best
 
 
 def _result(problem: Problem, best: tuple | None, finished: bool, elapsed: float, evaluations: int) -> Plan:
@@ -154,10 +159,5 @@ def solve_exhaustive(problem: Problem, time_limit_s: float = 60.0, seed: int = 0
 
         for configs in assign(0, [], problem.usage[0] * 0):
             evaluations += 1
-            groups = tuple((c, tuple(b)) for c, b in zip(configs, blocks))
-            met = metrics(problem, groups)
-            if not met.violations:
-                value = met.objective_value(problem.objective)
-                if best is None or better(problem.objective, value, best[0]):
-                    best = (value, groups)
+            best = _keep_better(problem, best, tuple((c, tuple(b)) for c, b in zip(configs, blocks)))
     return _result(problem, best, finished, time.perf_counter() - start, evaluations)
