@@ -134,6 +134,14 @@ def objective_value(objective: str, throughput: float | None, latency_ms: float 
     return {"throughput": throughput, "latency": latency_ms, "energy": energy_mj}[objective]
 
 
+def batch_objective_value(objective: str, batch: int, value: float | None) -> float | None:
+    """A per-batch objective (seconds; joules for energy, as the mcm strategies minimise it) in the user's units."""
+    if value is None:
+        return None
+    value = float(value)
+    return objective_value(objective, batch / value if value > 0 else float("inf"), value * 1e3, value / batch * 1e3)
+
+
 def better(objective: str, a: float, b: float) -> bool:
     """True when objective value ``a`` beats ``b``."""
     return a > b if objective == "throughput" else a < b

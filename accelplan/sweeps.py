@@ -76,7 +76,7 @@ def compare_executions(problems: dict[str, Problem], strategy: str = "auto", tim
             continue
         rows.append(ExecutionResult(
             execution=e, status=p.solver.status, throughput=p.throughput, latency_ms=p.latency_ms, energy_mj=p.energy_mj,
-            solve_time_s=p.solver.solve_time_s, segments=p.segments if p.family == "mcm" else (1 if p.accelerators else 0),
+            solve_time_s=p.solver.solve_time_s, segments=p.segments,
             clusters=len(p.accelerators), baseline=baseline,
             throughput_ratio=p.throughput / base_rate if base_rate and p.throughput is not None else None,
             message=p.solver.message, plan=p, strategy=name))

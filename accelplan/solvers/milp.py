@@ -30,7 +30,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from ..errors import SolveError
 from ..formulations.milp import TIME_SCALE, MilpModel, build_milp
 from ..formulations.segments_milp import MAX_CLUSTERS, build_segments_milp, candidate_clusters
-from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan, objective_value, plan_groups, relative_gap
+from ..plan import Plan, SolverFacts, batch_objective_value, better, evaluate, infeasible_plan, plan_groups, relative_gap
 from ..problem import Problem
 from .contiguous import best_contiguous
 
@@ -195,9 +195,7 @@ def _solve_segments(problem: Problem, start: float, deadline: float, options: di
                                                   first if first.feasible else None)
 
     def user(batch_time_s: float | None) -> float | None:
-        if batch_time_s is None:
-            return None
-        return objective_value(problem.objective, problem.batch / batch_time_s, batch_time_s * 1e3, None)
+        return batch_objective_value(problem.objective, problem.batch, batch_time_s)
 
     bound = user(built.to_objective_units(raw_bound)) if raw_bound is not None else None
     elapsed = time.perf_counter() - start

@@ -31,13 +31,13 @@ segment, ``segmented-pipeline`` = one layer per cluster, ``merged-pipeline`` = f
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..dominance import Timeout, pareto_min, pareto_min_counted
 from ..errors import SolveError
-from ..plan import Plan, SolverFacts, evaluate, infeasible_plan, objective_value, relative_gap
+from ..plan import Plan, SolverFacts, batch_objective_value, evaluate, infeasible_plan, relative_gap
 from ..problem import Problem
 from ..segments import ClusterTables, cluster_costs, cluster_tables, objective_terms, placement_energy, segment_rules
 
@@ -223,14 +223,6 @@ def _walk_back(registered: list[_Labels], label_id: int):
     return tuple((c, ls, s) for s, clusters in enumerate(segments) for c, ls in reversed(clusters))
 
 
-def _to_user(problem: Problem, value: float | None) -> float | None:
-    """Objective per batch (s or J) -> the user's units (inferences/s, ms, mJ per inference)."""
-    if value is None:
-        return None
-    b, value = problem.batch, float(value)
-    return objective_value(problem.objective, b / value if value > 0 else float("inf"), value * 1e3, value / b * 1e3)
-
-
 def solve_segments(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, beam: int = BEAM) -> Plan:
     """Optimal plan of segments and clusters (``seed`` unused); see the module docstring."""
     why = covers(problem)
@@ -251,12 +243,13 @@ def solve_segments(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, 
     except Timeout as stop:
         bound, finished = stop.args[0], False
     elapsed = time.perf_counter() - begin
+    user_bound = batch_objective_value(problem.objective, problem.batch, bound)
     if known_groups is None:
         status = "infeasible" if finished else "time_limit"
         message = "no plan fits the package" if finished else "time limit reached before a plan was found"
-        return infeasible_plan(problem, SolverFacts("dp", status, None, None if finished else _to_user(problem, bound),
+        return infeasible_plan(problem, SolverFacts("dp", status, None, None if finished else user_bound,
                                                     None, elapsed, None, message))
-    user_value, user_bound = _to_user(problem, known), _to_user(problem, bound)
+    user_value = batch_objective_value(problem.objective, problem.batch, known)
     plan = evaluate(problem, known_groups)
     facts = SolverFacts("dp", "optimal" if finished else "time_limit", plan.objective_value(),
                         plan.objective_value() if finished else user_bound,
@@ -266,5 +259,5 @@ def solve_segments(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, 
         return infeasible_plan(problem, SolverFacts("dp", "infeasible" if finished else "time_limit", None, user_bound,
                                                     None, elapsed, None,
                                                     f"the fastest plan misses the bound: {'; '.join(plan.violations)}"))
-    return evaluate(problem, known_groups, facts)
+    return replace(plan, solver=facts)
 
