@@ -12,7 +12,7 @@ Pipeline model (per input, in seconds):
 - energy      = sum of layer energies + static power * period                   [J per inference]
 
 On a chiplet package (``family: mcm``) groups also name their temporal segment and are priced by
-:mod:`accelplan.segments`; period = batch time / batch, latency = batch time.
+:mod:`accelplan.execution.segments`; period = batch time / batch, latency = batch time.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from typing import Any, Literal
 import numpy as np
 
 from .problem import Problem
-from . import segments as seg
+from .execution import segments as seg
 
 Status = Literal["optimal", "feasible", "infeasible", "time_limit"]
 Groups = tuple[tuple[int, tuple[int, ...]], ...]  # (configuration index, layer indices) per accelerator
-# on mcm: (configuration index, layer indices, segment) per cluster (see accelplan.segments.MCMGroups)
+# on mcm: (configuration index, layer indices, segment) per cluster (see accelplan.execution.segments.MCMGroups)
 
 
 @dataclass(frozen=True)

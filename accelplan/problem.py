@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .costs import mcm, versal_aie
-from .costs.mcm import ClusterConfig, Mapping
-from .costs.versal_aie import AIEConfig
+from .families.mcm import costs as mcm
+from .families.versal_aie import costs as versal_aie
+from .families.mcm.costs import ClusterConfig, Mapping
+from .families.versal_aie.costs import AIEConfig
 from .dominance import pareto_min
 from .errors import SpecError, SpecIssue
 from .specs.lowering import Elementwise, Gemm, lower
@@ -33,7 +34,7 @@ class Layer:
 
 @dataclass(frozen=True, eq=False)
 class SegmentTables:
-    """What the segment model of a chiplet package needs beyond ``time_s``/``energy_j`` (see :mod:`accelplan.segments`).
+    """What the segment model of a chiplet package needs beyond ``time_s``/``energy_j`` (see :mod:`accelplan.execution.segments`).
 
     Per layer ``l`` and cluster configuration ``c``: the mapping chosen (partition factors, tile),
     the weight and buffer bytes each chiplet holds; per layer its weight bytes; per cut point ``p``
@@ -179,7 +180,7 @@ def build_problem(study: Study, prune: bool = True) -> Problem:
 
 
 def _build_mcm(study: Study) -> Problem:
-    """Tabulate every layer on every cluster size of a chiplet package, with its best mapping (:mod:`accelplan.costs.mcm`).
+    """Tabulate every layer on every cluster size of a chiplet package, with its best mapping (:mod:`accelplan.families.mcm.costs`).
 
     No configuration is pruned: a smaller cluster is never dominated (it leaves chiplets to others).
     """

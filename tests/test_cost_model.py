@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from accelplan.costs import versal_aie as v
+from accelplan.families.versal_aie import costs as v
 from accelplan.specs.lowering import Elementwise, Gemm, conv_output, lower
 from accelplan.specs.schema import Conv2dOp
 from accelplan.specs.study import load_hardware

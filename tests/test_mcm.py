@@ -12,12 +12,12 @@ import yaml
 
 from accelplan.api import make_study
 from accelplan.cli import main
-from accelplan.costs import mcm
+from accelplan.families.mcm import costs as mcm
 from accelplan.dominance import pareto_min_counted
 from accelplan.errors import SolveError, SpecError
 from accelplan.plan import evaluate, metrics, plan_groups
 from accelplan.problem import build_problem
-from accelplan.segments import price
+from accelplan.execution.segments import price
 from accelplan.solvers import solve
 from accelplan.solvers.exhaustive import mcm_plans
 from accelplan.specs.lowering import Gemm

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from accelplan.costs import versal_aie
+from accelplan.families.versal_aie import costs as versal_aie
 from accelplan.problem import build_problem
 from accelplan.solvers import solve
 from accelplan.specs.network import flatten

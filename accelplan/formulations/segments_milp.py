@@ -2,7 +2,7 @@
 
 Candidate clusters ``k = (i, j, c)`` cover layers ``i..j-1`` with configuration ``c`` (the
 execution model limits ``j - i`` and ``c``); their per-input time ``T_k`` and separable cost
-``X_k`` come from :func:`accelplan.segments.cluster_costs`. Variables and constraints:
+``X_k`` come from :func:`accelplan.execution.segments.cluster_costs`. Variables and constraints:
 
 - ``x[k]`` binary: cluster ``k`` is in the plan; the chosen clusters form a path of cut points
   ``0 -> ... -> L`` (one cluster leaves 0, one enters L, flow conserved at every other cut);
@@ -15,7 +15,7 @@ execution model limits ``j - i`` and ``c``); their per-input time ``T_k`` and se
   the segment ends (``z[L] >= m[L]``); ``M_p``, the slowest candidate cluster ending at ``p``,
   bounds ``m[p]`` (tight big-Ms keep HiGHS's tolerances from blurring the max);
 - objective ``sum_k (X_k + w T_k) x[k] + w (b - 1) sum_p z[p] + sum_p start[p] s[p] + start[0] + end``
-  (:func:`accelplan.segments.objective_terms`), divided by a reference value so coefficients are O(1).
+  (:func:`accelplan.execution.segments.objective_terms`), divided by a reference value so coefficients are O(1).
 
 ``m`` and ``z`` only have lower bounds, so at an optimum ``z`` is each segment's slowest cluster.
 Latency and throughput bounds cap the batch time (the objective itself for throughput and latency).
@@ -31,7 +31,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from ..problem import Problem
-from ..segments import cluster_costs, cluster_tables, objective_terms, segment_rules
+from ..execution.segments import cluster_costs, cluster_tables, objective_terms, segment_rules
 
 #: refuse to build models with more candidate clusters than this (dp solves those)
 MAX_CLUSTERS = 60_000

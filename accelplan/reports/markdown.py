@@ -71,7 +71,7 @@ def report_markdown(plan: Plan, problem: Problem | None = None, sections: Sequen
                 "Per segment: Σ cluster times + (batch − 1) × slowest cluster + weights loaded from DRAM + "
                 "reconfiguration + activations crossing DRAM at its start; batch latency = Σ segments (+ the output "
                 "written); throughput = batch / latency; energy = Σ layer energy + DRAM traffic + static power × "
-                "latency, per inference (see accelplan.segments).", ""]
+                "latency, per inference (see accelplan.execution.segments).", ""]
     else:
         out += ["## Model", "",
                 "Per input: stage time = sum of its layers' times on its accelerator; period = max(slowest stage, "

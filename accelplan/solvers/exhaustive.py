@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from ..errors import SolveError
 from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan, metrics
 from ..problem import Problem
-from ..segments import segment_rules
+from ..execution.segments import segment_rules
 
 #: refuse problems whose (partitions x configurations) count exceeds this
 MAX_CANDIDATES = 5_000_000

@@ -32,7 +32,7 @@ from ..dominance import pareto_min
 from ..errors import SolveError
 from ..plan import Groups, Metrics, Plan, SolverFacts, best_plan, evaluate, infeasible_plan, metrics, plan_groups
 from ..problem import Problem
-from ..segments import segment_rules, segment_use
+from ..execution.segments import segment_rules, segment_use
 from .contiguous import best_contiguous
 
 

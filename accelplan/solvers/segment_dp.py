@@ -1,7 +1,7 @@
 """Exact dynamic programming over segment and cluster cut points on a chiplet package (``family: mcm``).
 
 A plan is a walk along the layer chain: at every cut point either a cluster ends (the next one
-starts in the same segment) or a segment ends too. The objective (:mod:`accelplan.segments`) is
+starts in the same segment) or a segment ends too. The objective (:mod:`accelplan.execution.segments`) is
 separable except for each segment's ``w * (b - 1) * max_c T_c``, so a label at cut point ``p``
 of an open segment needs only
 
@@ -39,7 +39,7 @@ from ..dominance import Timeout, pareto_min, pareto_min_counted
 from ..errors import SolveError
 from ..plan import Plan, SolverFacts, batch_objective_value, evaluate, infeasible_plan, relative_gap
 from ..problem import Problem
-from ..segments import ClusterTables, cluster_costs, cluster_tables, objective_terms, placement_energy, segment_rules
+from ..execution.segments import ClusterTables, cluster_costs, cluster_tables, objective_terms, placement_energy, segment_rules
 
 #: labels kept per cut point by the first (heuristic) pass that gives the exact pass its bound
 BEAM = 24

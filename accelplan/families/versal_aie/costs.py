@@ -13,8 +13,8 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from ..specs.lowering import Elementwise, Gemm
-from ..specs.schema import DTYPE_BYTES, VersalAIEHardware
+from ...specs.lowering import Elementwise, Gemm
+from ...specs.schema import DTYPE_BYTES, VersalAIEHardware
 
 #: bytes of a partial sum held in an engine's output tile: int accumulators are 32 bit, floats fp32
 ACCUMULATOR_BYTES = 4

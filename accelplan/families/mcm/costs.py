@@ -25,7 +25,7 @@ chiplets shaped ``r x c`` with factors ``(gm, gn)`` and tile ``(tm, tk, tn)``:
   activations ``2*(in+out)``.
 
 Weights enter from DRAM once per batch when a cluster's weights fit its chiplets' SRAM, else per
-input (streamed); that and the segment-level terms are in :mod:`accelplan.segments`.
+input (streamed); that and the segment-level terms are in :mod:`accelplan.execution.segments`.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..specs.lowering import Elementwise, Gemm
-from ..specs.schema import DTYPE_BYTES, MCMHardware
+from ...specs.lowering import Elementwise, Gemm
+from ...specs.schema import DTYPE_BYTES, MCMHardware
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,0 @@
-"""Analytical cost models, one module per hardware family."""
