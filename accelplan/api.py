@@ -8,27 +8,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
-
+from . import families
 from .errors import SpecError, SpecIssue
+from .execution import Form
 from .outputs import write_atomic
 from .plan import Plan, best_plan
 from .problem import Problem, build_problem
-from .reports.compare import comparison_csv, comparison_markdown, executions_csv, executions_markdown
 from .reports.html import write_html
 from .reports.markdown import write_report
-from .reports.pareto import pareto_csv, pareto_markdown, pareto_png, plan_file_name
 from .reports.plan_file import read_plan, write_plan
-from .emitters import emit
 from .solvers import solve
-from .sweeps import FAMILY_ORDER, Comparison, ExecutionResult, Front, compare, compare_executions, pareto_fronts
+from .sweeps import Comparison, ExecutionResult, Front, compare, compare_executions, pareto_fronts
 from .specs.library import KINDS, builtin_names
-from .specs.loader import read_yaml, validate
+from .specs.loader import validate
 from .specs.network import flatten
-from .specs.onnx_import import import_onnx, model_yaml
-from .specs.schema import SCHEMAS, ModelSpec
-from .specs.study import (Study, detect_kind, load_hardware, load_model, load_study, resolve, study_from_data,
-                          with_overrides)
+from .specs.check import json_schema, validate_file
+from .specs.schema import ModelSpec
+from .specs.study import Study, load_study, resolve, study_from_data, with_overrides
 
 
 @dataclass(frozen=True)
@@ -64,10 +60,16 @@ def plan_study(study: Study, strategy: str | None = None, time_limit_s: float | 
                seed: int | None = None, **options: Any) -> Result:
     """Tabulate the study and solve it with its (or the given) strategy, time limit and seed.
 
-    ``options`` go to the strategy (Optuna: ``trials``, ``storage``, ``study_name``).
+    ``options`` go to the strategy (Optuna: ``trials``, ``storage``, ``study_name``); one it does not
+    take is a :class:`~accelplan.errors.SolveError` naming the strategies that take it, raised
+    before the study is tabulated.
     """
+    from .solvers import strategy as lookup
+
+    name = strategy or study.strategy
+    lookup(name).check_options(options)
     problem = build_problem(study)
-    plan = solve(problem, strategy or study.strategy, time_limit_s or study.spec.time_limit_s,
+    plan = solve(problem, name, time_limit_s or study.spec.time_limit_s,
                  study.spec.seed if seed is None else seed, **{k: v for k, v in options.items() if v is not None})
     return Result(study, problem, plan)
 
@@ -89,10 +91,12 @@ def compare_study(study: Study, strategies: Sequence[str], time_limit_s: float |
 
 def write_comparison(problem: Problem, rows: Sequence[Comparison], out_dir: Path) -> list[Path]:
     """Write ``compare.md``, ``compare.csv`` and, for the best plan found, ``plan.yaml``, ``report.md`` and ``report.html``."""
-    table = comparison_markdown(rows, problem.objective)
+    from .reports.compare import comparison_csv, comparison_markdown
+
+    table = comparison_markdown(rows, problem.objective.name)
     written = [write_atomic(out_dir / "compare.md", f"# Strategies on {problem.name}\n\n{table}"),
                write_atomic(out_dir / "compare.csv", comparison_csv(rows))]
-    best = best_plan(problem.objective, (row.plan for row in rows))
+    best = best_plan(problem.objective.name, (row.plan for row in rows))
     if best is not None:
         written += [write_plan(best, out_dir / "plan.yaml"),
                     write_report(best, out_dir / "report.md", problem, [f"## Strategies compared\n\n{table}"]),
@@ -103,14 +107,15 @@ def write_comparison(problem: Problem, rows: Sequence[Comparison], out_dir: Path
 def compare_execution_study(study: Study, strategy: str = "auto", time_limit_s: float | None = None, seed: int | None = None,
                             progress: Callable[[str], None] | None = None) -> list[ExecutionResult]:
     """The best plan of the study's model and hardware under each execution model of its hardware family."""
-    order, _ = FAMILY_ORDER[study.hardware.family]
-    problems = {execution: build_problem(with_overrides(study, execution=execution)) for execution in order}
+    problems = {m.name: build_problem(study, execution=m.name) for m in families.get(study.hardware.family).executions}
     return compare_executions(problems, strategy, time_limit_s or study.spec.time_limit_s,
                               study.spec.seed if seed is None else seed, progress)
 
 
 def write_execution_comparison(study: Study, rows: Sequence[ExecutionResult], out_dir: Path) -> list[Path]:
     """Write ``compare-execution.md``/``.csv`` and, per execution model, ``<execution>/plan.yaml``, ``report.md``, ``report.html``."""
+    from .reports.compare import executions_csv, executions_markdown
+
     table = executions_markdown(rows)
     written = [write_atomic(out_dir / "compare-execution.md", f"# Execution models: {study.name}\n\n{table}"),
                write_atomic(out_dir / "compare-execution.csv", executions_csv(rows))]
@@ -125,15 +130,22 @@ def write_execution_comparison(study: Study, rows: Sequence[ExecutionResult], ou
 
 def pareto_study(study: Study, strategy: str = "auto", points: int = 8, time_limit_s: float | None = None,
                  seed: int | None = None, progress: Callable[[str], None] | None = None) -> tuple[Problem, list[Front]]:
-    """Latency-throughput fronts of the three execution models (see :func:`accelplan.sweeps.pareto_fronts`)."""
+    """Latency-throughput fronts of the family's execution models (see :func:`accelplan.sweeps.pareto_fronts`)."""
     problem = build_problem(study)
-    fronts = pareto_fronts(problem, strategy, max_points=points, time_limit_s=time_limit_s or study.spec.time_limit_s,
+    names = [m.name for m in families.get(study.hardware.family).executions]
+    if problem.execution.form is Form.SEGMENTS:  # refused by pareto_fronts: tabulate nothing more
+        names = []
+    problems = {name: build_problem(study, execution=name, objective="throughput") for name in names} or {
+        problem.execution.name: problem}
+    fronts = pareto_fronts(problems, strategy, max_points=points, time_limit_s=time_limit_s or study.spec.time_limit_s,
                            seed=study.spec.seed if seed is None else seed, progress=progress)
     return problem, fronts
 
 
 def write_pareto(problem: Problem, fronts: Sequence[Front], out_dir: Path) -> list[Path]:
     """Write ``pareto.csv``, ``pareto.png``, every point's plan under ``pareto/``, ``report.md`` and ``report.html``."""
+    from .reports.pareto import pareto_csv, pareto_markdown, pareto_png, plan_file_name
+
     written = [write_atomic(out_dir / "pareto.csv", pareto_csv(fronts)),
                write_atomic(out_dir / "pareto.png", pareto_png(fronts, f"{problem.model} on {problem.hardware}"))]
     for front in fronts:
@@ -150,6 +162,8 @@ def write_pareto(problem: Problem, fronts: Sequence[Front], out_dir: Path) -> li
 def import_model(onnx_file: Path, out_file: Path, batch: int = 1, dims: dict[str, int] | None = None,
                  lump: bool = False, name: str | None = None, dtype: str = "int8") -> tuple[Path, int]:
     """Import an ONNX graph and write it as a model spec YAML; returns the path and the operator count."""
+    from .specs.onnx_import import import_onnx, model_yaml
+
     data = import_onnx(onnx_file, batch=batch, dims=dims, lump=lump, name=name, dtype=dtype)
     flatten(validate(ModelSpec, data, {}, str(onnx_file)), {}, str(onnx_file))  # the written spec is valid
     return write_atomic(out_file, f"# imported from {onnx_file.name}\n" + model_yaml(data)), len(data["operators"])
@@ -157,28 +171,9 @@ def import_model(onnx_file: Path, out_file: Path, batch: int = 1, dims: dict[str
 
 def emit_plan(plan_file: Path, target: str, out_dir: Path) -> list[Path]:
     """Read ``plan.yaml`` and write its ``target`` deployment config (json, vitis, sv) into ``out_dir``."""
+    from .emitters import emit
+
     return emit(read_plan(plan_file), target, out_dir)
-
-
-def validate_file(path: Path) -> str:
-    """Validate a model, hardware or study spec (kind detected from its fields); return the kind."""
-    data, _ = read_yaml(path)
-    kind = detect_kind(data)
-    if kind == "model":
-        load_model(path)
-    elif kind == "hardware":
-        load_hardware(path)
-    elif kind == "study":
-        load_study(path)
-    else:
-        raise SpecError(str(path), [SpecIssue("cannot tell the spec kind: a model has 'operators', a hardware has "
-                                              "'family', a study has 'model' and 'hardware'", line=1)])
-    return kind
-
-
-def json_schema(kind: str) -> str:
-    """JSON Schema of a spec kind (``model``, ``hardware`` or ``study``)."""
-    return json.dumps(TypeAdapter(SCHEMAS[kind]).json_schema(), indent=2)
 
 
 def library() -> dict[str, list[str]]:

@@ -1,23 +1,29 @@
-"""Command line: ``accelplan solve|compare|compare-execution|pareto|import|emit|validate|schema|list``. Parsing and printing only."""
+"""Command line: ``accelplan solve|compare|compare-execution|pareto|import|emit|validate|schema|list``. Parsing and printing only.
+
+Choices (strategies, their options, objectives, emit targets) come from the registries; the
+workflow module and every backend are imported only when a command needs them, so ``--help``,
+``list``, ``validate`` and ``schema`` load no solver.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from . import api
-from .emitters import EMITTERS
 from .errors import AccelplanError, SpecError, SpecIssue
-from .reports.compare import comparison_json, comparison_markdown, executions_json, executions_markdown
-from .reports.pareto import pareto_markdown, pareto_rows
-from .reports.summary import summary_json, summary_table
-from .solvers import EXACT, STRATEGIES
-from .specs.schema import SCHEMAS, ExecutionModel
+from .objective import OBJECTIVES
+from .solvers.registry import OPTIONS, STRATEGIES, exact_names
+
+if TYPE_CHECKING:
+    from .specs.study import Study
+
+EMIT_TARGETS = ("json", "sv", "vitis")  # accelplan.emitters.EMITTERS, named here to keep --help light
+SPEC_KINDS = ("hardware", "model", "study")
 
 
 def _study_args(p: argparse.ArgumentParser) -> None:
@@ -25,9 +31,9 @@ def _study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("study", nargs="?", type=Path, help="study YAML (or use --model and --hardware)")
     p.add_argument("--model", help="built-in model name or model YAML path")
     p.add_argument("--hardware", help="built-in hardware name or hardware YAML path")
-    p.add_argument("--execution", choices=list(typing.get_args(ExecutionModel)),
-                   help="versal-aie: hybrid, spatial, sequential; mcm: merged-pipeline, segmented-pipeline, layer-sequential")
-    p.add_argument("--objective", choices=["throughput", "latency", "energy"])
+    p.add_argument("--execution", help="an execution model of the hardware's family (versal-aie: hybrid, spatial, "
+                                       "sequential; mcm: merged-pipeline, segmented-pipeline, layer-sequential)")
+    p.add_argument("--objective", choices=list(OBJECTIVES))
     p.add_argument("--latency-max", type=float, dest="latency_max_ms", metavar="MS", help="latency bound (ms)")
     p.add_argument("--throughput-min", type=float, metavar="PER_S", help="throughput bound (inferences/s)")
     p.add_argument("--batch", type=int)
@@ -46,25 +52,25 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="find the best plan for a study")
     _study_args(s)
     s.add_argument("--strategy", choices=list(STRATEGIES))
-    s.add_argument("--trials", type=int, metavar="N", help="Optuna: number of new trials (default: until the time limit)")
-    s.add_argument("--storage", metavar="URL", help="Optuna storage to resume from, e.g. sqlite:///search.db")
-    s.add_argument("--study-name", metavar="NAME", help="Optuna study name within --storage")
+    for option in OPTIONS.values():
+        s.add_argument("--" + option.name.replace("_", "-"), dest=option.name, type=option.type, metavar=option.metavar,
+                       help=option.help)
 
     c = sub.add_parser("compare", help="run several strategies on one study and tabulate them")
     _study_args(c)
-    c.add_argument("--strategies", default="milp,cpsat,dp,optuna-tpe,exhaustive",
+    c.add_argument("--strategies", default=",".join(s.name for s in STRATEGIES.values() if s.compare_by_default),
                    help=f"comma-separated, from: {', '.join(STRATEGIES)}")
 
     p = sub.add_parser("pareto", help="latency-throughput fronts of sequential, spatial and hybrid execution")
     _study_args(p)
-    p.add_argument("--strategy", default="auto", choices=["auto", *EXACT, "optuna-nsga2"],
-                   help="exact sweep (auto: dp for sequential, milp otherwise) or the NSGA-II front")
+    p.add_argument("--strategy", default="auto", choices=["auto", *exact_names(), "optuna-nsga2"],
+                   help="exact sweep (auto: the fastest exact strategy per execution model) or the NSGA-II front")
     p.add_argument("--points", type=int, default=8, help="most points per exact front (default 8)")
 
     x = sub.add_parser("compare-execution", help="the best plan under each execution model of the hardware's family")
     _study_args(x)
     x.add_argument("--strategy", default="auto", choices=["auto", *STRATEGIES],
-                   help="strategy for every solve (auto: dp, or milp for hybrid execution)")
+                   help="strategy for every solve (auto: the fastest exact strategy per execution model)")
 
     im = sub.add_parser("import", help="import an ONNX model as a model spec YAML")
     im.add_argument("onnx", type=Path)
@@ -77,20 +83,22 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("emit", help="write a plan's deployment config for a build flow")
     e.add_argument("plan", type=Path, help="plan.yaml written by solve, compare or pareto")
-    e.add_argument("--target", required=True, choices=sorted(EMITTERS), help="json | sv | vitis")
+    e.add_argument("--target", required=True, choices=EMIT_TARGETS, help=" | ".join(EMIT_TARGETS))
     e.add_argument("-o", "--out", type=Path, default=Path("build"), help="output folder (default: build/)")
 
     v = sub.add_parser("validate", help="check spec files; errors name file, line and field")
     v.add_argument("files", nargs="+", type=Path)
 
     sc = sub.add_parser("schema", help="print the JSON Schema of a spec kind")
-    sc.add_argument("kind", choices=sorted(SCHEMAS))
+    sc.add_argument("kind", choices=SPEC_KINDS)
 
     sub.add_parser("list", help="list built-in models, hardware and studies")
     return ap
 
 
-def _study(args: argparse.Namespace, **extra) -> "api.Study":
+def _study(args: argparse.Namespace, **extra) -> "Study":
+    from . import api
+
     return api.make_study(args.study, model=args.model, hardware=args.hardware, execution=args.execution,
                           objective=args.objective, latency_max_ms=args.latency_max_ms,
                           throughput_min=args.throughput_min, batch=args.batch,
@@ -125,10 +133,14 @@ def _progress(args: argparse.Namespace, what: str, total: int | None) -> Iterato
 
 
 def _solve(args: argparse.Namespace) -> int:
+    from . import api
+    from .reports.summary import summary_json, summary_table
+
     study = _study(args, strategy=args.strategy)
+    options = {name: getattr(args, name) for name in OPTIONS}
     with _progress(args, f"{study.strategy} on {study.name} (limit {study.spec.time_limit_s:g} s)", None) as step:
         step(study.execution)
-        result = api.plan_study(study, trials=args.trials, storage=args.storage, study_name=args.study_name)
+        result = api.plan_study(study, **options)
     written = api.write_outputs(result, args.out)
     if args.json:
         print(json.dumps(summary_json(result.plan)))
@@ -139,6 +151,9 @@ def _solve(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from . import api
+    from .reports.compare import comparison_json, comparison_markdown
+
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
     with _progress(args, "strategies", len(strategies)) as step:
         problem, rows = api.compare_study(_study(args), strategies, progress=step)
@@ -146,12 +161,15 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(comparison_json(rows)))
     elif not args.quiet:
-        print(comparison_markdown(rows, problem.objective))
+        print(comparison_markdown(rows, problem.objective.name))
         print("wrote " + ", ".join(str(p) for p in written))
     return 0 if any(r.plan is not None for r in rows) else 1
 
 
 def _pareto(args: argparse.Namespace) -> int:
+    from . import api
+    from .reports.pareto import pareto_markdown, pareto_rows
+
     with _progress(args, "Pareto fronts", 3) as step:
         problem, fronts = api.pareto_study(_study(args), args.strategy, args.points, progress=step)
     written = api.write_pareto(problem, fronts, args.out)
@@ -164,6 +182,9 @@ def _pareto(args: argparse.Namespace) -> int:
 
 
 def _compare_execution(args: argparse.Namespace) -> int:
+    from . import api
+    from .reports.compare import executions_json, executions_markdown
+
     study = _study(args)
     with _progress(args, "execution models", 3) as step:
         rows = api.compare_execution_study(study, args.strategy, progress=step)
@@ -176,56 +197,72 @@ def _compare_execution(args: argparse.Namespace) -> int:
     return 0 if any(r.plan is not None and r.plan.feasible for r in rows) else 1
 
 
+def _import(args: argparse.Namespace) -> int:
+    from . import api
+
+    dims = {}
+    for item in args.dim:
+        key, sep, value = item.partition("=")
+        if not sep or not value.isdigit() or int(value) < 1:
+            raise SpecError("<command line>", [SpecIssue(f"--dim {item!r}: expected NAME=VALUE with a positive integer")])
+        dims[key] = int(value)
+    path, count = api.import_model(args.onnx, args.out, args.batch, dims, args.lump, args.name, args.dtype)
+    print(f"wrote {path} ({count} operators)")
+    return 0
+
+
+def _emit(args: argparse.Namespace) -> int:
+    from . import api
+
+    for path in api.emit_plan(args.plan, args.target, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .specs.check import validate_file
+
+    failed = 0
+    for path in args.files:
+        try:
+            print(f"{path}: valid {validate_file(path)} spec")
+        except AccelplanError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+    return 2 if failed else 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from .specs.check import json_schema
+
+    print(json_schema(args.kind))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from .specs.library import KINDS, builtin_names
+
+    for kind in KINDS:
+        print(f"{kind}: {', '.join(builtin_names(kind)) or '(none)'}")
+    return 0
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "solve": _solve, "compare": _compare, "pareto": _pareto, "compare-execution": _compare_execution,
+    "import": _import, "emit": _emit, "validate": _validate, "schema": _schema, "list": _list}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 1 no plan found, 2 bad input)."""
     args = _parser().parse_args(argv)
     try:
-        if args.command == "solve":
-            return _solve(args)
-        if args.command == "compare":
-            return _compare(args)
-        if args.command == "pareto":
-            return _pareto(args)
-        if args.command == "compare-execution":
-            return _compare_execution(args)
-        if args.command == "import":
-            dims = {}
-            for item in args.dim:
-                key, sep, value = item.partition("=")
-                if not sep or not value.isdigit() or int(value) < 1:
-                    raise SpecError("<command line>", [SpecIssue(f"--dim {item!r}: expected NAME=VALUE with a positive integer")])
-                dims[key] = int(value)
-            path, count = api.import_model(args.onnx, args.out, args.batch, dims, args.lump, args.name, args.dtype)
-            print(f"wrote {path} ({count} operators)")
-            return 0
-        if args.command == "emit":
-            for path in api.emit_plan(args.plan, args.target, args.out):
-                print(f"wrote {path}")
-            return 0
-        if args.command == "validate":
-            failed = 0
-            for path in args.files:
-                try:
-                    kind = api.validate_file(path)
-                    print(f"{path}: valid {kind} spec")
-                except AccelplanError as exc:
-                    print(f"error: {exc}", file=sys.stderr)
-                    failed += 1
-            return 2 if failed else 0
-        if args.command == "schema":
-            print(api.json_schema(args.kind))
-            return 0
-        if args.command == "list":
-            for kind, names in api.library().items():
-                print(f"{kind}: {', '.join(names) or '(none)'}")
-            return 0
+        return COMMANDS[args.command](args)
     except AccelplanError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 2
 
 
 if __name__ == "__main__":

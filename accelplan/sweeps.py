@@ -7,19 +7,14 @@ so every strategy is measured with the same evaluator.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from . import families
 from .errors import SolveError
-from .plan import Plan, better, evaluate, relative_gap
+from .execution import Form
+from .plan import Plan, evaluate
 from .problem import Problem
-from .solvers import EXACT, STRATEGIES, solve
-from .solvers.dp import covers as dp_covers
-from .solvers.search import pareto_trials, run_search, trial_groups
-
-EXECUTIONS = ("sequential", "spatial", "hybrid")
-#: per hardware family, its execution models from the simplest to the most general, and the pipeline baseline
-FAMILY_ORDER = {"versal-aie": (("sequential", "spatial", "hybrid"), "spatial"),
-                "mcm": (("layer-sequential", "segmented-pipeline", "merged-pipeline"), "segmented-pipeline")}
+from .solvers import STRATEGIES, auto, solve, strategy
 
 
 @dataclass(frozen=True)
@@ -44,25 +39,21 @@ class ExecutionResult:
         return {k: v for k, v in self.__dict__.items() if k != "plan"}
 
 
-def auto_strategy(problem: Problem) -> str:
-    """The fastest exact strategy for an execution model: dp where it applies (contiguous plans, mcm), else milp."""
-    return "milp" if problem.family != "mcm" and problem.execution == "hybrid" else "dp"
-
-
 def compare_executions(problems: dict[str, Problem], strategy: str = "auto", time_limit_s: float = 60.0, seed: int = 0,
                        progress: Callable[[str], None] | None = None) -> list[ExecutionResult]:
     """Solve the same model and hardware under each execution model (``problems``: execution -> problem).
 
-    ``strategy="auto"`` picks :func:`auto_strategy` per execution model; a strategy that does not
-    cover one gets an ``unsupported`` row saying why.
+    ``strategy="auto"`` picks :func:`accelplan.solvers.auto` per execution model; a strategy that
+    does not cover one gets an ``unsupported`` row saying why. Ratios are to the family's baseline
+    execution model.
     """
-    family = next(iter(problems.values())).family
-    order, baseline = FAMILY_ORDER[family]
+    family = families.get(next(iter(problems.values())).family)
+    baseline = family.baseline_execution
     plans: dict[str, tuple[str, Plan | str]] = {}
-    for execution in (e for e in order if e in problems):
+    for execution in (m.name for m in family.executions if m.name in problems):
         if progress:
             progress(execution)
-        name = auto_strategy(problems[execution]) if strategy == "auto" else strategy
+        name = auto(problems[execution]) if strategy == "auto" else strategy
         try:
             plans[execution] = (name, solve(problems[execution], name, time_limit_s=time_limit_s, seed=seed))
         except SolveError as exc:
@@ -108,9 +99,8 @@ class Comparison:
 def compare(problem: Problem, strategies: Sequence[str], time_limit_s: float = 60.0, seed: int = 0,
             progress: Callable[[str], None] | None = None) -> list[Comparison]:
     """Run each strategy on ``problem``; a strategy that cannot handle it gets a row saying why."""
-    unknown = [s for s in strategies if s not in STRATEGIES]
-    if unknown:
-        raise SolveError(f"unknown strategies {', '.join(unknown)}; available: {', '.join(STRATEGIES)}")
+    for name in strategies:
+        strategy(name)  # an unknown name is an error before anything runs
     plans: dict[str, Plan | str] = {}
     for name in strategies:
         if progress:
@@ -120,10 +110,11 @@ def compare(problem: Problem, strategies: Sequence[str], time_limit_s: float = 6
         except SolveError as exc:
             plans[name] = str(exc)
     # the tightest proven bound: an exact strategy's bound, or any proven optimum
-    bounds = [p.solver.bound for n, p in plans.items() if isinstance(p, Plan) and n in EXACT and p.solver.bound is not None]
+    bounds = [p.solver.bound for n, p in plans.items()
+              if isinstance(p, Plan) and STRATEGIES[n].exact and p.solver.bound is not None]
     best_bound = None
     for b in bounds:
-        if best_bound is None or better(problem.objective, best_bound, b):
+        if best_bound is None or problem.objective.better(best_bound, b):
             best_bound = b
     rows = []
     for name, plan in plans.items():
@@ -132,7 +123,7 @@ def compare(problem: Problem, strategies: Sequence[str], time_limit_s: float = 6
             continue
         s = plan.solver
         value = plan.objective_value() if plan.accelerators else None
-        rows.append(Comparison(name, s.status, value, s.bound, relative_gap(problem.objective, value, best_bound),
+        rows.append(Comparison(name, s.status, value, s.bound, problem.objective.gap(value, best_bound),
                                s.solve_time_s, s.evaluations, plan.throughput, plan.latency_ms, plan.energy_mj,
                                s.message, plan if plan.accelerators else None))
     return rows
@@ -189,84 +180,88 @@ def exact_front(problem: Problem, strategy: str, max_points: int = 8, time_limit
                 also_at: Sequence[float] = ()) -> Front:
     """ε-constraint sweep: maximise throughput under a latency bound, then tighten the bound below the plan found.
 
-    Starts from the study's own latency bound (or none). Each step's plan has the highest
-    throughput of any plan within the bound, so after dropping dominated points the sweep, run to
-    its end, is the exact front. ``also_at`` adds solves at given latency bounds [ms] (other
-    fronts' points) when the sweep stopped early or a solve hit its time limit, so fronts compare
-    at the same bounds (a complete exact sweep already holds the optimum under every bound).
+    ``problem`` has the throughput objective. Starts from its own latency bound (or none). Each
+    step's plan has the highest throughput of any plan within the bound, so after dropping
+    dominated points the sweep, run to its end, is the exact front. ``also_at`` adds solves at
+    given latency bounds [ms] (other fronts' points) when the sweep stopped early or a solve hit
+    its time limit, so fronts compare at the same bounds (a complete exact sweep already holds
+    the optimum under every bound).
     """
-    base = replace(problem, objective="throughput")
+    name = problem.execution.name
     points: list[FrontPoint] = []
-    bound = base.latency_max_s
+    bound = problem.latency_max_s
     message = ""
     for _ in range(max_points):
-        plan = solve(replace(base, latency_max_s=bound), strategy, time_limit_s=time_limit_s, seed=seed)
+        plan = solve(problem.with_latency_bound(bound), strategy, time_limit_s=time_limit_s, seed=seed)
         if not plan.accelerators:
             if plan.solver.status != "infeasible":
                 message = (f"stopped: the solve under latency <= {bound * 1e3:.6g} ms ended ({plan.solver.status}) "
                            "without a plan or a proof that none exists")
             break
-        points.append(_point(base.execution, plan, bound))
+        points.append(_point(name, plan, bound))
         bound = plan.latency_ms / 1e3 * (1 - 1e-6)  # the next plan must be strictly faster to finish a batch
     else:
         message = f"stopped after {max_points} points (raise --points for the rest of the front)"
     complete = not message and all(q.exact for q in points)
     for other_ms in sorted(set(also_at), reverse=True):
         # a complete exact sweep already holds the optimum under any bound: its best point within the bound
-        if complete or (base.latency_max_s is not None and other_ms > base.latency_max_s * 1e3 * (1 + 1e-9)):
+        if complete or (problem.latency_max_s is not None and other_ms > problem.latency_max_s * 1e3 * (1 + 1e-9)):
             continue
         # a plan proven optimal under a looser bound that also meets this one is optimal under this one
         if any(q.exact and q.latency_ms <= other_ms * (1 + 1e-9)
                and (q.latency_bound_ms is None or q.latency_bound_ms >= other_ms) for q in points):
             continue
-        plan = solve(replace(base, latency_max_s=other_ms / 1e3), strategy, time_limit_s=time_limit_s, seed=seed)
+        plan = solve(problem.with_latency_bound(other_ms / 1e3), strategy, time_limit_s=time_limit_s, seed=seed)
         if plan.accelerators:
-            points.append(_point(base.execution, plan, other_ms / 1e3))
-    return Front(base.execution, strategy, tuple(non_dominated(points)), message)
+            points.append(_point(name, plan, other_ms / 1e3))
+    return Front(name, strategy, tuple(non_dominated(points)), message)
 
 
 def heuristic_front(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, trials: int | None = None) -> Front:
     """The NSGA-II search's feasible non-dominated trials, re-priced by the evaluator (no optimality claim)."""
-    base = replace(problem, objective="throughput")
-    study, _ = run_search(base, True, time_limit_s, seed, trials)
+    from .solvers.search import pareto_trials, run_search, trial_groups
+
+    study, _ = run_search(problem, True, time_limit_s, seed, trials)
     points = []
     for trial in pareto_trials(study):
-        plan = evaluate(base, trial_groups(trial))
+        plan = evaluate(problem, trial_groups(trial))
         if plan.feasible:
-            points.append(FrontPoint(base.execution, plan.latency_ms, plan.throughput, plan.energy_mj, False,
+            points.append(FrontPoint(problem.execution.name, plan.latency_ms, plan.throughput, plan.energy_mj, False,
                                      "optuna-nsga2", None, plan))
-    return Front(base.execution, "optuna-nsga2", tuple(non_dominated(points)),
+    return Front(problem.execution.name, "optuna-nsga2", tuple(non_dominated(points)),
                  f"NSGA-II, {len(study.trials)} trials")
 
 
-def pareto_fronts(problem: Problem, strategy: str = "auto", executions: Sequence[str] = EXECUTIONS,
-                  max_points: int = 8, time_limit_s: float = 60.0, seed: int = 0,
-                  progress: Callable[[str], None] | None = None, trials: int | None = None) -> list[Front]:
-    """Latency-throughput fronts of each execution model.
+def pareto_fronts(problems: dict[str, Problem], strategy: str = "auto", max_points: int = 8, time_limit_s: float = 60.0,
+                  seed: int = 0, progress: Callable[[str], None] | None = None, trials: int | None = None) -> list[Front]:
+    """Latency-throughput fronts of each execution model (``problems``: execution -> problem, throughput objective).
 
-    ``strategy``: an exact one (``milp``, ``cpsat``, ``dp``) runs the ε-constraint sweep; ``auto``
-    picks ``dp`` for sequential execution and ``milp`` otherwise; ``optuna-nsga2`` gives the
-    heuristic front (``trials`` per execution model, within the time limit). Fronts are computed
-    from the narrowest execution model to the widest, and each wider one is also solved at the
-    latencies of the narrower fronts' points.
+    ``strategy``: an exact one runs the ε-constraint sweep (``auto``: :func:`accelplan.solvers.auto`
+    for a bounded solve); ``optuna-nsga2`` gives the heuristic front (``trials`` per execution
+    model, within the time limit). Fronts are computed in the family's order, from the narrowest
+    execution model to the widest, and each wider one is also solved at the latencies of the
+    narrower fronts' points. Segment-form problems are refused: their latency is the batch time and
+    their throughput batch / that time, so each front is a single plan.
     """
-    if problem.family == "mcm":
-        raise SolveError("on a chiplet package (mcm) a plan's latency is its batch time and its throughput batch / that "
+    first = next(iter(problems.values()))
+    if any(p.execution.form is Form.SEGMENTS for p in problems.values()):
+        raise SolveError(f"on {first.family} a plan's latency is its batch time and its throughput batch / that "
                          "time, so each execution model's front is a single plan: use accelplan compare-execution")
-    order = [e for e in EXECUTIONS if e in executions]
     fronts: list[Front] = []
-    for execution in order:
-        p = replace(problem, execution=execution)
+    for execution in (m.name for m in families.get(first.family).executions if m.name in problems):
+        p = problems[execution]
         if progress:
             progress(execution)
         if strategy == "optuna-nsga2":
             fronts.append(heuristic_front(p, time_limit_s, seed, trials))
             continue
-        name = strategy if strategy != "auto" else ("dp" if execution == "sequential" else "milp")
-        if name not in EXACT:
-            raise SolveError(f"a Pareto sweep needs an exact strategy (milp, cpsat, dp, exhaustive) or optuna-nsga2, not {name!r}")
-        if name == "dp" and dp_covers(p):
-            fronts.append(Front(execution, name, (), dp_covers(p) or ""))
+        name = strategy if strategy != "auto" else auto(p, bounded=True)
+        if not STRATEGIES[name].exact:
+            exact = ", ".join(s.name for s in STRATEGIES.values() if s.exact)
+            raise SolveError(f"a Pareto sweep needs an exact strategy ({exact}) or optuna-nsga2, not {name!r}")
+        why = STRATEGIES[name].reason(p)
+        if why:
+            fronts.append(Front(execution, name, (), why))
             continue
         others = [q.latency_ms for f in fronts for q in f.points]
         fronts.append(exact_front(p, name, max_points, time_limit_s, seed, also_at=others))

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from .. import families
 from ..errors import SolveError
 from ..plan import Plan
 from .json_target import emit_json
@@ -17,20 +18,18 @@ from .vitis import emit_vitis
 Emitter = Callable[[Plan, Path], list[Path]]
 
 EMITTERS: dict[str, Emitter] = {"json": emit_json, "vitis": emit_vitis, "sv": emit_sv}
-#: hardware families each target's build flow is for (json: any)
-TARGET_FAMILIES: dict[str, tuple[str, ...]] = {"json": ("versal-aie", "mcm"), "vitis": ("versal-aie",), "sv": ("versal-aie",)}
 
 
 def emit(plan: Plan, target: str, out_dir: Path) -> list[Path]:
-    """Write the ``target`` config of ``plan`` into ``out_dir``."""
+    """Write the ``target`` config of ``plan`` into ``out_dir`` (a target the plan's family declares)."""
     try:
         run = EMITTERS[target]
     except KeyError:
         raise SolveError(f"unknown emit target {target!r}; available: {', '.join(EMITTERS)}") from None
-    if plan.family not in TARGET_FAMILIES[target]:
-        fits = [t for t, fams in TARGET_FAMILIES.items() if plan.family in fams]
-        raise SolveError(f"target {target} writes configs for {', '.join(TARGET_FAMILIES[target])} devices; this plan is for "
-                         f"{plan.hardware} (family {plan.family}); targets for it: {', '.join(fits)}")
+    family = families.get(plan.family)
+    if target not in family.emit_targets:
+        raise SolveError(f"target {target} does not write configs for {plan.hardware} (family {plan.family}); "
+                         f"targets for it: {', '.join(family.emit_targets)}")
     if not plan.accelerators:
         raise SolveError("the plan has no accelerators (it records an infeasible or unfinished solve): nothing to emit")
     return run(plan, out_dir)

@@ -1,1 +1,77 @@
-"""How a plan's groups are priced under each kind of execution: pipelines of accelerators, and temporal segments of pipelined clusters."""
+"""Execution models: how the accelerators of a plan share the layers, in space and in time.
+
+A hardware family declares the execution models it offers as :class:`ExecutionModel` objects;
+everything outside the family reads their properties (their :class:`Form` and rules), never
+their names. Two forms exist:
+
+- :attr:`Form.PIPELINE` (:mod:`accelplan.execution.pipeline`): accelerators carved out of one
+  device run their layers for every input, pipelined; a plan is a set of groups (configuration,
+  layers), priced per input;
+- :attr:`Form.SEGMENTS` (:mod:`accelplan.execution.segments`): the layer chain is cut into
+  temporal segments run one after another, each a pipeline of clusters of consecutive layers;
+  a plan is a set of groups (configuration, layers, segment), priced per batch.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Form(enum.Enum):
+    """The shape of a plan and the model that prices it."""
+
+    PIPELINE = "pipeline"
+    SEGMENTS = "segments"
+
+
+@dataclass(frozen=True)
+class ExecutionModel:
+    """One execution model of a family: its name, its form and the rules its groups obey.
+
+    - ``single``: one group (pipeline: one accelerator runs every layer; segments: every cluster
+      holds the whole package, so each segment is one cluster);
+    - ``contiguous``: each group runs consecutive layers (always true of segments);
+    - ``one_layer``: each group runs exactly one layer (segments: a segmented pipeline).
+    """
+
+    name: str
+    form: Form
+    description: str
+    single: bool = False
+    contiguous: bool = True
+    one_layer: bool = False
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """The numbers behind a plan, in seconds and joules (per input), and what it violates."""
+
+    busy_s: tuple[float, ...]
+    period_s: float
+    latency_s: float
+    energy_j: float
+    violations: tuple[str, ...]
+
+    @property
+    def throughput(self) -> float:
+        return 1.0 / self.period_s if self.period_s > 0 else float("inf")
+
+    def objective_value(self, objective: object) -> float:
+        """Value in user units: inferences/s, ms or mJ (``objective``: an Objective or its name)."""
+        from ..objective import objective as lookup
+        return lookup(objective).pick(self.throughput, self.latency_s * 1e3, self.energy_j * 1e3)
+
+
+def bound_violations(problem: object, latency_s: float, period_s: float) -> list[str]:
+    """The study's latency bound and throughput floor, checked against a plan's latency and period."""
+    out = []
+    latency_max, throughput_min = problem.latency_max_s, problem.throughput_min  # type: ignore[attr-defined]
+    if latency_max is not None and latency_s > latency_max * (1 + 1e-9):
+        out.append(f"latency {latency_s * 1e3:.4f} ms exceeds latency_max_ms {latency_max * 1e3:g}")
+    if throughput_min is not None and period_s * throughput_min > 1 + 1e-9:
+        out.append(f"throughput {1 / period_s:.2f}/s below throughput_min {throughput_min:g}")
+    return out

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..problem import Problem
+from . import Metrics, bound_violations
 
 
 @dataclass(frozen=True)
@@ -119,9 +120,9 @@ def segment_rules(problem: Problem) -> tuple[int, list[int], int]:
     """Per execution model: most layers per cluster, allowed configurations, most clusters per segment."""
     n_l = problem.n_layers
     full = [c for c, cfg in enumerate(problem.configs) if cfg.units == problem.segments.chiplets]
-    if problem.execution == "layer-sequential":
+    if problem.execution.single:
         return n_l, full, 1
-    if problem.execution == "segmented-pipeline":
+    if problem.execution.one_layer:
         return 1, list(range(problem.n_configs)), problem.accelerator_slots
     return n_l, list(range(problem.n_configs)), problem.accelerator_slots
 
@@ -201,3 +202,16 @@ def price(problem: Problem, groups: MCMGroups) -> SegmentMetrics:
     energy_batch += (problem.static_power_w * batch_time
                      + b * t.dram_byte_j * sum(t.boundary_bytes[p] for p in [*starts, problem.n_layers]))
     return SegmentMetrics(tuple(busy), tuple(fits), float(batch_time), float(energy_batch / b), len(seg_busy))
+
+
+def metrics(problem: Problem, groups: MCMGroups, check_bounds: bool = True) -> Metrics:
+    """A plan's metrics per input: period = batch time / batch, latency = batch time (infinite when it cannot be priced)."""
+    violations = layout_violations(problem, groups)
+    if violations:
+        return Metrics(tuple(0.0 for _ in groups), float("inf"), float("inf"), float("inf"), tuple(violations))
+    violations = rule_violations(problem, groups)
+    m = price(problem, groups)
+    period = m.batch_time_s / problem.batch
+    if check_bounds:
+        violations += bound_violations(problem, m.batch_time_s, period)
+    return Metrics(m.busy_s, period, m.batch_time_s, m.energy_j, tuple(violations))

@@ -9,14 +9,15 @@ Common to every execution model (``a`` accelerator slot, ``c`` configuration):
 - a stage-time cap ``cap`` (mutable, for target search): busy[a] <= cap, and for the throughput
   objective with a known plan, period <= cap; pairs that cannot meet the cap are left out.
 
-How layers are assigned depends on the execution model:
-- ``hybrid``/``sequential`` (order-free: metrics depend only on which layers share a slot): layers
+How layers are assigned depends on the execution model (``any_order`` forces the first encoding,
+whose LP relaxation bounds every execution model):
+- layers in any order, or one slot (hybrid, sequential: metrics depend only on which layers share a slot): layers
   with identical cost rows form a *class* ``k`` of ``count_k`` layers; integer ``n[k, a, c]`` is how
   many of them slot ``a`` runs with configuration ``c`` (``n <= count_k * y[a, c]``), so
   busy[a] = sum_{k,c} t[k,c] n[k,a,c] exactly, and sum_k t[k,c] n[k,a,c] <= cap * y[a,c] ties the work
   to the chosen configuration. Slots are sorted by configuration index, then by stage time, to
   remove symmetry.
-- ``spatial`` (order matters): binary ``x[l, a]``, layer ``l`` on slot ``a``, consecutive layers per
+- contiguous groups on several slots (spatial: order matters): binary ``x[l, a]``, layer ``l`` on slot ``a``, consecutive layers per
   slot in pipeline order (x[l,a] <= x[l-1,a] + x[l-1,a-1]); the stage time is linearised with the
   smallest valid big-M (``tmin_l`` = the layer's fastest time):
   busy[a] >= sum_l tmin_l x[l,a] + sum_l (t[l,c] - tmin_l) (x[l,a] - 1 + y[a,c])  for all a, c.
@@ -217,7 +218,7 @@ def busy_cap_s(problem: Problem, incumbent_period_s: float | None = None) -> flo
     return min(caps)
 
 
-def build_milp(problem: Problem, incumbent_period_s: float | None = None) -> MilpModel:
+def build_milp(problem: Problem, incumbent_period_s: float | None = None, any_order: bool = False) -> MilpModel:
     """Build the MILP for ``problem`` (execution model, objective and constraints included).
 
     ``incumbent_period_s``, the period of a known feasible plan, tightens the model for the
@@ -246,14 +247,13 @@ def build_milp(problem: Problem, incumbent_period_s: float | None = None) -> Mil
         float(share[c, r]) * m.y[a, c] for a in m.A for c in m.C) <= 1)
 
     classes = None
-    if p.execution == "spatial":
+    if p.execution.contiguous and not p.execution.single and not any_order:
         _assign_by_layer(m, p, t, e, cap)
     else:
         classes = _assign_by_class(m, p, t, e, cap)
 
-    units = p.usage[:, p.resources.index("units")]
-    m.area_cut = pyo.Constraint(expr=m.period >= float((t * units[None, :]).min(axis=1).sum())
-                                / float(p.capacity[p.resources.index("units")]))
+    units = p.usage[:, 0]  # the first resource counts compute units
+    m.area_cut = pyo.Constraint(expr=m.period >= float((t * units[None, :]).min(axis=1).sum()) / float(p.capacity[0]))
     m.work_cut = pyo.Constraint(expr=sum(m.busy[a] for a in m.A) >= float(t.min(axis=1).sum()))
 
     latency = sum(m.busy[a] for a in m.A) + (p.batch - 1) * m.period

@@ -63,6 +63,11 @@ def executions_csv(rows: Sequence[ExecutionResult]) -> str:
     return csv_text(EXECUTION_COLUMNS, executions_json(rows))
 
 
+def _short(execution: str) -> str:
+    """An execution model's name without its last word when it has several (merged-pipeline: merged)."""
+    return execution.rsplit("-", 1)[0]
+
+
 def executions_markdown(rows: Sequence[ExecutionResult]) -> str:
     """Table of the best plan per execution model, then the most general model's ratio to the pipeline baseline."""
     out = ["| execution | strategy | status | throughput inf/s | latency ms | energy mJ/inf | segments | clusters | "
@@ -75,8 +80,7 @@ def executions_markdown(rows: Sequence[ExecutionResult]) -> str:
     if last is not None and last.throughput_ratio is not None and last.execution != last.baseline:
         base = next(r for r in rows if r.execution == last.baseline)
         energy = (f", energy {last.energy_mj / base.energy_mj:.3f}×" if last.energy_mj is not None and base.energy_mj else "")
-        name = {"merged-pipeline": "merged", "segmented-pipeline": "segmented"}
-        out += ["", f"{name.get(last.execution, last.execution)}/{name.get(last.baseline, last.baseline)} throughput: "
+        out += ["", f"{_short(last.execution)}/{_short(last.baseline)} throughput: "
                     f"**{last.throughput_ratio:.3f}×**{energy}"]
     return "\n".join(out) + "\n"
 

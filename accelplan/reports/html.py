@@ -2,8 +2,8 @@
 
 Figures (matplotlib, drawn off-screen): the plan as a picture (accelerators as boxes whose length is
 their unit count, with their operators), a pipeline Gantt chart of one batch
-(input ``i`` enters stage ``s`` at ``i * period + sum of the earlier stages' times``, the schedule
-behind the latency formula), per-accelerator utilisation bars, and the Pareto plot when fronts
+(input ``i`` enters accelerator ``a`` at ``start_a + i * pace_a``, the schedule the evaluator
+recorded in the plan), per-accelerator utilisation bars, and the Pareto plot when fronts
 are given. The strategy comparison and the Pareto points are tables.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from ..outputs import write_atomic
 from ..plan import Plan
 from ..problem import Problem
-from .tables import accelerator_table, operator_list, unit_name
+from .tables import accelerator_table, operator_list, quantity, words
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -61,41 +61,30 @@ def plan_picture(plan: Plan) -> str:
         ax.add_patch(plt.Rectangle((0, row - 0.4), a.units, 0.8, facecolor=colors(a.index % 10), alpha=0.45,
                                    edgecolor="black"))
         names = ", ".join(a.layers[:5]) + (f", … (+{len(a.layers) - 5})" if len(a.layers) > 5 else "")
-        where = f"segment {a.segment}, " if plan.family == "mcm" else ""
-        ax.text(widest * 1.02, row, f"#{a.index} {where}{a.config}, {a.units} {unit_name(plan)}: {names}", va="center", fontsize=8)
+        where = f"segment {a.segment}, " if plan.segments > 1 else ""
+        ax.text(widest * 1.02, row, f"#{a.index} {where}{a.config}, {a.units} {words(plan).units}: {names}", va="center", fontsize=8)
     ax.set_xlim(0, widest * 2.6)
     ax.set_ylim(n - 0.5, -0.5)
     ax.set_yticks([])
     ax.set_xticks([0, widest])
-    ax.set_xlabel(unit_name(plan))
+    ax.set_xlabel(words(plan).units)
     for side in ("top", "right", "left"):
         ax.spines[side].set_visible(False)
-    if plan.family == "mcm":
-        ax.set_title(f"{len(plan.accelerators)} clusters in {plan.segments} segments")
-    else:
-        ax.set_title(f"{len(plan.accelerators)} accelerators using {sum(a.units for a in plan.accelerators)} units")
+    w = words(plan)
+    ax.set_title(f"{len(plan.accelerators)} {w.accelerators} using {sum(a.units for a in plan.accelerators)} {w.units}"
+                 + (f" in {plan.segments} segments" if plan.segments > 1 else ""))
     return _png(fig)
 
 
 def gantt(plan: Plan) -> str:
-    """Pipeline schedule of one batch: a bar per (accelerator, input); on mcm the segments one after another,
-    each pipelined at its slowest cluster's time (fixed DRAM and reconfiguration costs are not drawn)."""
+    """Pipeline schedule of one batch: a bar per (accelerator, input), input ``i`` at ``start + i * pace``
+    (each accelerator's place in the schedule, as the evaluator recorded it in the plan)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(10, 0.5 + 0.45 * max(1, len(plan.accelerators))))
-    period = plan.period_ms or 0.0
     colors = plt.get_cmap("tab20")
-    offset = start = 0.0
-    segment = None
     for s, a in enumerate(plan.accelerators):
-        if plan.family == "mcm" and a.segment != segment:
-            members = [b.busy_ms for b in plan.accelerators if b.segment == a.segment]
-            if segment is not None:
-                start = offset = start + seg_span
-            segment, period = a.segment, max(members)
-            seg_span = sum(members) + (plan.batch - 1) * period
-        bars = [(i * period + offset, a.busy_ms) for i in range(plan.batch)]
+        bars = [(a.start_ms + i * a.pace_ms, a.busy_ms) for i in range(plan.batch)]
         ax.broken_barh(bars, (s - 0.4, 0.8), facecolors=[colors(i % 20) for i in range(plan.batch)])
-        offset += a.busy_ms
     ax.set_yticks(range(len(plan.accelerators)), [f"#{a.index}" for a in plan.accelerators])
     ax.invert_yaxis()
     ax.set_xlabel("time (ms)")
@@ -148,11 +137,11 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
     if plan.violations:
         body += ["<h2>Violations</h2><ul>"] + [f"<li>{html.escape(v)}</li>" for v in plan.violations] + ["</ul>"]
     if plan.accelerators:
+        table = accelerator_table(plan)
         body += ["<h2>The plan</h2>", _img(plan_picture(plan), "accelerators as boxes sized by units"),
                  "<h2>Pipeline of one batch</h2>", _img(gantt(plan), "pipeline Gantt chart"),
                  "<h2>Utilisation</h2>", _img(utilisation(plan), "utilisation per accelerator"),
-                 "<h2>Clusters</h2>" if plan.family == "mcm" else "<h2>Accelerators</h2>",
-                 _table(*accelerator_table(plan), left=2)]
+                 f"<h2>{html.escape(table.title)}</h2>", _table(table.header, table.rows, left=2)]
         for a in plan.accelerators:
             body.append(f"<p><b>#{a.index}</b> <span class=ops>{html.escape(', '.join(operator_list(a)))}</span></p>")
     if comparison:
@@ -169,12 +158,10 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
                         [[r["execution"], r["point"], f"{r['latency_ms']:.4f}", f"{r['throughput']:.2f}",
                           f"{r['energy_mj']:.4f}", "yes" if r["exact"] else "no", r["plan_file"]]
                          for r in pareto_rows(fronts)], left=1)]
-    if problem is not None and problem.family == "mcm":
-        body.append(f"<p>{problem.n_layers} layers priced on {problem.n_configs} cluster sizes of "
-                    f"{problem.segments.chiplets} chiplets; {plan.segments} segments.</p>")
-    elif problem is not None:
-        body.append(f"<p>{problem.n_layers} layers priced on {problem.n_configs} accelerator configurations; "
-                    f"DDR time per input {problem.ddr_period_s * 1e3:.4f} ms.</p>")
+    if plan.budgets:
+        body += ["<h2>Shared budgets</h2>",
+                 _table(["resource", "used", "available"],
+                        [[b.name, quantity(b.used, b.unit), quantity(b.available, b.unit)] for b in plan.budgets])]
     return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
             f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 

@@ -39,12 +39,12 @@ def pareto_png(fronts: Sequence[Front], title: str) -> bytes:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8.5, 4.5), dpi=120)
-    styles = {"sequential": ("tab:gray", "s"), "spatial": ("tab:blue", "o"), "hybrid": ("tab:red", "^")}
+    styles = [("tab:gray", "s"), ("tab:blue", "o"), ("tab:red", "^"), ("tab:green", "D")]  # by front, narrowest first
     right = max((p.latency_ms for f in fronts for p in f.points), default=1.0) * 1.15
-    for f in fronts:
+    for i, f in enumerate(fronts):
         if not f.points:
             continue
-        color, marker = styles.get(f.execution, ("black", "x"))
+        color, marker = styles[i % len(styles)]
         xs = [p.latency_ms for p in f.points] + [right]
         ys = [p.throughput for p in f.points] + [f.points[-1].throughput]
         ax.step(xs, ys, where="post", color=color, alpha=0.6)

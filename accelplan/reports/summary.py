@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..plan import Plan
+from .tables import accelerator_table
 
 
 def summary_json(plan: Plan) -> dict[str, Any]:
@@ -17,7 +18,7 @@ def summary_json(plan: Plan) -> dict[str, Any]:
         "period_ms": plan.period_ms, "solve_time_s": s.solve_time_s,
         "accelerators": [{"index": a.index, "config": a.config, "units": a.units, "tiles": a.tiles, "ops": list(a.ops),
                           "layers": list(a.layers), "busy_ms": a.busy_ms, "utilization": a.utilization,
-                          **({"segment": a.segment, "partitions": [list(p) for p in a.partitions]} if plan.family == "mcm" else {})}
+                          **({"segment": a.segment, "partitions": [list(p) for p in a.partitions]} if a.partitions else {})}
                          for a in plan.accelerators],
         "family": plan.family, "segments": plan.segments,
         "message": s.message,
@@ -38,15 +39,11 @@ def summary_table(plan: Plan) -> str:
         f"throughput {_fmt(plan.throughput, '.2f')} inf/s  latency {_fmt(plan.latency_ms, '.4f')} ms  "
         f"energy {_fmt(plan.energy_mj, '.4f')} mJ/inf",
     ]
-    if plan.accelerators and plan.family == "mcm":
-        lines.append(f"{'#':>3}  {'seg':>3}  {'cluster':<22} {'layers':>6} {'busy ms':>9} {'util':>6}")
-        for a in plan.accelerators:
-            lines.append(f"{a.index:>3}  {a.segment:>3}  {a.config:<22} {len(a.layers):>6} {a.busy_ms:>9.4f} {a.utilization:>6.1%}")
-    elif plan.accelerators:
-        lines.append(f"{'acc':>3}  {'config':<18} {'units':>5} {'ports':>7} {'layers':>6} {'busy ms':>9} {'util':>6}")
-        for a in plan.accelerators:
-            lines.append(f"{a.index:>3}  {a.config:<18} {a.units:>5} {a.ports_in:>3}/{a.ports_out:<3} "
-                         f"{len(a.layers):>6} {a.busy_ms:>9.4f} {a.utilization:>6.1%}")
+    if plan.accelerators:
+        table = accelerator_table(plan)
+        cells = [[str(v) for v in table.header]] + [[str(v) for v in row] for row in table.rows]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(table.header))]
+        lines += ["  ".join(c.rjust(w) if i != 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
     if s.message and not plan.accelerators:
         lines.append(s.message)
     return "\n".join(lines)

@@ -12,8 +12,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plan import Groups, Plan, best_plan, evaluate
+from dataclasses import dataclass
+
+from ..plan import Groups, Plan, better, evaluate
 from ..problem import Problem
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A plan's groups and the plan the evaluator made of them (strategies start from its groups)."""
+
+    groups: Groups
+    plan: Plan
 
 
 def _min_cost_split(cost: np.ndarray, choice: np.ndarray, slots: int) -> list[tuple[int, int, int]]:
@@ -71,6 +81,16 @@ def contiguous_plans(problem: Problem, iterations: int = 40) -> list[Groups]:
     return out
 
 
-def best_contiguous(problem: Problem) -> Plan | None:
+def best_candidate(problem: Problem, candidates: list[Groups]) -> Candidate | None:
+    """The feasible candidate with the best objective value (the first of equals), or None."""
+    best = None
+    for groups in candidates:
+        plan = evaluate(problem, groups)
+        if plan.feasible and (best is None or better(problem.objective, plan.objective_value(), best.plan.objective_value())):
+            best = Candidate(groups, plan)
+    return best
+
+
+def best_contiguous(problem: Problem) -> Candidate | None:
     """The best feasible plan among :func:`contiguous_plans`, or None."""
-    return best_plan(problem.objective, (evaluate(problem, groups) for groups in contiguous_plans(problem)))
+    return best_candidate(problem, contiguous_plans(problem))

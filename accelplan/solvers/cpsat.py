@@ -15,46 +15,39 @@ from ortools.sat.python import cp_model
 
 from ..errors import SolveError
 from ..formulations.cpsat import build_cpsat
-from ..plan import Plan, SolverFacts, best_plan, evaluate, infeasible_plan, plan_groups, relative_gap
+from ..plan import Outcome, evaluate
 from ..problem import Problem
-from .contiguous import best_contiguous
+from .contiguous import Candidate, best_candidate, best_contiguous
 
 
-def solve_cpsat(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, workers: int | None = None) -> Plan:
-    """Solve with CP-SAT; return the best plan found with CP-SAT's proven bound and gap."""
+def solve_cpsat(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
+    """Solve with CP-SAT (``options``: ``workers``); the best groups found with CP-SAT's proven bound."""
     start = time.perf_counter()
     incumbent = best_contiguous(problem)
-    built = build_cpsat(problem, incumbent.period_ms / 1e3 if incumbent is not None else None)
+    built = build_cpsat(problem, incumbent.plan.period_ms / 1e3 if incumbent is not None else None)
     if incumbent is not None:
-        built.hint(plan_groups(problem, incumbent))
+        built.hint(incumbent.groups)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.1, time_limit_s - (time.perf_counter() - start))
-    solver.parameters.num_workers = workers or max(1, os.cpu_count() or 1)
+    solver.parameters.num_workers = options.get("workers") or max(1, os.cpu_count() or 1)
     solver.parameters.random_seed = seed
     code = solver.Solve(built.model)
-    elapsed = time.perf_counter() - start
     if code == cp_model.MODEL_INVALID:
         raise SolveError(f"CP-SAT rejected the model: {built.model.Validate()}")
-    plan, model_objective, bound = None, None, None
+    found, model_objective, bound = None, None, None
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        candidate = evaluate(problem, built.groups(solver))
-        if candidate.feasible:
-            plan, model_objective = candidate, built.to_objective_units(solver.ObjectiveValue())
+        groups = built.groups(solver)
+        if evaluate(problem, groups).feasible:
+            found = Candidate(groups, evaluate(problem, groups))
+            model_objective = built.to_objective_units(solver.ObjectiveValue())
         bound = built.to_objective_units(solver.BestObjectiveBound())
-    plan = best_plan(problem.objective, [plan, incumbent])  # the heuristic may beat a time-limited CP-SAT incumbent
-    if code == cp_model.INFEASIBLE or (code == cp_model.OPTIMAL and plan is None):
-        return infeasible_plan(problem, SolverFacts("cpsat", "infeasible", None, None, None, elapsed,
-                                                    message="no plan meets the constraints"))
-    if plan is None:
-        return infeasible_plan(problem, SolverFacts("cpsat", "time_limit", None, None, None, elapsed,
-                                                    message="no plan found within the time limit"))
-    value = plan.objective_value()
-    status = "optimal" if code == cp_model.OPTIMAL else "time_limit"
-    if status == "optimal":
-        bound = value
-    facts = SolverFacts("cpsat", status, value, bound, relative_gap(problem.objective, value, bound), elapsed,
-                        evaluations=int(solver.NumBranches()),
-                        message=f"OR-Tools CP-SAT, {solver.parameters.num_workers} workers, "
-                                f"time unit {built.time_unit_s:.0e} s",
-                        model_objective=model_objective)
-    return evaluate(problem, plan_groups(problem, plan), facts)
+    best = best_candidate(problem, [c.groups for c in (found, incumbent) if c is not None])
+    if best is not None and found is not None and best.groups != found.groups:
+        model_objective = None  # the heuristic beat a time-limited CP-SAT incumbent
+    note = f"OR-Tools CP-SAT, {solver.parameters.num_workers} workers, time unit {built.time_unit_s:.0e} s"
+    if code == cp_model.INFEASIBLE or (code == cp_model.OPTIMAL and best is None):
+        return Outcome(None, "infeasible", note=note)
+    if best is None:
+        return Outcome(None, "time_limit", note=note)
+    return Outcome(best.groups, "optimal" if code == cp_model.OPTIMAL else "time_limit", bound,
+                   int(solver.NumBranches()), note, model_objective)

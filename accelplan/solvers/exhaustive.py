@@ -1,18 +1,19 @@
 """The ``exhaustive`` strategy: enumerate every plan of a small problem; the reference for the others.
 
-Hybrid enumerates every set partition of the layers into at most ``max_accelerators`` groups,
-spatial every split into consecutive groups, sequential the single group; each group takes every
-configuration (pruned only when the budgets are exceeded). Every candidate is priced by the shared
-evaluator. On a chiplet package (mcm) it enumerates segment cuts, cluster cuts and cluster sizes.
+Pipeline form: every set partition of the layers into at most ``accelerator_slots`` groups (every
+split into consecutive groups when the execution model is contiguous; one group when single);
+each group takes every configuration (pruned only when the budgets are exceeded). Segment form:
+segment cuts, cluster cuts and cluster sizes. Every candidate is priced by the shared evaluator.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
-from ..errors import SolveError
-from ..plan import Plan, SolverFacts, better, evaluate, infeasible_plan, metrics
+from ..execution import Form
+from ..plan import Outcome, metrics
 from ..problem import Problem
 from ..execution.segments import segment_rules
 
@@ -53,14 +54,14 @@ def partitions(n: int, max_groups: int, contiguous: bool) -> Iterator[list[list[
 def count_candidates(problem: Problem) -> int:
     """Upper bound on the candidates enumerated (partitions x configurations per group)."""
     total = 0
-    for blocks in partitions(problem.n_layers, problem.accelerator_slots, problem.execution == "spatial"):
+    for blocks in partitions(problem.n_layers, problem.accelerator_slots, problem.execution.contiguous):
         total += problem.n_configs ** len(blocks)
         if total > MAX_CANDIDATES:
             break
     return total
 
 
-def mcm_plans(problem: Problem) -> Iterator[tuple[tuple[int, tuple[int, ...], int], ...]]:
+def segment_plans(problem: Problem) -> Iterator[tuple[tuple[int, tuple[int, ...], int], ...]]:
     """Every plan on a chiplet package: segment cuts x cluster cuts per segment x a configuration per cluster
     (chiplets per segment within the package, the execution model's rules applied)."""
     n = problem.n_layers
@@ -93,71 +94,91 @@ def mcm_plans(problem: Problem) -> Iterator[tuple[tuple[int, tuple[int, ...], in
         yield tuple(plan)
 
 
-def _exhaustive_mcm(problem: Problem, time_limit_s: float) -> Plan:
-    start = time.perf_counter()
-    best: tuple | None = None
-    evaluations, finished = 0, True
-    for groups in mcm_plans(problem):
-        if evaluations % 256 == 0 and time.perf_counter() - start > time_limit_s:
-            finished = False
-            break
-        evaluations += 1
-        if evaluations > MAX_CANDIDATES:
-            raise SolveError(f"exhaustive enumeration of {problem.n_layers} layers on {problem.segments.chiplets} chiplets "
-                             f"exceeds {MAX_CANDIDATES:,} plans; use dp")
-        best = _keep_better(problem, best, groups)
-    return _result(problem, best, finished, time.perf_counter() - start, evaluations)
+def too_many(problem: Problem) -> str | None:
+    """Why enumeration is refused: a pipeline problem with more candidates than :data:`MAX_CANDIDATES` (None: it is not)."""
+    if problem.execution.form is Form.PIPELINE and count_candidates(problem) > MAX_CANDIDATES:
+        return (f"exhaustive enumeration of {problem.n_layers} layers x {problem.n_configs} configurations "
+                f"exceeds {MAX_CANDIDATES:,} candidates; use milp")
+    return None
 
 
-def _keep_better(problem: Problem, best: tuple | None, groups) -> tuple | None:
-    """``(objective value, groups)`` of the better of ``best`` and ``groups`` (when feasible)."""
-    met = metrics(problem, groups)
-    if met.violations:
-        return best
-    value = met.objective_value(problem.objective)
-    return (value, groups) if best is None or better(problem.objective, value, best[0]) else best
+@dataclass
+class Enumeration:
+    """The best plan seen so far while enumerating, and how far the enumeration got."""
+
+    problem: Problem
+    deadline: float
+    best_value: float | None = None
+    best_groups: tuple | None = None
+    evaluations: int = 0
+    finished: bool = True
+
+    def out_of_time(self) -> bool:
+        if time.perf_counter() > self.deadline:
+            self.finished = False
+        return not self.finished
+
+    def offer(self, groups: tuple) -> None:
+        """Price ``groups``; keep them when feasible and better than the best so far."""
+        self.evaluations += 1
+        met = metrics(self.problem, groups)
+        if met.violations:
+            return
+        value = met.objective_value(self.problem.objective)
+        if self.best_value is None or self.problem.objective.better(value, self.best_value):
+            self.best_value, self.best_groups = value, groups
+
+    def outcome(self) -> Outcome:
+        if self.best_groups is None:
+            return Outcome(None, "infeasible" if self.finished else "time_limit", evaluations=self.evaluations)
+        return Outcome(self.best_groups, "optimal" if self.finished else "time_limit", evaluations=self.evaluations,
+                       model_objective=self.best_value)
 
 
-def _result(problem: Problem, best: tuple | None, finished: bool, elapsed: float, evaluations: int) -> Plan:
-    if best is None:
-        status = "infeasible" if finished else "time_limit"
-        return infeasible_plan(problem, SolverFacts("exhaustive", status, None, None, None, elapsed, evaluations,
-                                                    "no plan meets the constraints" if finished else "time limit reached"))
-    value, groups = best
-    facts = SolverFacts("exhaustive", "optimal" if finished else "time_limit", value, value if finished else None,
-                        0.0 if finished else None, elapsed, evaluations, model_objective=value)
-    return evaluate(problem, groups, facts)
+def _segment_plans(run: Enumeration) -> None:
+    for groups in segment_plans(run.problem):
+        if run.evaluations % 256 == 0 and run.out_of_time():
+            return
+        if run.evaluations >= MAX_CANDIDATES:
+            run.finished = False
+            return
+        run.offer(groups)
 
 
-def solve_exhaustive(problem: Problem, time_limit_s: float = 60.0, seed: int = 0) -> Plan:
-    """Evaluate every plan; the best feasible one is optimal when enumeration finishes in time (``seed`` unused)."""
-    if problem.family == "mcm":
-        return _exhaustive_mcm(problem, time_limit_s)
-    if count_candidates(problem) > MAX_CANDIDATES:
-        raise SolveError(f"exhaustive enumeration of {problem.n_layers} layers x {problem.n_configs} configurations "
-                         f"exceeds {MAX_CANDIDATES:,} candidates; use milp")
-    start = time.perf_counter()
-    best: tuple | None = None  # (objective value, groups)
-    evaluations = 0
-    finished = True
-    cap = problem.capacity
-    for blocks in partitions(problem.n_layers, problem.accelerator_slots, problem.execution == "spatial"):
-        if time.perf_counter() - start > time_limit_s:
-            finished = False
-            break
+def _assignments(problem: Problem, blocks: list[list[int]]) -> Iterator[list[int]]:
+    """Every configuration per block within the budgets."""
+    cap = problem.capacity * (1 + 1e-9)
 
-        def assign(k: int, chosen: list[int], used) -> Iterator[list[int]]:
-            if k == len(blocks):
-                yield list(chosen)
-                return
-            for c in range(problem.n_configs):
-                nxt = used + problem.usage[c]
-                if (nxt <= cap * (1 + 1e-9)).all():
-                    chosen.append(c)
-                    yield from assign(k + 1, chosen, nxt)
-                    chosen.pop()
+    def assign(k: int, chosen: list[int], used) -> Iterator[list[int]]:
+        if k == len(blocks):
+            yield list(chosen)
+            return
+        for c in range(problem.n_configs):
+            nxt = used + problem.usage[c]
+            if (nxt <= cap).all():
+                chosen.append(c)
+                yield from assign(k + 1, chosen, nxt)
+                chosen.pop()
+    yield from assign(0, [], problem.usage[0] * 0)
 
-        for configs in assign(0, [], problem.usage[0] * 0):
-            evaluations += 1
-            best = _keep_better(problem, best, tuple((c, tuple(b)) for c, b in zip(configs, blocks)))
-    return _result(problem, best, finished, time.perf_counter() - start, evaluations)
+
+def _pipeline_plans(run: Enumeration) -> None:
+    p = run.problem
+    for blocks in partitions(p.n_layers, p.accelerator_slots, p.execution.contiguous):
+        if run.out_of_time():
+            return
+        for configs in _assignments(p, blocks):
+            run.offer(tuple((c, tuple(b)) for c, b in zip(configs, blocks)))
+
+
+def solve_exhaustive(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
+    """Evaluate every plan; the best feasible one is optimal when enumeration finishes in time (``seed`` unused).
+
+    Segment plans beyond :data:`MAX_CANDIDATES` stop the enumeration (status ``time_limit``, no proof).
+    """
+    run = Enumeration(problem, time.perf_counter() + time_limit_s)
+    if problem.execution.form is Form.SEGMENTS:
+        _segment_plans(run)
+    else:
+        _pipeline_plans(run)
+    return run.outcome()

@@ -13,26 +13,26 @@ model whose cap is changed between rounds:
    plan lowers ``U``; an optimum under any cap that holds a plan is the global optimum).
 Other objectives are solved in one round with the heuristic's plan as MIP start.
 
-On a chiplet package (mcm) the segment MILP of :mod:`accelplan.formulations.segments_milp` is
+On segment-form problems (chiplet packages) the segment MILP of :mod:`accelplan.formulations.segments_milp` is
 solved in one round, started from the plan that gives every layer the whole package.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass
 
 import numpy as np
 import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
-from ..errors import SolveError
+from ..execution import Form
 from ..formulations.milp import TIME_SCALE, MilpModel, build_milp
-from ..formulations.segments_milp import MAX_CLUSTERS, build_segments_milp, candidate_clusters
-from ..plan import Plan, SolverFacts, batch_objective_value, better, evaluate, infeasible_plan, plan_groups, relative_gap
+from ..formulations.segments_milp import build_segments_milp
+from ..plan import Groups, Outcome, evaluate
 from ..problem import Problem
-from .contiguous import best_contiguous
+from .contiguous import Candidate, best_contiguous
 
 INFEASIBLE = (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded)
 
@@ -56,22 +56,33 @@ class HighsWithStart(Highs):
         return super()._solve()
 
 
+@dataclass(frozen=True)
+class Round:
+    """One HiGHS run: its termination, the feasible plan it found (None: none), the model's objective, its bound."""
+
+    termination: TerminationCondition
+    found: Candidate | None
+    model_objective: float | None
+    raw_bound: float | None
+
+
 def _solve_round(solver: HighsWithStart, built: MilpModel, time_limit_s: float, options: dict,
-                 start: Plan | None) -> tuple:
-    """One HiGHS run; returns (termination, feasible plan or None, model objective, bound in model units)."""
+                 start: Groups | None) -> Round:
+    """One HiGHS run from the MIP start ``start`` (groups) when given."""
     if start is not None:
-        built.start_values(plan_groups(built.problem, start))
+        built.start_values(start)
     solver.use_start = start is not None
     res = solver.solve(built.model, time_limit=max(1.0, time_limit_s), load_solutions=False,
                        raise_exception_on_nonoptimal_result=False, solver_options=options)
-    plan, model_obj = None, None
+    found, model_obj = None, None
     if res.termination_condition not in INFEASIBLE and res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible):
         res.solution_loader.load_vars()
-        candidate = evaluate(built.problem, built.groups())
+        groups = built.groups()
+        candidate = evaluate(built.problem, groups)
         if candidate.feasible:
-            plan, model_obj = candidate, built.to_objective_units(res.incumbent_objective)
+            found, model_obj = Candidate(groups, candidate), built.to_objective_units(res.incumbent_objective)
     bound = res.objective_bound if res.objective_bound is not None and np.isfinite(res.objective_bound) else None
-    return res.termination_condition, plan, model_obj, bound
+    return Round(res.termination_condition, found, model_obj, bound)
 
 
 def lp_lower_bound(built: MilpModel, low_s: float, high_s: float, until: float, iterations: int = 16) -> float:
@@ -103,109 +114,98 @@ def _trivial_lower_bound(problem: Problem) -> float:
     return max(problem.ddr_period_s, float(fastest.max()), float(fastest.sum()) / problem.accelerator_slots)
 
 
-def solve_milp(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, threads: int | None = None) -> Plan:
-    """Solve the MILP; return the best plan found with its proven bound and gap.
+def _period(found: Candidate) -> float:
+    return found.plan.period_ms / 1e3
 
-    Reported metrics come from :func:`~accelplan.plan.evaluate`; ``model_objective`` holds the
-    MILP's own objective value so callers can check the two agree.
+
+def _target_search(problem: Problem, built: MilpModel, incumbent: Candidate, start: float, deadline: float,
+                   options: dict) -> Outcome:
+    """Throughput: bisection of the period between an LP-proven lower bound and the incumbent (module docstring)."""
+    solver = HighsWithStart()
+    model_objective = incumbent.plan.objective_value()
+    upper = _period(incumbent)
+    # the order-free (hybrid) relaxation is the stronger LP and its bound holds for every execution model
+    relaxed = build_milp(problem, upper, any_order=True) if problem.execution.contiguous and not problem.execution.single else built
+    lower = lp_lower_bound(relaxed, _trivial_lower_bound(problem), upper, start + 0.15 * (deadline - start))
+    status, dive = "time_limit", False
+    while True:
+        if upper - lower <= 1e-6 * upper:
+            status = "optimal"
+            break
+        remaining = deadline - time.perf_counter()
+        if remaining < 0.5:
+            break
+        target = lower + 0.5 * (upper - lower) if dive else upper
+        built.set_target(target)  # the lower bound stays outside the model: as a cut it slowed HiGHS
+        share = remaining if not dive else min(remaining, max(5.0, remaining / 2))
+        r = _solve_round(solver, built, share, options, None if dive else incumbent.groups)
+        progress = False
+        if r.found is not None and _period(r.found) < upper * (1 - 1e-9):
+            incumbent, model_objective, upper, progress = r.found, r.model_objective, _period(r.found), True
+        elif r.found is not None and not dive:
+            model_objective = r.model_objective
+        if r.termination == TerminationCondition.convergenceCriteriaSatisfied and r.found is not None:
+            status = "optimal"  # the optimum under a cap that holds a plan is the global optimum
+            break
+        if r.termination in INFEASIBLE:
+            lower, progress = max(lower, target), True  # no plan with period <= target
+        elif r.raw_bound is not None:
+            lower = max(lower, min(r.raw_bound / TIME_SCALE, target))
+        dive = not progress and not dive
+    return Outcome(incumbent.groups, status, 1.0 / lower if lower > 0 else None,
+                   note="HiGHS via Pyomo, target search on the period", model_objective=model_objective)
+
+
+def _one_round(problem: Problem, built: MilpModel, incumbent: Candidate | None, deadline: float,
+               options: dict, note: str) -> Outcome:
+    """Latency or energy (or throughput without an incumbent): one HiGHS round from the incumbent."""
+    r = _solve_round(HighsWithStart(), built, deadline - time.perf_counter(), options,
+                     incumbent.groups if incumbent is not None else None)
+    model_objective = incumbent.plan.objective_value() if incumbent is not None else None
+    if r.found is not None and (incumbent is None or not problem.objective.better(incumbent.plan.objective_value(),
+                                                                                   r.found.plan.objective_value())):
+        incumbent, model_objective = r.found, r.model_objective
+    bound = built.to_objective_units(r.raw_bound) if r.raw_bound is not None else None
+    proven = r.termination == TerminationCondition.convergenceCriteriaSatisfied
+    if incumbent is None:
+        status = "infeasible" if r.termination in INFEASIBLE or proven else "time_limit"
+        return Outcome(None, status, bound, note=note)
+    status = "optimal" if proven else ("time_limit" if r.termination == TerminationCondition.maxTimeLimit else "feasible")
+    return Outcome(incumbent.groups, status, bound, note=note, model_objective=model_objective)
+
+
+def solve_milp(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
+    """Solve the MILP (pipeline form) or the segment MILP (segment form) with HiGHS.
+
+    ``model_objective`` holds the MILP's own objective value so callers can check it agrees with the evaluator.
     """
     start = time.perf_counter()
     deadline = start + time_limit_s
-    options = {"mip_rel_gap": 1e-6, "random_seed": seed}
-    if threads:
-        options["threads"] = threads
-    if problem.family == "mcm":
-        return _solve_segments(problem, start, deadline, options)
+    highs = {"mip_rel_gap": 1e-6, "random_seed": seed}
+    if options.get("threads"):
+        highs["threads"] = options["threads"]
+    if problem.execution.form is Form.SEGMENTS:
+        return _solve_segments(problem, deadline, highs)
     incumbent = best_contiguous(problem)
-    model_objective = incumbent.objective_value() if incumbent is not None else None
-    built = build_milp(problem, incumbent.period_ms / 1e3 if incumbent is not None else None)
-    solver = HighsWithStart()
-    status = "time_limit"
-    bound: float | None = None
-
+    built = build_milp(problem, _period(incumbent) if incumbent is not None else None)
     if problem.objective == "throughput" and incumbent is not None:
-        upper = incumbent.period_ms / 1e3
-        # the order-free (hybrid) relaxation is the stronger LP and its bound holds for every execution model
-        relaxed = built if problem.execution != "spatial" else build_milp(replace(problem, execution="hybrid"), upper)
-        lower = lp_lower_bound(relaxed, _trivial_lower_bound(problem), upper, start + 0.15 * time_limit_s)
-        dive = False
-        while True:
-            if upper - lower <= 1e-6 * upper:
-                status = "optimal"
-                break
-            remaining = deadline - time.perf_counter()
-            if remaining < 0.5:
-                break
-            target = lower + 0.5 * (upper - lower) if dive else upper
-            built.set_target(target)  # the lower bound stays outside the model: as a cut it slowed HiGHS
-            share = remaining if not dive else min(remaining, max(5.0, remaining / 2))
-            tc, plan, model_obj, raw_bound = _solve_round(solver, built, share, options, None if dive else incumbent)
-            progress = False
-            if plan is not None and plan.period_ms / 1e3 < upper * (1 - 1e-9):
-                incumbent, model_objective, upper, progress = plan, model_obj, plan.period_ms / 1e3, True
-            elif plan is not None and not dive:
-                model_objective = model_obj
-            if tc == TerminationCondition.convergenceCriteriaSatisfied and plan is not None:
-                status = "optimal"  # the optimum under a cap that holds a plan is the global optimum
-                break
-            if tc in INFEASIBLE:
-                lower, progress = max(lower, target), True  # no plan with period <= target
-            elif raw_bound is not None:
-                lower = max(lower, min(raw_bound / TIME_SCALE, target))
-            dive = not progress and not dive
-        bound = 1.0 / lower if lower > 0 else None
-    else:
-        tc, plan, model_obj, raw_bound = _solve_round(solver, built, deadline - time.perf_counter(), options, incumbent)
-        if plan is not None and (incumbent is None or not better(problem.objective, incumbent.objective_value(),
-                                                                 plan.objective_value())):
-            incumbent, model_objective = plan, model_obj
-        if raw_bound is not None:
-            bound = built.to_objective_units(raw_bound)
-        if tc in INFEASIBLE and incumbent is None:
-            status = "infeasible"
-        elif tc == TerminationCondition.convergenceCriteriaSatisfied:
-            status = "optimal" if incumbent is not None else "infeasible"
-        elif tc != TerminationCondition.maxTimeLimit:
-            status = "feasible"
-
-    elapsed = time.perf_counter() - start
-    if incumbent is None:
-        msg = "no plan meets the constraints" if status == "infeasible" else "no plan found within the time limit"
-        return infeasible_plan(problem, SolverFacts("milp", status, None, bound, None, elapsed, message=msg))
-    value = incumbent.objective_value()
-    if status == "optimal":
-        bound = value
-    facts = SolverFacts("milp", status, value, bound, relative_gap(problem.objective, value, bound), elapsed,
-                        message="HiGHS via Pyomo" + (", target search on the period" if problem.objective == "throughput" else ""),
-                        model_objective=model_objective)
-    return evaluate(problem, plan_groups(problem, incumbent), facts)
+        return _target_search(problem, built, incumbent, start, deadline, highs)
+    return _one_round(problem, built, incumbent, deadline, highs, "HiGHS via Pyomo")
 
 
-def _solve_segments(problem: Problem, start: float, deadline: float, options: dict) -> Plan:
-    """The segment MILP on a chiplet package, one HiGHS round; objectives throughput and latency."""
-    if problem.objective == "energy":
-        raise SolveError("milp on mcm covers the throughput and latency objectives (the weights' hops from DRAM "
-                         "depend on where clusters sit, which the MILP does not track); use dp for energy")
-    if candidate_clusters(problem) > MAX_CLUSTERS:
-        raise SolveError(f"milp on mcm: {candidate_clusters(problem):,} candidate clusters exceed {MAX_CLUSTERS:,}; use dp")
+def _solve_segments(problem: Problem, deadline: float, options: dict) -> Outcome:
+    """The segment MILP, one HiGHS round from the plan that gives every layer the whole package (always fits)."""
     full = max(range(problem.n_configs), key=lambda c: problem.configs[c].units)
-    first = evaluate(problem, tuple((full, (l,), l) for l in range(problem.n_layers)))  # always fits the package
+    first_groups = tuple((full, (l,), l) for l in range(problem.n_layers))
+    first = evaluate(problem, first_groups)
     built = build_segments_milp(problem, reference=first.latency_ms / 1e3)
-    tc, plan, model_obj, raw_bound = _solve_round(HighsWithStart(), built, deadline - time.perf_counter(), options,
-                                                  first if first.feasible else None)
-
-    def user(batch_time_s: float | None) -> float | None:
-        return batch_objective_value(problem.objective, problem.batch, batch_time_s)
-
-    bound = user(built.to_objective_units(raw_bound)) if raw_bound is not None else None
-    elapsed = time.perf_counter() - start
-    if plan is None:
-        status = "infeasible" if tc in INFEASIBLE or tc == TerminationCondition.convergenceCriteriaSatisfied else "time_limit"
-        msg = "no plan meets the constraints" if status == "infeasible" else "no plan found within the time limit"
-        return infeasible_plan(problem, SolverFacts("milp", status, None, bound, None, elapsed, message=msg))
-    status = "optimal" if tc == TerminationCondition.convergenceCriteriaSatisfied else "time_limit"
-    value = plan.objective_value()
-    bound = value if status == "optimal" else bound
-    facts = SolverFacts("milp", status, value, bound, relative_gap(problem.objective, value, bound), elapsed,
-                        message="HiGHS via Pyomo, segment MILP", model_objective=user(model_obj))
-    return evaluate(problem, plan_groups(problem, plan), facts)
+    r = _solve_round(HighsWithStart(), built, deadline - time.perf_counter(), options,
+                     first_groups if first.feasible else None)
+    user = problem.objective.from_batch
+    bound = user(problem.batch, built.to_objective_units(r.raw_bound)) if r.raw_bound is not None else None
+    proven = r.termination == TerminationCondition.convergenceCriteriaSatisfied
+    note = "HiGHS via Pyomo, segment MILP"
+    if r.found is None:
+        return Outcome(None, "infeasible" if r.termination in INFEASIBLE or proven else "time_limit", bound, note=note)
+    return Outcome(r.found.groups, "optimal" if proven else "time_limit", bound, note=note,
+                   model_objective=user(problem.batch, r.model_objective))

@@ -2,14 +2,14 @@
 
 The decision space is the exact strategies' plan space, as Optuna parameters:
 - ``cfg{a}``: the configuration of accelerator slot ``a`` (categorical over the problem's menu);
-- ``hybrid``: ``slot{l}``, the slot that runs layer ``l``; ``spatial``: ``cut{a}``, cut points of
-  the chain (sorted, so slot ``a`` runs the layers between the ``a``-th and ``a+1``-th cut);
-  ``sequential``: one slot runs every layer.
-Slots that run no layer are not built. On a chiplet package (mcm): ``cut{l}`` before each layer
+- layers in any order (hybrid): ``slot{l}``, the slot that runs layer ``l``; contiguous groups
+  (spatial): ``cut{a}``, cut points of the chain (sorted, so slot ``a`` runs the layers between the
+  ``a``-th and ``a+1``-th cut); one slot (sequential): it runs every layer.
+Slots that run no layer are not built. Segment form (chiplet packages): ``cut{l}`` before each layer
 ``l > 0`` (0: same cluster, 1: a new cluster, 2: a new segment; the execution model narrows the
 choices) and ``cfg@{l}``, the cluster size of the cluster that starts at layer ``l`` (a
 define-by-run parameter, sampled only when a cluster starts there); the warm start is the
-plan with every layer on the whole package. Every trial is priced by the shared evaluator; budgets, the
+plan with every layer on the whole package (:func:`warm_groups`). Every trial is priced by the shared evaluator; budgets, the
 latency bound and throughput_min are set as the trial's constraints (``Trial.set_constraint``; a
 trial is feasible when every value is <= 0), which both samplers read. The contiguous heuristic's plan is
 enqueued as the first trial (a warm start, as a designer would seed a search).
@@ -30,10 +30,11 @@ import optuna
 
 from ..dominance import pareto_min
 from ..errors import SolveError
-from ..plan import Groups, Metrics, Plan, SolverFacts, best_plan, evaluate, infeasible_plan, metrics, plan_groups
-from ..problem import Problem
+from ..execution import Form, Metrics
 from ..execution.segments import segment_rules, segment_use
-from .contiguous import best_contiguous
+from ..plan import Groups, Outcome, metrics
+from ..problem import Problem
+from .contiguous import best_candidate, best_contiguous
 
 
 @dataclass(frozen=True)
@@ -45,23 +46,24 @@ class SearchSpace:
     def suggest(self, trial: optuna.Trial) -> Groups:
         """Sample a plan's groups from ``trial``."""
         p = self.problem
-        if p.family == "mcm":
+        if p.execution.form is Form.SEGMENTS:
             return self._suggest_segments(trial)
         slots = p.accelerator_slots
         cfg = [trial.suggest_categorical(f"cfg{a}", list(range(p.n_configs))) for a in range(slots)]
-        if p.execution == "hybrid":
+        if slots == 1:
+            groups = [(cfg[0], tuple(range(p.n_layers)))]
+        elif not p.execution.contiguous:
             owner = [trial.suggest_categorical(f"slot{l}", list(range(slots))) for l in range(p.n_layers)]
             groups = [(cfg[a], tuple(l for l in range(p.n_layers) if owner[l] == a)) for a in range(slots)]
-        elif p.execution == "spatial":
+        else:
             cuts = sorted(trial.suggest_int(f"cut{a}", 0, p.n_layers) for a in range(1, slots))
             bounds = [0, *cuts, p.n_layers]
             groups = [(cfg[a], tuple(range(bounds[a], bounds[a + 1]))) for a in range(slots)]
-        else:
-            groups = [(cfg[0], tuple(range(p.n_layers)))]
         return tuple((c, ls) for c, ls in groups if ls)
 
     def _cut_choices(self) -> list[int]:
-        return {"layer-sequential": [0, 2], "segmented-pipeline": [1, 2]}.get(self.problem.execution, [0, 1, 2])
+        ex = self.problem.execution
+        return [0, 2] if ex.single else [1, 2] if ex.one_layer else [0, 1, 2]
 
     def _suggest_segments(self, trial: optuna.Trial) -> Groups:
         p = self.problem
@@ -77,7 +79,7 @@ class SearchSpace:
     def params(self, groups: Groups) -> dict[str, Any]:
         """The parameters that :meth:`suggest` turns into ``groups`` (groups sorted by first layer)."""
         p = self.problem
-        if p.family == "mcm":
+        if p.execution.form is Form.SEGMENTS:
             firsts = {ls[0]: (c, s) for c, ls, s in groups}  # cluster starts: configuration, segment
             out: dict[str, Any] = {f"cfg@{l}": c for l, (c, _) in firsts.items()}
             prev = 0
@@ -88,9 +90,11 @@ class SearchSpace:
             return out
         slots = p.accelerator_slots
         out: dict[str, Any] = {f"cfg{a}": (groups[a][0] if a < len(groups) else groups[0][0]) for a in range(slots)}
-        if p.execution == "hybrid":
+        if slots == 1:
+            pass
+        elif not p.execution.contiguous:
             out |= {f"slot{l}": a for a, (_, ls) in enumerate(groups) for l in ls}
-        elif p.execution == "spatial":
+        else:
             ends = [ls[-1] + 1 for _, ls in groups[:-1]]
             ends += [p.n_layers] * (slots - 1 - len(ends))
             out |= {f"cut{a + 1}": e for a, e in enumerate(ends)}
@@ -101,7 +105,7 @@ def constraint_values(problem: Problem, groups: Groups, met: Metrics) -> dict[st
     """Optuna constraint values (<= 0 when met), by name: each budget, the latency bound, throughput_min.
 
     ``met``: the groups' metrics (priced once per trial by the caller)."""
-    if problem.family == "mcm":  # the package's chiplets bound each segment
+    if problem.execution.form is Form.SEGMENTS:  # the package's chiplets bound each segment
         use = segment_use(problem, groups).values()
         values = {"chiplets": max(u for u, _ in use) / problem.segments.chiplets - 1.0,
                   "clusters": max(k for _, k in use) / segment_rules(problem)[2] - 1.0}
@@ -129,7 +133,7 @@ def make_study(problem: Problem, multi: bool, seed: int, storage: str | None, st
         kwargs: dict[str, Any] = {"directions": ["minimize", "maximize", "minimize"]}
     else:
         sampler = optuna.samplers.TPESampler(seed=seed)
-        kwargs = {"direction": "maximize" if problem.objective == "throughput" else "minimize"}
+        kwargs = {"direction": "maximize" if problem.objective.maximise else "minimize"}
     if storage is not None and not study_name:
         raise SolveError("an Optuna storage needs a study name (--study-name) to resume from")
     try:
@@ -178,17 +182,9 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
     study = make_study(problem, multi, seed, storage, study_name)
     space = SearchSpace(problem)
     if warm_start and not study.trials:
-        if problem.family == "mcm":  # every layer on the whole package: one segment (one per layer if segmented)
-            full = max(segment_rules(problem)[1], key=lambda c: problem.configs[c].units)
-            if problem.execution == "segmented-pipeline":
-                warm_groups = tuple((full, (l,), l) for l in range(problem.n_layers))
-            else:
-                warm_groups = ((full, tuple(range(problem.n_layers)), 0),)
-            study.enqueue_trial(space.params(warm_groups))
-        else:
-            warm = best_contiguous(problem)
-            if warm is not None:
-                study.enqueue_trial(space.params(plan_groups(problem, warm)))
+        warm = warm_groups(problem)
+        if warm is not None:
+            study.enqueue_trial(space.params(warm))
 
     def objective(trial: optuna.Trial) -> float | list[float]:
         groups = space.suggest(trial)
@@ -206,30 +202,38 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
     return study, time.perf_counter() - start
 
 
-def _solve(problem: Problem, multi: bool, time_limit_s: float, seed: int, **options: Any) -> Plan:
-    name = "optuna-nsga2" if multi else "optuna-tpe"
-    study, elapsed = run_search(problem, multi, time_limit_s, seed, **options)
+def warm_groups(problem: Problem) -> Groups | None:
+    """The first trial of a new search: the contiguous heuristic's plan; on segments every layer on the whole
+    package (one segment, or one per layer when each cluster runs one layer)."""
+    if problem.execution.form is Form.SEGMENTS:
+        full = max(segment_rules(problem)[1], key=lambda c: problem.configs[c].units)
+        if problem.execution.one_layer:
+            return tuple((full, (l,), l) for l in range(problem.n_layers))
+        return ((full, tuple(range(problem.n_layers)), 0),)
+    warm = best_contiguous(problem)
+    return warm.groups if warm is not None else None
+
+
+def _solve(problem: Problem, multi: bool, time_limit_s: float, seed: int, options: dict) -> Outcome:
+    study, _ = run_search(problem, multi, time_limit_s, seed, **options)
     done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-    best = best_plan(problem.objective, (evaluate(problem, trial_groups(t)) for t in feasible_trials(study)))
+    best = best_candidate(problem, [trial_groups(t) for t in feasible_trials(study)])
     sampler = "NSGA-II (latency, throughput, energy)" if multi else "TPE"
     where = f", study {study.study_name!r}" if options.get("storage") else ""
     if best is None:
-        return infeasible_plan(problem, SolverFacts(name, "time_limit", None, None, None, elapsed,
-                                                    done, f"Optuna {sampler}: no feasible trial in {done}{where}"))
-    value = best.objective_value()
-    facts = SolverFacts(name, "feasible", value, None, None, elapsed, done,
-                        f"Optuna {sampler}, {done} trials{where}", model_objective=value)
-    return evaluate(problem, plan_groups(problem, best), facts)
+        return Outcome(None, "time_limit", evaluations=done, note=f"Optuna {sampler}: no feasible trial in {done}{where}")
+    return Outcome(best.groups, "feasible", evaluations=done, note=f"Optuna {sampler}, {done} trials{where}",
+                   model_objective=best.plan.objective_value())
 
 
-def solve_tpe(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> Plan:
+def solve_tpe(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
     """Optuna TPE on the study's objective; the best feasible trial's plan (status ``feasible``: no bound).
 
-    ``options``: ``trials``, ``storage``, ``study_name``, ``callbacks``, ``warm_start`` (see :func:`run_search`).
+    ``options``: ``trials``, ``storage``, ``study_name`` (see :func:`run_search`).
     """
-    return _solve(problem, False, time_limit_s, seed, **options)
+    return _solve(problem, False, time_limit_s, seed, options)
 
 
-def solve_nsga2(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> Plan:
+def solve_nsga2(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
     """Optuna NSGA-II on latency, throughput and energy at once; the best feasible plan on the study's objective."""
-    return _solve(problem, True, time_limit_s, seed, **options)
+    return _solve(problem, True, time_limit_s, seed, options)

@@ -5,23 +5,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PositiveFloat, PositiveInt, Tag
 
-from .units import Bandwidth, Energy, Frequency, Power, Size, Time
+from ..objective import OBJECTIVES
+from ..solvers.registry import STRATEGY_NAMES
 
 Dtype = Literal["int8", "int16", "bf16", "fp32"]
 DTYPE_BYTES: dict[str, int] = {"int8": 1, "int16": 2, "bf16": 2, "fp32": 4}
 
-ExecutionModel = Literal["sequential", "spatial", "hybrid", "layer-sequential", "segmented-pipeline", "merged-pipeline"]
-#: execution models each hardware family supports (the first is the default)
-FAMILY_EXECUTIONS: dict[str, tuple[str, ...]] = {
-    "versal-aie": ("hybrid", "spatial", "sequential"),
-    "mcm": ("merged-pipeline", "segmented-pipeline", "layer-sequential"),
-}
-Objective = Literal["throughput", "latency", "energy"]
-Strategy = Literal["milp", "cpsat", "dp", "exhaustive", "optuna-tpe", "optuna-nsga2"]
+Objective = Literal[tuple(OBJECTIVES)]  # type: ignore[valid-type]
+#: strategy names, as the strategy registry declares them
+Strategy = Literal[STRATEGY_NAMES]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
@@ -131,136 +127,6 @@ class ModelSpec(Strict):
     operators: list[OperatorItem] = Field(min_length=1)
 
 
-# -------------------------------------------------------------------------------------- hardware
-class AIEArraySpec(Strict):
-    units: PositiveInt = Field(description="AI Engine tiles in the array")
-    grid: tuple[PositiveInt, PositiveInt] = Field(description="rows, columns")
-    clock: Frequency
-    macs_per_cycle: dict[Dtype, PositiveInt] = Field(description="MACs per cycle per engine, per dtype")
-    kernel_efficiency: dict[Dtype, Annotated[float, Field(gt=0, le=1)]] = Field(
-        description="fraction of peak a per-engine GEMM kernel reaches (CHARM: int8 0.79, fp32 0.93)")
-    local_memory: Size = Field(description="data memory per engine")
-
-
-class PLIOSpec(Strict):
-    width_bits: PositiveInt = Field(description="bits per PLIO stream per PL cycle")
-    clock: Frequency = Field(description="PL clock driving the PLIO streams")
-    ports_in: PositiveInt = Field(description="PL->AIE streams available")
-    ports_out: PositiveInt = Field(description="AIE->PL streams available")
-    engines_per_port: PositiveInt = Field(4, description="engines fed by one stream (packet switching / broadcast)")
-
-
-class PLSpec(Strict):
-    buffer: Size = Field(description="on-chip PL buffer (BRAM + URAM) for double-buffered tiles")
-    elementwise_bandwidth: Bandwidth = Field(description="throughput of PL element-wise units")
-
-
-class DDRSpec(Strict):
-    bandwidth: Bandwidth = Field(description="effective off-chip bandwidth shared by all accelerators")
-
-
-class VersalEnergySpec(Strict):
-    mac: dict[Dtype, Energy] = Field(description="energy per MAC per dtype")
-    plio_byte: Energy = Field(description="energy per byte moved over PLIO")
-    ddr_byte: Energy = Field(description="energy per byte moved to/from DDR")
-    elementwise_byte: Energy = Field(description="energy per byte touched by PL element-wise units")
-    static_power: Power = Field(description="static power of the device, charged per period")
-
-
-class VersalMenuSpec(Strict):
-    """Which accelerator configurations are candidates: A x B x C engine arrays and per-engine tiles."""
-
-    array_dims: list[PositiveInt] = Field(description="allowed engine counts along M (A), K (B) and N (C)", min_length=1)
-    engine_tiles: dict[Dtype, list[tuple[PositiveInt, PositiveInt, PositiveInt]]] = Field(
-        description="per-engine tile (m, k, n) candidates per dtype")
-    engine_tile_dims: dict[Dtype, list[PositiveInt]] = Field(
-        default_factory=dict,
-        description="tile sizes to search along M, K and N per dtype: every (m, k, n) combination that fits the "
-                    "engine local memory joins the menu (dominated configurations are pruned per model)")
-    max_units_per_accelerator: PositiveInt | None = None
-
-
-class VersalAIEHardware(Strict):
-    """An AMD Versal AI Engine device (e.g. VC1902 on VCK190)."""
-
-    name: str = Field(min_length=1)
-    family: Literal["versal-aie"]
-    description: str = ""
-    aie: AIEArraySpec
-    plio: PLIOSpec
-    pl: PLSpec
-    ddr: DDRSpec
-    energy: VersalEnergySpec
-    launch_overhead: Time = Field(description="fixed cost per operator launch on an accelerator")
-    menu: VersalMenuSpec
-
-
-# ------------------------------------------------------------------------------------ mcm package
-class ChipletSpec(Strict):
-    """One chiplet: a MAC array with its per-cycle tile shapes, a global buffer (SRAM) and its clock."""
-
-    macs_per_cycle: dict[Dtype, PositiveInt] = Field(description="MACs per cycle per chiplet, per dtype")
-    tiles: dict[Dtype, list[tuple[PositiveInt, PositiveInt, PositiveInt]]] = Field(
-        description="per-cycle tile shapes (m, k, n) the chiplet's MAC array can be configured to, per dtype; "
-                    "m*k*n must equal macs_per_cycle (Simba: 16 PEs x 8 lanes x 8-wide vector MACs)")
-    efficiency: Annotated[float, Field(gt=0, le=1)] = Field(1.0, description="fraction of peak a full tile sustains")
-    sram: Size = Field(description="global buffer per chiplet (weights of its layers + activation buffers)")
-    clock: Frequency
-    elementwise_per_cycle: PositiveInt = Field(
-        128, description="elements per cycle of the chiplet's post-processing (element-wise) units")
-
-
-class NoPSpec(Strict):
-    """The network-on-package: a 2-D mesh of links between neighbouring chiplets."""
-
-    link_bandwidth: Bandwidth = Field(description="bandwidth of one link, per direction")
-    hop_latency: Time = Field(description="latency per router hop")
-    energy_per_bit: Energy = Field(description="energy per bit per hop (Gemini: 0.3-2.4 pJ/bit by package technology)")
-
-
-class DRAMControllerSpec(Strict):
-    at: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] = Field(description="mesh position (row, column) it attaches to")
-    bandwidth: Bandwidth
-
-
-class DRAMSpec(Strict):
-    controllers: list[DRAMControllerSpec] = Field(min_length=1)
-    energy_per_bit: Energy = Field(description="DRAM access energy per bit (HBM 5.5 to GDDR6X 10.5 pJ/bit)")
-
-
-class MCMEnergySpec(Strict):
-    mac: dict[Dtype, Energy] = Field(description="energy per MAC per dtype (PE-local buffers included)")
-    sram_byte: Energy = Field(description="energy per byte read or written in a chiplet's global buffer")
-    static_power: Power = Field(description="static power of the package, charged for the batch time")
-
-
-class MCMMenuSpec(Strict):
-    """Cluster sizes a plan may give a group of consecutive layers."""
-
-    cluster_chiplets: list[PositiveInt] | None = Field(
-        None, description="allowed chiplet counts per cluster; default: the sizes of every rectangle that fits the mesh")
-
-
-class MCMHardware(Strict):
-    """A package of chiplets on a 2-D mesh network-on-package, with DRAM controllers on the mesh (e.g. Simba)."""
-
-    name: str = Field(min_length=1)
-    family: Literal["mcm"]
-    description: str = ""
-    mesh: tuple[PositiveInt, PositiveInt] = Field(description="chiplet rows, columns")
-    chiplet: ChipletSpec
-    nop: NoPSpec
-    dram: DRAMSpec
-    energy: MCMEnergySpec
-    layer_overhead: Time = Field(description="fixed synchronisation cost per layer on a cluster")
-    reconfiguration: Time = Field(description="fixed cost of switching the package to the next segment")
-    menu: MCMMenuSpec = MCMMenuSpec()
-
-
-HardwareSpec = Annotated[Union[VersalAIEHardware, MCMHardware], Field(discriminator="family")]
-HARDWARE_FAMILIES: dict[str, type[BaseModel]] = {"versal-aie": VersalAIEHardware, "mcm": MCMHardware}
-
-
 # ----------------------------------------------------------------------------------------- study
 class Constraints(Strict):
     latency_max_ms: PositiveFloat | None = Field(None, description="upper bound on batch latency (ms)")
@@ -277,16 +143,26 @@ class StudySpec(Strict):
     name: str | None = None
     model: str = Field(min_length=1, description="built-in model name or path relative to this file")
     hardware: str = Field(min_length=1, description="built-in hardware name or path relative to this file")
-    execution: ExecutionModel | None = Field(
-        None, description="versal-aie: hybrid (default), spatial, sequential; "
-                          "mcm: merged-pipeline (default), segmented-pipeline, layer-sequential")
+    execution: str | None = Field(
+        None, min_length=1, description="an execution model of the hardware's family (versal-aie: hybrid (default), "
+                                        "spatial, sequential; mcm: merged-pipeline (default), segmented-pipeline, "
+                                        "layer-sequential)")
     objective: Objective = "throughput"
     constraints: Constraints = Constraints()
-    strategy: Strategy | None = Field(None, description="default: milp on versal-aie, dp on mcm")
+    strategy: Strategy | None = Field(None, description="default: the hardware family's (milp on versal-aie, dp on mcm)")
     time_limit_s: PositiveFloat = Field(60.0, description="wall-clock limit of the solver (s)")
     seed: int = Field(0, ge=0, description="random seed of the solver or search (repeatable runs)")
     model_dims: dict[str, PositiveInt] = Field(default_factory=dict,
                                                description="values of symbolic dimensions when the model is an .onnx file")
 
 
-SCHEMAS: dict[str, object] = {"model": ModelSpec, "hardware": HardwareSpec, "study": StudySpec}
+SPEC_KINDS = ("model", "hardware", "study")
+
+
+def spec_schema(kind: str) -> Any:
+    """The pydantic type of a spec kind; ``hardware`` is the union of every registered family's spec."""
+    if kind == "hardware":
+        from .. import families
+        specs = tuple(f.spec for f in families.every())
+        return Annotated[Union[specs], Field(discriminator="family")]  # type: ignore[valid-type]
+    return {"model": ModelSpec, "study": StudySpec}[kind]

@@ -6,13 +6,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .. import families
 from ..errors import SpecError, SpecIssue
 from .library import builtin_names, builtin_path
 from .loader import Lines, line_of, load, read_yaml, validate
 from .network import Network, flatten
-from .schema import FAMILY_EXECUTIONS, HARDWARE_FAMILIES, MCMHardware, ModelSpec, StudySpec, VersalAIEHardware
+from .schema import ModelSpec, StudySpec
 
-Hardware = VersalAIEHardware | MCMHardware
+Hardware = Any  # a hardware family's spec model (see accelplan.families)
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Study:
     @property
     def execution(self) -> str:
         """The study's execution model, or its hardware family's default (hybrid on versal-aie, merged-pipeline on mcm)."""
-        return self.spec.execution or FAMILY_EXECUTIONS[self.hardware.family][0]
+        return self.spec.execution or families.get(self.hardware.family).default_execution
 
     @property
     def batch(self) -> int:
@@ -37,7 +38,7 @@ class Study:
     @property
     def strategy(self) -> str:
         """The study's strategy, or its hardware family's default (milp on versal-aie, dp on mcm)."""
-        return self.spec.strategy or ("dp" if self.hardware.family == "mcm" else "milp")
+        return self.spec.strategy or families.get(self.hardware.family).default_strategy
 
     @property
     def name(self) -> str:
@@ -55,54 +56,17 @@ def load_model(path: Path, dims: dict[str, int] | None = None) -> Network:
 
 
 def load_hardware(path: Path) -> Hardware:
-    """Load a hardware spec file (its ``family`` picks the schema) and check it is usable."""
+    """Load a hardware spec file (its ``family`` picks the schema and the checks) and check it is usable."""
     data, lines = read_yaml(path)
-    family = data.get("family") if isinstance(data, dict) else None
-    if family not in HARDWARE_FAMILIES:
+    name = data.get("family") if isinstance(data, dict) else None
+    if not isinstance(name, str) or name not in families.names():
+        valid = ", ".join(families.names())
         raise SpecError(str(path), [SpecIssue(
-            f"unknown hardware family {family!r}; valid: {', '.join(HARDWARE_FAMILIES)}" if family is not None
-            else f"required field is missing; valid families: {', '.join(HARDWARE_FAMILIES)}",
-            "family", line_of(("family",), lines) or 1)])
-    hw = validate(HARDWARE_FAMILIES[family], data, lines, str(path))
-    if isinstance(hw, MCMHardware):
-        return _check_mcm(hw, path, lines)
-    issues = []
-    for dtype in {**hw.menu.engine_tiles, **hw.menu.engine_tile_dims}:
-        if dtype not in hw.aie.macs_per_cycle:
-            p = ("menu", "engine_tiles", dtype)
-            issues.append(SpecIssue(f"dtype {dtype!r} has engine tiles but no aie.macs_per_cycle entry "
-                                    f"(have: {', '.join(hw.aie.macs_per_cycle)})", "menu.engine_tiles." + dtype, line_of(p, lines)))
-    if hw.aie.grid[0] * hw.aie.grid[1] < hw.aie.units:
-        issues.append(SpecIssue(f"grid {hw.aie.grid[0]}x{hw.aie.grid[1]} holds fewer than {hw.aie.units} units",
-                                "aie.grid", line_of(("aie", "grid"), lines)))
-    if issues:
-        raise SpecError(str(path), issues)
-    return hw
-
-
-def _check_mcm(hw: MCMHardware, path: Path, lines: Lines) -> MCMHardware:
-    issues = []
-    rows, cols = hw.mesh
-    for dtype, tiles in hw.chiplet.tiles.items():
-        rate = hw.chiplet.macs_per_cycle.get(dtype)
-        p = ("chiplet", "tiles", dtype)
-        if rate is None:
-            issues.append(SpecIssue(f"dtype {dtype!r} has tiles but no chiplet.macs_per_cycle entry "
-                                    f"(have: {', '.join(hw.chiplet.macs_per_cycle)})", "chiplet.tiles." + dtype, line_of(p, lines)))
-        for i, (m, k, n) in enumerate(tiles):
-            if rate is not None and m * k * n != rate:
-                issues.append(SpecIssue(f"tile {m}x{k}x{n} = {m * k * n} MACs per cycle, but macs_per_cycle.{dtype} is {rate}",
-                                        f"chiplet.tiles.{dtype}[{i}]", line_of(p + (i,), lines)))
-    for i, ctl in enumerate(hw.dram.controllers):
-        if ctl.at[0] >= rows or ctl.at[1] >= cols:
-            p = ("dram", "controllers", i, "at")
-            issues.append(SpecIssue(f"controller at {list(ctl.at)} lies outside the {rows}x{cols} mesh "
-                                    f"(rows 0..{rows - 1}, columns 0..{cols - 1})", f"dram.controllers[{i}].at", line_of(p, lines)))
-    for i, g in enumerate(hw.menu.cluster_chiplets or []):
-        if g > rows * cols:
-            p = ("menu", "cluster_chiplets", i)
-            issues.append(SpecIssue(f"a cluster of {g} chiplets exceeds the {rows * cols} on the package",
-                                    f"menu.cluster_chiplets[{i}]", line_of(p, lines)))
+            f"unknown hardware family {name!r}; valid: {valid}" if name is not None
+            else f"required field is missing; valid families: {valid}", "family", line_of(("family",), lines) or 1)])
+    family = families.get(name)
+    hw = validate(family.spec, data, lines, str(path))
+    issues = family.check(hw, lines)
     if issues:
         raise SpecError(str(path), issues)
     return hw
@@ -128,23 +92,19 @@ def _resolve_or_error(ref: str, kind: str, base: Path | None, file: str, field: 
 
 
 def _check_compatible(model: Network, hw: Hardware, file: str, lines: Lines) -> None:
-    if isinstance(hw, MCMHardware):
-        tiled, rates, what = hw.chiplet.tiles, hw.chiplet.macs_per_cycle, "chiplet tiles"
-    else:
-        tiled, rates, what = {**hw.menu.engine_tiles, **hw.menu.engine_tile_dims}, hw.aie.macs_per_cycle, "engine tiles"
-    if model.dtype not in tiled or model.dtype not in rates:
+    supported = families.get(hw.family).dtypes(hw)
+    if model.dtype not in supported:
         raise SpecError(file, [SpecIssue(f"model {model.name!r} uses dtype {model.dtype!r}, which hardware {hw.name!r} "
-                                         f"has no {what} or MAC rate for (supported: "
-                                         f"{', '.join(d for d in tiled if d in rates)})",
+                                         f"has no tiles or MAC rate for (supported: {', '.join(supported)})",
                                          "model", line_of(("model",), lines))])
 
 
 def check_execution(spec: StudySpec, hw: Hardware, file: str, lines: Lines) -> None:
-    """The execution model must be one the hardware family runs."""
-    allowed = FAMILY_EXECUTIONS[hw.family]
-    if spec.execution is not None and spec.execution not in allowed:
+    """The execution model must be one the hardware family offers."""
+    family = families.get(hw.family)
+    if spec.execution is not None and spec.execution not in [m.name for m in family.executions]:
         raise SpecError(file, [SpecIssue(f"execution {spec.execution!r} does not apply to hardware {hw.name!r} "
-                                         f"(family {hw.family}); valid: {', '.join(allowed)}",
+                                         f"(family {hw.family}); valid: {family.execution_names()}",
                                          "execution", line_of(("execution",), lines))])
 
 

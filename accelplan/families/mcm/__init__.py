@@ -1,0 +1,95 @@
+"""Chiplet packages (``family: mcm``): clusters of chiplets on a mesh network-on-package.
+
+Layer-sequential, segmented-pipeline and merged-pipeline execution (Scope, 2026) are segment-form
+plans: the layer chain is cut into temporal segments, each a pipeline of clusters of consecutive
+layers on disjoint chiplet groups. Costs: :mod:`.costs`; tabulation: :mod:`.tabulate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import SpecIssue
+from ...execution import ExecutionModel, Form
+from ...specs.loader import line_of
+from .. import Family, ReportTable, Words
+from .spec import MCMHardware
+
+EXECUTIONS = (
+    ExecutionModel("layer-sequential", Form.SEGMENTS, "every layer on the whole package, one after another",
+                   single=True),
+    ExecutionModel("segmented-pipeline", Form.SEGMENTS, "one layer per cluster, clusters pipelined, segments in turn",
+                   one_layer=True),
+    ExecutionModel("merged-pipeline", Form.SEGMENTS, "consecutive layers merged into clusters, pipelined, segments in turn"),
+)
+
+
+def _tile_issues(hw: MCMHardware, lines: dict) -> list[SpecIssue]:
+    issues = []
+    for dtype, tiles in hw.chiplet.tiles.items():
+        rate = hw.chiplet.macs_per_cycle.get(dtype)
+        p = ("chiplet", "tiles", dtype)
+        if rate is None:
+            issues.append(SpecIssue(f"dtype {dtype!r} has tiles but no chiplet.macs_per_cycle entry "
+                                    f"(have: {', '.join(hw.chiplet.macs_per_cycle)})", "chiplet.tiles." + dtype, line_of(p, lines)))
+        for i, (m, k, n) in enumerate(tiles):
+            if rate is not None and m * k * n != rate:
+                issues.append(SpecIssue(f"tile {m}x{k}x{n} = {m * k * n} MACs per cycle, but macs_per_cycle.{dtype} is {rate}",
+                                        f"chiplet.tiles.{dtype}[{i}]", line_of(p + (i,), lines)))
+    return issues
+
+
+def _mesh_issues(hw: MCMHardware, lines: dict) -> list[SpecIssue]:
+    issues = []
+    rows, cols = hw.mesh
+    for i, ctl in enumerate(hw.dram.controllers):
+        if ctl.at[0] >= rows or ctl.at[1] >= cols:
+            issues.append(SpecIssue(f"controller at {list(ctl.at)} lies outside the {rows}x{cols} mesh "
+                                    f"(rows 0..{rows - 1}, columns 0..{cols - 1})", f"dram.controllers[{i}].at",
+                                    line_of(("dram", "controllers", i, "at"), lines)))
+    for i, g in enumerate(hw.menu.cluster_chiplets or []):
+        if g > rows * cols:
+            issues.append(SpecIssue(f"a cluster of {g} chiplets exceeds the {rows * cols} on the package",
+                                    f"menu.cluster_chiplets[{i}]", line_of(("menu", "cluster_chiplets", i), lines)))
+    return issues
+
+
+@dataclass(frozen=True)
+class ChipletPackage(Family):
+    """The mcm family."""
+
+    def check(self, hw: Any, lines: dict) -> list[SpecIssue]:
+        """Tiles must match the MAC rate; controllers and clusters must fit the mesh."""
+        return _tile_issues(hw, lines) + _mesh_issues(hw, lines)
+
+    def dtypes(self, hw: Any) -> tuple[str, ...]:
+        """Data types with chiplet tiles and a MAC rate."""
+        return tuple(d for d in hw.chiplet.tiles if d in hw.chiplet.macs_per_cycle)
+
+    def tabulate(self, study, execution, objective, prune=True):
+        from .tabulate import tabulate
+        return tabulate(study, execution, objective, prune)
+
+    def evaluate(self, problem, groups, solver=None, check_bounds=True):
+        from .evaluate import segment_plan
+        return segment_plan(problem, groups, solver, check_bounds)
+
+    def accelerator_table(self, plan) -> ReportTable:
+        """Segment, chiplets and SRAM per chiplet per cluster."""
+        header = ("#", "segment", "chiplets (rows×cols)", "SRAM per chiplet KiB", "layers", "busy ms", "utilisation",
+                  "MAC efficiency")
+        rows = tuple((a.index, a.segment, a.config, f"{a.buffer_bytes / 1024:.0f}", len(a.layers), f"{a.busy_ms:.4f}",
+                      f"{a.utilization:.1%}", f"{a.mac_efficiency:.1%}") for a in plan.accelerators)
+        return ReportTable("Clusters", header, rows)
+
+
+FAMILY = ChipletPackage(
+    name="mcm", spec=MCMHardware, executions=EXECUTIONS, default_strategy="dp", baseline_execution="segmented-pipeline",
+    emit_targets=("json",), words=Words("cluster", "clusters", "chiplets"),
+    model_note=("Per segment: Σ cluster times + (batch − 1) × slowest cluster + weights loaded from DRAM + "
+                "reconfiguration + activations crossing DRAM at its start; batch latency = Σ segments (+ the output "
+                "written); throughput = batch / latency; energy = Σ layer energy + DRAM traffic + static power × "
+                "latency, per inference (see accelplan.execution.segments). A cluster whose weights do not fit its "
+                "chiplets' SRAM streams them from DRAM for every input."),
+    description="packages of chiplets on a mesh network-on-package (e.g. Simba)")

@@ -36,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...specs.lowering import Elementwise, Gemm
-from ...specs.schema import DTYPE_BYTES, MCMHardware
+from ...specs.schema import DTYPE_BYTES
+from .spec import MCMHardware
 
 
 @dataclass(frozen=True)

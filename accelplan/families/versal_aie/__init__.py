@@ -1,0 +1,74 @@
+"""AMD Versal AI Engine devices (``family: versal-aie``): engine arrays carved out of one device.
+
+Sequential, spatial and hybrid execution (SSR, FPGA 2024) are pipeline-form plans: accelerators
+of A x B x C engines with a per-engine tile, drawing on shared engines, PLIO ports and PL buffer.
+Costs: :mod:`.costs`; tabulation: :mod:`.tabulate`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ...errors import SpecIssue
+from ...execution import ExecutionModel, Form
+from ...specs.loader import line_of
+from .. import Family, ReportTable
+from .spec import VersalAIEHardware
+
+EXECUTIONS = (
+    ExecutionModel("sequential", Form.PIPELINE, "one accelerator of the whole array runs every layer in turn",
+                   single=True),
+    ExecutionModel("spatial", Form.PIPELINE, "one accelerator per run of consecutive layers, pipelined"),
+    ExecutionModel("hybrid", Form.PIPELINE, "a few accelerators, each running any layers in turn, pipelined",
+                   contiguous=False),
+)
+
+
+@dataclass(frozen=True)
+class VersalAIE(Family):
+    """The versal-aie family."""
+
+    def check(self, hw: Any, lines: dict) -> list[SpecIssue]:
+        """Tile dtypes need a MAC rate; the grid must hold the engines."""
+        issues = []
+        for dtype in {**hw.menu.engine_tiles, **hw.menu.engine_tile_dims}:
+            if dtype not in hw.aie.macs_per_cycle:
+                issues.append(SpecIssue(f"dtype {dtype!r} has engine tiles but no aie.macs_per_cycle entry "
+                                        f"(have: {', '.join(hw.aie.macs_per_cycle)})", "menu.engine_tiles." + dtype,
+                                        line_of(("menu", "engine_tiles", dtype), lines)))
+        if hw.aie.grid[0] * hw.aie.grid[1] < hw.aie.units:
+            issues.append(SpecIssue(f"grid {hw.aie.grid[0]}x{hw.aie.grid[1]} holds fewer than {hw.aie.units} units",
+                                    "aie.grid", line_of(("aie", "grid"), lines)))
+        return issues
+
+    def dtypes(self, hw: Any) -> tuple[str, ...]:
+        """Data types with engine tiles and a MAC rate."""
+        tiled = {**hw.menu.engine_tiles, **hw.menu.engine_tile_dims}
+        return tuple(d for d in tiled if d in hw.aie.macs_per_cycle)
+
+    def tabulate(self, study, execution, objective, prune=True):
+        from .tabulate import tabulate
+        return tabulate(study, execution, objective, prune)
+
+    def evaluate(self, problem, groups, solver=None, check_bounds=True):
+        from ...plan import pipeline_plan
+        return pipeline_plan(problem, groups, solver, check_bounds)
+
+    def accelerator_table(self, plan) -> ReportTable:
+        """Engines, ports and PL buffer per accelerator."""
+        header = ("#", "engines A×B×C @ tile", "units", "PLIO in/out", "PL buffer KiB", "layers", "busy ms",
+                  "utilisation", "MAC efficiency")
+        rows = tuple((a.index, a.config, a.units, f"{a.ports_in}/{a.ports_out}", f"{a.buffer_bytes / 1024:.0f}",
+                      len(a.layers), f"{a.busy_ms:.4f}", f"{a.utilization:.1%}", f"{a.mac_efficiency:.1%}")
+                     for a in plan.accelerators)
+        return ReportTable("Accelerators", header, rows)
+
+
+FAMILY = VersalAIE(
+    name="versal-aie", spec=VersalAIEHardware, executions=EXECUTIONS, default_strategy="milp",
+    baseline_execution="spatial", emit_targets=("json", "vitis", "sv"),
+    model_note=("Per input: stage time = sum of its layers' times on its accelerator; period = max(slowest stage, "
+                "DDR time of the weights per input); throughput = 1/period; latency = sum of stage times + "
+                "(batch − 1) × period; energy = Σ layer energy + static power × period."),
+    description="AMD Versal AI Engine devices (e.g. VC1902 on VCK190)")

@@ -14,7 +14,8 @@ import math
 from dataclasses import dataclass
 
 from ...specs.lowering import Elementwise, Gemm
-from ...specs.schema import DTYPE_BYTES, VersalAIEHardware
+from ...specs.schema import DTYPE_BYTES
+from .spec import VersalAIEHardware
 
 #: bytes of a partial sum held in an engine's output tile: int accumulators are 32 bit, floats fp32
 ACCUMULATOR_BYTES = 4
@@ -42,6 +43,12 @@ class AIEConfig:
     def label(self) -> str:
         (a, b, c), (tm, tk, tn) = self.array, self.engine_tile
         return f"{a}x{b}x{c}@{tm}x{tk}x{tn}"
+
+    def plan_fields(self) -> dict[str, object]:
+        """The fields of its :class:`~accelplan.plan.AcceleratorPlan`: label, engines, tile, ports, PL buffer."""
+        return {"config": self.label, "units": self.units, "array": self.array, "engine_tile": self.engine_tile,
+                "ports_in": self.ports_in, "ports_out": self.ports_out, "ports_lhs": self.ports_lhs,
+                "buffer_bytes": self.buffer_bytes}
 
     def resources(self) -> dict[str, float]:
         """Shared budgets this accelerator draws on."""

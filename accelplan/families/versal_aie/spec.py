@@ -1,0 +1,72 @@
+"""The hardware spec of an AMD Versal AI Engine device (``family: versal-aie``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveInt
+
+from ...specs.schema import Dtype, Strict
+from ...specs.units import Bandwidth, Energy, Frequency, Power, Size, Time
+
+class AIEArraySpec(Strict):
+    units: PositiveInt = Field(description="AI Engine tiles in the array")
+    grid: tuple[PositiveInt, PositiveInt] = Field(description="rows, columns")
+    clock: Frequency
+    macs_per_cycle: dict[Dtype, PositiveInt] = Field(description="MACs per cycle per engine, per dtype")
+    kernel_efficiency: dict[Dtype, Annotated[float, Field(gt=0, le=1)]] = Field(
+        description="fraction of peak a per-engine GEMM kernel reaches (CHARM: int8 0.79, fp32 0.93)")
+    local_memory: Size = Field(description="data memory per engine")
+
+
+class PLIOSpec(Strict):
+    width_bits: PositiveInt = Field(description="bits per PLIO stream per PL cycle")
+    clock: Frequency = Field(description="PL clock driving the PLIO streams")
+    ports_in: PositiveInt = Field(description="PL->AIE streams available")
+    ports_out: PositiveInt = Field(description="AIE->PL streams available")
+    engines_per_port: PositiveInt = Field(4, description="engines fed by one stream (packet switching / broadcast)")
+
+
+class PLSpec(Strict):
+    buffer: Size = Field(description="on-chip PL buffer (BRAM + URAM) for double-buffered tiles")
+    elementwise_bandwidth: Bandwidth = Field(description="throughput of PL element-wise units")
+
+
+class DDRSpec(Strict):
+    bandwidth: Bandwidth = Field(description="effective off-chip bandwidth shared by all accelerators")
+
+
+class VersalEnergySpec(Strict):
+    mac: dict[Dtype, Energy] = Field(description="energy per MAC per dtype")
+    plio_byte: Energy = Field(description="energy per byte moved over PLIO")
+    ddr_byte: Energy = Field(description="energy per byte moved to/from DDR")
+    elementwise_byte: Energy = Field(description="energy per byte touched by PL element-wise units")
+    static_power: Power = Field(description="static power of the device, charged per period")
+
+
+class VersalMenuSpec(Strict):
+    """Which accelerator configurations are candidates: A x B x C engine arrays and per-engine tiles."""
+
+    array_dims: list[PositiveInt] = Field(description="allowed engine counts along M (A), K (B) and N (C)", min_length=1)
+    engine_tiles: dict[Dtype, list[tuple[PositiveInt, PositiveInt, PositiveInt]]] = Field(
+        description="per-engine tile (m, k, n) candidates per dtype")
+    engine_tile_dims: dict[Dtype, list[PositiveInt]] = Field(
+        default_factory=dict,
+        description="tile sizes to search along M, K and N per dtype: every (m, k, n) combination that fits the "
+                    "engine local memory joins the menu (dominated configurations are pruned per model)")
+    max_units_per_accelerator: PositiveInt | None = None
+
+
+class VersalAIEHardware(Strict):
+    """An AMD Versal AI Engine device (e.g. VC1902 on VCK190)."""
+
+    name: str = Field(min_length=1)
+    family: Literal["versal-aie"]
+    description: str = ""
+    aie: AIEArraySpec
+    plio: PLIOSpec
+    pl: PLSpec
+    ddr: DDRSpec
+    energy: VersalEnergySpec
+    launch_overhead: Time = Field(description="fixed cost per operator launch on an accelerator")
+    menu: VersalMenuSpec

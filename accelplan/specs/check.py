@@ -1,0 +1,31 @@
+"""Spec files checked on their own (``accelplan validate``) and the JSON Schema of each kind (``accelplan schema``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import SpecError, SpecIssue
+from .loader import read_yaml
+from .schema import spec_schema
+from .study import detect_kind, load_hardware, load_model, load_study
+
+LOADERS = {"model": load_model, "hardware": load_hardware, "study": load_study}
+
+
+def validate_file(path: Path) -> str:
+    """Validate a model, hardware or study spec (kind detected from its fields); return the kind."""
+    data, _ = read_yaml(path)
+    kind = detect_kind(data)
+    if kind not in LOADERS:
+        raise SpecError(str(path), [SpecIssue("cannot tell the spec kind: a model has 'operators', a hardware has "
+                                              "'family', a study has 'model' and 'hardware'", line=1)])
+    LOADERS[kind](path)
+    return kind
+
+
+def json_schema(kind: str) -> str:
+    """JSON Schema of a spec kind (``model``, ``hardware`` or ``study``)."""
+    from pydantic import TypeAdapter
+
+    return json.dumps(TypeAdapter(spec_schema(kind)).json_schema(), indent=2)
