@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from accelplan.families.versal_aie import costs as versal_aie
+from accelplan.plan import plan_groups
 from accelplan.problem import build_problem
 from accelplan.solvers import solve
 from accelplan.specs.network import flatten
@@ -64,8 +65,11 @@ def test_tiles_are_decided_with_the_arrays() -> None:
     problem = build_problem(study)
     assert len({c.engine_tile for c in problem.configs}) > 1
     plan = solve(problem, "dp")
-    chosen = {(a.engine_tile, a.array) for a in plan.accelerators}
-    assert chosen <= {(c.engine_tile, c.array) for c in problem.configs}
+    # each accelerator records the tile and array of the configuration it was given
+    for a, (c, _) in zip(plan.accelerators, plan_groups(problem, plan), strict=True):
+        assert (a.engine_tile, a.array) == (problem.configs[c].engine_tile, problem.configs[c].array), a.config
+    # the optimum here picks a generated tile, not only the one listed on the menu
+    assert {a.engine_tile for a in plan.accelerators} - {(32, 32, 32)}
     full = build_problem(study, prune=False)  # a menu restricted to the one listed tile cannot do better
     keep = [i for i, c in enumerate(full.configs) if c.engine_tile == (32, 32, 32)]
     restricted = replace(full, configs=tuple(full.configs[i] for i in keep), time_s=full.time_s[:, keep],
