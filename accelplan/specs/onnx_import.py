@@ -21,14 +21,18 @@ Mapping (ONNX -> spec operator):
   ``Squeeze``, ``Unsqueeze``, ``Identity``, ``Shape``, ``Constant``, ``Cast``, ``Dropout``, ...) costs nothing;
 - anything else is listed in an error with node names; ``lump=True`` prices such nodes as an
   element-wise pass over their output (kind ``relu``: one read, one write).
+
+Each op type's handler is registered in ``HANDLERS`` (op type -> handler); nodes of a decomposed
+pattern go to ``_decomposed`` and op types not in the table to ``_other``.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import SpecError, SpecIssue
 
@@ -132,95 +136,155 @@ def _fused_patterns(graph, shapes) -> dict[int, tuple[str, int]]:
     return fused
 
 
-def import_onnx(path: Path, batch: int = 1, dims: dict[str, int] | None = None, lump: bool = False,
-                name: str | None = None, dtype: str = "int8") -> dict[str, Any]:
-    """The model spec (as a mapping, ready for YAML or validation) of the ONNX graph at ``path``.
+@dataclass
+class _GraphContext:
+    """What the operator handlers share while one graph is imported: its facts, and what they emit."""
 
-    ``dtype`` is the deployment data type (exported graphs are usually fp32 even when the
-    accelerator runs int8), ``batch`` the spec's default batch.
-    """
+    shapes: dict[str, list[int]]  # tensor -> static shape (initializers, inputs, value_info, outputs)
+    weights: set[str]  # initializer names
+    fused: dict[int, tuple[str, int]]  # node index -> (kind, elements) from _fused_patterns
+    lump: bool  # price unsupported nodes as element-wise passes instead of rejecting them
+    ops: list[dict[str, Any]] = field(default_factory=list)  # spec operators emitted so far
+    unsupported: list[str] = field(default_factory=list)  # "label (reason)" of nodes that cannot be priced
+    unknown_shape: list[str] = field(default_factory=list)  # "label (tensor)" of tensors without a static shape
+    used: set[str] = field(default_factory=set)  # operator names taken so far
+
+    def shape(self, tensor: str, label: str) -> list[int]:
+        """The static shape of ``tensor``; ``[1]`` (recorded as unknown, for node ``label``) if it has none."""
+        if tensor not in self.shapes:
+            self.unknown_shape.append(f"{label} ({tensor})")
+            return [1]
+        return self.shapes[tensor]
+
+    def elements(self, tensor: str, label: str) -> int:
+        """The element count of ``tensor`` (at least 1)."""
+        return max(1, math.prod(self.shape(tensor, label)))
+
+
+Handler = Callable[[_GraphContext, Any, int], None]  # (context, node, node index) -> None; appends to the context
+PricedHandler = Callable[[_GraphContext, Any, str, dict[str, Any]], None]  # (context, node, label, attributes)
+
+
+def _priced(handler: PricedHandler) -> Handler:
+    """A table handler that names the node and reads its attributes, then calls ``handler`` with them."""
+    def run(ctx: _GraphContext, node, index: int) -> None:
+        label = _name(node, index, ctx.used)
+        handler(ctx, node, label, _attrs(node))
+    run.__name__ = run.__qualname__ = handler.__name__
+    run.__doc__ = handler.__doc__
+    return run
+
+
+def _free(ctx: _GraphContext, node, index: int) -> None:
+    """Data movement and shape arithmetic (``ZERO_COST``): nothing to price, and the node takes no name."""
+
+
+def _decomposed(ctx: _GraphContext, node, index: int) -> None:
+    """A node of a decomposed LayerNorm or Erf-GELU: the pattern's first node emits the operator, the rest nothing."""
+    kind, elements = ctx.fused[index]
+    if kind:
+        ctx.ops.append({"name": _name(node, index, ctx.used), "kind": kind, "elements": max(1, elements)})
+
+
+def _matmul(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
+    """``MatMul``: an initializer second operand -> ``linear`` (leading dimensions folded into M); two activations
+    -> ``matmul`` with the broadcast leading dimensions as ``heads``. A vector A is one row, a vector B one column."""
+    a, b = ctx.shape(node.input[0], label), ctx.shape(node.input[1], label)
+    if len(a) < 2 or len(b) < 2:  # vector products: treat as a 1-row GEMM
+        a, b = ([1] + a if len(a) < 2 else a), (b + [1] if len(b) < 2 else b)
+    m, k, n = a[-2], a[-1], b[-1]
+    if node.input[1] in ctx.weights:
+        ctx.ops.append({"name": label, "kind": "linear", "m": max(1, math.prod(a[:-1])), "k": k, "n": n})
+        return
+    lead = [max(x, y) for x, y in zip([1] * (len(b) - len(a)) + a[:-2], [1] * (len(a) - len(b)) + b[:-2])]
+    ctx.ops.append({"name": label, "kind": "matmul", "m": m, "k": k, "n": n, "heads": max(1, math.prod(lead)),
+                    "weight": False})
+
+
+def _gemm(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
+    """``Gemm`` -> ``linear``, honouring ``transA``/``transB``; ``weight`` says whether B is an initializer."""
+    a, b = ctx.shape(node.input[0], label), ctx.shape(node.input[1], label)
+    m, k = (a[1], a[0]) if attrs.get("transA", 0) else (a[0], a[1])
+    n = b[0] if attrs.get("transB", 0) else b[1]
+    ctx.ops.append({"name": label, "kind": "linear", "m": m, "k": k, "n": n, "weight": node.input[1] in ctx.weights})
+
+
+def _conv(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
+    """2-D ``Conv`` -> ``conv2d`` (groups, strides, pads, dilations); asymmetric or automatic padding -> ``linear``
+    over the output size shape inference found; other ranks are unsupported."""
+    x, w = ctx.shape(node.input[0], label), ctx.shape(node.input[1], label)
+    if len(x) != 4:
+        ctx.unsupported.append(f"{label} (Conv on {len(x) - 2}-D input; only 2-D is priced)")
+        return
+    pads = attrs.get("pads", [0, 0, 0, 0])
+    if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") or pads[0] != pads[2] or pads[1] != pads[3]:
+        out = ctx.shape(node.output[0], label)
+        ctx.ops.append({"name": label, "kind": "linear", "m": out[2] * out[3], "k": w[1] * w[2] * w[3], "n": w[0]})
+        return
+    ctx.ops.append({"name": label, "kind": "conv2d", "in_channels": x[1], "out_channels": w[0], "height": x[2],
+                    "width": x[3], "kernel": [w[2], w[3]], "stride": list(attrs.get("strides", [1, 1])),
+                    "padding": [pads[0], pads[1]], "dilation": list(attrs.get("dilations", [1, 1])),
+                    "groups": attrs.get("group", 1)})
+
+
+def _pool(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
+    """``MaxPool``/``AveragePool``/``GlobalAveragePool``/``GlobalMaxPool`` (``POOLS``) -> ``pool``."""
+    ctx.ops.append({"name": label, "kind": "pool", "elements": ctx.elements(node.output[0], label),
+                    "input_elements": ctx.elements(node.input[0], label)})
+
+
+def _elementwise(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
+    """``Softmax``, ``LayerNormalization``, ``Gelu``, ``Relu``, ``Add``/``Sub``, ``Mul``/``Div`` -> the ``SIMPLE``
+    kind, priced by the output's element count."""
+    ctx.ops.append({"name": label, "kind": SIMPLE[node.op_type], "elements": ctx.elements(node.output[0], label)})
+
+
+def _other(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
+    """Any other operator: with ``lump``, an element-wise pass over its output (kind ``relu``); else unsupported."""
+    if ctx.lump:
+        ctx.ops.append({"name": label, "kind": "relu", "elements": ctx.elements(node.output[0], label)})
+    else:
+        ctx.unsupported.append(f"{label} ({node.op_type})")
+
+
+HANDLERS: dict[str, Handler] = {
+    "MatMul": _priced(_matmul),
+    "Gemm": _priced(_gemm),
+    "Conv": _priced(_conv),
+    **dict.fromkeys(sorted(POOLS), _priced(_pool)),
+    **dict.fromkeys(SIMPLE, _priced(_elementwise)),
+    **dict.fromkeys(sorted(ZERO_COST), _free),
+}
+_FALLBACK: Handler = _priced(_other)
+
+
+def _handler(ctx: _GraphContext, node, index: int) -> Handler:
+    """The handler of node ``index``: the pattern's when it belongs to a decomposed one, else its op type's."""
+    if index in ctx.fused:
+        return _decomposed
+    return HANDLERS.get(node.op_type, _FALLBACK)
+
+
+def _load(path: Path, dims: dict[str, int], file: str):
+    """The ONNX model at ``path`` with its symbolic dimensions fixed and shapes inferred."""
     import onnx
 
-    file = str(path)
     try:
         model = onnx.load(str(path))
     except FileNotFoundError:
         raise SpecError(file, [SpecIssue("file not found")]) from None
     except Exception as exc:  # protobuf decode errors and the like
         raise SpecError(file, [SpecIssue(f"not a readable ONNX model: {exc}")]) from None
-    _fix_dims(model, dims or {}, file)
+    _fix_dims(model, dims, file)
     try:
-        model = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
     except Exception as exc:
         raise SpecError(file, [SpecIssue(f"ONNX shape inference failed: {exc}")]) from None
-    graph = model.graph
-    shapes = _shapes(model)
-    weights = {i.name for i in graph.initializer}
-    fused = _fused_patterns(graph, shapes)
-    ops: list[dict[str, Any]] = []
-    unsupported: list[str] = []
-    unknown_shape: list[str] = []
-    used: set[str] = set()
 
-    def shape(tensor: str, node_name: str) -> list[int]:
-        if tensor not in shapes:
-            unknown_shape.append(f"{node_name} ({tensor})")
-            return [1]
-        return shapes[tensor]
 
-    for index, node in enumerate(graph.node):
-        op = node.op_type
-        if index in fused:
-            kind, elements = fused[index]
-            if kind:
-                ops.append({"name": _name(node, index, used), "kind": kind, "elements": max(1, elements)})
-            continue
-        if op in ZERO_COST:
-            continue
-        label = _name(node, index, used)
-        attrs = _attrs(node)
-        if op == "MatMul":
-            a, b = shape(node.input[0], label), shape(node.input[1], label)
-            if len(a) < 2 or len(b) < 2:  # vector products: treat as a 1-row GEMM
-                a, b = ([1] + a if len(a) < 2 else a), (b + [1] if len(b) < 2 else b)
-            m, k, n = a[-2], a[-1], b[-1]
-            if node.input[1] in weights:
-                ops.append({"name": label, "kind": "linear", "m": max(1, math.prod(a[:-1])), "k": k, "n": n})
-            else:
-                lead = [max(x, y) for x, y in zip([1] * (len(b) - len(a)) + a[:-2], [1] * (len(a) - len(b)) + b[:-2])]
-                ops.append({"name": label, "kind": "matmul", "m": m, "k": k, "n": n, "heads": max(1, math.prod(lead)),
-                            "weight": False})
-        elif op == "Gemm":
-            a, b = shape(node.input[0], label), shape(node.input[1], label)
-            m, k = (a[1], a[0]) if attrs.get("transA", 0) else (a[0], a[1])
-            n = b[0] if attrs.get("transB", 0) else b[1]
-            ops.append({"name": label, "kind": "linear", "m": m, "k": k, "n": n,
-                        "weight": node.input[1] in weights})
-        elif op == "Conv":
-            x, w = shape(node.input[0], label), shape(node.input[1], label)
-            if len(x) != 4:
-                unsupported.append(f"{label} (Conv on {len(x) - 2}-D input; only 2-D is priced)")
-                continue
-            pads = attrs.get("pads", [0, 0, 0, 0])
-            if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") or pads[0] != pads[2] or pads[1] != pads[3]:
-                # asymmetric or automatic padding: price the output size inference found
-                out = shape(node.output[0], label)
-                ops.append({"name": label, "kind": "linear", "m": out[2] * out[3],
-                            "k": w[1] * w[2] * w[3], "n": w[0]})
-                continue
-            ops.append({"name": label, "kind": "conv2d", "in_channels": x[1], "out_channels": w[0], "height": x[2],
-                        "width": x[3], "kernel": [w[2], w[3]], "stride": list(attrs.get("strides", [1, 1])),
-                        "padding": [pads[0], pads[1]], "dilation": list(attrs.get("dilations", [1, 1])),
-                        "groups": attrs.get("group", 1)})
-        elif op in POOLS:
-            ops.append({"name": label, "kind": "pool", "elements": max(1, math.prod(shape(node.output[0], label))),
-                        "input_elements": max(1, math.prod(shape(node.input[0], label)))})
-        elif op in SIMPLE:
-            ops.append({"name": label, "kind": SIMPLE[op], "elements": max(1, math.prod(shape(node.output[0], label)))})
-        elif lump:
-            ops.append({"name": label, "kind": "relu", "elements": max(1, math.prod(shape(node.output[0], label)))})
-        else:
-            unsupported.append(f"{label} ({op})")
+def _check(ctx: _GraphContext, file: str) -> None:
+    """Raise a SpecError for unsupported operators, else for tensors without a static shape."""
+    unsupported, unknown_shape = ctx.unsupported, ctx.unknown_shape
     if unsupported:
         types = sorted({u.rsplit("(", 1)[1].rstrip(")") for u in unsupported})
         raise SpecError(file, [SpecIssue(f"unsupported ONNX operators {', '.join(types)} at nodes: "
@@ -230,9 +294,27 @@ def import_onnx(path: Path, batch: int = 1, dims: dict[str, int] | None = None, 
         raise SpecError(file, [SpecIssue("shape inference left these tensors without a static shape: "
                                          f"{', '.join(unknown_shape[:10])}; set symbolic dimensions with --dim (or model_dims in a study)",
                                          "graph.node")])
+
+
+def import_onnx(path: Path, batch: int = 1, dims: dict[str, int] | None = None, lump: bool = False,
+                name: str | None = None, dtype: str = "int8") -> dict[str, Any]:
+    """The model spec (as a mapping, ready for YAML or validation) of the ONNX graph at ``path``.
+
+    ``dtype`` is the deployment data type (exported graphs are usually fp32 even when the
+    accelerator runs int8), ``batch`` the spec's default batch.
+    """
+    file = str(path)
+    model = _load(path, dims or {}, file)
+    graph = model.graph
+    shapes = _shapes(model)
+    ctx = _GraphContext(shapes=shapes, weights={i.name for i in graph.initializer},
+                        fused=_fused_patterns(graph, shapes), lump=lump)
+    for index, node in enumerate(graph.node):
+        _handler(ctx, node, index)(ctx, node, index)
+    _check(ctx, file)
     return {"name": name or re.sub(r"[^A-Za-z0-9_.-]+", "-", graph.name or path.stem) or path.stem,
             "description": f"imported from {path.name} by accelplan import", "dtype": dtype, "batch": batch,
-            "operators": ops}
+            "operators": ctx.ops}
 
 
 def model_yaml(data: dict[str, Any]) -> str:
