@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="find the best plan for a study")
     _study_args(s)
     s.add_argument("--strategy", choices=list(STRATEGIES))
-    for option in OPTIONS.values():
+    for option in (o for o in OPTIONS.values() if o.cli):
         s.add_argument("--" + option.name.replace("_", "-"), dest=option.name, type=option.type, metavar=option.metavar,
                        help=option.help)
 
@@ -137,7 +137,7 @@ def _solve(args: argparse.Namespace) -> int:
     from .reports.summary import summary_json, summary_table
 
     study = _study(args, strategy=args.strategy)
-    options = {name: getattr(args, name) for name in OPTIONS}
+    options = {name: getattr(args, name) for name, o in OPTIONS.items() if o.cli}
     with _progress(args, f"{study.strategy} on {study.name} (limit {study.spec.time_limit_s:g} s)", None) as step:
         step(study.execution)
         result = api.plan_study(study, **options)

@@ -21,18 +21,19 @@ from pathlib import Path
 from accelplan import api
 from accelplan.outputs import write_atomic
 from accelplan.problem import build_problem
-from accelplan.sweeps import FAMILY_ORDER, compare_executions
+from accelplan import families
+from accelplan.sweeps import compare_executions
 
 
 def run(models: list[str], packages: list[str], batches: list[int], time_limit_s: float) -> list[dict]:
     rows = []
-    order, _ = FAMILY_ORDER["mcm"]
+    order = [m.name for m in families.get("mcm").executions]
     for model in models:
         for hardware in packages:
             for batch in batches:
                 study = api.make_study(model=model, hardware=hardware, batch=batch)
                 t0 = time.perf_counter()
-                problems = {e: build_problem(api.with_overrides(study, execution=e)) for e in order}
+                problems = {e: build_problem(study, execution=e) for e in order}
                 tabulate_s = (time.perf_counter() - t0) / len(order)
                 for r in compare_executions(problems, "dp", time_limit_s):
                     row = {"model": model, "hardware": hardware, "batch": batch, "layers": problems[r.execution].n_layers,

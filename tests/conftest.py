@@ -9,7 +9,9 @@ import pytest
 
 from accelplan.problem import Problem, build_problem
 from accelplan.specs.network import flatten
-from accelplan.specs.schema import MCMHardware, ModelSpec, StudySpec, VersalAIEHardware
+from accelplan.families.mcm.spec import MCMHardware
+from accelplan.families.versal_aie.spec import VersalAIEHardware
+from accelplan.specs.schema import ModelSpec, StudySpec
 from accelplan.specs.study import Study
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,12 +65,12 @@ def random_problem(seed: int, objective: str, layers: tuple[int, int] = (2, 5)) 
     hw = random_hardware(rng)
     spec = StudySpec(model="random", hardware="random-aie", execution=rng.choice(["sequential", "spatial", "hybrid", "hybrid"]),
                      objective=objective, constraints={"max_accelerators": rng.randint(1, 3)})
-    problem = build_problem(Study(spec, flatten(model), hw))
+    problem = _built(Study(spec, flatten(model), hw))
     if rng.random() < 0.4:  # a latency bound between the fastest and slowest single-accelerator latency
         single = problem.time_s.sum(axis=0)
         lo, hi = float(single.min()), float(single.max())
         bound = (lo + rng.random() * (hi - lo)) * problem.batch
-        problem = _with(problem, latency_max_s=bound)
+        problem = _remember(problem.with_latency_bound(bound), _STUDY_OF[id(problem)][0])
     return problem
 
 
@@ -99,12 +101,32 @@ def random_mcm_problem(seed: int, objective: str, layers: tuple[int, int] = (2, 
     execution = execution or rng.choice(["layer-sequential", "segmented-pipeline", "merged-pipeline", "merged-pipeline"])
     spec = StudySpec(model="random", hardware="random-mcm", execution=execution, objective=objective,
                      constraints={"batch": rng.choice([1, 2, 8, 32])})
-    return build_problem(Study(spec, flatten(model), hw))
+    return _built(Study(spec, flatten(model), hw))
 
 
-def _with(problem: Problem, **changes) -> Problem:
-    from dataclasses import replace
-    return replace(problem, **changes)
+_STUDY_OF: dict[int, tuple[Study, Problem]] = {}  # id(problem) -> the study it was built from (and the problem, kept alive)
+
+
+def _remember(problem: Problem, study: Study) -> Problem:
+    _STUDY_OF[id(problem)] = (study, problem)
+    return problem
+
+
+def _built(study: Study, **kw) -> Problem:
+    return _remember(build_problem(study, **kw), study)
+
+
+def variant(problem: Problem, execution: str | None = None, objective: str | None = None, batch: int | None = None,
+            latency_max_s: float | None | str = "same") -> Problem:
+    """The random problem's study tabulated again under another execution model, objective or batch
+    (a Problem is never modified); ``latency_max_s``: another bound, or None for none."""
+    study = _STUDY_OF[id(problem)][0]
+    if batch is not None:
+        from accelplan.specs.study import with_overrides
+        study = with_overrides(study, batch=batch)
+    out = _built(study, execution=execution or problem.execution.name, objective=objective or problem.objective.name)
+    bound = problem.latency_max_s if latency_max_s == "same" else latency_max_s
+    return _remember(out.with_latency_bound(bound), study)
 
 
 SMALL_STUDY = """\

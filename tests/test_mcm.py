@@ -19,11 +19,11 @@ from accelplan.plan import evaluate, metrics, plan_groups
 from accelplan.problem import build_problem
 from accelplan.execution.segments import price
 from accelplan.solvers import solve
-from accelplan.solvers.exhaustive import mcm_plans
+from accelplan.solvers.exhaustive import segment_plans
 from accelplan.specs.lowering import Gemm
 from accelplan.specs.study import load_hardware
 
-from conftest import ROOT, random_mcm_problem
+from conftest import ROOT, random_mcm_problem, variant
 
 SEEDS = range(40)
 
@@ -58,7 +58,7 @@ def test_dp_plan_ranks_first_among_every_plan() -> None:
     for seed in range(8):
         problem = random_mcm_problem(seed, "throughput", layers=(4, 5), execution="merged-pipeline")
         dp = solve(problem, "dp")
-        values = [_value(problem, g) for g in mcm_plans(problem) if not metrics(problem, g).violations]
+        values = [_value(problem, g) for g in segment_plans(problem) if not metrics(problem, g).violations]
         assert len(values) > 20
         better = sum(v > dp.throughput * (1 + 1e-9) for v in values)
         assert better == 0, f"seed {seed}: {better} of {len(values)} plans beat the dp"
@@ -98,7 +98,7 @@ def test_structure_violations() -> None:
     assert any("consecutive" in v for v in metrics(problem, ((full, (0, 2), 0), (full, (1, 3), 1))).violations)
     assert any("chiplets" in v for v in metrics(problem, ((full, (0, 1), 0), (full, (2, 3), 0))).violations)
     assert any("segments" in v for v in metrics(problem, ((full, (0, 1), 1), (full, (2, 3), 0))).violations)
-    seg = replace(problem, execution="segmented-pipeline")
+    seg = variant(problem, execution="segmented-pipeline")
     assert any("one layer per cluster" in v for v in metrics(seg, ((full, (0, 1, 2, 3), 0),)).violations)
 
 
@@ -205,10 +205,10 @@ def test_other_strategies_refuse_mcm() -> None:
     with pytest.raises(SolveError, match="chiplet package"):
         solve(problem, "cpsat")
     energy = random_mcm_problem(1, "energy")
-    with pytest.raises(SolveError, match="milp on mcm covers the throughput and latency objectives"):
+    with pytest.raises(SolveError, match="milp on segments covers the throughput and latency objectives"):
         solve(energy, "milp")
     with pytest.raises(SolveError, match="without latency or throughput bounds"):
-        solve(replace(energy, latency_max_s=1.0), "dp")
+        solve(energy.with_latency_bound(1.0), "dp")
     big = build_problem(make_study(model="resnet152", hardware="simba-36", batch=16))
     with pytest.raises(SolveError, match="candidate clusters exceed"):
         solve(big, "milp")
@@ -220,7 +220,7 @@ def test_latency_bound_on_mcm() -> None:
         problem = random_mcm_problem(seed, "throughput", layers=(2, 4))
         best = solve(problem, "dp")
         for factor in (0.999, 1.001):
-            bounded = replace(problem, latency_max_s=best.latency_ms / 1e3 * factor)
+            bounded = problem.with_latency_bound(best.latency_ms / 1e3 * factor)
             ref, dp, milp = solve(bounded, "exhaustive"), solve(bounded, "dp"), solve(bounded, "milp")
             assert dp.feasible == ref.feasible == milp.feasible == (factor > 1), seed
             assert dp.solver.status == milp.solver.status == ("optimal" if factor > 1 else "infeasible")
@@ -260,7 +260,7 @@ def test_energy_and_throughput_optima_trade() -> None:
     for seed in range(10):
         problem = random_mcm_problem(seed, "energy", execution="merged-pipeline")
         frugal = solve(problem, "dp")
-        fast = solve(replace(problem, objective="throughput"), "dp")
+        fast = solve(variant(problem, objective="throughput"), "dp")
         fast_energy = evaluate(problem, plan_groups(problem, fast)).energy_mj
         assert frugal.energy_mj <= fast_energy * (1 + 1e-9)
         assert frugal.throughput <= fast.throughput * (1 + 1e-9)
@@ -334,7 +334,7 @@ def test_optuna_search_space_round_trips_every_plan() -> None:
     for seed in range(6):
         problem = random_mcm_problem(seed, "throughput", layers=(3, 4))
         space = SearchSpace(problem)
-        plans = list(mcm_plans(problem))[:200]
+        plans = list(segment_plans(problem))[:200]
         assert len(plans) >= 4
         for groups in plans:
             params = space.params(groups)

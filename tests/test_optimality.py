@@ -10,7 +10,7 @@ from accelplan.plan import evaluate, metrics, plan_groups
 from accelplan.solvers import solve
 from accelplan.solvers.exhaustive import partitions
 
-from conftest import random_problem
+from conftest import random_problem, variant
 
 
 def _close(a: float, b: float, rel: float = 1e-6) -> bool:
@@ -76,6 +76,6 @@ def test_execution_models_nest() -> None:
         base = random_problem(seed, "throughput")
         values = {}
         for execution in ("sequential", "spatial", "hybrid"):
-            plan = solve(replace(base, execution=execution), "milp")
+            plan = solve(variant(base, execution=execution), "milp")
             values[execution] = plan.objective_value() if plan.accelerators else 0.0
         assert values["hybrid"] >= values["spatial"] * (1 - 1e-9) >= values["sequential"] * (1 - 2e-9), values

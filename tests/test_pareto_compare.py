@@ -16,7 +16,7 @@ from accelplan.reports.plan_file import read_plan
 from accelplan.solvers.exhaustive import partitions
 from accelplan.sweeps import exact_front, pareto_fronts
 
-from conftest import random_problem
+from conftest import random_problem, variant
 
 
 def brute_force_front(problem) -> list[tuple[float, float]]:
@@ -45,9 +45,8 @@ def _non_dominated(points) -> bool:
 @pytest.mark.parametrize("seed,batch", [(13, 1), (16, 1), (17, 1), (24, 1), (27, 1), (12, 2), (23, 2)])
 @pytest.mark.parametrize("strategy", ["milp", "cpsat", "dp"])
 def test_exact_front_is_the_brute_force_front(seed: int, batch: int, strategy: str) -> None:
-    problem = replace(random_problem(seed, "throughput", layers=(3, 4)), latency_max_s=None, batch=batch)
-    if strategy == "dp":
-        problem = replace(problem, execution="spatial")
+    problem = variant(random_problem(seed, "throughput", layers=(3, 4)), latency_max_s=None, batch=batch,
+                      execution="spatial" if strategy == "dp" else None)
     front = exact_front(problem, strategy, max_points=50, time_limit_s=30)
     assert front.exact and _non_dominated(front.points)
     expected = brute_force_front(problem)
@@ -123,7 +122,7 @@ def test_optuna_storage_needs_a_study_name(study_file: Path, tmp_path: Path, cap
 
 
 def test_heuristic_front_is_non_dominated_and_below_the_exact_front() -> None:
-    problem = replace(random_problem(17, "throughput", layers=(3, 4)), latency_max_s=None, batch=1)
+    problem = variant(random_problem(17, "throughput", layers=(3, 4)), latency_max_s=None, batch=1)
     exact = exact_front(problem, "milp", max_points=50, time_limit_s=30)
     fronts = pareto_fronts(problem, "optuna-nsga2", executions=("hybrid",), time_limit_s=30, seed=3, trials=300)
     (front,) = fronts

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import optuna
 import pytest
@@ -12,10 +11,10 @@ from accelplan.errors import SolveError
 from accelplan.plan import evaluate, plan_groups
 from accelplan.solvers import solve
 from accelplan.dominance import pareto_min
-from accelplan.solvers.dp import covers
+from accelplan.solvers import STRATEGIES
 from accelplan.solvers.search import feasible_trials, pareto_trials, run_search
 
-from conftest import random_problem
+from conftest import random_problem, variant
 
 
 def _close(a: float, b: float, rel: float = 1e-6) -> bool:
@@ -42,12 +41,12 @@ def test_exact_strategies_agree(seed: int, objective: str) -> None:
     _agree(problem, reference, solve(problem, "cpsat", time_limit_s=30))
     if objective == "throughput":
         _agree(problem, reference, solve(problem, "milp", time_limit_s=30))
-    if covers(problem) is None:
+    if STRATEGIES["dp"].reason(problem) is None:
         _agree(problem, reference, solve(problem, "dp", time_limit_s=30))
     else:  # dp refuses hybrid studies, and is exact on their contiguous (spatial) version
         with pytest.raises(SolveError, match="contiguous"):
             solve(problem, "dp")
-        spatial = replace(problem, execution="spatial")
+        spatial = variant(problem, execution="spatial")
         _agree(spatial, solve(spatial, "exhaustive"), solve(spatial, "dp", time_limit_s=30))
 
 
@@ -76,7 +75,7 @@ def test_optuna_is_seeded() -> None:
 
 def test_optuna_trials_carry_the_evaluators_constraints() -> None:
     problem = random_problem(8, "throughput")
-    tight = replace(problem, latency_max_s=float(problem.time_s.min(axis=1).sum()) * problem.batch * 1.05)
+    tight = problem.with_latency_bound(float(problem.time_s.min(axis=1).sum()) * problem.batch * 1.05)
     study, _ = run_search(tight, False, seed=0, trials=30, warm_start=False)
     evaluator_feasible = set()
     for trial in study.trials:
@@ -113,7 +112,7 @@ def test_interrupted_search_resumes_from_sqlite(tmp_path) -> None:
     assert all(plan.objective_value() >= v[0] * (1 - 1e-12) for n, v in finished.items()
                if all(c <= 1e-9 for c in first.trials[n].constraints.values()))
     with pytest.raises(SolveError, match="another problem"):
-        solve(replace(problem, objective="latency"), "optuna-tpe", trials=1, storage=url, study_name="s")
+        solve(variant(problem, objective="latency"), "optuna-tpe", trials=1, storage=url, study_name="s")
 
 
 def test_nsga2_front_is_non_dominated() -> None:

@@ -14,7 +14,8 @@ from accelplan.plan import plan_groups
 from accelplan.problem import build_problem
 from accelplan.solvers import solve
 from accelplan.specs.network import flatten
-from accelplan.specs.schema import StudySpec, VersalMenuSpec
+from accelplan.families.versal_aie.spec import VersalMenuSpec
+from accelplan.specs.schema import StudySpec
 from accelplan.specs.study import Study
 
 from conftest import random_hardware, random_model

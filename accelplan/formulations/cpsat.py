@@ -118,7 +118,7 @@ def build_cpsat(problem: Problem, incumbent_period_s: float | None = None) -> Cp
         m.Add(b <= period)
     energy_terms = []
     built = CpsatModel(m, p, tu, eu, 1.0)
-    if p.execution == "spatial":
+    if p.execution.contiguous and not p.execution.single:
         cut = [m.NewConstant(0)] + [m.NewIntVar(0, p.n_layers, f"cut{a}") for a in range(1, slots)] + [m.NewConstant(p.n_layers)]
         cfg = [m.NewIntVar(0, n_c, f"cfg{a}") for a in range(slots)]
         t_pre = np.vstack([np.zeros((1, n_c + 1), dtype=np.int64),

@@ -34,20 +34,12 @@ import numpy as np
 
 from ..dominance import Timeout as _Timeout
 from ..dominance import pareto_min
-from ..errors import SolveError
+from ..execution import Form
 from ..formulations.milp import busy_cap_s
-from ..plan import Groups, Plan, SolverFacts, best_plan, evaluate, infeasible_plan, plan_groups, relative_gap
+from ..plan import Groups, Outcome, Plan, evaluate
 from ..problem import Problem
-from .contiguous import best_contiguous
+from .contiguous import Candidate, best_candidate, best_contiguous
 from .segment_dp import solve_segments
-
-def covers(problem: Problem) -> str | None:
-    """Why ``dp`` cannot solve ``problem`` exactly, or None when it can."""
-    if problem.execution == "hybrid":
-        return ("dp covers contiguous plans (sequential, spatial): hybrid execution assigns layers to accelerators "
-                "in any order; use milp or cpsat")
-    return None
-
 
 def _prefix(problem: Problem, table: np.ndarray) -> np.ndarray:
     return np.vstack([np.zeros(problem.n_configs), np.cumsum(table, axis=0)])
@@ -247,22 +239,29 @@ def _solve_labels(problem: Problem, deadline: float, incumbent: Plan | None) -> 
             groups.append((c, tuple(range(i, j))))
             j, r = i, parent
         return tuple(reversed(groups))
-    best = best_plan(p.objective, (evaluate(p, walk_back(row)) for row in range(len(labels[n]))))
-    return (plan_groups(p, best) if best is not None else None), True
+    best = best_candidate(p, [walk_back(row) for row in range(len(labels[n]))])
+    return (best.groups if best is not None else None), True
 
 
-def solve_dp(problem: Problem, time_limit_s: float = 60.0, seed: int = 0) -> Plan:
-    """Exact contiguous plan; raises :class:`SolveError` for hybrid execution, which it does not cover.
+def _solve_bounded(problem: Problem, deadline: float, heuristic: Candidate | None) -> tuple:
+    """Other objectives or a latency bound: (groups, finished, incumbent) by label setting, started from the
+    fastest contiguous plan (for throughput it is the optimum whenever it meets the latency bound)."""
+    fastest, _, relaxed_done = _solve_throughput(replace(problem, latency_max_s=None), deadline)
+    if fastest is not None:
+        heuristic = best_candidate(problem, [g for g in (heuristic.groups if heuristic else None, fastest) if g is not None]) or heuristic
+        fast_ok = evaluate(problem, fastest).feasible
+        if problem.objective == "throughput" and relaxed_done and fast_ok:
+            return fastest, True, heuristic
+    groups, finished = _solve_labels(problem, deadline, heuristic.plan if heuristic else None)
+    return groups, finished, heuristic
 
-    On a chiplet package (mcm) the dp over segment and cluster cut points of :mod:`.segment_dp`.
-    """
-    if problem.family == "mcm":
-        return solve_segments(problem, time_limit_s, seed)
-    why = covers(problem)
-    if why:
-        raise SolveError(why)
-    start = time.perf_counter()
-    deadline = start + time_limit_s
+
+def solve_dp(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
+    """Exact contiguous plan (pipeline form), or the dp over segment and cluster cut points of
+    :mod:`.segment_dp` (segment form). The registry refuses what it does not cover (layers in any order)."""
+    if problem.execution.form is Form.SEGMENTS:
+        return solve_segments(problem, time_limit_s, seed, options)
+    deadline = time.perf_counter() + time_limit_s
     heuristic = best_contiguous(problem)
     bound = None
     if problem.objective == "throughput" and problem.latency_max_s is None:
@@ -270,24 +269,9 @@ def solve_dp(problem: Problem, time_limit_s: float = 60.0, seed: int = 0) -> Pla
         bound = 1.0 / infeasible_below if infeasible_below > 0 else None
         how = "target search with Pareto labels on the resources"
     else:
-        # the fastest contiguous plan is a good incumbent; for throughput it is optimal if it meets the latency bound
-        fastest, _, relaxed_done = _solve_throughput(replace(problem, objective="throughput", latency_max_s=None), deadline)
-        fast_plan = evaluate(problem, fastest) if fastest is not None else None
-        heuristic = best_plan(problem.objective, [heuristic, fast_plan])
-        if problem.objective == "throughput" and relaxed_done and fast_plan is not None and fast_plan.feasible:
-            groups, finished = fastest, True
-        else:
-            groups, finished = _solve_labels(problem, deadline, heuristic)
+        groups, finished, heuristic = _solve_bounded(problem, deadline, heuristic)
         how = "Pareto label setting over cut points"
-    plan = best_plan(problem.objective, [evaluate(problem, groups) if groups is not None else None, heuristic])
-    elapsed = time.perf_counter() - start
-    if plan is None or not plan.feasible:
-        status = "infeasible" if finished else "time_limit"
-        msg = "no contiguous plan meets the constraints" if finished else "no plan found within the time limit"
-        return infeasible_plan(problem, SolverFacts("dp", status, None, None, None, elapsed, message=msg))
-    value = plan.objective_value()
-    if finished:
-        bound = value
-    facts = SolverFacts("dp", "optimal" if finished else "time_limit", value, bound,
-                        relative_gap(problem.objective, value, bound), elapsed, message=how, model_objective=value)
-    return evaluate(problem, plan_groups(problem, plan), facts)
+    best = best_candidate(problem, [g for g in (groups, heuristic.groups if heuristic else None) if g is not None])
+    if best is None:
+        return Outcome(None, "infeasible" if finished else "time_limit", note="no contiguous plan" if finished else "")
+    return Outcome(best.groups, "optimal" if finished else "time_limit", bound, note=how)

@@ -33,6 +33,17 @@ class Option:
     type: type
     help: str
     metavar: str = "VALUE"
+    cli: bool = True  # offered on the command line
+
+    def check(self, strategy: str, value: Any) -> None:
+        """A value of the declared type (numbers positive); else a :class:`SolveError`."""
+        if self.type is bool:
+            ok = isinstance(value, bool)
+        else:
+            ok = isinstance(value, self.type) and not isinstance(value, bool) and (self.type is not int or value >= 1)
+        if not ok:
+            what = {bool: "true or false", int: "a positive int"}.get(self.type, f"a {self.type.__name__}")
+            raise SolveError(f"--{self.name.replace('_', '-')} of {strategy} must be {what}, not {value!r}")
 
 
 #: every option any strategy takes
@@ -42,6 +53,9 @@ OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("study_name", str, "Optuna study name within --storage", "NAME"),
     Option("threads", int, "milp: HiGHS threads (default: HiGHS's choice)", "N"),
     Option("workers", int, "cpsat: CP-SAT workers (default: every core)", "N"),
+    Option("warm_start", bool, "Optuna: enqueue the contiguous heuristic's plan as the first trial (default true)",
+           cli=False),
+    Option("callbacks", list, "Optuna: callbacks called after each trial (the API's, e.g. to stop a search)", cli=False),
 )}
 
 
@@ -87,9 +101,7 @@ class Strategy:
                 flag = "--" + key.replace("_", "-")
                 raise SolveError(f"{flag} is not an option of strategy {self.name}; "
                                  + (f"it is taken by {', '.join(takers)}" if takers else "no strategy takes it"))
-            kind = OPTIONS[key].type
-            if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 1):
-                raise SolveError(f"--{key.replace('_', '-')} of {self.name} must be a positive {kind.__name__}, not {value!r}")
+            OPTIONS[key].check(self.name, value)
 
     def run(self, problem: "Problem", time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> "Plan":
         """Solve ``problem``; a problem out of reach or a foreign option is a :class:`SolveError`."""
@@ -141,7 +153,7 @@ def _exhaustive_refuse(problem: "Problem") -> str | None:
     return too_many(problem)
 
 
-_OPTUNA = ("trials", "storage", "study_name")
+_OPTUNA = ("trials", "storage", "study_name", "warm_start", "callbacks")
 
 #: every strategy, in the order ``auto`` tries the exact ones
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (

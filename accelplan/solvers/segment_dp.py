@@ -37,7 +37,7 @@ import numpy as np
 
 from ..dominance import Timeout, pareto_min, pareto_min_counted
 from ..errors import SolveError
-from ..plan import Plan, SolverFacts, batch_objective_value, evaluate, infeasible_plan, relative_gap
+from ..plan import Outcome, evaluate
 from ..problem import Problem
 from ..execution.segments import ClusterTables, cluster_costs, cluster_tables, objective_terms, placement_energy, segment_rules
 
@@ -223,13 +223,9 @@ def _walk_back(registered: list[_Labels], label_id: int):
     return tuple((c, ls, s) for s, clusters in enumerate(segments) for c, ls in reversed(clusters))
 
 
-def solve_segments(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, beam: int = BEAM) -> Plan:
+def solve_segments(problem: Problem, time_limit_s: float, seed: int, options: dict, beam: int = BEAM) -> Outcome:
     """Optimal plan of segments and clusters (``seed`` unused); see the module docstring."""
-    why = covers(problem)
-    if why:
-        raise SolveError(why)
-    begin = time.perf_counter()
-    deadline = begin + time_limit_s
+    deadline = time.perf_counter() + time_limit_s
     tables = cluster_tables(problem)
     known, known_groups = np.inf, None
     try:
@@ -242,22 +238,14 @@ def solve_segments(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, 
         finished = True
     except Timeout as stop:
         bound, finished = stop.args[0], False
-    elapsed = time.perf_counter() - begin
-    user_bound = batch_objective_value(problem.objective, problem.batch, bound)
+    user_bound = problem.objective.from_batch(problem.batch, bound)
+    status = "optimal" if finished else "time_limit"
     if known_groups is None:
-        status = "infeasible" if finished else "time_limit"
-        message = "no plan fits the package" if finished else "time limit reached before a plan was found"
-        return infeasible_plan(problem, SolverFacts("dp", status, None, None if finished else user_bound,
-                                                    None, elapsed, None, message))
-    user_value = batch_objective_value(problem.objective, problem.batch, known)
-    plan = evaluate(problem, known_groups)
-    facts = SolverFacts("dp", "optimal" if finished else "time_limit", plan.objective_value(),
-                        plan.objective_value() if finished else user_bound,
-                        0.0 if finished else relative_gap(problem.objective, plan.objective_value(), user_bound),
-                        elapsed, None, "" if plan.feasible else "; ".join(plan.violations), model_objective=user_value)
-    if not plan.feasible:  # only the latency or throughput bound can fail: the fastest plan misses it, so none meets it
-        return infeasible_plan(problem, SolverFacts("dp", "infeasible" if finished else "time_limit", None, user_bound,
-                                                    None, elapsed, None,
-                                                    f"the fastest plan misses the bound: {'; '.join(plan.violations)}"))
-    return replace(plan, solver=facts)
-
+        return Outcome(None, "infeasible" if finished else "time_limit", None if finished else user_bound,
+                       note="no plan fits the package" if finished else "")
+    if not evaluate(problem, known_groups).feasible:
+        # only the latency or throughput bound can fail: the fastest plan misses it, so none meets it
+        return Outcome(None, "infeasible" if finished else "time_limit", user_bound,
+                       note="the fastest plan misses the bound")
+    return Outcome(known_groups, status, user_bound, note="dp over segment and cluster cut points",
+                   model_objective=problem.objective.from_batch(problem.batch, known))

@@ -28,4 +28,11 @@ def json_schema(kind: str) -> str:
     """JSON Schema of a spec kind (``model``, ``hardware`` or ``study``)."""
     from pydantic import TypeAdapter
 
-    return json.dumps(TypeAdapter(spec_schema(kind)).json_schema(), indent=2)
+    schema = TypeAdapter(spec_schema(kind)).json_schema()
+    if kind == "study":  # the execution models every registered family offers, for editors' completion
+        from .. import families
+        names = [m.name for f in families.every() for m in f.executions]
+        for option in schema["properties"]["execution"].get("anyOf", []):
+            if option.get("type") == "string":
+                option["enum"] = names
+    return json.dumps(schema, indent=2)
