@@ -122,9 +122,9 @@ def test_optuna_storage_needs_a_study_name(study_file: Path, tmp_path: Path, cap
 
 
 def test_heuristic_front_is_non_dominated_and_below_the_exact_front() -> None:
-    problem = variant(random_problem(17, "throughput", layers=(3, 4)), latency_max_s=None, batch=1)
+    problem = variant(random_problem(17, "throughput", layers=(3, 4)), latency_max_s=None, batch=1, execution="hybrid")
     exact = exact_front(problem, "milp", max_points=50, time_limit_s=30)
-    fronts = pareto_fronts(problem, "optuna-nsga2", executions=("hybrid",), time_limit_s=30, seed=3, trials=300)
+    fronts = pareto_fronts({"hybrid": problem}, "optuna-nsga2", time_limit_s=30, seed=3, trials=300)
     (front,) = fronts
     assert front.strategy == "optuna-nsga2" and front.points and not front.exact
     assert _non_dominated(front.points)

@@ -60,3 +60,20 @@ def metrics(problem: "Problem", groups: Groups, check_bounds: bool = True) -> Me
     if check_bounds:
         violations += bound_violations(problem, latency, period)
     return Metrics(busy, period, latency, energy, tuple(violations))
+
+
+def busy_cap_s(problem: "Problem", incumbent_period_s: float | None = None) -> float:
+    """An upper bound on any accelerator's stage time in a plan worth finding [s].
+
+    The tightest of: all layers on their slowest configuration; the latency bound (a stage is part
+    of the latency); 1 / throughput_min; and, for the throughput objective, an incumbent's period
+    (a plan at least as good has a period no longer).
+    """
+    caps = [float(problem.time_s.max(axis=1).sum())]
+    if problem.latency_max_s is not None:
+        caps.append(problem.latency_max_s)
+    if problem.throughput_min is not None:
+        caps.append(1.0 / problem.throughput_min)
+    if incumbent_period_s is not None and problem.objective == "throughput":
+        caps.append(incumbent_period_s)
+    return min(caps)

@@ -34,6 +34,7 @@ import pyomo.environ as pyo
 
 from ..plan import Groups
 from ..problem import Problem
+from ..execution.pipeline import busy_cap_s
 
 TIME_SCALE = 1e6  # seconds -> µs
 ENERGY_SCALE = 1e6  # joules -> µJ
@@ -199,23 +200,6 @@ def _assign_by_layer(m: pyo.ConcreteModel, p: Problem, t: np.ndarray, e: np.ndar
     if e is not None:
         m.energy = pyo.Var(m.A, domain=pyo.NonNegativeReals)
         m.energy_def = pyo.Constraint(m.A, m.C, rule=linearised(m.energy, e))
-
-
-def busy_cap_s(problem: Problem, incumbent_period_s: float | None = None) -> float:
-    """An upper bound on any accelerator's stage time in a plan worth finding [s].
-
-    The tightest of: all layers on their slowest configuration; the latency bound (a stage is part
-    of the latency); 1 / throughput_min; and, for the throughput objective, an incumbent's period
-    (a plan at least as good has a period no longer).
-    """
-    caps = [float(problem.time_s.max(axis=1).sum())]
-    if problem.latency_max_s is not None:
-        caps.append(problem.latency_max_s)
-    if problem.throughput_min is not None:
-        caps.append(1.0 / problem.throughput_min)
-    if incumbent_period_s is not None and problem.objective == "throughput":
-        caps.append(incumbent_period_s)
-    return min(caps)
 
 
 def build_milp(problem: Problem, incumbent_period_s: float | None = None, any_order: bool = False) -> MilpModel:

@@ -28,14 +28,14 @@ the chain: tens of layers solve in seconds, BERT-base's 97 do not finish in a mi
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..dominance import Timeout as _Timeout
 from ..dominance import pareto_min
 from ..execution import Form
-from ..formulations.milp import busy_cap_s
+from ..execution.pipeline import busy_cap_s
 from ..plan import Groups, Outcome, Plan, evaluate
 from ..problem import Problem
 from .contiguous import Candidate, best_candidate, best_contiguous
@@ -110,11 +110,32 @@ def _stage_times(prefix: np.ndarray, n: int, low: float, high: float) -> np.ndar
     return np.unique(values[(values > low) & (values < high)])
 
 
-def _solve_throughput(problem: Problem, deadline: float) -> tuple[Groups | None, float, bool]:
-    """Target search for the smallest period; returns (groups, largest infeasible target [s], finished)."""
+def _stage_cap_s(problem: Problem, ignore_latency_bound: bool) -> float:
+    """:func:`busy_cap_s` without an incumbent; with ``ignore_latency_bound`` the latency bound caps no stage."""
+    if not ignore_latency_bound:
+        return busy_cap_s(problem)
+    caps = [float(problem.time_s.max(axis=1).sum())]
+    if problem.throughput_min is not None:
+        caps.append(1.0 / problem.throughput_min)
+    return min(caps)
+
+
+def _longest_stage(prefix: np.ndarray, groups: Groups) -> float:
+    return max(float(prefix[ls[-1] + 1, c] - prefix[ls[0], c]) for c, ls in groups)
+
+
+def _solve_throughput(problem: Problem, deadline: float, *,
+                      ignore_latency_bound: bool) -> tuple[Groups | None, float, bool]:
+    """Target search for the smallest period; returns (groups, largest infeasible target [s], finished).
+
+    Minimises the period whatever ``problem.objective`` says, within the budgets and throughput_min.
+    The search never checks the latency bound: pass ``ignore_latency_bound=True`` to say so (the
+    fastest plan then is found even when it violates the bound); ``False`` lets the bound cap the
+    stage times, which is only exact when the problem has no latency bound.
+    """
     prefix = _prefix(problem, problem.time_s)
     n = problem.n_layers
-    cap = busy_cap_s(problem)
+    cap = _stage_cap_s(problem, ignore_latency_bound)
     lo = max(float(problem.time_s.min(axis=1).max()), problem.ddr_period_s)  # no plan is faster than this
     lo_proven = 0.0
     best = None
@@ -128,7 +149,7 @@ def _solve_throughput(problem: Problem, deadline: float) -> tuple[Groups | None,
         if best is None:
             return None, hi, True
         # the optimal period is a stage time: bisect over the distinct stage times between the bounds
-        hi = max(float(prefix[ls[-1] + 1, c] - prefix[ls[0], c]) for c, ls in best)
+        hi = _longest_stage(prefix, best)
         candidates = _stage_times(prefix, n, lo, hi)
         while len(candidates):
             mid = len(candidates) // 2
@@ -138,119 +159,165 @@ def _solve_throughput(problem: Problem, deadline: float) -> tuple[Groups | None,
                 candidates = candidates[mid + 1:]
             else:
                 best = found
-                hi = max(float(prefix[ls[-1] + 1, c] - prefix[ls[0], c]) for c, ls in best)
+                hi = _longest_stage(prefix, best)
                 candidates = candidates[:mid][candidates[:mid] < hi]
         return best, lo_proven, True
     except _Timeout:
         return best, lo_proven, False
 
 
-def _solve_labels(problem: Problem, deadline: float, incumbent: Plan | None) -> tuple[Groups | None, bool]:
-    """Pareto label setting over every transition; exact for every objective and bound. Returns (groups, finished)."""
-    p = problem
-    n, slots = p.n_layers, p.accelerator_slots
-    binding = _binding(p)
-    usage, capacity = p.usage[:, binding], p.capacity[binding] * (1 + 1e-9)
-    n_r = usage.shape[1]
-    t_pre, e_pre = _prefix(p, p.time_s), _prefix(p, p.energy_j)
-    stage_cap = busy_cap_s(p) * (1 + 1e-9)
-    need_sum = p.objective == "latency" or p.latency_max_s is not None
-    need_energy = p.objective == "energy"
-    fastest = p.time_s.min(axis=1)
-    rest_time = np.concatenate([np.cumsum(fastest[::-1])[::-1], [0.0]])  # fastest rest from cut point j
-    rest_stage = np.concatenate([np.maximum.accumulate(fastest[::-1])[::-1], [0.0]])  # a later stage is at least this
-    rest_energy = np.concatenate([np.cumsum(p.energy_j.min(axis=1)[::-1])[::-1], [0.0]])
-    best_value = incumbent.objective_value() if incumbent is not None else None
-    # label columns: groups, resources..., sum of stage times, longest stage, energy
-    G, U, S, M, E = 0, slice(1, 1 + n_r), 1 + n_r, 2 + n_r, 3 + n_r
-    dims = [G, *range(1, 1 + n_r), M] + ([S] if need_sum else []) + ([E] if need_energy else [])
+@dataclass(frozen=True)
+class LabelColumns:
+    """Column layout of a label row: groups so far, resources used, sum of stage times, longest stage, energy."""
 
-    def promising(lab: np.ndarray, j: np.ndarray) -> np.ndarray:
+    groups: int
+    resources: slice
+    stage_sum: int
+    longest_stage: int
+    energy: int
+    width: int
+
+    @classmethod
+    def for_resources(cls, n_resources: int) -> LabelColumns:
+        r = 1 + n_resources
+        return cls(groups=0, resources=slice(1, r), stage_sum=r, longest_stage=r + 1, energy=r + 2, width=r + 3)
+
+    def dominance(self, stage_sum: bool, energy: bool) -> list[int]:
+        """The columns a label must not exceed to beat another: the ones the objective and bounds read."""
+        return ([self.groups, *range(self.resources.start, self.resources.stop), self.longest_stage]
+                + ([self.stage_sum] if stage_sum else []) + ([self.energy] if energy else []))
+
+
+class _LabelSearch:
+    """What the label search reads, computed once per problem: tables, the column layout and the pruning bounds."""
+
+    def __init__(self, problem: Problem, incumbent: Plan | None):
+        p = self.problem = problem
+        binding = _binding(p)  # budgets no plan can exceed need no label column
+        self.usage, self.capacity = p.usage[:, binding], p.capacity[binding] * (1 + 1e-9)
+        self.cols = LabelColumns.for_resources(self.usage.shape[1])
+        self.dims = self.cols.dominance(stage_sum=p.objective == "latency" or p.latency_max_s is not None,
+                                        energy=p.objective == "energy")
+        self.t_pre, self.e_pre = _prefix(p, p.time_s), _prefix(p, p.energy_j)
+        self.stage_cap = busy_cap_s(p) * (1 + 1e-9)
+        fastest = p.time_s.min(axis=1)
+        # the most optimistic rest of the chain from cut point j: its time, a lower bound on a later stage, its energy
+        self.rest_time = np.concatenate([np.cumsum(fastest[::-1])[::-1], [0.0]])
+        self.rest_stage = np.concatenate([np.maximum.accumulate(fastest[::-1])[::-1], [0.0]])
+        self.rest_energy = np.concatenate([np.cumsum(p.energy_j.min(axis=1)[::-1])[::-1], [0.0]])
+        self.best_value = incumbent.objective_value() if incumbent is not None else None
+
+    def start(self) -> tuple[np.ndarray, np.ndarray]:
+        """The empty label at cut point 0, and its link (no parent)."""
+        return np.zeros((1, self.cols.width)), np.full((1, 3), -1)
+
+    def promising(self, lab: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Labels whose most optimistic completion meets the latency bound and beats the known plan."""
-        period = np.maximum(np.maximum(lab[:, M], rest_stage[j]), p.ddr_period_s)
-        latency = lab[:, S] + rest_time[j] + (p.batch - 1) * period
+        p, col = self.problem, self.cols
+        period = np.maximum(np.maximum(lab[:, col.longest_stage], self.rest_stage[j]), p.ddr_period_s)
+        latency = lab[:, col.stage_sum] + self.rest_time[j] + (p.batch - 1) * period
         keep = np.ones(len(lab), dtype=bool)
         if p.latency_max_s is not None:
             keep &= latency <= p.latency_max_s * (1 + 1e-9)
-        if best_value is not None:
+        if self.best_value is not None:
             if p.objective == "throughput":
-                keep &= 1.0 / period > best_value * (1 + 1e-12)
+                keep &= 1.0 / period > self.best_value * (1 + 1e-12)
             elif p.objective == "latency":
-                keep &= latency * 1e3 < best_value * (1 - 1e-12)
+                keep &= latency * 1e3 < self.best_value * (1 - 1e-12)
             else:
-                keep &= (lab[:, E] + rest_energy[j] + p.static_power_w * period) * 1e3 < best_value * (1 - 1e-12)
+                energy = lab[:, col.energy] + self.rest_energy[j] + p.static_power_w * period
+                keep &= energy * 1e3 < self.best_value * (1 - 1e-12)
         return keep
 
+    def expand(self, i: int, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every promising transition from cut point ``i``: (new labels, their cut points, links)."""
+        p, col = self.problem, self.cols
+        rows = np.flatnonzero(labels[:, col.groups] < p.accelerator_slots)
+        base = labels[rows]
+        busy = self.t_pre[i + 1:] - self.t_pre[i]  # (ends, C)
+        energy = self.e_pre[i + 1:] - self.e_pre[i]
+        # every (label, configuration, end) transition, as flat arrays
+        lab_idx, cfg, end_idx = (x.reshape(-1) for x in np.meshgrid(
+            np.arange(len(base)), np.arange(p.n_configs), np.arange(len(busy)), indexing="ij"))
+        stage = busy[end_idx, cfg]
+        use = base[lab_idx, col.resources] + self.usage[cfg]
+        ok = (stage <= self.stage_cap) & np.all(use <= self.capacity, axis=1)
+        lab_idx, cfg, end_idx, stage, use = lab_idx[ok], cfg[ok], end_idx[ok], stage[ok], use[ok]
+        new = base[lab_idx].copy()
+        new[:, col.groups] += 1
+        new[:, col.resources] = use
+        new[:, col.stage_sum] += stage
+        new[:, col.longest_stage] = np.maximum(new[:, col.longest_stage], stage)
+        new[:, col.energy] += energy[end_idx, cfg]
+        j = i + 1 + end_idx
+        keep = self.promising(new, j)
+        link = np.column_stack([np.full(keep.sum(), i), rows[lab_idx[keep]], cfg[keep]])
+        return new[keep], j[keep], link
+
+    def merge(self, pending: list[tuple[np.ndarray, np.ndarray]], deadline: float) -> tuple[np.ndarray, np.ndarray]:
+        """The Pareto-minimal labels (and their links) among those that reached one cut point."""
+        lab = np.concatenate([x for x, _ in pending])
+        lnk = np.concatenate([y for _, y in pending])
+        keep = pareto_min(lab[:, self.dims], deadline=deadline)
+        return lab[keep], lnk[keep]
+
+
+def _file_by_cut_point(pending: list[list[tuple[np.ndarray, np.ndarray]]], new: np.ndarray, j: np.ndarray,
+                       link: np.ndarray) -> None:
+    """Append each run of labels that end at the same cut point to that cut point's pending list."""
+    order = np.argsort(j, kind="stable")
+    new, j, link = new[order], j[order], link[order]
+    starts = np.flatnonzero(np.r_[True, j[1:] != j[:-1]]) if len(j) else []
+    for a, b in zip(starts, list(starts[1:]) + [len(j)]):
+        pending[int(j[a])].append((new[a:b], link[a:b]))
+
+
+def _walk_back(links: list[np.ndarray | None], n: int, row: int) -> Groups:
+    """The plan of label ``row`` at the last cut point, from its links (from cut point, parent row, configuration)."""
+    groups, j, r = [], n, row
+    while j > 0:
+        i, parent, c = (int(v) for v in links[j][r])
+        groups.append((c, tuple(range(i, j))))
+        j, r = i, parent
+    return tuple(reversed(groups))
+
+
+def _solve_labels(problem: Problem, deadline: float, incumbent: Plan | None) -> tuple[Groups | None, bool]:
+    """Pareto label setting over every transition; exact for every objective and bound. Returns (groups, finished)."""
+    n = problem.n_layers
+    search = _LabelSearch(problem, incumbent)
     labels: list[np.ndarray | None] = [None] * (n + 1)
     links: list[np.ndarray | None] = [None] * (n + 1)  # (from cut point, parent row, configuration)
     pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n + 1)]
-    labels[0] = np.zeros((1, 4 + n_r))
-    links[0] = np.full((1, 3), -1)
-    cuts = np.arange(n + 1)
+    labels[0], links[0] = search.start()
     for i in range(n + 1):
         if i > 0:
             if not pending[i]:
                 continue
-            lab = np.concatenate([x for x, _ in pending[i]])
-            lnk = np.concatenate([y for _, y in pending[i]])
-            pending[i] = []
             try:
-                keep = pareto_min(lab[:, dims], deadline=deadline)
+                labels[i], links[i] = search.merge(pending[i], deadline)
             except _Timeout:
                 return None, False
-            labels[i], links[i] = lab[keep], lnk[keep]
+            pending[i] = []
         if i == n:
             break
         if time.perf_counter() > deadline:
             return None, False
-        rows = np.flatnonzero(labels[i][:, G] < slots)
-        base = labels[i][rows]
-        ends = cuts[i + 1:]
-        busy = t_pre[i + 1:] - t_pre[i]  # (ends, C)
-        energy = e_pre[i + 1:] - e_pre[i]
-        # every (label, configuration, end) transition, as flat arrays
-        lab_idx, cfg, end_idx = np.meshgrid(np.arange(len(base)), np.arange(p.n_configs), np.arange(len(ends)), indexing="ij")
-        lab_idx, cfg, end_idx = lab_idx.reshape(-1), cfg.reshape(-1), end_idx.reshape(-1)
-        stage = busy[end_idx, cfg]
-        use = base[lab_idx, U] + usage[cfg]
-        ok = (stage <= stage_cap) & np.all(use <= capacity, axis=1)
-        lab_idx, cfg, end_idx, stage, use = lab_idx[ok], cfg[ok], end_idx[ok], stage[ok], use[ok]
-        new = base[lab_idx].copy()
-        new[:, G] += 1
-        new[:, U] = use
-        new[:, S] += stage
-        new[:, M] = np.maximum(new[:, M], stage)
-        new[:, E] += energy[end_idx, cfg]
-        j = ends[end_idx]
-        keep = promising(new, j)
-        new, j, link = new[keep], j[keep], np.column_stack([np.full(keep.sum(), i), rows[lab_idx[keep]], cfg[keep]])
-        order = np.argsort(j, kind="stable")
-        new, j, link = new[order], j[order], link[order]
-        starts = np.flatnonzero(np.r_[True, j[1:] != j[:-1]]) if len(j) else []
-        for a, b in zip(starts, list(starts[1:]) + [len(j)]):
-            pending[int(j[a])].append((new[a:b], link[a:b]))
+        _file_by_cut_point(pending, *search.expand(i, labels[i]))
     if labels[n] is None:
         return None, True
-
-    def walk_back(row: int) -> Groups:
-        groups, j, r = [], n, row
-        while j > 0:
-            i, parent, c = (int(v) for v in links[j][r])
-            groups.append((c, tuple(range(i, j))))
-            j, r = i, parent
-        return tuple(reversed(groups))
-    best = best_candidate(p, [walk_back(row) for row in range(len(labels[n]))])
+    best = best_candidate(problem, [_walk_back(links, n, row) for row in range(len(labels[n]))])
     return (best.groups if best is not None else None), True
 
 
 def _solve_bounded(problem: Problem, deadline: float, heuristic: Candidate | None) -> tuple:
     """Other objectives or a latency bound: (groups, finished, incumbent) by label setting, started from the
     fastest contiguous plan (for throughput it is the optimum whenever it meets the latency bound)."""
-    fastest, _, relaxed_done = _solve_throughput(replace(problem, latency_max_s=None), deadline)
+    fastest, _, relaxed_done = _solve_throughput(problem, deadline, ignore_latency_bound=True)
     if fastest is not None:
-        heuristic = best_candidate(problem, [g for g in (heuristic.groups if heuristic else None, fastest) if g is not None]) or heuristic
-        fast_ok = evaluate(problem, fastest).feasible
-        if problem.objective == "throughput" and relaxed_done and fast_ok:
+        known = [g for g in (heuristic.groups if heuristic else None, fastest) if g is not None]
+        heuristic = best_candidate(problem, known) or heuristic
+        if problem.objective == "throughput" and relaxed_done and evaluate(problem, fastest).feasible:
             return fastest, True, heuristic
     groups, finished = _solve_labels(problem, deadline, heuristic.plan if heuristic else None)
     return groups, finished, heuristic
@@ -265,7 +332,7 @@ def solve_dp(problem: Problem, time_limit_s: float, seed: int, options: dict) ->
     heuristic = best_contiguous(problem)
     bound = None
     if problem.objective == "throughput" and problem.latency_max_s is None:
-        groups, infeasible_below, finished = _solve_throughput(problem, deadline)
+        groups, infeasible_below, finished = _solve_throughput(problem, deadline, ignore_latency_bound=False)
         bound = 1.0 / infeasible_below if infeasible_below > 0 else None
         how = "target search with Pareto labels on the resources"
     else:
