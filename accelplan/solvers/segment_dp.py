@@ -39,26 +39,52 @@ from ..dominance import Timeout, pareto_min, pareto_min_counted
 from ..errors import SolveError
 from ..plan import Outcome, evaluate
 from ..problem import Problem
-from ..execution.segments import ClusterTables, cluster_costs, cluster_tables, objective_terms, placement_energy, segment_rules
+from ..execution.segments import (ClusterTables, MCMGroups, cluster_costs, cluster_tables, objective_terms,
+                                  placement_energy, segment_rules)
 
 #: labels kept per cut point by the first (heuristic) pass that gives the exact pass its bound
 BEAM = 24
 
+#: relative slack of the bound tests, so that a label priced like the known plan is not dropped by rounding
+_TOL = 1 + 1e-9
 
-@dataclass
+
+@dataclass(slots=True)
 class _Labels:
-    """Labels registered at one cut point (arrays of equal length) and their first global id."""
+    """Labels of open segments, one entry per label in every array (the module docstring's letters in brackets)."""
+
+    paid: np.ndarray  # V: closed segments, and the open segment's X_c + w * T_c
+    used: np.ndarray  # U: chiplets the open segment's clusters hold
+    slowest: np.ndarray  # M: the open segment's slowest cluster (T_c, s per input)
+    clusters: np.ndarray  # K: the open segment's cluster count
+    parent: np.ndarray  # id of the label this one extends; a seed's: the cheapest closing there (-1 at layer 0)
+    config: np.ndarray  # configuration of the cluster ending here; -1: the seed of a fresh segment
+    start: np.ndarray  # first layer of that cluster (a seed's: its own cut point)
+    chiplet_s: np.ndarray  # P: the open segment's chiplet-seconds (bound only, not a state)
+
+    def __len__(self) -> int:
+        return len(self.paid)
+
+    def take(self, index) -> _Labels:
+        """The labels at ``index`` (a mask, indices or a slice)."""
+        return _Labels(self.paid[index], self.used[index], self.slowest[index], self.clusters[index],
+                       self.parent[index], self.config[index], self.start[index], self.chiplet_s[index])
+
+    @staticmethod
+    def concat(parts: list[_Labels]) -> _Labels:
+        return _Labels(*(np.concatenate([getattr(part, name) for part in parts]) for name in _Labels.__slots__))
+
+
+@dataclass(slots=True)
+class _Registered:
+    """Labels kept at cut point ``pos``; their ids are ``base, base + 1, ...`` (unique over a pass)."""
 
     pos: int
     base: int
-    V: np.ndarray
-    U: np.ndarray
-    M: np.ndarray
-    K: np.ndarray
-    parent: np.ndarray
-    cfg: np.ndarray  # -1: the seed of a fresh segment
-    start: np.ndarray
-    P: np.ndarray  # chiplet-seconds of the open segment's clusters (bound only, not a state)
+    labels: _Labels
+
+    def ids(self) -> np.ndarray:
+        return self.base + np.arange(len(self.labels))
 
 
 def covers(problem: Problem) -> str | None:
@@ -87,138 +113,177 @@ def _rest_bound(problem: Problem, allowed: list[int], w: float) -> tuple[np.ndar
     return suffix(per_layer), suffix(work)
 
 
-def _search(problem: Problem, tables: ClusterTables, upper: float, deadline: float, beam: int | None):
-    """One label pass; returns (best value, groups or None, lower bound on the optimum)."""
-    n_l, b = problem.n_layers, problem.batch
-    chiplets = problem.segments.chiplets
-    terms = objective_terms(problem)
-    w = terms.weight
-    max_len, allowed, max_clusters = segment_rules(problem)
-    track_k = max_clusters < chiplets
-    units = problem.usage[:, 0].astype(int)
-    rest, work = _rest_bound(problem, allowed, w)
-    rest = rest + terms.end
-    fill = w * (b - 1)
+class _Pass:
+    """One label pass along the cut points: labels pending at a cut point are pruned, registered, closed
+    (their segment ends there) and extended by one more cluster to the later cut points they reach.
 
-    def lower(V, M, P, q):
-        return V + fill * np.maximum(M, (P + work[q]) / chiplets) + rest[q]
+    ``upper``: the value of a known plan (labels whose bound exceeds it are dropped); ``beam``: keep only the
+    ``beam`` labels of least bound per cut point (a heuristic pass), or None (the exact pass).
+    """
 
-    tol = 1 + 1e-9
-    pending: list[list[tuple[np.ndarray, ...]]] = [[] for _ in range(n_l + 1)]
-    registered: list[_Labels] = []
-    next_id = 0
-    best_close, best_from = np.full(n_l + 1, np.inf), np.full(n_l + 1, -1)
+    def __init__(self, problem: Problem, tables: ClusterTables, upper: float, deadline: float, beam: int | None):
+        self.problem, self.tables, self.upper, self.deadline, self.beam = problem, tables, upper, deadline, beam
+        self.n_l = problem.n_layers
+        self.chiplets = problem.segments.chiplets
+        self.terms = objective_terms(problem)
+        self.w = self.terms.weight
+        self.fill = self.w * (problem.batch - 1)
+        self.max_len, self.allowed, self.max_clusters = segment_rules(problem)
+        self.track_k = self.max_clusters < self.chiplets
+        self.units = problem.usage[:, 0].astype(int)
+        rest, self.work = _rest_bound(problem, self.allowed, self.w)
+        self.rest = rest + self.terms.end
+        self.pending: list[list[_Labels]] = [[] for _ in range(self.n_l + 1)]  # per cut point, chunks of labels
+        self.registered: list[_Registered] = []
+        self.next_id = 0
+        self.best_close = np.full(self.n_l + 1, np.inf)  # per cut point: the cheapest segment closing there
+        self.best_from = np.full(self.n_l + 1, -1)  # and the id of its label
 
-    def register(pos: int, V, U, M, K, parent, cfg, start, P) -> _Labels:
-        nonlocal next_id
-        labels = _Labels(pos, next_id, V, U, M, K, parent, cfg, start, P)
-        next_id += len(V)
-        registered.append(labels)
-        return labels
+    def run(self) -> tuple[float | None, MCMGroups | None, float]:
+        """(best value, its groups, lower bound on the optimum), or (None, None, upper) when no plan beats ``upper``."""
+        for p in range(self.n_l + 1):
+            if time.perf_counter() > self.deadline:
+                raise Timeout(self.bound_at(p, self.pending[p]))
+            chunks, self.pending[p] = self.pending[p], []
+            labels = None
+            if p > 0:
+                labels = self.survivors(p, chunks)
+                if labels is None:
+                    continue
+                self.close(p, labels)
+                if p == self.n_l:
+                    break
+            self.extend(p, [self.seed(p)] if labels is None else [self.seed(p), labels])
+        if not np.isfinite(self.best_close[self.n_l]):
+            return None, None, self.upper
+        value = float(self.best_close[self.n_l] + self.terms.end)
+        return value, _walk_back(self.registered, int(self.best_from[self.n_l])), value
 
-    def bound_at(p: int, chunks) -> float:
+    def lower(self, paid, slowest, chiplet_s, q):
+        """Lower bound on every plan through a label at cut point ``q`` (see the module docstring)."""
+        return paid + self.fill * np.maximum(slowest, (chiplet_s + self.work[q]) / self.chiplets) + self.rest[q]
+
+    def bound_at(self, p: int, chunks: list[_Labels]) -> float:
         """Every plan passes a label at some cut point >= p that is pending, or was pruned above ``upper``
         (a beam drops labels without proof: then only the bound at the chain's start holds)."""
-        if beam is not None:
-            return float(lower(np.array([terms.start[0]]), np.array([0.0]), np.array([0.0]), 0)[0])
-        lbs = [float(lower(c[0], c[2], c[7], q).min())
-               for q, cs in [(p, chunks)] + [(q, pending[q]) for q in range(p + 1, n_l + 1)] for c in cs if len(c[0])]
-        return min([upper] + lbs)
+        if self.beam is not None:
+            return float(self.lower(np.array([self.terms.start[0]]), np.array([0.0]), np.array([0.0]), 0)[0])
+        waiting = [(p, chunks)] + [(q, self.pending[q]) for q in range(p + 1, self.n_l + 1)]
+        lbs = [float(self.lower(c.paid, c.slowest, c.chiplet_s, q).min()) for q, cs in waiting for c in cs if len(c)]
+        return min([self.upper] + lbs)
 
-    for p in range(n_l + 1):
-        if time.perf_counter() > deadline:
-            raise Timeout(bound_at(p, pending[p]))
-        chunks = pending[p]
-        pending[p] = []
-        if p > 0:
-            if not chunks:
-                continue
-            V, U, M, K, parent, cfg, start, P = (np.concatenate([c[i] for c in chunks]) for i in range(8))
-            lb = lower(V, M, P, p)
-            keep = lb <= upper * tol
-            V, U, M, K, parent, cfg, start, P, lb = (a[keep] for a in (V, U, M, K, parent, cfg, start, P, lb))
-            if not len(V):
-                continue
-            # B beats A when it has paid no more (V), would close no dearer (V + fill * M) and holds no more chiplets:
-            # whatever the rest of A's segment adds, max(M, F) costs B at most the difference in V
-            try:
-                if track_k and problem.objective == "energy":
-                    front = pareto_min(np.column_stack([V, V + fill * M, U, -U, K]), deadline=deadline)
-                elif track_k:
-                    front = pareto_min(np.column_stack([V, V + fill * M, U, K]), deadline=deadline)
-                else:
-                    # on energy, where a cluster sits (after U chiplets) prices its weights' hops: U is a state
-                    front = pareto_min_counted(V, V + fill * M, U, nested=problem.objective != "energy")
-            except Timeout:
-                raise Timeout(bound_at(p, chunks)) from None
-            if beam is not None and len(front) > beam:
-                front = front[np.argsort(lb[front], kind="stable")[:beam]]
-            labels = register(p, *(a[front] for a in (V, U, M, K, parent, cfg, start, P)))
-            close = labels.V + w * (b - 1) * labels.M
-            i = int(np.argmin(close))
-            best_close[p], best_from[p] = close[i], labels.base + i
-            if p == n_l:
-                break
-        else:
-            labels = None
-        # a fresh segment starts at p after the cheapest closing there (or at the chain's start)
-        seed_v = terms.start[p] + (0.0 if p == 0 else best_close[p])
-        seed = register(p, np.array([seed_v]), np.array([0]), np.array([0.0]), np.array([0]),
-                        np.array([-1 if p == 0 else best_from[p]]), np.array([-1]), np.array([p]), np.array([0.0]))
-        sources = [seed] if labels is None else [seed, labels]
-        V = np.concatenate([s.V for s in sources])
-        U = np.concatenate([s.U for s in sources])
-        M = np.concatenate([s.M for s in sources])
-        K = np.concatenate([s.K for s in sources])
-        P = np.concatenate([s.P for s in sources])
-        ids = np.concatenate([s.base + np.arange(len(s.V)) for s in sources])
-        ends = np.arange(p + 1, min(n_l, p + max_len) + 1)
-        out = []
-        for c in allowed:
-            ok = (U + units[c] <= chiplets) & (K + 1 <= max_clusters)
-            if not ok.any():
-                continue
-            t_c, x_c, _, _, moved = cluster_costs(problem, tables, c, p, ends)
-            nv = V[ok][:, None] + (x_c + w * t_c)[None, :]
-            if problem.objective == "energy":  # the weights' hops from DRAM depend on where the cluster sits: at U
-                nv = nv + placement_energy(problem, c, U[ok], moved)
-            nm = np.maximum(M[ok][:, None], t_c[None, :])
-            npw = P[ok][:, None] + units[c] * t_c[None, :]
-            keep = lower(nv, nm, npw, ends[None, :]) <= upper * tol
-            li, ej = np.nonzero(keep)
-            if not len(li):
-                continue
-            out.append((ends[ej], nv[li, ej], U[ok][li] + units[c], nm[li, ej], K[ok][li] + 1, ids[ok][li],
-                        np.full(len(li), c), np.full(len(li), p), npw[li, ej]))
-        if not out:
-            continue
-        end, nv, nu, nm, nk, par, cf, st, npw = (np.concatenate([o[i] for o in out]) for i in range(9))
+    def register(self, pos: int, labels: _Labels) -> _Registered:
+        kept = _Registered(pos, self.next_id, labels)
+        self.next_id += len(labels)
+        self.registered.append(kept)
+        return kept
+
+    def survivors(self, p: int, chunks: list[_Labels]) -> _Registered | None:
+        """The labels pending at ``p`` that neither the bound nor a better label drops (on a beam pass: the
+        ``beam`` of least bound among them), registered; None if there are none."""
+        if not chunks:
+            return None
+        labels = _Labels.concat(chunks)
+        lb = self.lower(labels.paid, labels.slowest, labels.chiplet_s, p)
+        keep = lb <= self.upper * _TOL
+        labels, lb = labels.take(keep), lb[keep]
+        if not len(labels):
+            return None
+        try:
+            front = self.undominated(labels)
+        except Timeout:
+            raise Timeout(self.bound_at(p, chunks)) from None
+        if self.beam is not None and len(front) > self.beam:
+            front = front[np.argsort(lb[front], kind="stable")[:self.beam]]
+        return self.register(p, labels.take(front))
+
+    def undominated(self, labels: _Labels) -> np.ndarray:
+        """Indices of the labels no other one beats.
+
+        B beats A when it has paid no more (V), would close no dearer (V + fill * M) and holds no more chiplets:
+        whatever the rest of A's segment adds, max(M, F) costs B at most the difference in V.
+        """
+        paid, closing, used = labels.paid, labels.paid + self.fill * labels.slowest, labels.used
+        if self.track_k and self.problem.objective == "energy":
+            return pareto_min(np.column_stack([paid, closing, used, -used, labels.clusters]), deadline=self.deadline)
+        if self.track_k:
+            return pareto_min(np.column_stack([paid, closing, used, labels.clusters]), deadline=self.deadline)
+        # on energy, where a cluster sits (after U chiplets) prices its weights' hops: U is a state
+        return pareto_min_counted(paid, closing, used, nested=self.problem.objective != "energy")
+
+    def close(self, p: int, kept: _Registered) -> None:
+        """Close the open segments at ``p`` (``V + w * (b - 1) * M``) and note the cheapest."""
+        cost = kept.labels.paid + self.fill * kept.labels.slowest
+        i = int(np.argmin(cost))
+        self.best_close[p], self.best_from[p] = cost[i], kept.base + i
+
+    def seed(self, p: int) -> _Registered:
+        """The fresh segment starting at ``p`` after the cheapest closing there (or at the chain's start)."""
+        first = p == 0
+        paid = self.terms.start[p] + (0.0 if first else self.best_close[p])
+        return self.register(p, _Labels(np.array([paid]), np.array([0]), np.array([0.0]), np.array([0]),
+                                        np.array([-1 if first else self.best_from[p]]), np.array([-1]),
+                                        np.array([p]), np.array([0.0])))
+
+    def extend(self, p: int, sources: list[_Registered]) -> None:
+        """Add a cluster from ``p`` to every label of ``sources``; queue the results at the cut points they reach."""
+        labels = _Labels.concat([s.labels for s in sources])
+        ids = np.concatenate([s.ids() for s in sources])
+        ends = np.arange(p + 1, min(self.n_l, p + self.max_len) + 1)
+        grown = [self.add_cluster(p, c, labels, ids, ends) for c in self.allowed]
+        grown = [g for g in grown if g is not None]
+        if grown:
+            self.queue(p, np.concatenate([end for end, _ in grown]), _Labels.concat([g for _, g in grown]))
+
+    def add_cluster(self, p: int, c: int, labels: _Labels, ids: np.ndarray,
+                    ends: np.ndarray) -> tuple[np.ndarray, _Labels] | None:
+        """The labels (and their cut points) made by a cluster of configuration ``c`` over layers ``p..end-1`` for
+        every ``end`` in ``ends``, after each label that has room for it, that the bound keeps; None if none."""
+        units = self.units[c]
+        ok = (labels.used + units <= self.chiplets) & (labels.clusters + 1 <= self.max_clusters)
+        if not ok.any():
+            return None
+        used, clusters, parent = labels.used[ok], labels.clusters[ok], ids[ok]
+        t_c, x_c, _, _, moved = cluster_costs(self.problem, self.tables, c, p, ends)
+        paid = labels.paid[ok][:, None] + (x_c + self.w * t_c)[None, :]
+        if self.problem.objective == "energy":  # the weights' hops from DRAM depend on where the cluster sits: at U
+            paid = paid + placement_energy(self.problem, c, used, moved)
+        slowest = np.maximum(labels.slowest[ok][:, None], t_c[None, :])
+        chiplet_s = labels.chiplet_s[ok][:, None] + units * t_c[None, :]
+        li, ej = np.nonzero(self.lower(paid, slowest, chiplet_s, ends[None, :]) <= self.upper * _TOL)
+        if not len(li):
+            return None
+        return ends[ej], _Labels(paid[li, ej], used[li] + units, slowest[li, ej], clusters[li] + 1, parent[li],
+                                 np.full(len(li), c), np.full(len(li), p), chiplet_s[li, ej])
+
+    def queue(self, p: int, end: np.ndarray, labels: _Labels) -> None:
+        """Queue ``labels`` (made at ``p``) as one chunk per cut point ``end`` they reach, in their order."""
         order = np.argsort(end, kind="stable")
-        end = end[order]
-        cuts = np.searchsorted(end, np.arange(p + 1, n_l + 2))
-        arrays = [a[order] for a in (nv, nu, nm, nk, par, cf, st, npw)]
-        for q in range(p + 1, n_l + 1):
+        labels = labels.take(order)
+        cuts = np.searchsorted(end[order], np.arange(p + 1, self.n_l + 2))
+        for q in range(p + 1, self.n_l + 1):
             lo, hi = cuts[q - p - 1], cuts[q - p]
             if hi > lo:
-                pending[q].append(tuple(a[lo:hi] for a in arrays))
-    if not np.isfinite(best_close[n_l]):
-        return None, None, upper
-    value = float(best_close[n_l] + terms.end)
-    return value, _walk_back(registered, int(best_from[n_l])), value
+                self.pending[q].append(labels.take(slice(lo, hi)))
 
 
-def _walk_back(registered: list[_Labels], label_id: int):
+def _search(problem: Problem, tables: ClusterTables, upper: float, deadline: float, beam: int | None):
+    """One label pass; returns (best value, groups or None, lower bound on the optimum)."""
+    return _Pass(problem, tables, upper, deadline, beam).run()
+
+
+def _walk_back(registered: list[_Registered], label_id: int) -> MCMGroups:
     """Clusters (configuration, layers, segment) of the plan ending in label ``label_id``."""
     bases = np.array([r.base for r in registered])
     segments: list[list[tuple[int, tuple[int, ...]]]] = [[]]
     while label_id >= 0:
         r = registered[int(np.searchsorted(bases, label_id, side="right")) - 1]
-        i = label_id - r.base
-        if r.cfg[i] == -1:  # the seed of the segment: the previous one ended here
+        i, labels = label_id - r.base, r.labels
+        if labels.config[i] == -1:  # the seed of the segment: the previous one ended here
             segments.append([])
         else:
-            segments[-1].append((int(r.cfg[i]), tuple(range(int(r.start[i]), r.pos))))
-        label_id = int(r.parent[i])
+            segments[-1].append((int(labels.config[i]), tuple(range(int(labels.start[i]), r.pos))))
+        label_id = int(labels.parent[i])
     segments = [s for s in segments if s][::-1]
     return tuple((c, ls, s) for s, clusters in enumerate(segments) for c, ls in reversed(clusters))
 
