@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from .sweeps import Comparison, ExecutionResult, Front, compare, compare_executi
 from .specs.library import KINDS, builtin_names
 from .specs.loader import validate
 from .specs.network import flatten
-from .specs.check import json_schema, validate_file
+from .specs.check import json_schema, validate_file  # noqa: F401 (part of the workflow API)
 from .specs.schema import ModelSpec
 from .specs.study import Study, load_study, resolve, study_from_data, with_overrides
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -195,19 +194,19 @@ def test_spec_errors(tmp_path) -> None:
         load_hardware(bad)
     with pytest.raises(SpecError, match="execution 'hybrid' does not apply to hardware 'simba-36'.*merged-pipeline"):
         make_study(model="resnet50", hardware="simba-36", execution="hybrid")
-    with pytest.raises(SpecError, match="valid: hybrid, spatial, sequential"):
+    with pytest.raises(SpecError, match="valid: sequential, spatial, hybrid"):
         make_study(model="resnet50", hardware="vck190", execution="merged-pipeline")
     assert make_study(model="resnet50", hardware="simba-36").execution == "merged-pipeline"
 
 
 def test_other_strategies_refuse_mcm() -> None:
     problem = random_mcm_problem(1, "throughput")
-    with pytest.raises(SolveError, match="chiplet package"):
+    with pytest.raises(SolveError, match="cpsat does not model .* execution .*; strategies that do: dp, milp"):
         solve(problem, "cpsat")
     energy = random_mcm_problem(1, "energy")
     with pytest.raises(SolveError, match="milp on segments covers the throughput and latency objectives"):
         solve(energy, "milp")
-    with pytest.raises(SolveError, match="without latency or throughput bounds"):
+    with pytest.raises(SolveError, match="without a latency or throughput bound"):
         solve(energy.with_latency_bound(1.0), "dp")
     big = build_problem(make_study(model="resnet152", hardware="simba-36", batch=16))
     with pytest.raises(SolveError, match="candidate clusters exceed"):

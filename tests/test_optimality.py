@@ -71,7 +71,6 @@ def test_exhaustive_optimum_is_best_of_every_plan() -> None:
 
 def test_execution_models_nest() -> None:
     """hybrid >= spatial >= sequential on the same problem (each space contains the next)."""
-    from dataclasses import replace
     for seed in range(10):
         base = random_problem(seed, "throughput")
         values = {}

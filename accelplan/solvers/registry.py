@@ -130,10 +130,9 @@ def _dp_refuse(problem: "Problem") -> str | None:
 
 
 def _dp_preferred(problem: "Problem", bounded: bool) -> bool:
-    """dp is the fastest exact method except on pipelines under a latency bound (its label setting grows)."""
+    """dp is the fastest exact method except in a sweep of latency bounds on pipelines (its label setting grows)."""
     ex = problem.execution
-    return ex.form is Form.SEGMENTS or ex.single or (not bounded and problem.objective == "throughput"
-                                                     and problem.latency_max_s is None)
+    return ex.form is Form.SEGMENTS or ex.single or not bounded
 
 
 def _milp_refuse(problem: "Problem") -> str | None:

@@ -31,12 +31,11 @@ segment, ``segmented-pipeline`` = one layer per cluster, ``merged-pipeline`` = f
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..dominance import Timeout, pareto_min, pareto_min_counted
-from ..errors import SolveError
 from ..plan import Outcome, evaluate
 from ..problem import Problem
 from ..execution.segments import (ClusterTables, MCMGroups, cluster_costs, cluster_tables, objective_terms,
@@ -85,14 +84,6 @@ class _Registered:
 
     def ids(self) -> np.ndarray:
         return self.base + np.arange(len(self.labels))
-
-
-def covers(problem: Problem) -> str | None:
-    """Why the segment dp cannot solve ``problem`` exactly, or None."""
-    if problem.objective == "energy" and (problem.latency_max_s is not None or problem.throughput_min is not None):
-        return ("dp on mcm minimises energy without latency or throughput bounds (they would need a second label "
-                "per segment); drop the bound or use exhaustive on small models")
-    return None
 
 
 def _rest_bound(problem: Problem, allowed: list[int], w: float) -> tuple[np.ndarray, np.ndarray]:
