@@ -127,7 +127,7 @@ class Plan:
     violations: tuple[str, ...] = ()
     solver: SolverFacts = field(default_factory=lambda: SolverFacts("none", "infeasible"))
     dtype: str = ""
-    family: str = "versal-aie"
+    family: str = ""  # the hardware family that priced it (accelplan.families)
     segments: int = 1
     budgets: tuple[Budget, ...] = ()
 

@@ -115,3 +115,37 @@ def test_time_limit_returns_the_incumbent_with_its_gap(capsys, tmp_path: Path) -
     assert summary["accelerators"] and summary["throughput"] > 0
     assert summary["bound"] >= summary["objective"] and summary["gap"] > 0
     assert summary["solve_time_s"] < 3 + 15  # the limit, plus model building on a loaded machine
+
+
+@pytest.mark.parametrize("argv,named", [
+    (["--strategy", "dp", "--trials", "3"], "--trials is not an option of strategy dp; it is taken by optuna-tpe, optuna-nsga2"),
+    (["--strategy", "milp", "--storage", "sqlite:///s.db", "--study-name", "a"],
+     "--storage is not an option of strategy milp; it is taken by optuna-tpe, optuna-nsga2"),
+    (["--strategy", "cpsat", "--threads", "2"], "--threads is not an option of strategy cpsat; it is taken by milp"),
+    (["--strategy", "optuna-tpe", "--trials", "0"], "--trials of optuna-tpe must be a positive int"),
+])
+def test_an_option_the_strategy_does_not_take_is_bad_input(argv, named, capsys, tmp_path: Path) -> None:
+    code = main(["solve", "--model", "deit-tiny", "--hardware", "vck190", "--execution", "spatial", *argv,
+                 "-o", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and named in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # refused before anything was solved or written
+
+
+def test_choices_come_from_the_registries(capsys) -> None:
+    from accelplan.solvers import STRATEGIES
+    with pytest.raises(SystemExit):
+        main(["solve", "--help"])
+    text = capsys.readouterr().out
+    assert all(name in text for name in STRATEGIES) and "--workers" in text and "--warm-start" not in text
+
+
+def test_light_commands_load_no_solver_backend(root: Path) -> None:
+    import subprocess
+    import sys
+    probe = ("import sys; from accelplan.cli import main\n"
+             "for argv in (['list'], ['schema', 'study'], ['validate', 'specs/studies/bert-base_vck190.yaml']):\n"
+             "    main(argv)\n"
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'pyomo', 'ortools', 'optuna', 'matplotlib', 'highspy'}))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=root, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
