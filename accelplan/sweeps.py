@@ -1,7 +1,9 @@
-"""Runs over many solves: strategies compared on one problem, and latency-throughput Pareto fronts.
+"""Runs over many solves: strategies compared on one problem, execution models compared on one
+model and hardware, and latency-throughput Pareto fronts.
 
-Both only call strategies through :func:`accelplan.solvers.solve` and read the plans they return,
-so every strategy is measured with the same evaluator.
+Each calls strategies only through :func:`accelplan.solvers.solve` and reads the plans they
+return, so every strategy is measured with the same evaluator; problems come built (one per
+execution model and objective), never modified but for the latency bound of a sweep.
 """
 
 from __future__ import annotations

@@ -14,7 +14,12 @@ from accelplan.solvers import STRATEGIES, solve
 
 import toy_family
 
-families.register(toy_family.FAMILY)  # the one registry line
+
+@pytest.fixture(autouse=True, scope="module")
+def toy_registered():
+    families.register(toy_family.FAMILY)  # the one registry line
+    yield
+    families.unregister(toy_family.FAMILY.name)
 
 
 def _files(tmp_path, seed: int):

@@ -124,6 +124,12 @@ def register(family: HardwareFamily) -> None:
     _LOADED[family.name] = family
 
 
+def unregister(name: str) -> None:
+    """Forget a family added by :func:`register` (a plug-in loaded for a while, e.g. in a test)."""
+    if name not in BUILT_IN:
+        _LOADED.pop(name, None)
+
+
 def names() -> list[str]:
     """Names of every known family (built-in and registered)."""
     return list(dict.fromkeys([*BUILT_IN, *_LOADED]))

@@ -4,8 +4,9 @@ Layers are split into consecutive groups, one accelerator each. For a target sta
 dynamic programming over the cut points finds the split whose groups each meet ``T`` with the
 least summed resource (engines, ports or buffer, normalised by budget), using at most ``slots``
 groups; bisection over ``T`` finds the smallest target whose split fits every budget. Candidates
-are priced by the shared evaluator and the best feasible one is returned. This is a heuristic for
-the full problem (it ignores non-contiguous groupings) and the exact ``dp`` strategy's core.
+are priced by the shared evaluator and the best feasible one is returned with its groups. It is a
+heuristic (it ignores non-contiguous groupings and bounds only the stage time): the incumbent and
+warm start of ``milp``, ``cpsat``, ``dp`` and the Optuna searches.
 """
 
 from __future__ import annotations

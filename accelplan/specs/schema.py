@@ -21,7 +21,8 @@ Strategy = Literal[STRATEGY_NAMES]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
-    """Base: unknown keys are errors, values are not coerced across types."""
+    """Base: unknown keys are errors; values are validated in pydantic's lax mode, so a number written as a
+    string ("16") or an integral float (16.0) is read as the number, and a list where a tuple is expected as the tuple."""
 
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
 
