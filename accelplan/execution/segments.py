@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..problem import Problem
-from . import Metrics, bound_violations
+from . import Metrics, bound_violations, prefix_sums
 
 
 @dataclass(frozen=True)
@@ -72,11 +72,8 @@ class ClusterTables:
 def cluster_tables(problem: Problem) -> ClusterTables:
     t = problem.segments
     assert t is not None
-    zero = np.zeros((1, problem.n_configs))
-    return ClusterTables(np.vstack([zero, np.cumsum(problem.time_s, axis=0)]),
-                         np.vstack([zero, np.cumsum(problem.energy_j, axis=0)]),
-                         np.vstack([zero, np.cumsum(t.sram_weight_bytes, axis=0)]),
-                         np.concatenate([[0.0], np.cumsum(t.weight_bytes)]))
+    return ClusterTables(prefix_sums(problem.time_s), prefix_sums(problem.energy_j),
+                         prefix_sums(t.sram_weight_bytes), prefix_sums(np.asarray(t.weight_bytes, dtype=float)))
 
 
 def cluster_costs(problem: Problem, tables: ClusterTables, c: int, start: int, ends: np.ndarray,

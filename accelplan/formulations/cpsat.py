@@ -33,6 +33,7 @@ from ortools.sat.python import cp_model
 
 from ..plan import Groups
 from ..problem import Problem
+from ..execution import prefix_sums
 from ..execution.pipeline import busy_cap_s
 from .milp import groups_from_counts, layer_classes
 
@@ -145,9 +146,7 @@ class CutPoints:
 
 def _prefix_with_unused(table: np.ndarray) -> np.ndarray:
     """Prefix sums over layers (row ``i`` = layers before ``i``) plus an all-zero column for an unused slot."""
-    n, n_c = table.shape
-    return np.vstack([np.zeros((1, n_c + 1), dtype=np.int64),
-                      np.hstack([np.cumsum(table, axis=0), np.zeros((n, 1), dtype=np.int64)])])
+    return prefix_sums(np.hstack([table, np.zeros((table.shape[0], 1), dtype=table.dtype)]))
 
 
 def _link_used(m: cp_model.CpModel, start, end, cfg, used, n_c: int) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 
 from dataclasses import dataclass
 
+from ..execution import prefix_sums
 from ..plan import Groups, Plan, better, evaluate
 from ..problem import Problem
 
@@ -52,7 +53,7 @@ def contiguous_plans(problem: Problem, iterations: int = 40) -> list[Groups]:
     """Contiguous candidate plans: for each resource weighting, the smallest stage-time target that fits."""
     p = problem
     n = p.n_layers
-    prefix = np.vstack([np.zeros(p.n_configs), np.cumsum(p.time_s, axis=0)])
+    prefix = prefix_sums(p.time_s)
     span = prefix[None, :, :] - prefix[:, None, :]  # (i, j, C): time of layers i..j-1 on config c
     upper = np.triu(np.ones((n + 1, n + 1), dtype=bool), k=1)
     share = p.usage / p.capacity[None, :]

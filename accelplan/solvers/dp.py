@@ -34,16 +34,12 @@ import numpy as np
 
 from ..dominance import Timeout as _Timeout
 from ..dominance import pareto_min
-from ..execution import Form
+from ..execution import Form, prefix_sums
 from ..execution.pipeline import busy_cap_s
 from ..plan import Groups, Outcome, Plan, evaluate
 from ..problem import Problem
 from .contiguous import Candidate, best_candidate, best_contiguous
 from .segment_dp import solve_segments
-
-def _prefix(problem: Problem, table: np.ndarray) -> np.ndarray:
-    return np.vstack([np.zeros(problem.n_configs), np.cumsum(table, axis=0)])
-
 
 def _reach(prefix: np.ndarray, target: float) -> np.ndarray:
     """``reach[i, c]``: the furthest cut point a configuration-``c`` accelerator starting at ``i`` reaches within ``target``."""
@@ -133,7 +129,7 @@ def _solve_throughput(problem: Problem, deadline: float, *,
     fastest plan then is found even when it violates the bound); ``False`` lets the bound cap the
     stage times, which is only exact when the problem has no latency bound.
     """
-    prefix = _prefix(problem, problem.time_s)
+    prefix = prefix_sums(problem.time_s)
     n = problem.n_layers
     cap = _stage_cap_s(problem, ignore_latency_bound)
     lo = max(float(problem.time_s.min(axis=1).max()), problem.ddr_period_s)  # no plan is faster than this
@@ -198,7 +194,7 @@ class _LabelSearch:
         self.cols = LabelColumns.for_resources(self.usage.shape[1])
         self.dims = self.cols.dominance(stage_sum=p.objective == "latency" or p.latency_max_s is not None,
                                         energy=p.objective == "energy")
-        self.t_pre, self.e_pre = _prefix(p, p.time_s), _prefix(p, p.energy_j)
+        self.t_pre, self.e_pre = prefix_sums(p.time_s), prefix_sums(p.energy_j)
         self.stage_cap = busy_cap_s(p) * (1 + 1e-9)
         fastest = p.time_s.min(axis=1)
         # the most optimistic rest of the chain from cut point j: its time, a lower bound on a later stage, its energy
