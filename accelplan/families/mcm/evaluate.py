@@ -51,7 +51,7 @@ def segment_plan(problem: Problem, groups: Groups, solver: SolverFacts | None = 
     finite = met.period_s != float("inf")
     schedule = _schedule(groups, met.busy_s, problem.batch) if finite else [(0.0, 0.0)] * len(groups)
     accs = [_cluster(problem, i, g, b, met.period_s, w) for i, (g, b, w) in enumerate(zip(groups, met.busy_s, schedule))]
-    budgets = tuple(Budget(f"segment {s}: chiplets ({count} clusters)", used, problem.segments.chiplets)
+    budgets = tuple(Budget(f"segment {s}: chiplets ({count} cluster{'s' if count != 1 else ''})", used, problem.segments.chiplets)
                     for s, (used, count) in sorted(seg.segment_use(problem, groups).items())) if finite else ()
     return Plan(
         model=problem.model, hardware=problem.hardware, execution=problem.execution.name,
