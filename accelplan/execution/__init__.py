@@ -17,8 +17,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-import numpy as np
-
 
 class Form(enum.Enum):
     """The shape of a plan and the model that prices it."""
@@ -66,13 +64,6 @@ class Metrics:
         """Value in user units: inferences/s, ms or mJ (``objective``: an Objective or its name)."""
         from ..objective import objective as lookup
         return lookup(objective).pick(self.throughput, self.latency_s * 1e3, self.energy_j * 1e3)
-
-
-def prefix_sums(table: np.ndarray) -> np.ndarray:
-    """Sums over the first axis from the start: row ``i`` is the sum of rows ``0..i-1`` (row 0 is zero), so
-    rows ``i..j-1`` sum to ``out[j] - out[i]`` (a run of consecutive layers, priced in O(1))."""
-    table = np.asarray(table)
-    return np.concatenate([np.zeros((1, *table.shape[1:]), dtype=table.dtype), np.cumsum(table, axis=0)])
 
 
 def bound_violations(problem: object, latency_s: float, period_s: float) -> list[str]:

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..problem import Problem
-from . import Metrics, bound_violations, prefix_sums
+from . import Metrics, bound_violations
+from .prefix import prefix_sums
 
 
 @dataclass(frozen=True)

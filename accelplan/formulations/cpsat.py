@@ -33,7 +33,7 @@ from ortools.sat.python import cp_model
 
 from ..plan import Groups
 from ..problem import Problem
-from ..execution import prefix_sums
+from ..execution.prefix import prefix_sums
 from ..execution.pipeline import busy_cap_s
 from .milp import groups_from_counts, layer_classes
 

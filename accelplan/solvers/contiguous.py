@@ -15,7 +15,7 @@ import numpy as np
 
 from dataclasses import dataclass
 
-from ..execution import prefix_sums
+from ..execution.prefix import prefix_sums
 from ..plan import Groups, Plan, better, evaluate
 from ..problem import Problem
 

@@ -34,7 +34,8 @@ import numpy as np
 
 from ..dominance import Timeout as _Timeout
 from ..dominance import pareto_min
-from ..execution import Form, prefix_sums
+from ..execution import Form
+from ..execution.prefix import prefix_sums
 from ..execution.pipeline import busy_cap_s
 from ..plan import Groups, Outcome, Plan, evaluate
 from ..problem import Problem

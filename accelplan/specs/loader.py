@@ -18,6 +18,8 @@ from .schema import AttentionOp, Conv2dOp, ElementwiseOp, GemmOp, RepeatBlock
 
 M = TypeVar("M", bound=BaseModel)
 Lines = dict[tuple, int]
+#: libyaml's safe loader when PyYAML was built with it (same documents, several times faster), else PyYAML's
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _TAGS: dict[str, type[BaseModel]] = {"gemm": GemmOp, "attention": AttentionOp, "conv2d": Conv2dOp,
                                       "elementwise": ElementwiseOp, "repeat": RepeatBlock}
@@ -32,8 +34,8 @@ def read_yaml(path: Path) -> tuple[Any, Lines]:
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(str(path), [SpecIssue(f"cannot read file: {exc}")]) from None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
