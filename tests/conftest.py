@@ -163,3 +163,18 @@ def study_file(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+def require_tool(*names: str) -> str:
+    """The path of the first of ``names`` on PATH; else skip with the reason, or fail when
+    ``ACCELPLAN_REQUIRE_TOOLS=1`` (as .ci/run sets it after installing the tools from Debian packages)."""
+    import os
+    import shutil
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    reason = f"{' or '.join(names)} not found on PATH (.ci/run installs it from Debian packages)"
+    if os.environ.get("ACCELPLAN_REQUIRE_TOOLS") == "1":
+        pytest.fail(f"ACCELPLAN_REQUIRE_TOOLS=1 but {reason}")
+    pytest.skip(reason)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -19,13 +18,11 @@ from accelplan.plan import Plan
 from accelplan.reports.plan_file import read_plan, write_plan
 from accelplan.solvers import solve
 
-from conftest import random_problem
+from conftest import random_problem, require_tool
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name)
-    assert path, f"{name} is needed to check emitted configs (.ci/run installs it from Debian packages)"
-    return path
+    return require_tool(name)
 
 
 @pytest.fixture(scope="module")

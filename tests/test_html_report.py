@@ -6,7 +6,6 @@ import os
 import pty
 import re
 import select
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from accelplan.cli import main
+
+from conftest import require_tool
 
 
 CHECK = """<script>
@@ -27,8 +28,7 @@ window.addEventListener("load", () => {
 
 def images_loaded(report: Path, tmp: Path) -> tuple[int, int]:
     """(loaded, total) images of ``report`` as headless Chromium renders it."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "chromium is needed to render report.html (.ci/run installs it from Debian packages)"
+    chromium = require_tool("chromium", "chromium-browser")
     page = tmp / "check.html"
     page.write_text(report.read_text().replace("</body>", CHECK + "</body>"))
     run = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp / 'profile'}",
