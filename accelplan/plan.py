@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from . import families
 from .execution import Form, Metrics
+from .execution import devices as _devices
 from .execution import pipeline as _pipeline
 from .execution import segments as _segments
 from .objective import objective as _objective
@@ -87,7 +88,8 @@ class AcceleratorPlan:
     buffer_bytes: int = 0
     segment: int = 0  # temporal segment; accelerators of one segment run at the same time
     partitions: tuple[tuple[int, int], ...] = ()  # mcm: per layer (weight-shared groups, input-shared groups)
-    layer_tiles: tuple[tuple[int, int, int], ...] = ()  # mcm: per layer the chiplet tile (m, k, n)
+    layer_tiles: tuple[tuple[int, int, int], ...] = ()  # per layer: mcm the chiplet tile, multi-device the parallelism (m, k, n)
+    placements: tuple[str, ...] = ()  # multi-device: per layer where its weights live (on-chip | streamed)
 
     @property
     def tiles(self) -> dict[str, list[int]]:
@@ -106,7 +108,7 @@ class Budget:
 
 
 _PAIRS = ("gemms", "partitions", "layer_tiles")
-_TRIPLES = ("array", "engine_tile", "layers", "ops")
+_TRIPLES = ("array", "engine_tile", "layers", "ops", "placements")
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,7 @@ class Plan:
     family: str = ""  # the hardware family that priced it (accelplan.families)
     segments: int = 1
     budgets: tuple[Budget, ...] = ()
+    bottleneck: str = ""  # what sets the period, where the family names it
 
     def objective_value(self) -> float | None:
         """The plan's value of its objective: inferences/s, ms or mJ."""
@@ -184,7 +187,7 @@ def best_plan(objective: str, plans: Iterable[Plan | None]) -> Plan | None:
 
 def metrics(problem: Problem, groups: Groups, check_bounds: bool = True) -> Metrics:
     """Price ``groups`` with the problem's tables, by the model of its execution's form."""
-    form = _segments if problem.execution.form is Form.SEGMENTS else _pipeline
+    form = {Form.PIPELINE: _pipeline, Form.SEGMENTS: _segments, Form.DEVICES: _devices}[problem.execution.form]
     return form.metrics(problem, groups, check_bounds)
 
 

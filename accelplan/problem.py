@@ -75,6 +75,28 @@ class SegmentTables:
 
 
 @dataclass(frozen=True, eq=False)
+class DeviceTables:
+    """What the devices model needs (see :mod:`accelplan.execution.devices`), per device kind ``k``,
+    layer ``l`` and block configuration ``c``; ``chain[d]`` is the kind of the ``d``-th device."""
+
+    kinds: tuple[str, ...]
+    chain: tuple[int, ...]
+    time_s: np.ndarray  # (K, L, C) per input
+    energy_j: np.ndarray  # (K, L, C) per input
+    fabric: np.ndarray  # (C, 3): DSP, LUT, FF of a block
+    capacity: np.ndarray  # (K, 4): DSP, LUT, FF, on-chip bytes, within the utilisation cap
+    weight_bytes: np.ndarray  # (L,)
+    onchip: np.ndarray  # (C,) bool: weights on chip
+    memory_bandwidth: np.ndarray  # (K,) bytes/s
+    clock_hz: np.ndarray  # (K,)
+    static_power_w: np.ndarray  # (K,)
+    boundary_bytes: np.ndarray  # (L+1,) bytes per input crossing a cut before layer p (p = L: the output)
+    link_bandwidth: float
+    link_latency_s: float
+    link_j_per_byte: float
+
+
+@dataclass(frozen=True, eq=False)
 class Problem:
     """Everything a strategy needs, tabulated: no YAML, no hardware objects.
 
@@ -106,6 +128,7 @@ class Problem:
     static_power_w: float
     peak_macs_per_unit_s: float
     segments: SegmentTables | None = None
+    devices: DeviceTables | None = None
     resource_units: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:

@@ -12,7 +12,7 @@ from ..outputs import write_atomic
 from ..plan import Plan
 
 #: bumped on any change of the JSON layout (major: incompatible, minor: added fields)
-SCHEMA_VERSION = "1.1.0"  # 1.1: accelerators' start_ms and pace_ms, the plan's budgets
+SCHEMA_VERSION = "1.1.0"  # 1.1: accelerators' start_ms, pace_ms and placements; the plan's budgets and bottleneck
 SCHEMA_ID = f"https://accelplan.dev/schemas/plan-{SCHEMA_VERSION}.json"
 
 

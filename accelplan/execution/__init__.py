@@ -2,14 +2,18 @@
 
 A hardware family declares the execution models it offers as :class:`ExecutionModel` objects;
 everything outside the family reads their properties (their :class:`Form` and rules), never
-their names. Two forms exist:
+their names. Three forms exist:
 
 - :attr:`Form.PIPELINE` (:mod:`accelplan.execution.pipeline`): accelerators carved out of one
   device run their layers for every input, pipelined; a plan is a set of groups (configuration,
   layers), priced per input;
 - :attr:`Form.SEGMENTS` (:mod:`accelplan.execution.segments`): the layer chain is cut into
   temporal segments run one after another, each a pipeline of clusters of consecutive layers;
-  a plan is a set of groups (configuration, layers, segment), priced per batch.
+  a plan is a set of groups (configuration, layers, segment), priced per batch;
+- :attr:`Form.DEVICES` (:mod:`accelplan.execution.devices`): the layer chain is cut into runs, one
+  per device of a chain of devices; on its device each layer is its own block with its own
+  configuration (parallelism, where its weights live); a plan is a set of groups (device position,
+  layers, configuration per layer), priced per input.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class Form(enum.Enum):
 
     PIPELINE = "pipeline"
     SEGMENTS = "segments"
+    DEVICES = "devices"
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 BUILT_IN: dict[str, str] = {
     "versal-aie": "accelplan.families.versal_aie",
     "mcm": "accelplan.families.mcm",
+    "multi-device": "accelplan.families.multi_device",
 }
 
 _LOADED: dict[str, "HardwareFamily"] = {}

@@ -3,14 +3,18 @@
 Pipeline form: every set partition of the layers into at most ``accelerator_slots`` groups (every
 split into consecutive groups when the execution model is contiguous; one group when single);
 each group takes every configuration (pruned only when the budgets are exceeded). Segment form:
-segment cuts, cluster cuts and cluster sizes. Every candidate is priced by the shared evaluator.
+segment cuts, cluster cuts and cluster sizes. Devices form: cuts of the chain into devices and a
+block configuration per layer (:func:`block_options`). Every candidate is priced by the shared evaluator.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..execution import Form
 from ..plan import Outcome, metrics
@@ -95,11 +99,60 @@ def segment_plans(problem: Problem) -> Iterator[tuple[tuple[int, tuple[int, ...]
 
 
 def too_many(problem: Problem) -> str | None:
-    """Why enumeration is refused: a pipeline problem with more candidates than :data:`MAX_CANDIDATES` (None: it is not)."""
+    """Why enumeration is refused: more candidates than :data:`MAX_CANDIDATES` (pipeline and devices forms)."""
     if problem.execution.form is Form.PIPELINE and count_candidates(problem) > MAX_CANDIDATES:
         return (f"exhaustive enumeration of {problem.n_layers} layers x {problem.n_configs} configurations "
                 f"exceeds {MAX_CANDIDATES:,} candidates; use milp")
+    if problem.execution.form is Form.DEVICES:
+        count = count_device_plans(problem)
+        if count > MAX_CANDIDATES:
+            return f"exhaustive enumeration of {count:,} device plans exceeds {MAX_CANDIDATES:,}; use dp"
     return None
+
+
+def block_options(problem: Problem, layer: int) -> list[int]:
+    """The configurations worth trying for a layer's block: per weight placement, those no other beats on both
+    cycles and lanes (fabric, time and energy only grow with them; placement decides weights and their energy).
+    A layer without weights keeps only on-chip configurations (streaming nothing changes nothing)."""
+    t = problem.devices
+    cyc = t.time_s[0, layer]  # one kind: the ordering of cycles is the same on every clock
+    lanes = np.array([cfg.lanes for cfg in problem.configs])
+    keep = []
+    for onchip in (True, False):
+        if not onchip and t.weight_bytes[layer] == 0:
+            continue
+        idx = np.flatnonzero(t.onchip == onchip)
+        c_, l_ = cyc[idx], lanes[idx]
+        le = (c_[:, None] <= c_[None, :]) & (l_[:, None] <= l_[None, :])  # [o, c]: o at least as good as c
+        better = (c_[:, None] < c_[None, :]) | (l_[:, None] < l_[None, :]) | (idx[:, None] < idx[None, :])
+        np.fill_diagonal(le, False)
+        keep += [int(c) for c in idx[~(le & better).any(axis=0)]]
+    return keep
+
+
+def _device_cuts(n: int, devices: int) -> Iterator[list[tuple[int, ...]]]:
+    for blocks in partitions(n, devices, True):
+        yield [tuple(b) for b in blocks]
+
+
+def count_device_plans(problem: Problem) -> int:
+    """Cut structures x block options per layer (an upper bound on what :func:`device_plans` yields)."""
+    options = 1
+    for l in range(problem.n_layers):
+        options *= len(block_options(problem, l))
+        if options > MAX_CANDIDATES:
+            return options
+    devices = min(len(problem.devices.chain), problem.max_accelerators)
+    return options * sum(1 for _ in _device_cuts(problem.n_layers, devices))
+
+
+def device_plans(problem: Problem) -> Iterator[tuple]:
+    """Every plan of the devices form: cuts into at most the available devices x a block option per layer."""
+    options = [block_options(problem, l) for l in range(problem.n_layers)]
+    devices = min(len(problem.devices.chain), problem.max_accelerators)
+    for runs in _device_cuts(problem.n_layers, devices):
+        for choice in itertools.product(*options):
+            yield tuple((d, ls, tuple(choice[l] for l in ls)) for d, ls in enumerate(runs))
 
 
 @dataclass
@@ -135,8 +188,8 @@ class Enumeration:
                        model_objective=self.best_value)
 
 
-def _segment_plans(run: Enumeration) -> None:
-    for groups in segment_plans(run.problem):
+def _bounded(run: Enumeration, plans: Iterator[tuple]) -> None:
+    for groups in plans:
         if run.evaluations % 256 == 0 and run.out_of_time():
             return
         if run.evaluations >= MAX_CANDIDATES:
@@ -178,7 +231,9 @@ def solve_exhaustive(problem: Problem, time_limit_s: float, seed: int, options: 
     """
     run = Enumeration(problem, time.perf_counter() + time_limit_s)
     if problem.execution.form is Form.SEGMENTS:
-        _segment_plans(run)
+        _bounded(run, segment_plans(problem))
+    elif problem.execution.form is Form.DEVICES:
+        _bounded(run, device_plans(problem))
     else:
         _pipeline_plans(run)
     return run.outcome()

@@ -163,7 +163,7 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("cpsat", True, "constraint program (OR-Tools CP-SAT)", "accelplan.solvers.cpsat:solve_cpsat",
              (Form.PIPELINE,), ("workers",)),
     Strategy("exhaustive", True, "every plan of a small problem", "accelplan.solvers.exhaustive:solve_exhaustive",
-             (Form.PIPELINE, Form.SEGMENTS), refuse=_exhaustive_refuse),
+             (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), refuse=_exhaustive_refuse),
     Strategy("optuna-tpe", False, "Optuna TPE on the objective", "accelplan.solvers.search:solve_tpe",
              (Form.PIPELINE, Form.SEGMENTS), _OPTUNA),
     Strategy("optuna-nsga2", False, "Optuna NSGA-II on latency, throughput and energy", "accelplan.solvers.search:solve_nsga2",

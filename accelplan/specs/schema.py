@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, PositiveFloat,
 from ..objective import OBJECTIVES
 from ..solvers.registry import STRATEGY_NAMES
 
-Dtype = Literal["int8", "int16", "bf16", "fp32"]
-DTYPE_BYTES: dict[str, int] = {"int8": 1, "int16": 2, "bf16": 2, "fp32": 4}
+Dtype = Literal["int8", "int16", "fp16", "bf16", "fp32"]
+DTYPE_BYTES: dict[str, int] = {"int8": 1, "int16": 2, "fp16": 2, "bf16": 2, "fp32": 4}
 
 Objective = Literal[tuple(OBJECTIVES)]  # type: ignore[valid-type]
 #: strategy names, as the strategy registry declares them

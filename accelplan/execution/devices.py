@@ -1,0 +1,125 @@
+"""The devices form: the layer chain cut into runs, one per device of a chain, every layer its own block.
+
+A plan is a tuple of groups ``(device position d, layer indices, configuration per layer)``; the
+devices used are positions 0..D-1 of the chain, in layer order. Per input, in seconds (the
+problem's :class:`~accelplan.problem.DeviceTables`, ``k`` the kind of device ``d``):
+
+- block l          t_l = time[k, l, c_l]
+- memory of d      s_d = sum of streamed weights W_l / batch over d's blocks / bandwidth_k
+- device d         busy_d = max(max_l t_l, s_d)                         (blocks run concurrently)
+- link d -> d+1    x_d = bytes crossing the cut / link bandwidth
+- period           = max(max_d busy_d, max_d x_d);  throughput = 1 / period
+- latency          = sum_l t_l + sum_d (link latency + x_d) + (batch - 1) * period   (one input through
+                     every block and link, then the rest of the batch at the period)
+- energy           = sum_l energy[k, l, c_l] + sum_d crossing bytes * e_link + sum_d static_k * period
+Budgets per device: DSP, LUT, FF summed over its blocks, and the on-chip weights, within the cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import Metrics, bound_violations
+
+if TYPE_CHECKING:
+    from ..problem import Problem
+
+Groups = tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]
+RESOURCES = ("DSP", "LUT", "FF", "on-chip bytes")
+
+
+@dataclass(frozen=True)
+class DeviceLoad:
+    """One device of a plan: its kind, block times, memory time, resource use and the link after it."""
+
+    kind: int
+    block_s: tuple[float, ...]
+    memory_s: float
+    use: tuple[float, float, float, float]  # DSP, LUT, FF, on-chip bytes
+    link_bytes: float  # per input, to the next device (0 for the last)
+
+    @property
+    def busy_s(self) -> float:
+        return max(max(self.block_s, default=0.0), self.memory_s)
+
+
+def layout_violations(problem: "Problem", groups: Groups) -> list[str]:
+    """Why ``groups`` is not a chain of devices 0..D-1 running consecutive layers in order (then it is not priced)."""
+    out = []
+    order = sorted(groups, key=lambda g: g[0])
+    if [g[0] for g in order] != list(range(len(groups))):
+        out.append("devices must be positions 0, 1, ... of the chain, each used once")
+    if len(groups) > min(len(problem.devices.chain), problem.max_accelerators):
+        out.append(f"{len(groups)} devices exceed the {min(len(problem.devices.chain), problem.max_accelerators)} available")
+    layers = [l for g in order for l in g[1]]
+    if layers != list(range(problem.n_layers)) or any(not g[1] for g in groups):
+        out.append("devices must run non-empty runs of consecutive layers, in chain order, every layer once")
+    if any(len(g[1]) != len(g[2]) for g in groups):
+        out.append("every layer needs its own block configuration")
+    return out
+
+
+def loads(problem: "Problem", groups: Groups) -> list[DeviceLoad]:
+    """Each device's load, in chain order (``groups`` laid out correctly)."""
+    t = problem.devices
+    out = []
+    for d, ls, cs in sorted(groups, key=lambda g: g[0]):
+        k = t.chain[d]
+        ls, cs = list(ls), list(cs)
+        streamed = float(sum(t.weight_bytes[l] for l, c in zip(ls, cs) if not t.onchip[c])) / problem.batch
+        fab = t.fabric[cs].sum(axis=0)
+        onchip = float(sum(t.weight_bytes[l] for l, c in zip(ls, cs) if t.onchip[c]))
+        last = d == len(groups) - 1
+        out.append(DeviceLoad(k, tuple(float(x) for x in t.time_s[k, ls, cs]), streamed / t.memory_bandwidth[k],
+                              (float(fab[0]), float(fab[1]), float(fab[2]), onchip),
+                              0.0 if last else float(t.boundary_bytes[ls[-1] + 1])))
+    return out
+
+
+def budget_violations(problem: "Problem", devices: list[DeviceLoad]) -> list[str]:
+    out = []
+    for d, dev in enumerate(devices):
+        for name, used, cap in zip(RESOURCES, dev.use, problem.devices.capacity[dev.kind]):
+            if used > cap * (1 + 1e-9):
+                out.append(f"device {d}: {name} {used:g} used of {cap:g}")
+    return out
+
+
+def metrics(problem: "Problem", groups: Groups, check_bounds: bool = True) -> Metrics:
+    """Price ``groups`` (see the module docstring); infinite when the layout is wrong."""
+    violations = layout_violations(problem, groups)
+    if violations:
+        return Metrics(tuple(0.0 for _ in groups), float("inf"), float("inf"), float("inf"), tuple(violations))
+    t = problem.devices
+    devices = loads(problem, groups)
+    violations = budget_violations(problem, devices)
+    links = [dev.link_bytes / t.link_bandwidth for dev in devices[:-1]]
+    period = max([dev.busy_s for dev in devices] + links)
+    latency = (sum(sum(dev.block_s) for dev in devices) + sum(t.link_latency_s + x for x in links)
+               + (problem.batch - 1) * period)
+    energy = (sum(float(t.energy_j[t.chain[d], l, c]) for d, ls, cs in groups for l, c in zip(ls, cs))
+              + sum(dev.link_bytes for dev in devices) * t.link_j_per_byte
+              + sum(float(t.static_power_w[dev.kind]) for dev in devices) * period)
+    if check_bounds:
+        violations += bound_violations(problem, latency, period)
+    return Metrics(tuple(dev.busy_s for dev in devices), period, latency, energy, tuple(violations))
+
+
+def bottleneck(problem: "Problem", groups: Groups) -> str:
+    """What sets the period: a block (layer on device), a device's off-chip memory, or a link."""
+    t = problem.devices
+    devices = loads(problem, groups)
+    names = [problem.layers[l].name for _, ls, _ in sorted(groups, key=lambda g: g[0]) for l in ls]
+    best, what, i = -1.0, "", 0
+    for d, dev in enumerate(devices):
+        for s in dev.block_s:
+            if s > best:
+                best, what = s, f"block {names[i]} on device {d}"
+            i += 1
+        if dev.memory_s > best:
+            best, what = dev.memory_s, f"weights streamed from the off-chip memory of device {d}"
+        if d < len(devices) - 1 and dev.link_bytes / t.link_bandwidth > best:
+            best, what = dev.link_bytes / t.link_bandwidth, f"link {d} -> {d + 1}"
+    return what
+

@@ -1,0 +1,90 @@
+"""The hardware spec of a system of devices joined by links (``family: multi-device``), e.g. Alveo FPGAs in a rack."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, PositiveInt
+
+from ...specs.schema import Dtype, Strict
+from ...specs.units import Bandwidth, Energy, Frequency, Power, Size, Time
+
+
+class OffChipMemorySpec(Strict):
+    """The device's off-chip memory (DDR or HBM): weights that do not fit on chip stream from it."""
+
+    kind: Literal["ddr4", "hbm2", "hbm2e"]
+    capacity: Size
+    bandwidth: Bandwidth = Field(description="effective bandwidth of all channels together")
+    energy_per_bit: Energy = Field(description="access energy per bit read")
+
+
+class DeviceEnergySpec(Strict):
+    mac: dict[Dtype, Energy] = Field(description="dynamic energy per multiply-accumulate, per dtype")
+    onchip_byte: Energy = Field(description="energy per byte read from on-chip memory (BRAM/URAM)")
+
+
+class DeviceSpec(Strict):
+    """One device of the catalogue: fabric resources, on-chip and off-chip memory, clock, power."""
+
+    name: str = Field(min_length=1)
+    lut: PositiveInt
+    ff: PositiveInt
+    dsp: PositiveInt
+    bram: Size = Field(description="block RAM, bytes")
+    uram: Size = Field(0, description="UltraRAM, bytes")
+    memory: OffChipMemorySpec
+    clock: Frequency = Field(description="clock the streaming design closes at")
+    utilisation_cap: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.75, description="fraction of each resource a design may use (routing congestion beyond)")
+    static_power: Power = Field(description="power of a configured device at idle, charged while it is in use")
+    energy: DeviceEnergySpec
+
+
+class DeviceGroupSpec(Strict):
+    device: DeviceSpec
+    count: PositiveInt = Field(description="devices of this kind, next in the chain")
+
+
+class LinkSpec(Strict):
+    """The link between neighbouring devices of the chain."""
+
+    kind: Literal["qsfp28", "pcie"] = Field(description="qsfp28: direct (Aurora/UDP); pcie: through the host")
+    bandwidth: Bandwidth
+    latency: Time = Field(description="per hop")
+    energy_per_bit: Energy
+
+
+class LaneCostSpec(Strict):
+    """Fabric cost of one multiply-accumulate lane of a streaming datapath."""
+
+    dsp: Annotated[float, Field(ge=0)]
+    lut: Annotated[float, Field(ge=0)]
+    ff: Annotated[float, Field(ge=0)]
+
+
+class BlockCostSpec(Strict):
+    """Fixed fabric cost of one layer block (control, stream FIFOs, address generation)."""
+
+    lut: Annotated[int, Field(ge=0)]
+    ff: Annotated[int, Field(ge=0)]
+
+
+class ParallelismMenuSpec(Strict):
+    """Parallelism a layer block may take along each GEMM dimension (powers of two)."""
+
+    per_dimension: list[PositiveInt] = Field(min_length=1, description="allowed parallelism along M, K and N")
+    max_lanes: PositiveInt = Field(description="most MAC lanes in one block")
+
+
+class MultiDeviceHardware(Strict):
+    """A chain of devices joined by links; every layer is its own streaming block on its device."""
+
+    name: str = Field(min_length=1)
+    family: Literal["multi-device"]
+    description: str = ""
+    devices: list[DeviceGroupSpec] = Field(min_length=1, description="device kinds in chain order, each with a count")
+    link: LinkSpec
+    lane: dict[Dtype, LaneCostSpec] = Field(description="fabric cost of one MAC lane, per dtype")
+    block: BlockCostSpec
+    parallelism: ParallelismMenuSpec

@@ -1,0 +1,58 @@
+"""A study on a chain of devices as a devices-form :class:`~accelplan.problem.Problem`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...execution import ExecutionModel
+from ...objective import Objective
+from ...problem import DeviceTables, Layer, Problem, group_layers
+from . import costs
+
+
+def _kinds(hw) -> tuple[list, tuple[int, ...]]:
+    """The distinct device kinds and the kind of each device position of the chain."""
+    kinds, chain = [], []
+    for group in hw.devices:
+        if group.device not in kinds:
+            kinds.append(group.device)
+        chain += [kinds.index(group.device)] * group.count
+    return kinds, tuple(chain)
+
+
+def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool = True) -> Problem:
+    """Price every layer's block on every configuration of the menu, on every device kind (``prune`` unused)."""
+    hw, dtype, batch = study.hardware, study.model.dtype, study.batch
+    configs = costs.menu(hw)
+    kinds, chain = _kinds(hw)
+    groups = group_layers(study)
+    shape = (len(kinds), len(groups), len(configs))
+    time_s, energy_j = np.zeros(shape), np.zeros(shape)
+    for li, group in enumerate(groups):
+        cyc = np.array([costs.cycles(group.gemm, c) for c in configs], dtype=float)
+        for k, device in enumerate(kinds):
+            time_s[k, li] = cyc / device.clock
+            energy_j[k, li] = [costs.energy_j(device, dtype, group.gemm, c, batch) for c in configs]
+    gemms = [g.gemm for g in groups]
+    tables = DeviceTables(
+        kinds=tuple(d.name for d in kinds), chain=chain, time_s=time_s, energy_j=energy_j,
+        fabric=np.array([costs.fabric(hw, dtype, c) for c in configs], dtype=float),
+        capacity=np.array([costs.capacity(d) for d in kinds], dtype=float),
+        weight_bytes=np.array([costs.weight_bytes(g, dtype) for g in gemms], dtype=float),
+        onchip=np.array([c.onchip for c in configs]),
+        memory_bandwidth=np.array([d.memory.bandwidth for d in kinds]), clock_hz=np.array([d.clock for d in kinds]),
+        static_power_w=np.array([d.static_power for d in kinds]),
+        boundary_bytes=np.array([costs.input_bytes(gemms[0], dtype)] + [costs.activation_bytes(g, dtype) for g in gemms],
+                                dtype=float),
+        link_bandwidth=hw.link.bandwidth, link_latency_s=hw.link.latency, link_j_per_byte=8 * hw.link.energy_per_bit)
+    cons = study.spec.constraints
+    first = kinds[0]
+    return Problem(
+        name=study.name, model=study.model.name, hardware=hw.name, family=hw.family, dtype=dtype,
+        execution=execution, objective=objective, batch=batch, max_accelerators=cons.max_accelerators or len(chain),
+        latency_max_s=cons.latency_max_ms / 1e3 if cons.latency_max_ms else None, throughput_min=cons.throughput_min,
+        layers=tuple(Layer(g.name, g.ops, g.gemm, costs.weight_bytes(g.gemm, dtype) / batch) for g in groups),
+        configs=tuple(configs), time_s=time_s[0], energy_j=energy_j[0],
+        resources=("dsp", "lut", "ff"), usage=tables.fabric, capacity=tables.capacity[0, :3],
+        ddr_period_s=0.0, static_power_w=float(first.static_power),
+        peak_macs_per_unit_s=float(first.clock), devices=tables)

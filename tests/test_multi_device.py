@@ -1,0 +1,136 @@
+"""The multi-device family: the devices model by hand, and exhaustive plans that react to links,
+on-chip memory and the utilisation cap as a designer expects."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+from accelplan import api
+from accelplan.errors import SpecError
+from accelplan.problem import build_problem
+from accelplan.solvers import STRATEGIES, solve
+
+SYSTEM = {
+    "name": "md-test", "family": "multi-device",
+    "devices": [{"count": 3, "device": {
+        "name": "small-fpga", "lut": 200000, "ff": 400000, "dsp": 600, "bram": "1 MB", "uram": "0 B",
+        "memory": {"kind": "ddr4", "capacity": "4 GB", "bandwidth": "10 GB/s", "energy_per_bit": "15 pJ"},
+        "clock": "200 MHz", "utilisation_cap": 0.75, "static_power": "10 W",
+        "energy": {"mac": {"int8": "1 pJ"}, "onchip_byte": "1 pJ"}}}],
+    "link": {"kind": "qsfp28", "bandwidth": "100 Gb/s", "latency": "1 us", "energy_per_bit": "10 pJ"},
+    "lane": {"int8": {"dsp": 0.5, "lut": 40, "ff": 60}},
+    "block": {"lut": 2000, "ff": 3000},
+    "parallelism": {"per_dimension": [1, 4, 16], "max_lanes": 1024},
+}
+MODEL = """name: chain
+dtype: int8
+batch: {batch}
+operators:
+  - {{name: a, kind: linear, m: 16, k: 256, n: 256}}
+  - {{name: b, kind: linear, m: 16, k: 256, n: 1024}}
+  - {{name: c, kind: linear, m: 16, k: 1024, n: 256}}
+"""
+
+
+def _study(tmp_path, batch: int = 4, **changes):
+    system = yaml.safe_load(yaml.safe_dump(SYSTEM))
+    for path, value in changes.items():
+        node = system
+        *keys, last = path.split(".")
+        for key in keys:
+            node = node[int(key)] if key.isdigit() else node[key]
+        node[last] = value
+    hw, model = tmp_path / "hw.yaml", tmp_path / "model.yaml"
+    hw.write_text(yaml.safe_dump(system))
+    model.write_text(MODEL.format(batch=batch))
+    return api.make_study(model=str(model), hardware=str(hw))
+
+
+def test_a_plan_priced_by_hand(tmp_path):
+    """Two devices: layers a, b on the first (on chip, streamed), c on the second; every term of the model by hand."""
+    problem = build_problem(_study(tmp_path))
+    cfg = {c.label: i for i, c in enumerate(problem.configs)}
+    groups = ((0, (0, 1), (cfg["m4k16n4"], cfg["m1k16n16/streamed"])), (1, (2,), (cfg["m16k4n4"],)))
+    plan = solve_groups(problem, groups)
+    clock, b = 200e6, 4
+    t_a = 4 * 16 * 64 / clock                    # ceil(16/4) ceil(256/16) ceil(256/4) cycles
+    t_b = 16 * 16 * 64 / clock                   # ceil(16/1) ceil(256/16) ceil(1024/16)
+    t_c = 1 * 256 * 64 / clock                   # ceil(16/16) ceil(1024/4) ceil(256/4)
+    mem = 256 * 1024 / b / 10e9                  # b's weights once per batch from 10 GB/s
+    link = 16 * 1024 / 12.5e9                    # b's output (16 x 1024 int8) over 100 Gb/s
+    period = max(t_a, t_b, mem, t_c, link)
+    assert plan.feasible, plan.violations
+    assert plan.period_ms == pytest.approx(period * 1e3)
+    assert plan.latency_ms == pytest.approx((t_a + t_b + t_c + 1e-6 + link + (b - 1) * period) * 1e3)
+    macs = 16 * 256 * 256 + 16 * 256 * 1024 + 16 * 1024 * 256
+    energy = (macs * 1e-12 + (256 * 256 + 1024 * 256) * 1e-12 + 256 * 1024 / b * 8 * 15e-12
+              + 16 * 1024 * 8 * 10e-12 + 2 * 10 * period)
+    assert plan.energy_mj == pytest.approx(energy * 1e3)
+    assert plan.feasible and [a.placements for a in plan.accelerators] == [("on-chip", "streamed"), ("on-chip",)]
+    assert plan.accelerators[0].units == math.ceil(4 * 16 * 4 * 0.5) + math.ceil(16 * 16 * 0.5)  # DSP
+    assert t_b == t_c == period and plan.bottleneck == "block b on device 0"  # a tie: the first slowest is named
+
+
+def solve_groups(problem, groups):
+    from accelplan.plan import evaluate
+    return evaluate(problem, groups)
+
+
+def _best(tmp_path, objective="throughput", **changes):
+    study = _study(tmp_path, **changes)
+    problem = build_problem(study, objective=objective)
+    plan = solve(problem, "exhaustive", time_limit_s=120)
+    assert plan.solver.status == "optimal", plan.solver.message
+    return plan
+
+
+def _crossing(plan) -> int:
+    """The most bytes per input any link of the plan carries (the output of the last layer before a cut)."""
+    return max((m * n * count for a in plan.accelerators[:-1] for m, _, n, count in a.gemms[-1:]), default=0)
+
+
+def test_a_slower_link_moves_the_optimal_cut(tmp_path):
+    fast = _best(tmp_path)
+    slow = _best(tmp_path, **{"link.bandwidth": "1 Gb/s"})
+    assert len(fast.accelerators) > 1 and _crossing(fast) == 16 * 1024  # cut after b: its 16 KB output crosses
+    assert [a.layers for a in slow.accelerators] != [a.layers for a in fast.accelerators]
+    assert _crossing(slow) < _crossing(fast)  # the slow link only carries a smaller activation
+    assert slow.throughput <= fast.throughput
+
+
+def test_weights_that_do_not_fit_on_chip_stream_or_spread(tmp_path):
+    roomy = _best(tmp_path)
+    tight = _best(tmp_path, **{"devices.0.device.bram": "200 KB"})  # 0.75 x 200 KB holds one small layer's weights
+    placed = [p for a in tight.accelerators for p in a.placements]
+    assert "streamed" in placed or len(tight.accelerators) > len(roomy.accelerators)
+    assert tight.throughput <= roomy.throughput
+
+
+def test_the_utilisation_cap_binds(tmp_path):
+    capped = _best(tmp_path, **{"devices.0.device.utilisation_cap": 0.1})
+    free = _best(tmp_path, **{"devices.0.device.utilisation_cap": 1.0})
+    assert all(b.used <= b.available * (1 + 1e-9) for b in capped.budgets)
+    assert max(b.used / b.available for b in capped.budgets if "DSP" in b.name) > 0.5  # the cap is what limits it
+    assert capped.throughput < free.throughput
+
+
+@pytest.mark.parametrize("objective", ["latency", "energy"])
+def test_every_objective_is_solved_exactly_by_enumeration(tmp_path, objective):
+    plan = _best(tmp_path, objective=objective)
+    assert plan.feasible and plan.solver.gap == 0
+
+
+def test_which_strategies_cover_the_family(tmp_path):
+    problem = build_problem(_study(tmp_path))
+    assert STRATEGIES["exhaustive"].reason(problem) is None
+    assert "does not model device-pipeline execution" in STRATEGIES["cpsat"].reason(problem)
+
+
+def test_spec_errors_name_the_field(tmp_path):
+    with pytest.raises(SpecError, match=r"parallelism\.per_dimension\[1\].*not a power of two"):
+        _study(tmp_path, **{"parallelism.per_dimension": [1, 3]})
+    with pytest.raises(SpecError, match="unknown hardware family 'multi-devices'; valid: versal-aie, mcm, multi-device"):
+        _study(tmp_path, family="multi-devices")
