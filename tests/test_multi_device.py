@@ -134,3 +134,44 @@ def test_spec_errors_name_the_field(tmp_path):
         _study(tmp_path, **{"parallelism.per_dimension": [1, 3]})
     with pytest.raises(SpecError, match="unknown hardware family 'multi-devices'; valid: versal-aie, mcm, multi-device"):
         _study(tmp_path, family="multi-devices")
+
+
+def _random_system(tmp_path, seed: int):
+    import random
+    rng = random.Random(seed)
+    system = yaml.safe_load(yaml.safe_dump(SYSTEM))
+    dev = system["devices"][0]["device"]
+    dev["dsp"] = rng.choice([12, 40, 120, 600])  # small: blocks compete for a device's DSPs
+    dev["bram"] = rng.choice(["100 KB", "400 KB", "2 MB"])
+    dev["memory"]["bandwidth"] = rng.choice(["1 GB/s", "10 GB/s"])
+    dev["clock"] = rng.choice(["150 MHz", "300 MHz"])
+    system["devices"][0]["count"] = rng.randint(1, 3)
+    if rng.random() < 0.5:  # a second kind of device, later in the chain
+        other = yaml.safe_load(yaml.safe_dump(dev))
+        other.update(name="other-fpga", dsp=rng.choice([24, 300]), clock="250 MHz")
+        system["devices"].append({"count": rng.randint(1, 2), "device": other})
+    system["link"]["bandwidth"] = rng.choice(["1 Gb/s", "10 Gb/s", "100 Gb/s"])
+    system["parallelism"]["per_dimension"] = rng.choice([[1, 4], [1, 8]])
+    layers = "\n".join(f"  - {{name: l{i}, kind: linear, m: {rng.choice([4, 16])}, k: {rng.choice([64, 256, 512])}, "
+                       f"n: {rng.choice([64, 256, 512])}}}" for i in range(rng.randint(2, 3)))
+    hw, model = tmp_path / f"hw{seed}.yaml", tmp_path / f"m{seed}.yaml"
+    hw.write_text(yaml.safe_dump(system))
+    model.write_text(f"name: m{seed}\ndtype: int8\nbatch: {rng.choice([1, 4])}\noperators:\n{layers}\n")
+    return api.make_study(model=str(model), hardware=str(hw))
+
+
+def test_dp_equals_enumeration_on_random_systems(tmp_path):
+    """Random chains (1-5 devices of one or two kinds, links, memories, budgets) and 2-3 layers: dp's throughput is
+    the enumerated optimum; over the seeds the optima use several devices and streamed weights."""
+    devices, streamed = set(), 0
+    for seed in range(16):
+        problem = build_problem(_random_system(tmp_path, seed))
+        ref = solve(problem, "exhaustive", time_limit_s=120)
+        dp = solve(problem, "dp", time_limit_s=60)
+        assert ref.solver.status == "optimal" and dp.solver.status == ("optimal" if ref.feasible else "infeasible"), seed
+        if ref.feasible:
+            assert dp.feasible and dp.throughput == pytest.approx(ref.throughput, rel=1e-6), seed
+            assert dp.solver.bound >= dp.throughput * (1 - 1e-9)
+            devices.add(len(dp.accelerators))
+            streamed += any(p == "streamed" for a in dp.accelerators for p in a.placements)
+    assert max(devices) >= 2 and streamed >= 1, (devices, streamed)

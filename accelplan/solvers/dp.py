@@ -321,10 +321,14 @@ def _solve_bounded(problem: Problem, deadline: float, heuristic: Candidate | Non
 
 
 def solve_dp(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
-    """Exact contiguous plan (pipeline form), or the dp over segment and cluster cut points of
-    :mod:`.segment_dp` (segment form). The registry refuses what it does not cover (layers in any order)."""
+    """Exact contiguous plan (pipeline form), the dp over segment and cluster cut points of
+    :mod:`.segment_dp` (segment form), or the target search of :mod:`.device_dp` (devices form).
+    The registry refuses what it does not cover (layers in any order; devices: other than throughput)."""
     if problem.execution.form is Form.SEGMENTS:
         return solve_segments(problem, time_limit_s, seed, options)
+    if problem.execution.form is Form.DEVICES:
+        from .device_dp import solve_devices
+        return solve_devices(problem, time_limit_s, seed, options)
     deadline = time.perf_counter() + time_limit_s
     heuristic = best_contiguous(problem)
     bound = None

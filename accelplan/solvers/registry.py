@@ -126,6 +126,9 @@ def _dp_refuse(problem: "Problem") -> str | None:
             and (problem.latency_max_s is not None or problem.throughput_min is not None)):
         return ("dp on segments minimises energy without a latency or throughput bound (a bound needs a second "
                 "label dimension); use exhaustive on small models")
+    if problem.execution.form is Form.DEVICES and (problem.objective != "throughput" or problem.latency_max_s is not None):
+        return ("dp on device chains maximises throughput without a latency bound (a target search on the period); "
+                "use exhaustive on small models for latency, energy or a latency bound")
     return None
 
 
@@ -156,8 +159,9 @@ _OPTUNA = ("trials", "storage", "study_name", "warm_start", "callbacks")
 
 #: every strategy, in the order ``auto`` tries the exact ones
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
-    Strategy("dp", True, "dynamic programming over cut points (contiguous plans, segments)", "accelplan.solvers.dp:solve_dp",
-             (Form.PIPELINE, Form.SEGMENTS), refuse=_dp_refuse, preferred=_dp_preferred),
+    Strategy("dp", True, "dynamic programming over cut points (contiguous plans, segments, device chains)",
+             "accelplan.solvers.dp:solve_dp", (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), refuse=_dp_refuse,
+             preferred=_dp_preferred),
     Strategy("milp", True, "MILP (Pyomo + HiGHS), target search on the period", "accelplan.solvers.milp:solve_milp",
              (Form.PIPELINE, Form.SEGMENTS), ("threads",), refuse=_milp_refuse),
     Strategy("cpsat", True, "constraint program (OR-Tools CP-SAT)", "accelplan.solvers.cpsat:solve_cpsat",
