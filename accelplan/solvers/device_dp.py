@@ -23,7 +23,7 @@ objective only, without a latency bound (``throughput_min`` is honoured); the re
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -85,6 +85,7 @@ class Target:
     problem: Problem
     menus: list[LayerMenu]
     period: float
+    reach: dict[tuple[int, int], int] = field(default_factory=dict)  # (kind, start) -> furthest end, computed once
 
     def choice(self, kind: int, layer: int) -> int | None:
         """Position in the layer's menu of the fewest lanes meeting the period on ``kind`` (None: none does)."""
@@ -94,6 +95,11 @@ class Target:
 
     def furthest(self, kind: int, start: int) -> int:
         """The last cut point ``j`` such that layers ``start..j-1`` fit one device of ``kind`` (``start``: none)."""
+        if (kind, start) not in self.reach:
+            self.reach[kind, start] = self._furthest(kind, start)
+        return self.reach[kind, start]
+
+    def _furthest(self, kind: int, start: int) -> int:
         t, p = self.problem.devices, self.problem
         cap = t.capacity[kind]
         fabric = np.zeros(3)
