@@ -71,7 +71,7 @@ def loads(problem: "Problem", groups: Groups) -> list[DeviceLoad]:
         fab = t.fabric[cs].sum(axis=0)
         onchip = float(sum(t.weight_bytes[l] for l, c in zip(ls, cs) if t.onchip[c]))
         last = d == len(groups) - 1
-        out.append(DeviceLoad(k, tuple(float(x) for x in t.time_s[k, ls, cs]), streamed / t.memory_bandwidth[k],
+        out.append(DeviceLoad(k, tuple(float(x) for x in t.time_s[k, ls, cs]), streamed / float(t.memory_bandwidth[k]),
                               (float(fab[0]), float(fab[1]), float(fab[2]), onchip),
                               0.0 if last else float(t.boundary_bytes[ls[-1] + 1])))
     return out

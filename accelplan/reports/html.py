@@ -131,6 +131,7 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
                               ["latency (batch)", f"{_f(plan.latency_ms, '.4f')} ms"],
                               ["energy", f"{_f(plan.energy_mj, '.4f')} mJ per inference"],
                               ["pipeline period", f"{_f(plan.period_ms, '.4f')} ms"],
+                              *([["bottleneck", plan.bottleneck]] if plan.bottleneck else []),
                               ["solver", f"{s.strategy}: {s.status}, bound {_f(s.bound, '.6g')}, "
                                          f"gap {_f(None if s.gap is None else 100 * s.gap, '.4f')} %, {s.solve_time_s:.2f} s"]],
                    left=2)]

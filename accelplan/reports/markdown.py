@@ -50,7 +50,7 @@ def report_markdown(plan: Plan, problem: Problem | None = None, sections: Sequen
             f"| energy | {_num(plan.energy_mj, '.4f')} mJ per inference |",
             f"| pipeline period | {_num(plan.period_ms, '.4f')} ms |",
             f"| {words(plan).accelerators} | {len(plan.accelerators)} |",
-            f"| segments | {plan.segments} |", ""]
+            f"| segments | {plan.segments} |"] + ([f"| bottleneck | {plan.bottleneck} |"] if plan.bottleneck else []) + [""]
     out += ["## Solver", "", "| strategy | status | objective | best bound | gap | wall time |", "|---|---|---|---|---|---|",
             f"| {s.strategy} | {s.status} | {_num(s.objective, '.6g')} | {_num(s.bound, '.6g')} | "
             f"{_num(None if s.gap is None else 100 * s.gap, '.4f')} % | {s.solve_time_s:.2f} s |", ""]

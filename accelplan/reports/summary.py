@@ -20,7 +20,7 @@ def summary_json(plan: Plan) -> dict[str, Any]:
                           "layers": list(a.layers), "busy_ms": a.busy_ms, "utilization": a.utilization,
                           **({"segment": a.segment, "partitions": [list(p) for p in a.partitions]} if a.partitions else {})}
                          for a in plan.accelerators],
-        "family": plan.family, "segments": plan.segments,
+        "family": plan.family, "segments": plan.segments, "bottleneck": plan.bottleneck,
         "message": s.message,
     }
 
