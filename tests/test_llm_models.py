@@ -78,7 +78,7 @@ def test_llm_spec_matches_closed_form(name: str) -> None:
 def test_published_parameter_counts() -> None:
     # the closed forms themselves, against the papers' headline sizes (GEMM weights, no embeddings/biases/norms)
     assert LLAMA_7B.weights() == 6_607_077_376                   # + 131 M input embedding = 6.74 B ("7B", 6.7B)
-    assert GPT3_XL.weights() == 1_310_867_456                    # "1.3B"
+    assert GPT3_XL.weights() == 1_310_885_888                    # "1.3B"
     assert GPT3_175B.weights() == 174_563_733_504                # "175.0B" incl. embeddings
     assert GPT3_175B.weights() / 1e9 == pytest.approx(174.6, rel=0.01)
     assert GPT3_175B.layers * GPT3_175B.block_weights() == 96 * 12 * 12288 ** 2
@@ -107,11 +107,11 @@ def test_decode_and_prefill_share_weights(decode: str, prefill: str) -> None:
     assert sum(g.weight_elements for g in dg) == sum(g.weight_elements for g in pg)
     assert [(g.k, g.n, g.weight) for g in dg if g.weight] == [(g.k, g.n, g.weight) for g in pg if g.weight]
     assert [op.name for op in dnet.ops] == [op.name for op in pnet.ops]
-    assert dnet.dtype == pnet.dtype if hasattr(dnet, "dtype") else True
+    assert (dnet.dtype, dnet.batch) == (pnet.dtype, pnet.batch) == ("int8", 1)
 
 
 def test_flattening_96_blocks_is_fast() -> None:
     start = time.perf_counter()
     net = load_model(MODELS / "gpt3-175b.yaml")
     assert time.perf_counter() - start < 1.0
-    assert len(net.ops) == 96 * 12 + 2 and net.ops[-3].name == "block95.fc2"
+    assert len(net.ops) == 96 * 12 + 2 and net.ops[-4].name == "block95.fc2"
