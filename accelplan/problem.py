@@ -88,6 +88,7 @@ class DeviceTables:
     weight_bytes: np.ndarray  # (L,)
     onchip: np.ndarray  # (C,) bool: weights on chip
     memory_bandwidth: np.ndarray  # (K,) bytes/s
+    memory_capacity: np.ndarray  # (K,) bytes of off-chip memory for streamed weights
     clock_hz: np.ndarray  # (K,)
     static_power_w: np.ndarray  # (K,)
     boundary_bytes: np.ndarray  # (L+1,) bytes per input crossing a cut before layer p (p = L: the output)

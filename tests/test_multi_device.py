@@ -175,3 +175,14 @@ def test_dp_equals_enumeration_on_random_systems(tmp_path):
             devices.add(len(dp.accelerators))
             streamed += any(p == "streamed" for a in dp.accelerators for p in a.placements)
     assert max(devices) >= 2 and streamed >= 1, (devices, streamed)
+
+
+def test_off_chip_memory_spreads_weights_and_an_oversized_layer_is_refused(tmp_path):
+    small = {"devices.0.device.bram": "100 KB", "devices.0.device.memory.capacity": "300 KB"}
+    plan = _best(tmp_path, **small)  # 576 KB of weights; a device holds 75 KB on chip + 300 KB off chip
+    assert len(plan.accelerators) >= 2
+    for strategy in ("dp", "exhaustive"):
+        again = solve(build_problem(_study(tmp_path, **small)), strategy, time_limit_s=60)
+        assert again.throughput == pytest.approx(plan.throughput) and len(again.accelerators) >= 2
+    with pytest.raises(SpecError, match="layer 'b' has 0.2621 MB of weights, more than any device holds .*tensor parallelism"):
+        build_problem(_study(tmp_path, **{"devices.0.device.bram": "100 KB", "devices.0.device.memory.capacity": "100 KB"}))

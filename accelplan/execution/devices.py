@@ -12,7 +12,8 @@ problem's :class:`~accelplan.problem.DeviceTables`, ``k`` the kind of device ``d
 - latency          = sum_l t_l + sum_d (link latency + x_d) + (batch - 1) * period   (one input through
                      every block and link, then the rest of the batch at the period)
 - energy           = sum_l energy[k, l, c_l] + sum_d crossing bytes * e_link + sum_d static_k * period
-Budgets per device: DSP, LUT, FF summed over its blocks, and the on-chip weights, within the cap.
+Budgets per device: DSP, LUT, FF summed over its blocks, and the on-chip weights, within the cap;
+the streamed weights within its off-chip memory.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class DeviceLoad:
     block_s: tuple[float, ...]
     memory_s: float
     use: tuple[float, float, float, float]  # DSP, LUT, FF, on-chip bytes
+    offchip_bytes: float  # weights kept in the device's DDR/HBM
     link_bytes: float  # per input, to the next device (0 for the last)
 
     @property
@@ -72,7 +74,7 @@ def loads(problem: "Problem", groups: Groups) -> list[DeviceLoad]:
         onchip = float(sum(t.weight_bytes[l] for l, c in zip(ls, cs) if t.onchip[c]))
         last = d == len(groups) - 1
         out.append(DeviceLoad(k, tuple(float(x) for x in t.time_s[k, ls, cs]), streamed / float(t.memory_bandwidth[k]),
-                              (float(fab[0]), float(fab[1]), float(fab[2]), onchip),
+                              (float(fab[0]), float(fab[1]), float(fab[2]), onchip), streamed * problem.batch,
                               0.0 if last else float(t.boundary_bytes[ls[-1] + 1])))
     return out
 
@@ -83,6 +85,9 @@ def budget_violations(problem: "Problem", devices: list[DeviceLoad]) -> list[str
         for name, used, cap in zip(RESOURCES, dev.use, problem.devices.capacity[dev.kind]):
             if used > cap * (1 + 1e-9):
                 out.append(f"device {d}: {name} {used:g} used of {cap:g}")
+        if dev.offchip_bytes > problem.devices.memory_capacity[dev.kind] * (1 + 1e-9):
+            out.append(f"device {d}: streamed weights {dev.offchip_bytes:g} B exceed its off-chip memory "
+                       f"{problem.devices.memory_capacity[dev.kind]:g} B")
     return out
 
 

@@ -7,9 +7,9 @@ of the chain in order, such that on each device (kind ``k``):
    grows with lanes, so that choice is the cheapest on every resource at once);
 2. the blocks' DSP, LUT and FF fit the device (within the utilisation cap);
 3. some set ``S`` of its layers keeps weights on chip with ``W(S) <= on-chip bytes`` while the rest
-   stream within ``T``: ``W(run) - W(S) <= T * batch * bandwidth_k``, i.e. the largest subset sum of
-   weights that fits on chip reaches ``W(run) - T * batch * bandwidth_k`` (an exact subset-sum over
-   the run's weights);
+   stream within ``T`` and fit the off-chip memory: ``W(run) - W(S) <= min(T * batch * bandwidth_k,
+   capacity_k)``, i.e. the largest subset sum of weights that fits on chip reaches ``W(run)`` minus
+   that room (an exact subset-sum over the run's weights);
 and every cut's activations cross their link within ``T``. Each condition only gets harder when
 a run grows, so from each cut point the feasible ends form an interval and the cut points
 reachable by ``d`` devices are found by interval unions in order of the chain.
@@ -104,7 +104,8 @@ class Target:
         cap = t.capacity[kind]
         fabric = np.zeros(3)
         weights: list[float] = []
-        stream_room = self.period * p.batch * float(t.memory_bandwidth[kind]) * (1 + _REL)
+        stream_room = min(self.period * p.batch * float(t.memory_bandwidth[kind]) * (1 + _REL),
+                          float(t.memory_capacity[kind]))
         end = start
         for l in range(start, p.n_layers):
             pos = self.choice(kind, l)

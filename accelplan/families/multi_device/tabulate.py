@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...errors import SpecError, SpecIssue
 from ...execution import ExecutionModel
 from ...objective import Objective
 from ...problem import DeviceTables, Layer, Problem, group_layers
@@ -20,6 +21,19 @@ def _kinds(hw) -> tuple[list, tuple[int, ...]]:
     return kinds, tuple(chain)
 
 
+def _refuse_oversized(study, groups, kinds, dtype: str) -> None:
+    """A layer whose weights exceed every device's on-chip plus off-chip memory cannot run on one device; splitting a
+    layer across devices (tensor parallelism) is not modelled, so such a model is refused with the layer named."""
+    room = max(costs.capacity(d)[3] + d.memory.capacity for d in kinds)
+    for g in groups:
+        w = costs.weight_bytes(g.gemm, dtype)
+        if w > room:
+            raise SpecError(study.file or study.model.name, [SpecIssue(
+                f"layer {g.name!r} has {w / 1e6:.4g} MB of weights, more than any device holds on and off chip "
+                f"({room / 1e6:.4g} MB); splitting one layer across devices (tensor parallelism) is not modelled: "
+                "use devices with more memory or a smaller dtype", "model")])
+
+
 def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool = True) -> Problem:
     """Price every layer's block on every configuration of the menu, on every device kind (``prune`` unused)."""
     hw, dtype, batch = study.hardware, study.model.dtype, study.batch
@@ -34,6 +48,7 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
             time_s[k, li] = cyc / device.clock
             energy_j[k, li] = [costs.energy_j(device, dtype, group.gemm, c, batch) for c in configs]
     gemms = [g.gemm for g in groups]
+    _refuse_oversized(study, groups, kinds, dtype)
     tables = DeviceTables(
         kinds=tuple(d.name for d in kinds), chain=chain, time_s=time_s, energy_j=energy_j,
         fabric=np.array([costs.fabric(hw, dtype, c) for c in configs], dtype=float),
@@ -41,6 +56,7 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
         weight_bytes=np.array([costs.weight_bytes(g, dtype) for g in gemms], dtype=float),
         onchip=np.array([c.onchip for c in configs]),
         memory_bandwidth=np.array([d.memory.bandwidth for d in kinds]), clock_hz=np.array([d.clock for d in kinds]),
+        memory_capacity=np.array([d.memory.capacity for d in kinds]),
         static_power_w=np.array([d.static_power for d in kinds]),
         boundary_bytes=np.array([costs.input_bytes(gemms[0], dtype)] + [costs.activation_bytes(g, dtype) for g in gemms],
                                 dtype=float),
