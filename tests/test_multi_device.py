@@ -186,3 +186,30 @@ def test_off_chip_memory_spreads_weights_and_an_oversized_layer_is_refused(tmp_p
         assert again.throughput == pytest.approx(plan.throughput) and len(again.accelerators) >= 2
     with pytest.raises(SpecError, match="layer 'b' has 0.2621 MB of weights, more than any device holds .*tensor parallelism"):
         build_problem(_study(tmp_path, **{"devices.0.device.bram": "100 KB", "devices.0.device.memory.capacity": "100 KB"}))
+
+
+def test_llm_decode_on_the_built_in_chains_is_memory_bound():
+    """LLaMA-7B decode (one token, 6.6 GB of int8 weights): the optimum streams weights and is paced by a device's
+    memory; more devices with HBM give far more tokens/s than four cards behind PCIe."""
+    plans = {}
+    for hardware in ("u250-x4-pcie", "u55c-x128"):
+        problem = build_problem(api.make_study(model="llama-7b-decode", hardware=hardware, batch=1))
+        plans[hardware] = plan = solve(problem, "dp", time_limit_s=60)
+        assert plan.solver.status == "optimal" and plan.feasible
+        assert "off-chip memory" in plan.bottleneck
+        assert any(p == "streamed" for a in plan.accelerators for p in a.placements)
+    assert plans["u55c-x128"].throughput > 5 * plans["u250-x4-pcie"].throughput
+    assert len(plans["u250-x4-pcie"].accelerators) <= 4
+
+
+def test_tables_match_the_cost_functions(tmp_path):
+    """The vectorised tables are the documented per-block formulas of accelplan.families.multi_device.costs."""
+    from accelplan.families.multi_device import costs
+    study = _study(tmp_path)
+    problem = build_problem(study)
+    device = study.hardware.devices[0].device
+    for l, layer in enumerate(problem.layers):
+        for c, cfg in enumerate(problem.configs):
+            assert problem.devices.time_s[0, l, c] == pytest.approx(costs.cycles(layer.gemm, cfg) / device.clock)
+            assert problem.devices.energy_j[0, l, c] == pytest.approx(
+                costs.energy_j(device, "int8", layer.gemm, cfg, problem.batch))

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..execution.prefix import prefix_sums
 from ..plan import Outcome
 from ..problem import Problem
 
@@ -78,6 +79,37 @@ def _subset_sums(weights: list[float], cap: float) -> dict[float, tuple[float, i
     return reached
 
 
+@dataclass(frozen=True)
+class KindLayout:
+    """Under one period on one device kind: each layer's block choice and prefix sums of fabric and weights."""
+
+    position: np.ndarray  # (L,) menu position of the fewest lanes meeting the period, -1: none
+    fabric_prefix: np.ndarray  # (L+1, 3)
+    weight_prefix: np.ndarray  # (L+1,)
+    missing: np.ndarray  # sorted layers no block of which meets the period
+    stream_room: float  # bytes per batch the device can stream within the period and hold off chip
+
+    @classmethod
+    def of(cls, target: "Target", kind: int) -> "KindLayout":
+        t, p = target.problem.devices, target.problem
+        limit = target.period * float(t.clock_hz[kind]) * (1 + _REL)
+        position = np.array([int(np.searchsorted(m.cycles, limit, side="right")) - 1 for m in target.menus])
+        fabric = np.array([t.fabric[m.onchip[i]] if i >= 0 else np.zeros(3) for m, i in zip(target.menus, position)])
+        return cls(position, prefix_sums(fabric), prefix_sums(np.asarray(t.weight_bytes, dtype=float)),
+                   np.flatnonzero(position < 0),
+                   min(target.period * p.batch * float(t.memory_bandwidth[kind]) * (1 + _REL), float(t.memory_capacity[kind])))
+
+    def first_missing(self, start: int) -> int:
+        i = int(np.searchsorted(self.missing, start))
+        return int(self.missing[i]) if i < len(self.missing) else len(self.position)
+
+    def fabric_end(self, start: int, cap: np.ndarray) -> int:
+        """The last end whose blocks' DSP, LUT and FF from ``start`` fit ``cap``."""
+        ends = [int(np.searchsorted(self.fabric_prefix[:, r], self.fabric_prefix[start, r] + cap[r], side="right")) - 1
+                for r in range(3)]
+        return min(ends)
+
+
 @dataclass
 class Target:
     """Feasibility of runs of layers under one target period."""
@@ -86,12 +118,17 @@ class Target:
     menus: list[LayerMenu]
     period: float
     reach: dict[tuple[int, int], int] = field(default_factory=dict)  # (kind, start) -> furthest end, computed once
+    layouts: dict[int, KindLayout] = field(default_factory=dict)
 
     def choice(self, kind: int, layer: int) -> int | None:
         """Position in the layer's menu of the fewest lanes meeting the period on ``kind`` (None: none does)."""
-        limit = self.period * float(self.problem.devices.clock_hz[kind]) * (1 + _REL)
-        pos = int(np.searchsorted(self.menus[layer].cycles, limit, side="right")) - 1
+        pos = int(self._layout(kind).position[layer])
         return pos if pos >= 0 else None
+
+    def _layout(self, kind: int) -> KindLayout:
+        if kind not in self.layouts:
+            self.layouts[kind] = KindLayout.of(self, kind)
+        return self.layouts[kind]
 
     def furthest(self, kind: int, start: int) -> int:
         """The last cut point ``j`` such that layers ``start..j-1`` fit one device of ``kind`` (``start``: none)."""
@@ -100,30 +137,26 @@ class Target:
         return self.reach[kind, start]
 
     def _furthest(self, kind: int, start: int) -> int:
-        t, p = self.problem.devices, self.problem
+        """Blocks and fabric by prefix sums; weights: all streamable up to ``easy``, beyond it an exact subset sum."""
+        lay, t = self._layout(kind), self.problem.devices
         cap = t.capacity[kind]
-        fabric = np.zeros(3)
-        weights: list[float] = []
-        stream_room = min(self.period * p.batch * float(t.memory_bandwidth[kind]) * (1 + _REL),
-                          float(t.memory_capacity[kind]))
-        end = start
-        for l in range(start, p.n_layers):
-            pos = self.choice(kind, l)
-            if pos is None:
-                break
-            fabric = fabric + t.fabric[self.menus[l].onchip[pos]]
-            weights.append(float(t.weight_bytes[l]))
-            if (fabric > cap[:3] * (1 + _REL)).any() or not self._placeable(weights, cap[3], stream_room):
-                break
-            end = l + 1
+        end = min(lay.first_missing(start), lay.fabric_end(start, cap[:3] * (1 + _REL)))
+        w = t.weight_bytes
+        room = lay.stream_room
+        easy = int(np.searchsorted(lay.weight_prefix, lay.weight_prefix[start] + room, side="right")) - 1
+        if end <= easy:
+            return end
+        sums = {0.0}
+        for l in range(start, easy):
+            if w[l] > 0:
+                sums |= {x + float(w[l]) for x in sums if x + w[l] <= cap[3]}
+        for l in range(max(easy, start), end):
+            if w[l] > 0:
+                sums |= {x + float(w[l]) for x in sums if x + w[l] <= cap[3]}
+            if max(sums) < lay.weight_prefix[l + 1] - lay.weight_prefix[start] - room:
+                return l
         return end
 
-    @staticmethod
-    def _placeable(weights: list[float], onchip_bytes: float, stream_room: float) -> bool:
-        need = sum(weights) - stream_room
-        if need <= 0 or sum(weights) <= onchip_bytes:
-            return True
-        return max(_subset_sums(weights, onchip_bytes)) >= need
 
     def link_ok(self, cut: int) -> bool:
         t = self.problem.devices

@@ -42,11 +42,16 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
     groups = group_layers(study)
     shape = (len(kinds), len(groups), len(configs))
     time_s, energy_j = np.zeros(shape), np.zeros(shape)
+    par = np.array([(c.pm, c.pk, c.pn) for c in configs], dtype=float)
+    onchip = np.array([c.onchip for c in configs])
     for li, group in enumerate(groups):
-        cyc = np.array([costs.cycles(group.gemm, c) for c in configs], dtype=float)
+        g = group.gemm
+        cyc = g.count * np.ceil(g.m / par[:, 0]) * np.ceil(g.k / par[:, 1]) * np.ceil(g.n / par[:, 2])  # costs.cycles
+        w = costs.weight_bytes(g, dtype)
         for k, device in enumerate(kinds):
             time_s[k, li] = cyc / device.clock
-            energy_j[k, li] = [costs.energy_j(device, dtype, group.gemm, c, batch) for c in configs]
+            traffic = np.where(onchip, w * device.energy.onchip_byte, w / batch * 8 * device.memory.energy_per_bit)
+            energy_j[k, li] = g.macs * device.energy.mac[dtype] + traffic  # costs.energy_j, for every configuration
     gemms = [g.gemm for g in groups]
     _refuse_oversized(study, groups, kinds, dtype)
     tables = DeviceTables(
