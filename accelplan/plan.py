@@ -202,6 +202,20 @@ def _ordered(groups: Groups) -> Groups:
     return tuple(sorted(out, key=lambda g: (*g[2:], g[1][0] if g[1] else 1 << 30)))
 
 
+def priced_plan(problem: Problem, met: Metrics, accelerators: Iterable[AcceleratorPlan], solver: SolverFacts | None,
+                **extra: Any) -> Plan:
+    """The :class:`Plan` of priced groups: metrics in user units (None when the groups could not be priced), the
+    problem's names, and ``extra`` plan fields (segments, budgets, bottleneck)."""
+    finite = met.period_s != float("inf")
+    return Plan(
+        model=problem.model, hardware=problem.hardware, execution=problem.execution.name,
+        objective=problem.objective.name, batch=problem.batch, accelerators=tuple(accelerators),
+        period_ms=met.period_s * 1e3 if finite else None, latency_ms=met.latency_s * 1e3 if finite else None,
+        throughput=met.throughput if finite else None, energy_mj=met.energy_j * 1e3 if finite else None,
+        feasible=not met.violations, violations=met.violations, solver=solver or SolverFacts("none", "feasible"),
+        dtype=problem.dtype, family=problem.family, **extra)
+
+
 def pipeline_plan(problem: Problem, groups: Groups, solver: SolverFacts | None = None, check_bounds: bool = True) -> Plan:
     """A pipeline plan: per accelerator its configuration's own fields (``config.plan_fields()``), layers and timing."""
     groups = _ordered(groups)
@@ -223,12 +237,7 @@ def pipeline_plan(problem: Problem, groups: Groups, solver: SolverFacts | None =
                for name, u, cap, unit in zip(problem.resources, use, problem.capacity, problem.resource_units)]
     if problem.ddr_period_s:
         budgets.append(Budget("DDR time per input (of the period)", problem.ddr_period_s * 1e3, period * 1e3, "ms"))
-    return Plan(
-        model=problem.model, hardware=problem.hardware, execution=problem.execution.name,
-        objective=problem.objective.name, batch=problem.batch, accelerators=tuple(accs), period_ms=period * 1e3,
-        latency_ms=met.latency_s * 1e3, throughput=met.throughput, energy_mj=met.energy_j * 1e3,
-        feasible=not met.violations, violations=met.violations, solver=solver or SolverFacts("none", "feasible"),
-        dtype=problem.dtype, family=problem.family, budgets=tuple(budgets))
+    return priced_plan(problem, met, accs, solver, budgets=tuple(budgets))
 
 
 def infeasible_plan(problem: Problem, solver: SolverFacts) -> Plan:

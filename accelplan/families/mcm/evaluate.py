@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...execution import segments as seg
-from ...plan import AcceleratorPlan, Budget, Groups, Plan, SolverFacts, _ordered
+from ...plan import AcceleratorPlan, Budget, Groups, Plan, SolverFacts, _ordered, priced_plan
 from ...problem import Problem
 
 
@@ -53,10 +53,4 @@ def segment_plan(problem: Problem, groups: Groups, solver: SolverFacts | None = 
     accs = [_cluster(problem, i, g, b, met.period_s, w) for i, (g, b, w) in enumerate(zip(groups, met.busy_s, schedule))]
     budgets = tuple(Budget(f"segment {s}: chiplets ({count} cluster{'s' if count != 1 else ''})", used, problem.segments.chiplets)
                     for s, (used, count) in sorted(seg.segment_use(problem, groups).items())) if finite else ()
-    return Plan(
-        model=problem.model, hardware=problem.hardware, execution=problem.execution.name,
-        objective=problem.objective.name, batch=problem.batch, accelerators=tuple(accs),
-        period_ms=met.period_s * 1e3 if finite else None, latency_ms=met.latency_s * 1e3 if finite else None,
-        throughput=met.throughput if finite else None, energy_mj=met.energy_j * 1e3 if finite else None,
-        feasible=not met.violations, violations=met.violations, solver=solver or SolverFacts("none", "feasible"),
-        dtype=problem.dtype, family=problem.family, segments=len({g[2] for g in groups}), budgets=budgets)
+    return priced_plan(problem, met, accs, solver, segments=len({g[2] for g in groups}), budgets=budgets)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...execution import devices as dev
-from ...plan import AcceleratorPlan, Budget, Groups, Plan, SolverFacts
+from ...plan import AcceleratorPlan, Budget, Groups, Plan, SolverFacts, priced_plan
 from ...problem import Problem
 
 
@@ -46,10 +46,4 @@ def device_plan(problem: Problem, groups: Groups, solver: SolverFacts | None = N
             accs.append(_device(problem, d, ls, cs, load, met.period_s, start))
             start += sum(load.block_s) + (problem.devices.link_latency_s if load.link_bytes else 0.0)
         budgets, bottleneck = _budgets(problem, loads), dev.bottleneck(problem, groups)
-    return Plan(
-        model=problem.model, hardware=problem.hardware, execution=problem.execution.name,
-        objective=problem.objective.name, batch=problem.batch, accelerators=tuple(accs),
-        period_ms=met.period_s * 1e3 if finite else None, latency_ms=met.latency_s * 1e3 if finite else None,
-        throughput=met.throughput if finite else None, energy_mj=met.energy_j * 1e3 if finite else None,
-        feasible=not met.violations, violations=met.violations, solver=solver or SolverFacts("none", "feasible"),
-        dtype=problem.dtype, family=problem.family, budgets=budgets, bottleneck=bottleneck)
+    return priced_plan(problem, met, accs, solver, budgets=budgets, bottleneck=bottleneck)
