@@ -23,8 +23,9 @@ from .objective import objective as _objective
 from .problem import Problem
 
 Status = Literal["optimal", "feasible", "infeasible", "time_limit"]
-#: per accelerator (configuration index, layer indices) on a pipeline; (configuration index, layer indices,
-#: segment) per cluster on segments
+#: what a strategy decides, one tuple per accelerator: (configuration index, layer indices) on a pipeline;
+#: (configuration index, layer indices, segment) per cluster on segments; (device position, layer indices,
+#: configuration index per layer) per device on a chain of devices
 Groups = tuple[tuple, ...]
 
 

@@ -149,3 +149,10 @@ def test_light_commands_load_no_solver_backend(root: Path) -> None:
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'pyomo', 'ortools', 'optuna', 'matplotlib', 'highspy'}))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=root, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_the_cli_names_every_emit_target_and_spec_kind() -> None:
+    from accelplan import cli
+    from accelplan.emitters import EMITTERS
+    from accelplan.specs.schema import SPEC_KINDS
+    assert set(cli.EMIT_TARGETS) == set(EMITTERS) and set(cli.SPEC_KINDS) == set(SPEC_KINDS)
