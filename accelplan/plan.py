@@ -91,6 +91,7 @@ class AcceleratorPlan:
     partitions: tuple[tuple[int, int], ...] = ()  # mcm: per layer (weight-shared groups, input-shared groups)
     layer_tiles: tuple[tuple[int, int, int], ...] = ()  # per layer: mcm the chiplet tile, multi-device the parallelism (m, k, n)
     placements: tuple[str, ...] = ()  # multi-device: per layer where its weights live (on-chip | streamed)
+    part: str = ""  # multi-device: the FPGA part the device's build targets
 
     @property
     def tiles(self) -> dict[str, list[int]]:

@@ -80,6 +80,7 @@ class DeviceTables:
     layer ``l`` and block configuration ``c``; ``chain[d]`` is the kind of the ``d``-th device."""
 
     kinds: tuple[str, ...]
+    parts: tuple[str, ...]  # FPGA part number per kind ("" when the spec gives none)
     chain: tuple[int, ...]
     time_s: np.ndarray  # (K, L, C) per input
     energy_j: np.ndarray  # (K, L, C) per input

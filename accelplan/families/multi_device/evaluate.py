@@ -21,7 +21,8 @@ def _device(problem: Problem, d: int, ls: tuple, cs: tuple, load: dev.DeviceLoad
         gemms=tuple((g.m, g.k, g.n, g.count) for g in (problem.layers[l].gemm for l in ls)),
         array=(len(ls), 1, 1), buffer_bytes=int(load.use[3]),
         layer_tiles=tuple((problem.configs[c].pm, problem.configs[c].pk, problem.configs[c].pn) for c in cs),
-        placements=tuple("on-chip" if problem.configs[c].onchip else "streamed" for c in cs))
+        placements=tuple("on-chip" if problem.configs[c].onchip else "streamed" for c in cs),
+        part=t.parts[load.kind])
 
 
 def _budgets(problem: Problem, loads: list[dev.DeviceLoad]) -> tuple[Budget, ...]:

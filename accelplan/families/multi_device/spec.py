@@ -28,6 +28,7 @@ class DeviceSpec(Strict):
     """One device of the catalogue: fabric resources, on-chip and off-chip memory, clock, power."""
 
     name: str = Field(min_length=1)
+    part: str = Field("", description="FPGA part number for the build flow (e.g. xcu250-figd2104-2L-e)")
     lut: PositiveInt
     ff: PositiveInt
     dsp: PositiveInt

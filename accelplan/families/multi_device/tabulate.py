@@ -55,7 +55,7 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
     gemms = [g.gemm for g in groups]
     _refuse_oversized(study, groups, kinds, dtype)
     tables = DeviceTables(
-        kinds=tuple(d.name for d in kinds), chain=chain, time_s=time_s, energy_j=energy_j,
+        kinds=tuple(d.name for d in kinds), parts=tuple(d.part for d in kinds), chain=chain, time_s=time_s, energy_j=energy_j,
         fabric=np.array([costs.fabric(hw, dtype, c) for c in configs], dtype=float),
         capacity=np.array([costs.capacity(d) for d in kinds], dtype=float),
         weight_bytes=np.array([costs.weight_bytes(g, dtype) for g in gemms], dtype=float),
