@@ -213,3 +213,14 @@ def test_tables_match_the_cost_functions(tmp_path):
             assert problem.devices.time_s[0, l, c] == pytest.approx(costs.cycles(layer.gemm, cfg) / device.clock)
             assert problem.devices.energy_j[0, l, c] == pytest.approx(
                 costs.energy_j(device, "int8", layer.gemm, cfg, problem.batch))
+
+
+@pytest.mark.parametrize("strategy", ["optuna-tpe", "optuna-nsga2"])
+def test_optuna_on_device_chains_never_beats_the_optimum(tmp_path, strategy):
+    """Optuna searches cuts and per-layer blocks; every plan it returns is feasible and no better than the optimum."""
+    for seed in (1, 6, 10):
+        problem = build_problem(_random_system(tmp_path, seed))
+        best = solve(problem, "exhaustive", time_limit_s=60)
+        found = solve(problem, strategy, time_limit_s=30, trials=60, seed=seed)
+        assert found.solver.status == "feasible" and found.feasible
+        assert found.throughput <= best.throughput * (1 + 1e-9)

@@ -169,9 +169,9 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("exhaustive", True, "every plan of a small problem", "accelplan.solvers.exhaustive:solve_exhaustive",
              (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), refuse=_exhaustive_refuse),
     Strategy("optuna-tpe", False, "Optuna TPE on the objective", "accelplan.solvers.search:solve_tpe",
-             (Form.PIPELINE, Form.SEGMENTS), _OPTUNA),
+             (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), _OPTUNA),
     Strategy("optuna-nsga2", False, "Optuna NSGA-II on latency, throughput and energy", "accelplan.solvers.search:solve_nsga2",
-             (Form.PIPELINE, Form.SEGMENTS), _OPTUNA, compare_by_default=False),
+             (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), _OPTUNA, compare_by_default=False),
 )}
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
 

@@ -31,6 +31,8 @@ import optuna
 from ..dominance import pareto_min
 from ..errors import SolveError
 from ..execution import Form, Metrics
+from ..execution.devices import RESOURCES as DEVICE_RESOURCES
+from ..execution.devices import loads as device_loads
 from ..execution.segments import segment_rules, segment_use
 from ..plan import Groups, Outcome, metrics
 from ..problem import Problem
@@ -48,6 +50,8 @@ class SearchSpace:
         p = self.problem
         if p.execution.form is Form.SEGMENTS:
             return self._suggest_segments(trial)
+        if p.execution.form is Form.DEVICES:
+            return self._suggest_devices(trial)
         slots = p.accelerator_slots
         cfg = [trial.suggest_categorical(f"cfg{a}", list(range(p.n_configs))) for a in range(slots)]
         if slots == 1:
@@ -76,9 +80,34 @@ class SearchSpace:
                 start, segment = l, segment + (cut == 2)
         return tuple(groups)
 
+    def _block_options(self) -> list[list[int]]:
+        """Per layer the block configurations worth trying (see :func:`accelplan.solvers.exhaustive.block_options`)."""
+        if not hasattr(self, "_options"):
+            from .exhaustive import block_options
+            object.__setattr__(self, "_options", [block_options(self.problem, l) for l in range(self.problem.n_layers)])
+        return self._options
+
+    def _suggest_devices(self, trial: optuna.Trial) -> Groups:
+        """``par{l}``: the block configuration of layer ``l``; ``cut{l}``: 1 when layer ``l`` starts the next device
+        (asked only while a device is left)."""
+        p, options = self.problem, self._block_options()
+        devices = min(len(p.devices.chain), p.max_accelerators)
+        configs = [trial.suggest_categorical(f"par{l}", options[l]) for l in range(p.n_layers)]
+        groups, start = [], 0
+        for l in range(1, p.n_layers + 1):
+            cut = l == p.n_layers or (len(groups) < devices - 1 and trial.suggest_categorical(f"cut{l}", [0, 1]) == 1)
+            if cut:
+                groups.append((len(groups), tuple(range(start, l)), tuple(configs[start:l])))
+                start = l
+        return tuple(groups)
+
     def params(self, groups: Groups) -> dict[str, Any]:
         """The parameters that :meth:`suggest` turns into ``groups`` (groups sorted by first layer)."""
         p = self.problem
+        if p.execution.form is Form.DEVICES:
+            starts = {ls[0] for _, ls, _ in groups}
+            out = {f"par{l}": c for _, ls, cs in groups for l, c in zip(ls, cs)}
+            return out | {f"cut{l}": int(l in starts) for l in range(1, p.n_layers)}
         if p.execution.form is Form.SEGMENTS:
             firsts = {ls[0]: (c, s) for c, ls, s in groups}  # cluster starts: configuration, segment
             out: dict[str, Any] = {f"cfg@{l}": c for l, (c, _) in firsts.items()}
@@ -105,7 +134,12 @@ def constraint_values(problem: Problem, groups: Groups, met: Metrics) -> dict[st
     """Optuna constraint values (<= 0 when met), by name: each budget, the latency bound, throughput_min.
 
     ``met``: the groups' metrics (priced once per trial by the caller)."""
-    if problem.execution.form is Form.SEGMENTS:  # the package's chiplets bound each segment
+    if problem.execution.form is Form.DEVICES:  # each device's budgets and off-chip memory
+        t, loads = problem.devices, device_loads(problem, groups)
+        values = {name: max(load.use[r] / t.capacity[load.kind, r] for load in loads) - 1.0
+                  for r, name in enumerate(DEVICE_RESOURCES)}
+        values["off-chip bytes"] = max(load.offchip_bytes / t.memory_capacity[load.kind] for load in loads) - 1.0
+    elif problem.execution.form is Form.SEGMENTS:  # the package's chiplets bound each segment
         use = segment_use(problem, groups).values()
         values = {"chiplets": max(u for u, _ in use) / problem.segments.chiplets - 1.0,
                   "clusters": max(k for _, k in use) / segment_rules(problem)[2] - 1.0}
@@ -167,7 +201,9 @@ def pareto_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def trial_groups(trial: optuna.trial.FrozenTrial) -> Groups:
     """The accelerator groups a finished trial evaluated."""
-    return tuple((int(g[0]), tuple(int(l) for l in g[1]), *(int(s) for s in g[2:])) for g in trial.user_attrs["groups"])
+    def plain(value: Any) -> Any:
+        return tuple(int(v) for v in value) if isinstance(value, (list, tuple)) else int(value)
+    return tuple(tuple(plain(v) for v in g) for g in trial.user_attrs["groups"])
 
 
 def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: int = 0, trials: int | None = None,
@@ -191,7 +227,7 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
         met = metrics(problem, groups, check_bounds=False)
         for name, value in constraint_values(problem, groups, met).items():
             trial.set_constraint(name, value)
-        trial.set_user_attr("groups", [[g[0], list(g[1]), *g[2:]] for g in groups])
+        trial.set_user_attr("groups", [[list(v) if isinstance(v, tuple) else v for v in g] for g in groups])
         trial.set_user_attr("latency_ms", met.latency_s * 1e3)
         trial.set_user_attr("throughput", met.throughput)
         trial.set_user_attr("energy_mj", met.energy_j * 1e3)
@@ -202,9 +238,27 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
     return study, time.perf_counter() - start
 
 
+def _spread_evenly(problem: Problem) -> Groups:
+    """Layers split evenly over the devices, each block with the fewest lanes, weights streamed."""
+    from .exhaustive import block_options
+    devices = min(len(problem.devices.chain), problem.max_accelerators, problem.n_layers)
+    bounds = [round(i * problem.n_layers / devices) for i in range(devices + 1)]
+    t = problem.devices
+
+    def frugal(l: int) -> int:
+        options = block_options(problem, l)
+        streamed = [c for c in options if not t.onchip[c]] or options
+        return min(streamed, key=lambda c: problem.configs[c].lanes)
+    return tuple((d, tuple(range(bounds[d], bounds[d + 1])), tuple(frugal(l) for l in range(bounds[d], bounds[d + 1])))
+                 for d in range(devices))
+
+
 def warm_groups(problem: Problem) -> Groups | None:
     """The first trial of a new search: the contiguous heuristic's plan; on segments every layer on the whole
-    package (one segment, or one per layer when each cluster runs one layer)."""
+    package (one segment, or one per layer when each cluster runs one layer); on a chain of devices the layers
+    spread evenly, fewest lanes, weights streamed."""
+    if problem.execution.form is Form.DEVICES:
+        return _spread_evenly(problem)
     if problem.execution.form is Form.SEGMENTS:
         full = max(segment_rules(problem)[1], key=lambda c: problem.configs[c].units)
         if problem.execution.one_layer:
