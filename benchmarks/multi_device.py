@@ -5,7 +5,8 @@
 
 Each case is MODEL@HARDWARE (built-in names or paths), batch 1 (one token or one prompt per
 input). Prints devices used, throughput (inferences/s: tokens/s for decode), latency, energy per
-inference, the bottleneck and the solve time, and writes the rows as JSON. Targets (issue 11):
+inference, the bottleneck and the solve time, and beside them the same model on the GPU
+roofline reference (``--reference``, default the built-in ``a100``); writes the rows as JSON. Targets (issue 11):
 llama-7b decode and prefill on up to 32 devices proven optimal < 10 s; GPT-3 175B on up to 128
 devices < 60 s. Wall-clock times: compare rows of one run with each other.
 """
@@ -25,6 +26,12 @@ from accelplan.solvers import solve
 
 CASES = ("llama-7b-decode@u250-x32,llama-7b-prefill@u250-x32,llama-7b-decode@u55c-x128,gpt3-xl-decode@u250-x32,"
          "gpt3-175b-decode@u250-x32,gpt3-175b-decode@u55c-x128,gpt3-175b@u55c-x128")
+
+
+def reference(model: str, gpu: str) -> dict:
+    """The model on the GPU roofline reference, batch 1."""
+    plan = solve(build_problem(api.make_study(model=model, hardware=gpu, batch=1)), "dp", time_limit_s=60)
+    return {"gpu": gpu, "gpu_throughput": plan.throughput, "gpu_energy_mj": plan.energy_mj}
 
 
 def run(case: str, time_limit_s: float) -> dict:
@@ -48,18 +55,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", default=CASES)
     ap.add_argument("--time-limit", type=float, default=120.0)
+    ap.add_argument("--reference", default="a100", help="GPU roofline spec to compare with ('' for none)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "multi_device.json")
     args = ap.parse_args()
     rows = []
     print("| model | hardware | layers | status | devices used / available | inferences/s | latency ms | "
-          "energy mJ/inf | bottleneck | dp solve s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "energy mJ/inf | bottleneck | dp solve s | GPU inferences/s | GPU mJ/inf |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for case in args.cases.split(","):
         r = run(case, args.time_limit)
+        if args.reference:
+            r |= reference(r["model"], args.reference)
         rows.append(r)
         print(f"| {r['model']} | {r['hardware']} | {r['layers']} | {r['status']} | {r['devices']} / {r['devices_available']} | "
               f"{_f(r['throughput'], '.2f')} | {_f(r['latency_ms'], '.1f')} | {_f(r['energy_mj'], '.1f')} | "
-              f"{r['bottleneck']} | {r['solve_time_s']:.2f} |", flush=True)
+              f"{r['bottleneck']} | {r['solve_time_s']:.2f} | {_f(r.get('gpu_throughput'), '.2f')} | "
+              f"{_f(r.get('gpu_energy_mj'), '.1f')} |", flush=True)
     write_atomic(args.out, json.dumps({"machine": platform.platform(), "python": platform.python_version(),
                                        "time_limit_s": args.time_limit, "rows": rows}, indent=1))
     print(f"wrote {args.out}")

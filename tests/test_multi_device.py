@@ -132,7 +132,7 @@ def test_which_strategies_cover_the_family(tmp_path):
 def test_spec_errors_name_the_field(tmp_path):
     with pytest.raises(SpecError, match=r"parallelism\.per_dimension\[1\].*not a power of two"):
         _study(tmp_path, **{"parallelism.per_dimension": [1, 3]})
-    with pytest.raises(SpecError, match="unknown hardware family 'multi-devices'; valid: versal-aie, mcm, multi-device"):
+    with pytest.raises(SpecError, match="unknown hardware family 'multi-devices'; valid: versal-aie, mcm, multi-device, gpu"):
         _study(tmp_path, family="multi-devices")
 
 
@@ -224,3 +224,19 @@ def test_optuna_on_device_chains_never_beats_the_optimum(tmp_path, strategy):
         found = solve(problem, strategy, time_limit_s=30, trials=60, seed=seed)
         assert found.solver.status == "feasible" and found.feasible
         assert found.throughput <= best.throughput * (1 + 1e-9)
+
+
+def test_the_gpu_roofline_reference_by_hand():
+    """The A100 reference: each layer at max(compute, memory) of its roofline plus a launch; board power x time."""
+    study = api.make_study(model="llama-7b-decode", hardware="a100", batch=1)
+    problem = build_problem(study)
+    plan = solve(problem, "dp", time_limit_s=30)
+    total = 0.0
+    for layer in problem.layers:
+        g = layer.gemm
+        weights = g.k * g.n * g.count if g.weight else 0
+        acts = (g.m * g.k + g.m * g.n) * g.count + (0 if g.weight else g.k * g.n * g.count)
+        total += max(g.macs / (312e12 * 0.7), (weights + acts) / (2039e9 * 0.8)) + 5e-6
+    assert plan.solver.status == "optimal" and plan.period_ms == pytest.approx(total * 1e3)
+    assert plan.energy_mj == pytest.approx(400 * total * 1e3)
+    assert 150 < plan.throughput < 200  # memory-bound: 6.6 GB of weights per token at 1.6 TB/s, plus launches

@@ -177,14 +177,14 @@ def test_schema_command_prints_json_schema(capsys) -> None:
         assert schema["type"] == "object" and "properties" in schema
     assert main(["schema", "hardware"]) == 0
     hardware = json.loads(capsys.readouterr().out)  # one schema per family, chosen by `family`
-    assert set(hardware["discriminator"]["mapping"]) == {"versal-aie", "mcm", "multi-device"}
+    assert set(hardware["discriminator"]["mapping"]) == {"versal-aie", "mcm", "multi-device", "gpu"}
     assert {d["properties"]["family"]["const"] for d in hardware["$defs"].values() if "family" in d.get("properties", {})} \
-        == {"versal-aie", "mcm", "multi-device"}
+        == {"versal-aie", "mcm", "multi-device", "gpu"}
     assert main(["schema", "study"]) == 0
     study = json.loads(capsys.readouterr().out)
     enum = next(a["enum"] for a in study["properties"]["execution"]["anyOf"] if "enum" in a)
     assert set(enum) == {"sequential", "spatial", "hybrid", "layer-sequential", "segmented-pipeline", "merged-pipeline",
-                         "device-pipeline"}
+                         "device-pipeline", "roofline"}
 
 
 @pytest.mark.parametrize("name,gemms,gmacs,weights_m", [

@@ -33,6 +33,7 @@ BUILT_IN: dict[str, str] = {
     "versal-aie": "accelplan.families.versal_aie",
     "mcm": "accelplan.families.mcm",
     "multi-device": "accelplan.families.multi_device",
+    "gpu": "accelplan.families.gpu",
 }
 
 _LOADED: dict[str, "HardwareFamily"] = {}
