@@ -186,6 +186,8 @@ def solve_milp(problem: Problem, time_limit_s: float, seed: int, options: dict) 
         highs["threads"] = options["threads"]
     if problem.execution.form is Form.SEGMENTS:
         return _solve_segments(problem, deadline, highs)
+    if problem.execution.form is Form.DEVICES:
+        return _solve_devices(problem, deadline, highs)
     incumbent = best_contiguous(problem)
     built = build_milp(problem, _period(incumbent) if incumbent is not None else None)
     if problem.objective == "throughput" and incumbent is not None:
@@ -209,3 +211,26 @@ def _solve_segments(problem: Problem, deadline: float, options: dict) -> Outcome
         return Outcome(None, "infeasible" if r.termination in INFEASIBLE or proven else "time_limit", bound, note=note)
     return Outcome(r.found.groups, "optimal" if proven else "time_limit", bound, note=note,
                    model_objective=user(problem.batch, r.model_objective))
+
+
+def _solve_devices(problem: Problem, deadline: float, options: dict) -> Outcome:
+    """The device-chain MILP (:mod:`accelplan.formulations.devices_milp`), one HiGHS round, every objective."""
+    from ..formulations.devices_milp import build_devices_milp
+    from .exhaustive import block_options
+
+    built = build_devices_milp(problem, [block_options(problem, l) for l in range(problem.n_layers)])
+    res = Highs().solve(built.model, time_limit=max(1.0, deadline - time.perf_counter()), load_solutions=False,
+                        raise_exception_on_nonoptimal_result=False, solver_options=options)
+    note = "HiGHS via Pyomo, device-chain MILP"
+    proven = res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
+    bound = (built.to_objective_units(res.objective_bound)
+             if res.objective_bound is not None and np.isfinite(res.objective_bound) else None)
+    groups, model_obj = None, None
+    if res.termination_condition not in INFEASIBLE and res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible):
+        res.solution_loader.load_vars()
+        if evaluate(problem, built.groups()).feasible:
+            groups, model_obj = built.groups(), built.to_objective_units(res.incumbent_objective)
+    if groups is None:
+        return Outcome(None, "infeasible" if res.termination_condition in INFEASIBLE or proven else "time_limit", bound,
+                       note=note)
+    return Outcome(groups, "optimal" if proven else "time_limit", bound, note=note, model_objective=model_obj)

@@ -147,6 +147,11 @@ def _milp_refuse(problem: "Problem") -> str | None:
         count = candidate_clusters(problem)
         if count > MAX_CLUSTERS:
             return f"milp on segments: {count:,} candidate clusters exceed {MAX_CLUSTERS:,}; use dp"
+    if problem.execution.form is Form.DEVICES:
+        from ..formulations.devices_milp import MAX_PLACEMENTS
+        pairs = problem.n_layers * min(len(problem.devices.chain), problem.max_accelerators)
+        if pairs > MAX_PLACEMENTS:
+            return f"milp on device chains: {pairs:,} layer x device pairs exceed {MAX_PLACEMENTS:,}; use dp"
     return None
 
 
@@ -163,7 +168,7 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              "accelplan.solvers.dp:solve_dp", (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), refuse=_dp_refuse,
              preferred=_dp_preferred),
     Strategy("milp", True, "MILP (Pyomo + HiGHS), target search on the period", "accelplan.solvers.milp:solve_milp",
-             (Form.PIPELINE, Form.SEGMENTS), ("threads",), refuse=_milp_refuse),
+             (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), ("threads",), refuse=_milp_refuse),
     Strategy("cpsat", True, "constraint program (OR-Tools CP-SAT)", "accelplan.solvers.cpsat:solve_cpsat",
              (Form.PIPELINE,), ("workers",)),
     Strategy("exhaustive", True, "every plan of a small problem", "accelplan.solvers.exhaustive:solve_exhaustive",
