@@ -22,7 +22,7 @@ from .solvers.registry import OPTIONS, STRATEGIES, exact_names
 if TYPE_CHECKING:
     from .specs.study import Study
 
-EMIT_TARGETS = ("json", "sv", "vitis")  # accelplan.emitters.EMITTERS, named here to keep --help light
+EMIT_TARGETS = ("json", "rtl", "sv", "vitis")  # accelplan.emitters.EMITTERS, named here to keep --help light
 SPEC_KINDS = ("hardware", "model", "study")
 
 

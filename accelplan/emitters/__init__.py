@@ -12,12 +12,13 @@ from .. import families
 from ..errors import SolveError
 from ..plan import Plan
 from .json_target import emit_json
+from .rtl import emit_rtl
 from .sv import emit_sv
 from .vitis import emit_vitis
 
 Emitter = Callable[[Plan, Path], list[Path]]
 
-EMITTERS: dict[str, Emitter] = {"json": emit_json, "vitis": emit_vitis, "sv": emit_sv}
+EMITTERS: dict[str, Emitter] = {"json": emit_json, "vitis": emit_vitis, "sv": emit_sv, "rtl": emit_rtl}
 
 
 def emit(plan: Plan, target: str, out_dir: Path) -> list[Path]:

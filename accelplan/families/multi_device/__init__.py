@@ -65,7 +65,7 @@ class MultiDevice(Family):
 
 FAMILY = MultiDevice(
     name="multi-device", spec=MultiDeviceHardware, executions=EXECUTIONS, default_strategy="dp",
-    baseline_execution="device-pipeline", emit_targets=("json",), words=Words("device", "devices", "DSP"),
+    baseline_execution="device-pipeline", emit_targets=("json", "rtl"), words=Words("device", "devices", "DSP"),
     model_note=("Per input: a block's time = its cycles (with the ceilings of its parallelism) / clock; a device's "
                 "time = max(slowest block, weights streamed from DDR/HBM / bandwidth); a link's time = activations "
                 "crossing it / link bandwidth; period = the slowest device or link; latency = Σ block times + "
