@@ -96,7 +96,7 @@ def _run_cli(args: list[str], tty: bool) -> str:
 
 @pytest.mark.parametrize("tty", [True, False])
 def test_progress_bar_only_on_a_terminal(study_file: Path, tmp_path: Path, tty: bool) -> None:
-    args = ["compare", str(study_file), "--strategies", "milp,optuna-tpe", "--time-limit", "3", "-o", str(tmp_path / "o")]
+    args = ["compare", str(study_file), "--strategies", "milp,dp", "--time-limit", "3", "-o", str(tmp_path / "o")]
     err = _run_cli(args, tty)
     assert ("strategies:" in err) == tty, err[-500:]
     assert "strategies:" not in _run_cli(args + ["--quiet"], tty=True)
