@@ -134,7 +134,8 @@ def pareto_study(study: Study, strategy: str = "auto", points: int = 8, time_lim
     names = [m.name for m in families.get(study.hardware.family).executions]
     if problem.execution.form is Form.SEGMENTS:  # refused by pareto_fronts: tabulate nothing more
         names = []
-    problems = {name: build_problem(study, execution=name, objective="throughput") for name in names} or {
+    problems = {name: problem if name == problem.execution.name and problem.objective == "throughput"
+                else build_problem(study, execution=name, objective="throughput") for name in names} or {
         problem.execution.name: problem}
     fronts = pareto_fronts(problems, strategy, max_points=points, time_limit_s=time_limit_s or study.spec.time_limit_s,
                            seed=study.spec.seed if seed is None else seed, progress=progress)

@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import Metrics, bound_violations
 
 if TYPE_CHECKING:
@@ -52,8 +54,8 @@ def layout_violations(problem: "Problem", groups: Groups) -> list[str]:
     order = sorted(groups, key=lambda g: g[0])
     if [g[0] for g in order] != list(range(len(groups))):
         out.append("devices must be positions 0, 1, ... of the chain, each used once")
-    if len(groups) > min(len(problem.devices.chain), problem.max_accelerators):
-        out.append(f"{len(groups)} devices exceed the {min(len(problem.devices.chain), problem.max_accelerators)} available")
+    if len(groups) > problem.accelerator_slots:
+        out.append(f"{len(groups)} devices exceed the {problem.accelerator_slots} available")
     layers = [l for g in order for l in g[1]]
     if layers != list(range(problem.n_layers)) or any(not g[1] for g in groups):
         out.append("devices must run non-empty runs of consecutive layers, in chain order, every layer once")
@@ -111,10 +113,10 @@ def metrics(problem: "Problem", groups: Groups, check_bounds: bool = True) -> Me
     return Metrics(tuple(dev.busy_s for dev in devices), period, latency, energy, tuple(violations))
 
 
-def bottleneck(problem: "Problem", groups: Groups) -> str:
-    """What sets the period: a block (layer on device), a device's off-chip memory, or a link."""
+def bottleneck(problem: "Problem", groups: Groups, devices: list[DeviceLoad]) -> str:
+    """What sets the period: a block (layer on device), a device's off-chip memory, or a link (``devices``: the
+    groups' :func:`loads`)."""
     t = problem.devices
-    devices = loads(problem, groups)
     names = [problem.layers[l].name for _, ls, _ in sorted(groups, key=lambda g: g[0]) for l in ls]
     best, what, i = -1.0, "", 0
     for d, dev in enumerate(devices):
@@ -128,3 +130,22 @@ def bottleneck(problem: "Problem", groups: Groups) -> str:
             best, what = dev.link_bytes / t.link_bandwidth, f"link {d} -> {d + 1}"
     return what
 
+
+def block_options(problem: "Problem", layer: int) -> list[int]:
+    """The configurations worth trying for a layer's block: per weight placement, those no other beats on both
+    cycles and lanes (fabric, time and energy only grow with them; placement decides weights and their energy).
+    A layer without weights keeps only on-chip configurations (streaming nothing changes nothing)."""
+    t = problem.devices
+    cyc = t.time_s[0, layer]  # one kind: the ordering of cycles is the same on every clock
+    lanes = np.array([cfg.lanes for cfg in problem.configs])
+    keep = []
+    for onchip in (True, False):
+        if not onchip and t.weight_bytes[layer] == 0:
+            continue
+        idx = np.flatnonzero(t.onchip == onchip)
+        c_, l_ = cyc[idx], lanes[idx]
+        le = (c_[:, None] <= c_[None, :]) & (l_[:, None] <= l_[None, :])  # [o, c]: o at least as good as c
+        better = (c_[:, None] < c_[None, :]) | (l_[:, None] < l_[None, :]) | (idx[:, None] < idx[None, :])
+        np.fill_diagonal(le, False)
+        keep += [int(c) for c in idx[~(le & better).any(axis=0)]]
+    return keep

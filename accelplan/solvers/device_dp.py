@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..execution.devices import block_options
 from ..execution.prefix import prefix_sums
 from ..plan import Outcome
 from ..problem import Problem
@@ -46,25 +47,17 @@ class LayerMenu:
 
 
 def layer_menus(problem: Problem) -> list[LayerMenu]:
-    """Per layer the front of (cycles, lanes) over the parallelism menu (time is cycles / clock on every kind)."""
+    """Per layer the on-chip block options (:func:`accelplan.execution.devices.block_options`: the front of
+    cycles and lanes), fastest first, each with its streamed twin (time is cycles / clock on every kind)."""
     t = problem.devices
     twin = {(c.pm, c.pk, c.pn): i for i, c in enumerate(problem.configs) if not c.onchip}
-    onchip = [i for i, c in enumerate(problem.configs) if c.onchip]
-    lanes = np.array([problem.configs[i].lanes for i in onchip])
     clock = float(t.clock_hz[0])
     menus = []
     for l in range(problem.n_layers):
-        cyc = np.rint(t.time_s[0, l, onchip] * clock)
-        order = np.lexsort((lanes, cyc))  # by cycles, then lanes
-        keep, best = [], np.inf
-        for o in order:
-            if lanes[o] < best:
-                keep.append(o)
-                best = lanes[o]
-        idx = [onchip[o] for o in keep]
-        menus.append(LayerMenu(cyc[keep], lanes[keep], np.array(idx),
-                               np.array([twin[(problem.configs[i].pm, problem.configs[i].pk, problem.configs[i].pn)]
-                                         for i in idx])))
+        front = sorted((c for c in block_options(problem, l) if t.onchip[c]), key=lambda c: t.time_s[0, l, c])
+        menus.append(LayerMenu(np.rint(t.time_s[0, l, front] * clock), np.array([problem.configs[c].lanes for c in front]),
+                               np.array(front), np.array([twin[(problem.configs[c].pm, problem.configs[c].pk,
+                                                                problem.configs[c].pn)] for c in front])))
     return menus
 
 
@@ -165,7 +158,7 @@ class Target:
     def cover(self) -> list[tuple[int, int, int]] | None:
         """Runs (device position, start, end) covering the chain under the period with the fewest devices, or None."""
         p, chain = self.problem, self.problem.devices.chain
-        n, devices = p.n_layers, min(len(chain), p.max_accelerators)
+        n, devices = p.n_layers, p.accelerator_slots
         parents: list[dict[int, int]] = []  # per device count: cut point reached -> the cut point it came from
         frontier = [0]
         for d in range(devices):

@@ -14,9 +14,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import numpy as np
-
 from ..execution import Form
+from ..execution.devices import block_options
 from ..plan import Outcome, metrics
 from ..problem import Problem
 from ..execution.segments import segment_rules
@@ -110,26 +109,6 @@ def too_many(problem: Problem) -> str | None:
     return None
 
 
-def block_options(problem: Problem, layer: int) -> list[int]:
-    """The configurations worth trying for a layer's block: per weight placement, those no other beats on both
-    cycles and lanes (fabric, time and energy only grow with them; placement decides weights and their energy).
-    A layer without weights keeps only on-chip configurations (streaming nothing changes nothing)."""
-    t = problem.devices
-    cyc = t.time_s[0, layer]  # one kind: the ordering of cycles is the same on every clock
-    lanes = np.array([cfg.lanes for cfg in problem.configs])
-    keep = []
-    for onchip in (True, False):
-        if not onchip and t.weight_bytes[layer] == 0:
-            continue
-        idx = np.flatnonzero(t.onchip == onchip)
-        c_, l_ = cyc[idx], lanes[idx]
-        le = (c_[:, None] <= c_[None, :]) & (l_[:, None] <= l_[None, :])  # [o, c]: o at least as good as c
-        better = (c_[:, None] < c_[None, :]) | (l_[:, None] < l_[None, :]) | (idx[:, None] < idx[None, :])
-        np.fill_diagonal(le, False)
-        keep += [int(c) for c in idx[~(le & better).any(axis=0)]]
-    return keep
-
-
 def _device_cuts(n: int, devices: int) -> Iterator[list[tuple[int, ...]]]:
     for blocks in partitions(n, devices, True):
         yield [tuple(b) for b in blocks]
@@ -142,14 +121,14 @@ def count_device_plans(problem: Problem) -> int:
         options *= len(block_options(problem, l))
         if options > MAX_CANDIDATES:
             return options
-    devices = min(len(problem.devices.chain), problem.max_accelerators)
+    devices = problem.accelerator_slots
     return options * sum(1 for _ in _device_cuts(problem.n_layers, devices))
 
 
 def device_plans(problem: Problem) -> Iterator[tuple]:
     """Every plan of the devices form: cuts into at most the available devices x a block option per layer."""
     options = [block_options(problem, l) for l in range(problem.n_layers)]
-    devices = min(len(problem.devices.chain), problem.max_accelerators)
+    devices = problem.accelerator_slots
     for runs in _device_cuts(problem.n_layers, devices):
         for choice in itertools.product(*options):
             yield tuple((d, ls, tuple(choice[l] for l in ls)) for d, ls in enumerate(runs))

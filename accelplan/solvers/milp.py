@@ -216,7 +216,7 @@ def _solve_segments(problem: Problem, deadline: float, options: dict) -> Outcome
 def _solve_devices(problem: Problem, deadline: float, options: dict) -> Outcome:
     """The device-chain MILP (:mod:`accelplan.formulations.devices_milp`), one HiGHS round, every objective."""
     from ..formulations.devices_milp import build_devices_milp
-    from .exhaustive import block_options
+    from ..execution.devices import block_options
 
     built = build_devices_milp(problem, [block_options(problem, l) for l in range(problem.n_layers)])
     res = Highs().solve(built.model, time_limit=max(1.0, deadline - time.perf_counter()), load_solutions=False,

@@ -149,7 +149,7 @@ def _milp_refuse(problem: "Problem") -> str | None:
             return f"milp on segments: {count:,} candidate clusters exceed {MAX_CLUSTERS:,}; use dp"
     if problem.execution.form is Form.DEVICES:
         from ..formulations.devices_milp import MAX_PLACEMENTS
-        pairs = problem.n_layers * min(len(problem.devices.chain), problem.max_accelerators)
+        pairs = problem.n_layers * problem.accelerator_slots
         if pairs > MAX_PLACEMENTS:
             return f"milp on device chains: {pairs:,} layer x device pairs exceed {MAX_PLACEMENTS:,}; use dp"
     return None

@@ -83,7 +83,7 @@ class SearchSpace:
     def _block_options(self) -> list[list[int]]:
         """Per layer the block configurations worth trying (see :func:`accelplan.solvers.exhaustive.block_options`)."""
         if not hasattr(self, "_options"):
-            from .exhaustive import block_options
+            from ..execution.devices import block_options
             object.__setattr__(self, "_options", [block_options(self.problem, l) for l in range(self.problem.n_layers)])
         return self._options
 
@@ -91,7 +91,7 @@ class SearchSpace:
         """``par{l}``: the block configuration of layer ``l``; ``cut{l}``: 1 when layer ``l`` starts the next device
         (asked only while a device is left)."""
         p, options = self.problem, self._block_options()
-        devices = min(len(p.devices.chain), p.max_accelerators)
+        devices = p.accelerator_slots
         configs = [trial.suggest_categorical(f"par{l}", options[l]) for l in range(p.n_layers)]
         groups, start = [], 0
         for l in range(1, p.n_layers + 1):
@@ -240,8 +240,8 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
 
 def _spread_evenly(problem: Problem) -> Groups:
     """Layers split evenly over the devices, each block with the fewest lanes, weights streamed."""
-    from .exhaustive import block_options
-    devices = min(len(problem.devices.chain), problem.max_accelerators, problem.n_layers)
+    from ..execution.devices import block_options
+    devices = problem.accelerator_slots
     bounds = [round(i * problem.n_layers / devices) for i in range(devices + 1)]
     t = problem.devices
 

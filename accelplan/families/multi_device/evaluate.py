@@ -46,5 +46,5 @@ def device_plan(problem: Problem, groups: Groups, solver: SolverFacts | None = N
         for (d, ls, cs), load in zip(groups, loads):
             accs.append(_device(problem, d, ls, cs, load, met.period_s, start))
             start += sum(load.block_s) + (problem.devices.link_latency_s if load.link_bytes else 0.0)
-        budgets, bottleneck = _budgets(problem, loads), dev.bottleneck(problem, groups)
+        budgets, bottleneck = _budgets(problem, loads), dev.bottleneck(problem, groups, loads)
     return priced_plan(problem, met, accs, solver, budgets=budgets, bottleneck=bottleneck)

@@ -70,7 +70,7 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
     first = kinds[0]
     return Problem(
         name=study.name, model=study.model.name, hardware=hw.name, family=hw.family, dtype=dtype,
-        execution=execution, objective=objective, batch=batch, max_accelerators=cons.max_accelerators or len(chain),
+        execution=execution, objective=objective, batch=batch, max_accelerators=min(cons.max_accelerators or len(chain), len(chain)),
         latency_max_s=cons.latency_max_ms / 1e3 if cons.latency_max_ms else None, throughput_min=cons.throughput_min,
         layers=tuple(Layer(g.name, g.ops, g.gemm, costs.weight_bytes(g.gemm, dtype) / batch) for g in groups),
         configs=tuple(configs), time_s=time_s[0], energy_j=energy_j[0],
