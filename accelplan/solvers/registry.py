@@ -155,6 +155,15 @@ def _milp_refuse(problem: "Problem") -> str | None:
     return None
 
 
+def _colgen_refuse(problem: "Problem") -> str | None:
+    if problem.execution.contiguous and not problem.execution.single:
+        return (f"colgen covers plans whose accelerators run layers in any order; {problem.execution.name} "
+                "execution needs consecutive layers per accelerator: use dp or milp")
+    if problem.objective != "throughput":
+        return f"colgen maximises throughput (a target search on the period); use milp for {problem.objective}"
+    return None
+
+
 def _exhaustive_refuse(problem: "Problem") -> str | None:
     from .exhaustive import too_many
     return too_many(problem)
@@ -167,6 +176,9 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("dp", True, "dynamic programming over cut points (contiguous plans, segments, device chains)",
              "accelplan.solvers.dp:solve_dp", (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), refuse=_dp_refuse,
              preferred=_dp_preferred),
+    Strategy("colgen", True, "branch and price on the configuration LP (any-order plans, throughput)",
+             "accelplan.solvers.colgen:solve_colgen", (Form.PIPELINE,), refuse=_colgen_refuse,
+             preferred=lambda problem, bounded: not problem.execution.single),
     Strategy("milp", True, "MILP (Pyomo + HiGHS), target search on the period", "accelplan.solvers.milp:solve_milp",
              (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), ("threads",), refuse=_milp_refuse),
     Strategy("cpsat", True, "constraint program (OR-Tools CP-SAT)", "accelplan.solvers.cpsat:solve_cpsat",

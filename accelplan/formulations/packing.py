@@ -1,0 +1,147 @@
+"""Small MILPs around the configuration LP (:mod:`accelplan.formulations.configuration_lp`), solved by HiGHS.
+
+- :func:`pack`: the accelerators' configurations are fixed (a multiset ``M``); place each class's
+  layers on them to minimise the period ``P``:
+  ``sum_j n[k, j] = count[k]``; ``sum_k time[k, c_j] n[k, j] <= P``; ``P >= floor`` (the DDR time);
+  ``sum_{j,k} time[k, c_j] n[k, j] + (batch - 1) P <= latency bound``; accelerators of the same
+  configuration sorted by stage time (symmetry). An accelerator may run nothing (then it is not built).
+- :func:`restricted_master`: pick whole patterns (integer ``lambda_p``) among those generated so far,
+  minimising the longest stage of a chosen pattern: a quick plan from the columns (price and branch).
+
+Both return class counts per accelerator; :func:`groups_of` turns them into layer groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+
+from ..plan import Groups
+from .configuration_lp import INF, ClassTable, Pattern
+
+
+@dataclass(frozen=True)
+class Packing:
+    """A MILP's answer: ``proven`` (optimal, or proven infeasible when ``accelerators`` is None), the best plan
+    found (class counts per accelerator) and its period [µs]."""
+
+    proven: bool
+    period_us: float | None
+    accelerators: tuple[tuple[int, tuple[int, ...]], ...] | None  # (configuration, class counts)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What every plan must meet: the DDR floor of the period, the period cap, the latency bound [µs], the batch."""
+
+    floor_us: float
+    cap_us: float
+    latency_us: float | None
+    batch: int
+
+
+def _highs(time_limit_s: float) -> highspy.Highs:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", max(0.05, time_limit_s))
+    h.setOptionValue("mip_rel_gap", 1e-7)
+    h.setOptionValue("threads", 1)
+    return h
+
+
+def _col(h: highspy.Highs, cost: float, lo: float, hi: float, integer: bool) -> int:
+    h.addCol(cost, lo, hi, 0, np.zeros(0, np.int32), np.zeros(0))
+    col = h.getNumCol() - 1
+    if integer:
+        h.changeColIntegrality(col, highspy.HighsVarType.kInteger)
+    return col
+
+
+def _row(h: highspy.Highs, lo: float, hi: float, terms: dict[int, float]) -> None:
+    h.addRow(lo, hi, len(terms), np.array(list(terms), dtype=np.int32), np.array(list(terms.values()), dtype=np.float64))
+
+
+def _run(h: highspy.Highs) -> tuple[bool, list[float] | None]:
+    """Run; (proven: optimal or infeasible, the best solution found or None)."""
+    h.run()
+    status = h.getModelStatus()
+    proven = status in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kInfeasible)
+    has_solution = status != highspy.HighsModelStatus.kInfeasible and h.getInfo().primal_solution_status == 2
+    return proven, list(h.getSolution().col_value) if has_solution else None
+
+
+def pack(classes: ClassTable, configs: Sequence[int], limits: Limits, time_limit_s: float) -> Packing:
+    """The best placement of every class on accelerators of the given configurations (see the module docstring)."""
+    h = _highs(time_limit_s)
+    t, q = classes.time, classes.count
+    period = _col(h, 1.0, limits.floor_us, limits.cap_us, False)
+    n = {}
+    for j, c in enumerate(configs):
+        for k in range(len(q)):
+            if t[k, c] <= limits.cap_us * (1 + 1e-12):
+                n[k, j] = _col(h, 0.0, 0.0, float(q[k]), True)
+    for k in range(len(q)):
+        _row(h, float(q[k]), float(q[k]), {n[k, j]: 1.0 for j in range(len(configs)) if (k, j) in n})
+    busy = [{n[k, j]: float(t[k, c]) for k in range(len(q)) if (k, j) in n} for j, c in enumerate(configs)]
+    for j in range(len(configs)):
+        _row(h, -INF, 0.0, {**busy[j], period: -1.0})
+        if j + 1 < len(configs) and configs[j + 1] == configs[j]:
+            terms = dict(busy[j])
+            for col, v in busy[j + 1].items():
+                terms[col] = terms.get(col, 0.0) - v
+            _row(h, 0.0, INF, terms)
+    if limits.latency_us is not None:
+        terms = {col: v for b in busy for col, v in b.items()}
+        terms[period] = float(limits.batch - 1)
+        _row(h, -INF, limits.latency_us, terms)
+    proven, x = _run(h)
+    if x is None:
+        return Packing(proven, None, None)
+    out = tuple((c, tuple(int(round(x[n[k, j]])) if (k, j) in n else 0 for k in range(len(q))))
+                for j, c in enumerate(configs))
+    return Packing(proven, float(x[period]), out)
+
+
+def restricted_master(classes: ClassTable, patterns: Sequence[Pattern], share: np.ndarray, slots: int,
+                      limits: Limits, time_limit_s: float) -> Packing:
+    """Whole patterns (integer counts) covering every class within the budgets, the shortest longest stage first."""
+    h = _highs(time_limit_s)
+    period = _col(h, 1.0, limits.floor_us, limits.cap_us, False)
+    lam = [_col(h, 0.0, 0.0, float(slots), True) for _ in patterns]
+    used = [_col(h, 0.0, 0.0, 1.0, True) for _ in patterns]
+    for k in range(len(classes.count)):
+        _row(h, float(classes.count[k]), INF, {lam[i]: float(p.counts[k]) for i, p in enumerate(patterns) if p.counts[k]})
+    for r in range(share.shape[1]):
+        _row(h, -INF, 1.0, {lam[i]: float(share[p.config, r]) for i, p in enumerate(patterns)})
+    _row(h, -INF, float(slots), {col: 1.0 for col in lam})
+    for i, p in enumerate(patterns):
+        _row(h, -INF, 0.0, {lam[i]: 1.0, used[i]: -float(slots)})
+        _row(h, -INF, 0.0, {used[i]: p.work, period: -1.0})
+    if limits.latency_us is not None:
+        terms = {lam[i]: p.work for i, p in enumerate(patterns)}
+        terms[period] = float(limits.batch - 1)
+        _row(h, -INF, limits.latency_us, terms)
+    _, x = _run(h)
+    if x is None:
+        return Packing(False, None, None)
+    out = []
+    for i, p in enumerate(patterns):
+        out += [(p.config, p.counts)] * int(round(x[lam[i]]))
+    return Packing(False, float(x[period]), tuple(out))
+
+
+def groups_of(classes: ClassTable, accelerators: Sequence[tuple[int, Sequence[int]]]) -> Groups:
+    """Layer groups from class counts per accelerator; counts beyond a class's layers are dropped, empty accelerators left out."""
+    pools = [list(m) for m in classes.members]
+    out = []
+    for c, counts in accelerators:
+        layers = []
+        for k, take in enumerate(counts):
+            layers += pools[k][:take]
+            del pools[k][:take]
+        if layers:
+            out.append((c, tuple(sorted(layers))))
+    return tuple(out)

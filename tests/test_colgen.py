@@ -1,0 +1,90 @@
+"""Branch and price (``colgen``) agrees with brute force; its knapsack pricing is exact or honestly bounded."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+
+import numpy as np
+import pytest
+
+from accelplan.errors import SolveError
+from accelplan.plan import evaluate, plan_groups
+from accelplan.solvers import solve
+from accelplan.solvers.knapsack import best_packing, fractional_bounds
+
+from conftest import random_problem, variant
+
+
+def _any_order(problem):
+    """The random problem under an execution model colgen covers (spatial becomes hybrid)."""
+    ex = problem.execution
+    return variant(problem, execution="hybrid") if ex.contiguous and not ex.single else problem
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_colgen_matches_exhaustive(seed: int) -> None:
+    problem = _any_order(random_problem(seed, "throughput"))
+    reference = solve(problem, "exhaustive")
+    plan = solve(problem, "colgen", time_limit_s=30)
+    assert reference.solver.status in ("optimal", "infeasible")
+    assert plan.solver.status == reference.solver.status, (plan.solver, reference.solver)
+    if reference.solver.status == "optimal":
+        assert math.isclose(plan.objective_value(), reference.objective_value(), rel_tol=1e-6)
+        assert math.isclose(plan.solver.model_objective, plan.objective_value(), rel_tol=1e-9)
+        assert plan.feasible and not plan.violations
+        again = evaluate(problem, plan_groups(problem, plan))
+        assert math.isclose(again.objective_value(), plan.objective_value(), rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(200, 206))
+def test_colgen_matches_milp_on_larger_instances(seed: int) -> None:
+    """Ten to fourteen layers on up to three accelerators: the two exact methods prove the same optimum."""
+    problem = _any_order(random_problem(seed, "throughput", layers=(10, 14)))
+    milp = solve(problem, "milp", time_limit_s=60)
+    plan = solve(problem, "colgen", time_limit_s=60)
+    assert milp.solver.status in ("optimal", "infeasible")
+    assert plan.solver.status == milp.solver.status
+    if milp.solver.status == "optimal":
+        assert math.isclose(plan.objective_value(), milp.objective_value(), rel_tol=1e-6)
+
+
+def test_colgen_refuses_what_it_does_not_model() -> None:
+    problem = random_problem(3, "throughput")
+    with pytest.raises(SolveError, match="consecutive layers"):
+        solve(variant(problem, execution="spatial"), "colgen")
+    with pytest.raises(SolveError, match="use milp for latency"):
+        solve(variant(problem, execution="hybrid", objective="latency"), "colgen")
+
+
+def _brute_force(value, weight, count, capacity) -> float:
+    best = 0.0
+    for counts in itertools.product(*(range(q + 1) for q in count)):
+        if np.dot(counts, weight) <= capacity * (1 + 1e-12):
+            best = max(best, float(np.dot(counts, value)))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_knapsack_is_exact_and_bounds_hold(seed: int) -> None:
+    rng = random.Random(seed)
+    k = rng.randint(1, 4)
+    value = np.array([rng.uniform(-1, 5) for _ in range(k)])
+    weight = np.array([rng.uniform(0.5, 4) for _ in range(k)])
+    count = np.array([rng.randint(0, 4) for _ in range(k)])
+    capacity = rng.uniform(1, 10)
+    truth = _brute_force(value, weight, count, capacity)
+    exact = best_packing(value, weight, count, capacity)
+    if truth > 0:
+        assert exact.counts is not None and math.isclose(exact.value, truth, rel_tol=1e-9)
+        assert np.dot(exact.counts, weight) <= capacity * (1 + 1e-12)
+    else:
+        assert exact.counts is None
+    # cut short or told a threshold, the search still never claims less than the truth
+    for threshold, slack, limit in ((0.0, 0.5, 1), (truth * 0.9, 0.0, 2), (truth + 1.0, 0.0, None)):
+        found = best_packing(value, weight, count, capacity, threshold, slack, limit)
+        assert found.upper >= truth - 1e-9
+        if found.counts is not None:
+            assert found.value > threshold and np.dot(found.counts, weight) <= capacity * (1 + 1e-12)
+    assert fractional_bounds(value[:, None], weight[:, None], count.astype(float), capacity)[0] >= truth - 1e-9
