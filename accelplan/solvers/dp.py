@@ -14,7 +14,9 @@ Throughput objective without a latency bound (the common case), a target search:
   smallest feasible ``T`` is found by bisection over those distinct values (feasibility is monotone
   in ``T``; after a feasible check the upper end drops to the found plan's own longest stage). The
   bound, on a timeout, is the largest ``T`` proven infeasible;
-- budgets that even the largest configurations on every slot cannot exceed are not tracked.
+- budgets that even the largest configurations on every slot cannot exceed are not tracked;
+- a label is dropped when its resources plus the least any ``s`` more accelerators need to cover the
+  rest of the chain exceed a budget (each resource on its own: a dp over cut points per target).
 
 Other objectives, or a latency bound: a label-setting search over every (cut point, configuration)
 transition with labels ``(groups, resources, sum of stage times, longest stage, energy)`` - only the
@@ -58,6 +60,20 @@ def _binding(problem: Problem) -> np.ndarray:
     return worst > problem.capacity * (1 + 1e-9)
 
 
+def _least_to_finish(reach: np.ndarray, usage: np.ndarray, slots: int) -> np.ndarray:
+    """``need[s, i, r]``: the least of resource ``r`` that covers layers ``i..`` with at most ``s`` more
+    accelerators, each resource on its own (inf: impossible); a label whose use plus this exceeds a budget is dropped."""
+    n1, n_res = reach.shape[0], usage.shape[1]
+    need = np.full((slots + 1, n1, n_res), np.inf)
+    need[:, n1 - 1, :] = 0.0
+    moves = reach > np.arange(n1)[:, None]  # (i, c): the accelerator covers at least one layer
+    for s in range(1, slots + 1):
+        after = need[s - 1][reach]  # (i, c, r)
+        step = np.where(moves[:, :, None], usage[None, :, :] + after, np.inf).min(axis=1)
+        need[s] = np.minimum(need[s - 1], step)
+    return need
+
+
 def _cover(problem: Problem, prefix: np.ndarray, target: float, deadline: float) -> Groups | None:
     """A contiguous plan with every stage time <= ``target`` within the budgets, or None (exact)."""
     n, slots = problem.n_layers, problem.accelerator_slots
@@ -70,14 +86,15 @@ def _cover(problem: Problem, prefix: np.ndarray, target: float, deadline: float)
     levels = []
     seen_pos = np.empty(0, dtype=int)
     seen_use = np.empty((0, usage.shape[1]))
-    for _ in range(slots):
+    need = _least_to_finish(reach, usage, slots)
+    for level in range(slots):
         if time.perf_counter() > deadline:
             raise _Timeout
         new_pos = reach[pos].reshape(-1)  # (labels * C)
         parent = np.repeat(np.arange(len(pos)), problem.n_configs)
         config = np.tile(np.arange(problem.n_configs), len(pos))
         new_use = use[parent] + usage[config]
-        ok = (new_pos > pos[parent]) & np.all(new_use <= cap, axis=1)
+        ok = (new_pos > pos[parent]) & np.all(new_use + need[slots - level - 1][new_pos] <= cap, axis=1)
         new_pos, parent, config, new_use = new_pos[ok], parent[ok], config[ok], new_use[ok]
         if not len(new_pos):
             return None
@@ -330,14 +347,14 @@ def solve_dp(problem: Problem, time_limit_s: float, seed: int, options: dict) ->
         from .device_dp import solve_devices
         return solve_devices(problem, time_limit_s, seed, options)
     deadline = time.perf_counter() + time_limit_s
-    heuristic = best_contiguous(problem)
     bound = None
     if problem.objective == "throughput" and problem.latency_max_s is None:
         groups, infeasible_below, finished = _solve_throughput(problem, deadline, ignore_latency_bound=False)
         bound = 1.0 / infeasible_below if infeasible_below > 0 else None
         how = "target search with Pareto labels on the resources"
+        heuristic = None if finished else best_contiguous(problem)  # the fallback when the search stopped early
     else:
-        groups, finished, heuristic = _solve_bounded(problem, deadline, heuristic)
+        groups, finished, heuristic = _solve_bounded(problem, deadline, best_contiguous(problem))
         how = "Pareto label setting over cut points"
     best = best_candidate(problem, [g for g in (groups, heuristic.groups if heuristic else None) if g is not None])
     if best is None:
