@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from . import families
 from .errors import SpecError, SpecIssue
 from .execution import Form
-from .outputs import write_atomic
+from .outputs import moved, staged_folder, write_atomic
 from .plan import Plan, best_plan
 from .problem import Problem, build_problem
 from .reports.html import write_html
 from .reports.markdown import write_report
-from .reports.plan_file import read_plan, write_plan
+from .reports.plan_file import RunFacts, read_plan, write_plan
 from .solvers import solve
 from .sweeps import Comparison, ExecutionResult, Front, compare, compare_executions, pareto_fronts
 from .specs.library import KINDS, builtin_names
@@ -73,10 +73,31 @@ def plan_study(study: Study, strategy: str | None = None, time_limit_s: float | 
     return Result(study, problem, plan)
 
 
-def write_outputs(result: Result, out_dir: Path) -> list[Path]:
-    """Write ``plan.yaml``, ``report.md`` and ``report.html`` into ``out_dir`` (each atomically)."""
-    return [write_plan(result.plan, out_dir / "plan.yaml"), write_report(result.plan, out_dir / "report.md", result.problem),
-            write_html(result.plan, out_dir / "report.html", result.problem)]
+def write_outputs(result: Result, out_dir: Path, run: RunFacts | None = None) -> list[Path]:
+    """Replace ``out_dir`` with ``plan.yaml``, ``report.md`` and ``report.html`` in one step (see
+    :func:`accelplan.outputs.staged_folder`); an infeasible plan never replaces a folder holding a feasible one.
+
+    Returns the paths written, or ``[]`` when the folder was kept.
+    """
+    if not result.plan.feasible and _holds_feasible_plan(out_dir / "plan.yaml"):
+        return []
+    run = run or RunFacts.of(result.study)
+    with staged_folder(out_dir) as d:
+        written = [write_plan(result.plan, d / "plan.yaml", run), write_report(result.plan, d / "report.md", result.problem),
+                   write_html(result.plan, d / "report.html", result.problem)]
+    return moved(written, d, out_dir)
+
+
+def _holds_feasible_plan(plan_file: Path) -> bool:
+    try:
+        return read_plan(plan_file).feasible
+    except (SpecError, OSError):
+        return False
+
+
+def _keeps(out_dir: Path, found: bool) -> bool:
+    """True when a run that ``found`` no plan must leave ``out_dir`` (an earlier run's outputs) as it is."""
+    return not found and out_dir.exists() and any(out_dir.iterdir())
 
 
 def compare_study(study: Study, strategies: Sequence[str], time_limit_s: float | None = None, seed: int | None = None,
@@ -88,50 +109,78 @@ def compare_study(study: Study, strategies: Sequence[str], time_limit_s: float |
     return problem, rows
 
 
-def write_comparison(problem: Problem, rows: Sequence[Comparison], out_dir: Path) -> list[Path]:
-    """Write ``compare.md``, ``compare.csv`` and, for the best plan found, ``plan.yaml``, ``report.md`` and ``report.html``."""
+def write_comparison(problem: Problem, rows: Sequence[Comparison], out_dir: Path, run: RunFacts | None = None) -> list[Path]:
+    """Replace ``out_dir`` with ``compare.md``, ``compare.csv`` and, for the best plan found, ``plan.yaml``,
+    ``report.md`` and ``report.html`` in one step; kept (``[]``) when no strategy found a plan."""
     from .reports.compare import comparison_csv, comparison_markdown
 
-    table = comparison_markdown(rows, problem.objective.name)
-    written = [write_atomic(out_dir / "compare.md", f"# Strategies on {problem.name}\n\n{table}"),
-               write_atomic(out_dir / "compare.csv", comparison_csv(rows))]
     best = best_plan(problem.objective.name, (row.plan for row in rows))
-    if best is not None:
-        written += [write_plan(best, out_dir / "plan.yaml"),
-                    write_report(best, out_dir / "report.md", problem, [f"## Strategies compared\n\n{table}"]),
-                    write_html(best, out_dir / "report.html", problem, comparison=rows)]
-    return written
+    if _keeps(out_dir, best is not None):
+        return []
+    table = comparison_markdown(rows, problem.objective.name)
+    with staged_folder(out_dir) as d:
+        written = [write_atomic(d / "compare.md", f"# Strategies on {problem.name}\n\n{table}"),
+                   write_atomic(d / "compare.csv", comparison_csv(rows))]
+        if best is not None:
+            written += [write_plan(best, d / "plan.yaml", run and replace(run, strategy=best.solver.strategy)),
+                        write_report(best, d / "report.md", problem, [f"## Strategies compared\n\n{table}"]),
+                        write_html(best, d / "report.html", problem, comparison=rows)]
+    return moved(written, d, out_dir)
+
+
+def execution_names(study: Study, names: Sequence[str] | None = None) -> list[str]:
+    """The execution models of the study's hardware family, or those of ``names`` (checked: each one of them)."""
+    known = [m.name for m in families.get(study.hardware.family).executions]
+    if not names:
+        return known
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise SpecError("<command line>", [SpecIssue(
+            f"{', '.join(map(repr, unknown))} not an execution model of {study.hardware.family}; valid: {', '.join(known)} "
+            "(comma-separated for several)", "--execution")])
+    return list(dict.fromkeys(names))
 
 
 def compare_execution_study(study: Study, strategy: str = "auto", time_limit_s: float | None = None, seed: int | None = None,
-                            progress: Callable[[str], None] | None = None) -> list[ExecutionResult]:
-    """The best plan of the study's model and hardware under each execution model of its hardware family."""
-    problems = {m.name: build_problem(study, execution=m.name) for m in families.get(study.hardware.family).executions}
+                            progress: Callable[[str], None] | None = None,
+                            executions: Sequence[str] | None = None) -> list[ExecutionResult]:
+    """The best plan of the study's model and hardware under each execution model of its hardware family
+    (or each of ``executions``)."""
+    problems = {name: build_problem(study, execution=name) for name in execution_names(study, executions)}
     return compare_executions(problems, strategy, time_limit_s or study.spec.time_limit_s,
                               study.spec.seed if seed is None else seed, progress)
 
 
-def write_execution_comparison(study: Study, rows: Sequence[ExecutionResult], out_dir: Path) -> list[Path]:
-    """Write ``compare-execution.md``/``.csv`` and, per execution model, ``<execution>/plan.yaml``, ``report.md``, ``report.html``."""
+def write_execution_comparison(study: Study, rows: Sequence[ExecutionResult], out_dir: Path,
+                               run: RunFacts | None = None) -> list[Path]:
+    """Replace ``out_dir`` with ``compare-execution.md``/``.csv`` and, per execution model, ``<execution>/plan.yaml``,
+    ``report.md``, ``report.html`` in one step; kept (``[]``) when no execution model has a plan."""
     from .reports.compare import executions_csv, executions_markdown
 
+    if _keeps(out_dir, any(r.plan is not None and r.plan.feasible for r in rows)):
+        return []
     table = executions_markdown(rows)
-    written = [write_atomic(out_dir / "compare-execution.md", f"# Execution models: {study.name}\n\n{table}"),
-               write_atomic(out_dir / "compare-execution.csv", executions_csv(rows))]
-    for row in rows:
-        if row.plan is not None and row.plan.feasible:
-            folder = out_dir / row.execution
-            written += [write_plan(row.plan, folder / "plan.yaml"),
-                        write_report(row.plan, folder / "report.md", None, [f"## Execution models compared\n\n{table}"]),
-                        write_html(row.plan, folder / "report.html")]
-    return written
+    with staged_folder(out_dir) as d:
+        written = [write_atomic(d / "compare-execution.md", f"# Execution models: {study.name}\n\n{table}"),
+                   write_atomic(d / "compare-execution.csv", executions_csv(rows))]
+        for row in rows:
+            if row.plan is not None and row.plan.feasible:
+                folder = d / row.execution
+                written += [write_plan(row.plan, folder / "plan.yaml", run and replace(run, strategy=row.plan.solver.strategy)),
+                            write_report(row.plan, folder / "report.md", None, [f"## Execution models compared\n\n{table}"]),
+                            write_html(row.plan, folder / "report.html")]
+    return moved(written, d, out_dir)
 
 
 def pareto_study(study: Study, strategy: str = "auto", points: int = 8, time_limit_s: float | None = None,
-                 seed: int | None = None, progress: Callable[[str], None] | None = None) -> tuple[Problem, list[Front]]:
-    """Latency-throughput fronts of the family's execution models (see :func:`accelplan.sweeps.pareto_fronts`)."""
+                 seed: int | None = None, progress: Callable[[str], None] | None = None,
+                 executions: Sequence[str] | None = None) -> tuple[Problem, list[Front]]:
+    """Latency-throughput fronts of the family's execution models, or of ``executions`` (see
+    :func:`accelplan.sweeps.pareto_fronts`)."""
+    names = execution_names(study, executions)
+    if executions:
+        study = with_overrides(study, execution=names[0])
     problem = build_problem(study)
-    names = [m.name for m in families.get(study.hardware.family).executions]
     if problem.execution.form is Form.SEGMENTS:  # refused by pareto_fronts: tabulate nothing more
         names = []
     problems = {name: problem if name == problem.execution.name and problem.objective == "throughput"
@@ -142,21 +191,26 @@ def pareto_study(study: Study, strategy: str = "auto", points: int = 8, time_lim
     return problem, fronts
 
 
-def write_pareto(problem: Problem, fronts: Sequence[Front], out_dir: Path) -> list[Path]:
-    """Write ``pareto.csv``, ``pareto.png``, every point's plan under ``pareto/``, ``report.md`` and ``report.html``."""
+def write_pareto(problem: Problem, fronts: Sequence[Front], out_dir: Path, run: RunFacts | None = None) -> list[Path]:
+    """Replace ``out_dir`` with ``pareto.csv``, ``pareto.png``, every point's plan under ``pareto/``, ``report.md``
+    and ``report.html`` in one step; kept (``[]``) when no front has a point."""
     from .reports.pareto import pareto_csv, pareto_markdown, pareto_png, plan_file_name
 
-    written = [write_atomic(out_dir / "pareto.csv", pareto_csv(fronts)),
-               write_atomic(out_dir / "pareto.png", pareto_png(fronts, f"{problem.model} on {problem.hardware}"))]
-    for front in fronts:
-        for i, point in enumerate(front.points):
-            written.append(write_plan(point.plan, out_dir / plan_file_name(front.execution, i)))
-    widest = next((f for f in reversed(fronts) if f.points), None)
-    if widest is not None:
-        best = max(widest.points, key=lambda q: q.throughput).plan
-        written.append(write_report(best, out_dir / "report.md", problem, [pareto_markdown(fronts)]))
-        written.append(write_html(best, out_dir / "report.html", problem, fronts=fronts))
-    return written
+    if _keeps(out_dir, any(f.points for f in fronts)):
+        return []
+    with staged_folder(out_dir) as d:
+        written = [write_atomic(d / "pareto.csv", pareto_csv(fronts)),
+                   write_atomic(d / "pareto.png", pareto_png(fronts, f"{problem.model} on {problem.hardware}"))]
+        for front in fronts:
+            for i, point in enumerate(front.points):
+                written.append(write_plan(point.plan, d / plan_file_name(front.execution, i),
+                                          run and replace(run, strategy=point.strategy)))
+        widest = next((f for f in reversed(fronts) if f.points), None)
+        if widest is not None:
+            best = max(widest.points, key=lambda q: q.throughput).plan
+            written.append(write_report(best, d / "report.md", problem, [pareto_markdown(fronts)]))
+            written.append(write_html(best, d / "report.html", problem, fronts=fronts))
+    return moved(written, d, out_dir)
 
 
 def import_model(onnx_file: Path, out_file: Path, batch: int = 1, dims: dict[str, int] | None = None,
@@ -179,3 +233,80 @@ def emit_plan(plan_file: Path, target: str, out_dir: Path) -> list[Path]:
 def library() -> dict[str, list[str]]:
     """Built-in spec names by kind."""
     return {kind: builtin_names(kind) for kind in KINDS}
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    """A spec or plan file of the user's: its path and kind (model, hardware, study or plan)."""
+
+    path: Path
+    kind: str
+
+
+_USER_KINDS = (("plan", ("format", "accelerators")), ("hardware", ("family",)), ("study", ("model", "hardware")),
+               ("model", ("operators",)))
+
+
+def user_specs(folder: Path, depth: int = 2, most: int = 200) -> list[UserSpec]:
+    """YAML files under ``folder`` (to ``depth`` subfolders, hidden ones and the built-in library skipped) that
+    are a model, hardware, study or plan, judged by the top-level keys in their first 64 KiB; at most ``most``."""
+    import re
+
+    from .specs.library import library_dirs
+
+    builtin = [d.resolve() for d in library_dirs()]
+    found = []
+    for path in _yaml_files(Path(folder), depth):
+        if len(found) >= most or any(path.resolve().is_relative_to(d) for d in builtin):
+            continue
+        try:
+            with path.open("rb") as fh:
+                head = fh.read(1 << 16).decode("utf-8", errors="replace")
+        except OSError:
+            continue
+        keys = set(re.findall(r"^([A-Za-z_][\w-]*)\s*:", head, flags=re.MULTILINE))
+        kind = next((k for k, needed in _USER_KINDS if set(needed) <= keys), None)
+        if kind:
+            found.append(UserSpec(path, kind))
+    return found
+
+
+def _yaml_files(folder: Path, depth: int, most_entries: int = 20000) -> list[Path]:
+    """``*.yaml``/``*.yml`` files under ``folder`` to ``depth`` subfolders (hidden ones and symbolic links to folders
+    skipped), in name order; the walk stops after ``most_entries`` entries so that a huge folder stays quick."""
+    import os
+
+    files, seen, todo = [], 0, [(folder, 0)]
+    while todo and seen < most_entries:
+        here, level = todo.pop(0)
+        try:
+            entries = sorted(os.scandir(here), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries[:most_entries - seen]:
+            seen += 1
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if level < depth:
+                    todo.append((Path(entry.path), level + 1))
+            elif entry.name.endswith((".yaml", ".yml")) and entry.is_file():
+                files.append(Path(entry.path))
+    return sorted(files)
+
+
+def builtin_text(name: str, kind: str | None = None) -> str:
+    """The YAML text of the built-in spec ``name`` (of ``kind``: model, hardware or study, else any)."""
+    from .specs.library import builtin_path
+
+    kinds = {"model": "models", "hardware": "hardware", "study": "studies"}
+    paths = [(k, p) for k, folder in kinds.items() if kind in (None, k) and (p := builtin_path(folder, name))]
+    if not paths:
+        names = sorted({n for folder in kinds.values() for n in builtin_names(folder)})
+        raise SpecError("<command line>", [SpecIssue(f"no built-in {kind or 'spec'} named {name!r}; built-in: "
+                                                     f"{', '.join(names)}", "name")])
+    if len(paths) > 1:
+        raise SpecError("<command line>", [SpecIssue(f"{name!r} is a built-in {' and a '.join(k for k, _ in paths)}; "
+                                                     "say which with --kind", "name")])
+    kind_found, path = paths[0]
+    return f"# built-in {kind_found} {name} ({path.name})\n" + path.read_text(encoding="utf-8")

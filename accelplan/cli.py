@@ -1,4 +1,8 @@
-"""Command line: ``accelplan solve|compare|compare-execution|pareto|import|emit|validate|schema|list``. Parsing and printing only.
+"""Command line: ``accelplan solve|compare|compare-execution|pareto|import|emit|validate|schema|list|show``. Parsing and printing only.
+
+Every command that solves writes its own folder under ``-o``: ``<out>/solve/``, ``<out>/compare/``,
+``<out>/pareto/``, ``<out>/compare-execution/``; the folder is checked before anything is solved and
+replaced as a whole once the run is done (:mod:`accelplan.outputs`).
 
 Choices (strategies, their options, objectives, emit targets) come from the registries; the
 workflow module and every backend are imported only when a command needs them, so ``--help``,
@@ -8,13 +12,13 @@ workflow module and every backend are imported only when a command needs them, s
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import __version__
 from .errors import AccelplanError, SpecError, SpecIssue
 from .objective import OBJECTIVES
 from .solvers.registry import OPTIONS, STRATEGIES, exact_names
@@ -26,80 +30,143 @@ EMIT_TARGETS = ("json", "rtl", "sv", "vitis")  # accelplan.emitters.EMITTERS, na
 SPEC_KINDS = ("hardware", "model", "study")
 
 
-def _study_args(p: argparse.ArgumentParser) -> None:
+def _study_args(p: argparse.ArgumentParser, execution_help: str = "an execution model of the hardware's family "
+                "(versal-aie: hybrid, spatial, sequential; mcm: merged-pipeline, segmented-pipeline, layer-sequential)"
+                ) -> None:
     """Arguments naming a study and overriding its fields (shared by solve, compare and pareto)."""
+    study = " (default: the study's, else the hardware family's)"
     p.add_argument("study", nargs="?", type=Path, help="study YAML (or use --model and --hardware)")
-    p.add_argument("--model", help="built-in model name or model YAML path")
-    p.add_argument("--hardware", help="built-in hardware name or hardware YAML path")
-    p.add_argument("--execution", help="an execution model of the hardware's family (versal-aie: hybrid, spatial, "
-                                       "sequential; mcm: merged-pipeline, segmented-pipeline, layer-sequential)")
-    p.add_argument("--objective", choices=list(OBJECTIVES))
-    p.add_argument("--latency-max", type=float, dest="latency_max_ms", metavar="MS", help="latency bound (ms)")
-    p.add_argument("--throughput-min", type=float, metavar="PER_S", help="throughput bound (inferences/s)")
-    p.add_argument("--batch", type=int)
-    p.add_argument("--max-accelerators", type=int)
-    p.add_argument("--time-limit", type=float, dest="time_limit_s", metavar="S", help="time limit per solve (s)")
-    p.add_argument("--seed", type=int, help="random seed (repeatable runs)")
-    p.add_argument("-o", "--out", type=Path, default=Path("out"), help="output folder (default: out/)")
-    p.add_argument("--json", action="store_true", help="print JSON on stdout")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json)")
+    p.add_argument("--model", help="built-in model name or model YAML path (default: the study's)")
+    p.add_argument("--hardware", help="built-in hardware name or hardware YAML path (default: the study's)")
+    p.add_argument("--execution", help=execution_help + study)
+    p.add_argument("--objective", choices=list(OBJECTIVES), help="objective (default: the study's, else throughput)")
+    p.add_argument("--latency-max", type=float, dest="latency_max_ms", metavar="MS",
+                   help="latency bound (ms) (default: the study's, else none)")
+    p.add_argument("--throughput-min", type=float, metavar="PER_S",
+                   help="throughput bound (inferences/s) (default: the study's, else none)")
+    p.add_argument("--batch", type=int, help="inferences per batch (default: the study's, else the model's)")
+    p.add_argument("--max-accelerators", type=int, help="most accelerators (mcm: clusters per segment)" + study)
+    p.add_argument("--time-limit", type=float, dest="time_limit_s", metavar="S",
+                   help="time limit per solve (s) (default: the study's, else 60)")
+    p.add_argument("--seed", type=int, help="random seed, repeatable runs (default: the study's, else 0)")
+    p.add_argument("-o", "--out", type=Path, default=Path("out"),
+                   help="output folder; the command writes its own subfolder <out>/<command>/ (default: %(default)s)")
+    p.add_argument("--json", action="store_true",
+                   help="print strict JSON on stdout and nothing else; NaN/infinite numbers are null (default: off)")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json) (default: off)")
 
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="accelplan", description="Plan DNN inference deployments on accelerators.")
+    ap.add_argument("--version", action="version", version=f"accelplan {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("solve", help="find the best plan for a study")
     _study_args(s)
-    s.add_argument("--strategy", choices=list(STRATEGIES))
+    s.add_argument("--strategy", choices=list(STRATEGIES),
+                   help="(default: the study's, else the hardware family's: milp on versal-aie, dp on mcm and multi-device)")
     for option in (o for o in OPTIONS.values() if o.cli):
         s.add_argument("--" + option.name.replace("_", "-"), dest=option.name, type=option.type, metavar=option.metavar,
-                       help=option.help)
+                       help=option.help if "default" in option.help else option.help + " (default: none)")
 
     c = sub.add_parser("compare", help="run several strategies on one study and tabulate them")
     _study_args(c)
     c.add_argument("--strategies", default=",".join(s.name for s in STRATEGIES.values() if s.compare_by_default),
-                   help=f"comma-separated, from: {', '.join(STRATEGIES)}")
+                   help=f"comma-separated, from: {', '.join(STRATEGIES)} (default: %(default)s)")
 
     p = sub.add_parser("pareto", help="latency-throughput fronts of sequential, spatial and hybrid execution")
-    _study_args(p)
+    _study_args(p, "comma-separated execution models of the hardware's family, e.g. spatial,hybrid "
+                   "(default: every execution model of the family)")
     p.add_argument("--strategy", default="auto", choices=["auto", *exact_names(), "optuna-nsga2"],
-                   help="exact sweep (auto: the fastest exact strategy per execution model) or the NSGA-II front")
-    p.add_argument("--points", type=int, default=8, help="most points per exact front (default 8)")
+                   help="exact sweep (auto: the fastest exact strategy per execution model) or the NSGA-II front "
+                        "(default: %(default)s)")
+    p.add_argument("--points", type=int, default=8, help="most points per exact front (default: %(default)s)")
 
     x = sub.add_parser("compare-execution", help="the best plan under each execution model of the hardware's family")
-    _study_args(x)
+    _study_args(x, "comma-separated execution models of the hardware's family, e.g. spatial,hybrid "
+                   "(default: every execution model of the family)")
     x.add_argument("--strategy", default="auto", choices=["auto", *STRATEGIES],
-                   help="strategy for every solve (auto: the fastest exact strategy per execution model)")
+                   help="strategy for every solve (auto: the fastest exact strategy per execution model) "
+                        "(default: %(default)s)")
 
     im = sub.add_parser("import", help="import an ONNX model as a model spec YAML")
-    im.add_argument("onnx", type=Path)
+    im.add_argument("onnx", type=Path, help="ONNX file")
     im.add_argument("-o", "--out", type=Path, required=True, help="model spec to write, e.g. specs/models/name.yaml")
-    im.add_argument("--batch", type=int, default=1, help="the spec's default batch (shapes are per inference)")
-    im.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="value of a symbolic dimension")
-    im.add_argument("--lump", action="store_true", help="price unsupported operators as element-wise passes")
+    im.add_argument("--batch", type=int, default=1, help="the spec's default batch (shapes are per inference) (default: %(default)s)")
+    im.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="value of a symbolic dimension, repeatable (default: none)")
+    im.add_argument("--lump", action="store_true", help="price unsupported operators as element-wise passes (default: off)")
     im.add_argument("--name", help="model name (default: the graph's name)")
-    im.add_argument("--dtype", default="int8", help="deployment data type (default int8)")
+    im.add_argument("--dtype", default="int8", help="deployment data type (default: %(default)s)")
 
     e = sub.add_parser("emit", help="write a plan's deployment config for a build flow")
-    e.add_argument("plan", type=Path, help="plan.yaml written by solve, compare or pareto")
+    e.add_argument("plan", type=Path, help="plan.yaml written by solve, compare or pareto (e.g. out/solve/plan.yaml)")
     e.add_argument("--target", required=True, choices=EMIT_TARGETS, help=" | ".join(EMIT_TARGETS))
-    e.add_argument("-o", "--out", type=Path, default=Path("build"), help="output folder (default: build/)")
+    e.add_argument("-o", "--out", type=Path, default=Path("build"), help="output folder (default: %(default)s)")
 
-    v = sub.add_parser("validate", help="check spec files; errors name file, line and field")
-    v.add_argument("files", nargs="+", type=Path)
+    v = sub.add_parser("validate", help="check spec or plan files; errors name file, line and field")
+    v.add_argument("files", nargs="+", type=Path, help="model, hardware or study YAML, or a plan.yaml")
 
     sc = sub.add_parser("schema", help="print the JSON Schema of a spec kind")
-    sc.add_argument("kind", choices=SPEC_KINDS)
+    sc.add_argument("kind", choices=SPEC_KINDS, help=" | ".join(SPEC_KINDS))
 
-    sub.add_parser("list", help="list built-in models, hardware and studies")
+    ls = sub.add_parser("list", help="list built-in models, hardware and studies, and the spec files of a folder")
+    ls.add_argument("folder", nargs="?", type=Path, default=Path("."),
+                    help="folder whose spec files (and its subfolders' to depth 2) are listed as yours "
+                         "(default: %(default)s)")
+
+    sh = sub.add_parser("show", help="print a built-in spec (model, hardware or study) as YAML")
+    sh.add_argument("name", help="a name from `accelplan list`")
+    sh.add_argument("--kind", choices=SPEC_KINDS, help="which kind, when a name is of several (default: any)")
     return ap
 
 
-def _study(args: argparse.Namespace, **extra) -> "Study":
+def _executions(args: argparse.Namespace) -> list[str] | None:
+    """``--execution`` as a list (pareto and compare-execution take several, comma-separated)."""
+    return [n.strip() for n in args.execution.split(",") if n.strip()] if args.execution else None
+
+
+def _out_dir(args: argparse.Namespace) -> Path:
+    """The command's own folder under ``-o``, checked before anything is solved."""
+    from .outputs import check_out_dir
+
+    check_out_dir(args.out, replaced=False)
+    return check_out_dir(args.out / args.command)
+
+
+@contextmanager
+def _quiet_stdout(args: argparse.Namespace) -> Iterator[None]:
+    """Under --json, everything but the JSON (a solver's log too) goes to stderr."""
+    if not args.json:
+        yield
+        return
+    from .outputs import stdout_to_stderr
+
+    with stdout_to_stderr():
+        yield
+
+
+def _print_json(data: object) -> None:
+    from .outputs import json_text
+
+    print(json_text(data))
+
+
+def _wrote(args: argparse.Namespace, folder: Path, written: list[Path], found: bool) -> None:
+    """Say what was written, or that the folder was kept (on stderr when --json)."""
+    if args.quiet:
+        return
+    if written:
+        text = f"wrote {len(written)} files in {folder}/: " + ", ".join(str(p.relative_to(folder)) for p in written[:8])
+        text += ", ..." if len(written) > 8 else ""
+    else:
+        text = f"{folder}/ kept as it was: {'no plan found' if not found else 'nothing to write'}; it holds an earlier run's plan"
+    print(text, file=sys.stderr if args.json else sys.stdout)
+
+
+def _study(args: argparse.Namespace, execution: str | None = None, **extra) -> "Study":
     from . import api
 
-    return api.make_study(args.study, model=args.model, hardware=args.hardware, execution=args.execution,
+    return api.make_study(args.study, model=args.model, hardware=args.hardware, execution=execution,
                           objective=args.objective, latency_max_ms=args.latency_max_ms,
                           throughput_min=args.throughput_min, batch=args.batch,
                           max_accelerators=args.max_accelerators, time_limit_s=args.time_limit_s, seed=args.seed,
@@ -136,17 +203,19 @@ def _solve(args: argparse.Namespace) -> int:
     from . import api
     from .reports.summary import summary_json, summary_table
 
-    study = _study(args, strategy=args.strategy)
+    folder = _out_dir(args)
+    study = _study(args, args.execution, strategy=args.strategy)
     options = {name: getattr(args, name) for name, o in OPTIONS.items() if o.cli}
-    with _progress(args, f"{study.strategy} on {study.name} (limit {study.spec.time_limit_s:g} s)", None) as step:
+    with _progress(args, f"{study.strategy} on {study.name} (limit {study.spec.time_limit_s:g} s)", None) as step, \
+            _quiet_stdout(args):
         step(study.execution)
         result = api.plan_study(study, **options)
-    written = api.write_outputs(result, args.out)
+        written = api.write_outputs(result, folder)
     if args.json:
-        print(json.dumps(summary_json(result.plan)))
+        _print_json(summary_json(result.plan))
     elif not args.quiet:
         print(summary_table(result.plan))
-        print("wrote " + ", ".join(str(p) for p in written))
+    _wrote(args, folder, written, bool(result.plan.accelerators))
     return 0 if result.plan.accelerators else 1
 
 
@@ -154,47 +223,55 @@ def _compare(args: argparse.Namespace) -> int:
     from . import api
     from .reports.compare import comparison_json, comparison_markdown
 
+    folder = _out_dir(args)
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    with _progress(args, "strategies", len(strategies)) as step:
-        problem, rows = api.compare_study(_study(args), strategies, progress=step)
-    written = api.write_comparison(problem, rows, args.out)
+    study = _study(args, args.execution)
+    with _progress(args, "strategies", len(strategies)) as step, _quiet_stdout(args):
+        problem, rows = api.compare_study(study, strategies, progress=step)
+        written = api.write_comparison(problem, rows, folder, api.RunFacts.of(study, args.strategies))
     if args.json:
-        print(json.dumps(comparison_json(rows)))
+        _print_json(comparison_json(rows))
     elif not args.quiet:
         print(comparison_markdown(rows, problem.objective.name))
-        print("wrote " + ", ".join(str(p) for p in written))
-    return 0 if any(r.plan is not None for r in rows) else 1
+    found = any(r.plan is not None for r in rows)
+    _wrote(args, folder, written, found)
+    return 0 if found else 1
 
 
 def _pareto(args: argparse.Namespace) -> int:
     from . import api
     from .reports.pareto import pareto_markdown, pareto_rows
 
-    with _progress(args, "Pareto fronts", 3) as step:
-        problem, fronts = api.pareto_study(_study(args), args.strategy, args.points, progress=step)
-    written = api.write_pareto(problem, fronts, args.out)
+    folder = _out_dir(args)
+    study, executions = _study(args), _executions(args)
+    with _progress(args, "Pareto fronts", len(api.execution_names(study, executions))) as step, _quiet_stdout(args):
+        problem, fronts = api.pareto_study(study, args.strategy, args.points, progress=step, executions=executions)
+        written = api.write_pareto(problem, fronts, folder, api.RunFacts.of(study, args.strategy))
     if args.json:
-        print(json.dumps(pareto_rows(fronts)))
+        _print_json(pareto_rows(fronts))
     elif not args.quiet:
         print(pareto_markdown(fronts))
-        print(f"wrote {len(written)} files in {args.out} (pareto.csv, pareto.png, report.md, pareto/*.yaml)")
-    return 0 if any(f.points for f in fronts) else 1
+    found = any(f.points for f in fronts)
+    _wrote(args, folder, written, found)
+    return 0 if found else 1
 
 
 def _compare_execution(args: argparse.Namespace) -> int:
     from . import api
     from .reports.compare import executions_json, executions_markdown
 
-    study = _study(args)
-    with _progress(args, "execution models", 3) as step:
-        rows = api.compare_execution_study(study, args.strategy, progress=step)
-    written = api.write_execution_comparison(study, rows, args.out)
+    folder = _out_dir(args)
+    study, executions = _study(args), _executions(args)
+    with _progress(args, "execution models", len(api.execution_names(study, executions))) as step, _quiet_stdout(args):
+        rows = api.compare_execution_study(study, args.strategy, progress=step, executions=executions)
+        written = api.write_execution_comparison(study, rows, folder, api.RunFacts.of(study, args.strategy))
     if args.json:
-        print(json.dumps(executions_json(rows)))
+        _print_json(executions_json(rows))
     elif not args.quiet:
         print(executions_markdown(rows))
-        print(f"wrote {len(written)} files in {args.out}")
-    return 0 if any(r.plan is not None and r.plan.feasible for r in rows) else 1
+    found = any(r.plan is not None and r.plan.feasible for r in rows)
+    _wrote(args, folder, written, found)
+    return 0 if found else 1
 
 
 def _import(args: argparse.Namespace) -> int:
@@ -214,7 +291,9 @@ def _import(args: argparse.Namespace) -> int:
 def _emit(args: argparse.Namespace) -> int:
     from . import api
 
-    for path in api.emit_plan(args.plan, args.target, args.out):
+    from .outputs import check_out_dir
+
+    for path in api.emit_plan(args.plan, args.target, check_out_dir(args.out, replaced=False)):
         print(f"wrote {path}")
     return 0
 
@@ -222,9 +301,16 @@ def _emit(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from .specs.check import validate_file
 
+    from .reports.plan_file import looks_like_plan, read_plan
+
     failed = 0
     for path in args.files:
         try:
+            if looks_like_plan(path):
+                plan = read_plan(path)
+                print(f"{path}: valid plan ({plan.model} on {plan.hardware}, {len(plan.accelerators)} accelerators, "
+                      f"{'feasible' if plan.feasible else 'infeasible'})")
+                continue
             print(f"{path}: valid {validate_file(path)} spec")
         except AccelplanError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -240,16 +326,28 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from .specs.library import KINDS, builtin_names
+    from . import api
 
-    for kind in KINDS:
-        print(f"{kind}: {', '.join(builtin_names(kind)) or '(none)'}")
+    print("built-in (accelplan show NAME prints one):")
+    for kind, names in api.library().items():
+        print(f"  {kind}: {', '.join(names) or '(none)'}")
+    yours = api.user_specs(args.folder)
+    print(f"your files in {args.folder}:" + ("" if yours else " (no model, hardware, study or plan YAML)"))
+    for item in yours:
+        print(f"  {item.kind}: {item.path}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from . import api
+
+    sys.stdout.write(api.builtin_text(args.name, args.kind))
     return 0
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "solve": _solve, "compare": _compare, "pareto": _pareto, "compare-execution": _compare_execution,
-    "import": _import, "emit": _emit, "validate": _validate, "schema": _schema, "list": _list}
+    "import": _import, "emit": _emit, "validate": _validate, "schema": _schema, "list": _list, "show": _show}
 
 
 def main(argv: list[str] | None = None) -> int:

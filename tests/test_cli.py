@@ -25,16 +25,17 @@ def test_solve_writes_plan_that_loads_back(study_file: Path, tmp_path: Path, cap
     for acc in summary["accelerators"]:
         assert {"units", "tiles", "ops", "busy_ms", "utilization"} <= set(acc)
     assert summary["status"] == "optimal" and summary["strategy"] == "milp"
-    plan = read_plan(out / "plan.yaml")
+    plan = read_plan(out / "solve" / "plan.yaml")
     # the same plan as solving in-process: the file is a faithful copy
     again = api.plan_study(api.make_study(study_file)).plan
     assert plan.accelerators == again.accelerators
     assert plan.throughput == pytest.approx(summary["throughput"]) == pytest.approx(again.throughput)
     assert plan.solver.status == "optimal"
     # and it round-trips exactly through YAML
-    assert read_plan(out / "plan.yaml") == plan
-    assert "# Deployment plan: tiny on vck190" in (out / "report.md").read_text()
-    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert read_plan(out / "solve" / "plan.yaml") == plan
+    assert "# Deployment plan: tiny on vck190" in (out / "solve" / "report.md").read_text()
+    assert [p.name for p in out.iterdir()] == ["solve"]  # no staging folder or temporary file left
+    assert sorted(p.name for p in (out / "solve").iterdir()) == ["plan.yaml", "report.html", "report.md"]
 
 
 def test_solve_from_flags_and_table_output(tmp_path: Path, capsys, study_file: Path) -> None:
@@ -44,7 +45,7 @@ def test_solve_from_flags_and_table_output(tmp_path: Path, capsys, study_file: P
                  "latency", "--batch", "2", "--max-accelerators", "2", "--strategy", "exhaustive", "-o", str(out)])
     text = capsys.readouterr().out
     assert code == 0 and "status optimal (exhaustive" in text and "spatial" in text
-    plan = read_plan(out / "plan.yaml")
+    plan = read_plan(out / "solve" / "plan.yaml")
     assert plan.execution == "spatial" and plan.objective == "latency" and plan.batch == 2
     assert len(plan.accelerators) <= 2
 
@@ -60,7 +61,7 @@ def test_infeasible_study_exits_1_with_reason(study_file: Path, tmp_path: Path, 
     code = main(["solve", str(study_file), "--latency-max", "0.0001", "-o", str(tmp_path / "inf"), "--json"])
     summary = json.loads(capsys.readouterr().out)
     assert code == 1 and summary["status"] == "infeasible" and summary["accelerators"] == []
-    assert read_plan(tmp_path / "inf" / "plan.yaml").feasible is False
+    assert read_plan(tmp_path / "inf" / "solve" / "plan.yaml").feasible is False  # a fresh folder records why
 
 
 def test_list_and_installed_entry_point(capsys) -> None:

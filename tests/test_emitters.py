@@ -125,11 +125,11 @@ def test_emit_command(study_file: Path, tmp_path: Path, capsys) -> None:
     for target, names in (("json", {"plan.json", "plan.schema.json"}), ("vitis", {"accelplan_plan.hpp", "connectivity.cfg"}),
                           ("sv", {"accelplan_plan_pkg.sv"})):
         build = tmp_path / target
-        assert main(["emit", str(tmp_path / "out" / "plan.yaml"), "--target", target, "-o", str(build)]) == 0
+        assert main(["emit", str(tmp_path / "out" / "solve" / "plan.yaml"), "--target", target, "-o", str(build)]) == 0
         assert {p.name for p in build.iterdir()} == names
     capsys.readouterr()
     # an infeasible plan has nothing to emit: a clear error, exit 2
-    empty = replace(read_plan(tmp_path / "out" / "plan.yaml"), accelerators=())
+    empty = replace(read_plan(tmp_path / "out" / "solve" / "plan.yaml"), accelerators=())
     write_plan(empty, tmp_path / "empty.yaml")
     assert main(["emit", str(tmp_path / "empty.yaml"), "--target", "sv", "-o", str(tmp_path / "x")]) == 2
     assert "nothing to emit" in capsys.readouterr().err

@@ -45,8 +45,8 @@ def _self_contained(html: str) -> None:
 
 
 def test_solve_report_html_images_load(study_file: Path, tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    assert main(["solve", str(study_file), "-o", str(out), "--quiet"]) == 0
+    out = tmp_path / "solve"  # each command writes <-o>/<command>/
+    assert main(["solve", str(study_file), "-o", str(tmp_path), "--quiet"]) == 0
     html = (out / "report.html").read_text()
     _self_contained(html)
     for heading in ("The plan", "Pipeline of one batch", "Utilisation", "Accelerators"):
@@ -56,11 +56,11 @@ def test_solve_report_html_images_load(study_file: Path, tmp_path: Path) -> None
 
 
 def test_compare_and_pareto_reports_show_their_sections(study_file: Path, tmp_path: Path) -> None:
-    cmp_out, par_out = tmp_path / "cmp", tmp_path / "par"
-    assert main(["compare", str(study_file), "--strategies", "milp,dp", "--time-limit", "5", "-o", str(cmp_out), "--quiet"]) == 0
+    cmp_out, par_out = tmp_path / "compare", tmp_path / "pareto"  # each command writes <-o>/<command>/
+    assert main(["compare", str(study_file), "--strategies", "milp,dp", "--time-limit", "5", "-o", str(tmp_path), "--quiet"]) == 0
     html = (cmp_out / "report.html").read_text()
     assert "<h2>Strategies compared</h2>" in html and "unsupported" in html
-    assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "10", "-o", str(par_out), "--quiet"]) == 0
+    assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "10", "-o", str(tmp_path), "--quiet"]) == 0
     html = (par_out / "report.html").read_text()
     _self_contained(html)
     assert "Pareto fronts</h2>" in html
@@ -104,8 +104,8 @@ def test_progress_bar_only_on_a_terminal(study_file: Path, tmp_path: Path, tty: 
 
 def test_mcm_report_html_images_load(tmp_path: Path, root: Path) -> None:
     """A chiplet-package plan: clusters by segment, the segment-by-segment pipeline, every image loads."""
-    out = tmp_path / "out"
-    assert main(["solve", "--model", "resnet50", "--hardware", "mcm-16", "--batch", "4", "-o", str(out), "--quiet"]) == 0
+    out = tmp_path / "solve"  # each command writes <-o>/<command>/
+    assert main(["solve", "--model", "resnet50", "--hardware", "mcm-16", "--batch", "4", "-o", str(tmp_path), "--quiet"]) == 0
     html = (out / "report.html").read_text()
     _self_contained(html)
     assert "<h2>Clusters</h2>" in html and "segment" in html and "ws" in html

@@ -226,8 +226,8 @@ def test_latency_bound_on_mcm() -> None:
 
 
 def test_compare_execution_command(tmp_path, capsys) -> None:
-    out = tmp_path / "cx"
-    code = main(["compare-execution", "--model", "resnet50", "--hardware", "mcm-16", "--batch", "8", "--json", "-o", str(out)])
+    out = tmp_path / "compare-execution"  # each command writes <-o>/<command>/
+    code = main(["compare-execution", "--model", "resnet50", "--hardware", "mcm-16", "--batch", "8", "--json", "-o", str(tmp_path)])
     assert code == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["execution"] for r in rows] == ["layer-sequential", "segmented-pipeline", "merged-pipeline"]
@@ -237,15 +237,15 @@ def test_compare_execution_command(tmp_path, capsys) -> None:
     assert rows[2]["throughput"] >= max(rows[0]["throughput"], rows[1]["throughput"]) * (1 - 1e-12)
     assert rows[2]["baseline"] == "segmented-pipeline" and rows[2]["throughput_ratio"] == pytest.approx(rows[2]["throughput"] / rows[1]["throughput"])
     assert (out / "compare-execution.md").is_file() and (out / "merged-pipeline" / "plan.yaml").is_file()
-    code = main(["compare-execution", "--model", "resnet50", "--hardware", "mcm-16", "--batch", "8", "-o", str(out)])
+    code = main(["compare-execution", "--model", "resnet50", "--hardware", "mcm-16", "--batch", "8", "-o", str(tmp_path)])
     text = capsys.readouterr().out
     assert code == 0 and "merged/segmented" in text and "layer-sequential" in text
 
 
 def test_mcm_plan_outputs(tmp_path) -> None:
     """solve writes plan, reports and JSON for an mcm plan; the Versal targets refuse it with a clear error."""
-    out = tmp_path / "o"
-    assert main(["solve", "--model", "resnet50", "--hardware", "mcm-16", "--strategy", "dp", "--batch", "4", "-o", str(out), "--quiet"]) == 0
+    out = tmp_path / "o" / "solve"  # each command writes <-o>/<command>/
+    assert main(["solve", "--model", "resnet50", "--hardware", "mcm-16", "--strategy", "dp", "--batch", "4", "-o", str(out.parent), "--quiet"]) == 0
     plan = yaml.safe_load((out / "plan.yaml").read_text())
     assert plan["family"] == "mcm" and plan["accelerators"][0]["partitions"]
     assert "segment" in (out / "report.md").read_text()

@@ -72,9 +72,9 @@ def test_bert_base_hybrid_front_dominates_pure_fronts() -> None:
 
 
 def test_compare_json_and_files(study_file: Path, tmp_path: Path, capsys) -> None:
-    out = tmp_path / "cmp"
+    out = tmp_path / "compare"  # each command writes <-o>/<command>/
     code = main(["compare", str(study_file), "--strategies", "milp,cpsat,dp,optuna-tpe,exhaustive",
-                 "--time-limit", "5", "-o", str(out), "--json"])
+                 "--time-limit", "5", "-o", str(tmp_path), "--json"])
     assert code == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["strategy"] for r in rows] == ["milp", "cpsat", "dp", "optuna-tpe", "exhaustive"]
@@ -94,8 +94,8 @@ def test_compare_json_and_files(study_file: Path, tmp_path: Path, capsys) -> Non
 
 
 def test_pareto_command_writes_csv_png_and_plans(study_file: Path, tmp_path: Path, capsys) -> None:
-    out = tmp_path / "par"
-    assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "10", "-o", str(out), "--json"]) == 0
+    out = tmp_path / "pareto"  # each command writes <-o>/<command>/
+    assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "10", "-o", str(tmp_path), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["execution"] for r in rows} == {"sequential", "spatial", "hybrid"}
     assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -111,7 +111,7 @@ def test_dp_on_hybrid_is_a_clear_error(study_file: Path, tmp_path: Path, capsys)
     assert main(["solve", str(study_file), "--strategy", "dp", "-o", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "dp covers contiguous plans" in err and "Traceback" not in err
-    assert not (tmp_path / "o" / "plan.yaml").exists()
+    assert not (tmp_path / "o").exists()
 
 
 def test_optuna_storage_needs_a_study_name(study_file: Path, tmp_path: Path, capsys) -> None:

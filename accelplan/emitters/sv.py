@@ -1,7 +1,10 @@
 """``sv`` target: a SystemVerilog package of ``localparam``s per accelerator, for RTL generators.
 
 Scalars per accelerator are prefixed ``ACC<i>_``; operator GEMM dimensions are unpacked arrays
-(``ACC<i>_GEMM_M[0:n-1]`` ...), in the order the accelerator runs its layers.
+(``ACC<i>_GEMM_M[0:n-1]`` ...), in the order the accelerator runs its layers. The element-wise
+operators fused into them are ``ACC<i>_FUSED_NAME`` (strings) and ``ACC<i>_FUSED_GEMM`` (index of the
+GEMM whose output each processes; -1: on the first GEMM's input), ``ACC<i>_NUM_FUSED`` of them. A
+GEMM dimension that does not fit a 32-bit ``int`` is refused, naming the layer and field.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from pathlib import Path
 from ..outputs import write_atomic
 from ..plan import Plan
 from .ports import port_names
+from .vitis import check_int_fields, fused_ops
 
 PACKAGE = "accelplan_plan_pkg"
 
@@ -24,6 +28,7 @@ def package(plan: Plan) -> str:
            f"  localparam int BATCH = {plan.batch};",
            f"  localparam int DATA_BITS = {dict(int8=8, int16=16, int32=32, bf16=16, fp16=16, fp32=32).get(plan.dtype or 'int8', 8)};"]
     for acc in plan.accelerators:
+        check_int_fields(acc, "sv")
         p = f"ACC{acc.index}_"
         (a, b, c), (tm, tk, tn) = acc.array, acc.engine_tile
         ports = port_names(acc)
@@ -42,6 +47,12 @@ def package(plan: Plan) -> str:
         for i, field in enumerate(("M", "K", "N", "COUNT")):
             values = ", ".join(str(g[i]) for g in acc.gemms)
             out.append(f"  localparam int {p}GEMM_{field} [0:{n - 1}] = '{{{values}}};")
+        fused = fused_ops(acc)
+        out.append(f"  localparam int {p}NUM_FUSED = {len(fused)};")
+        if fused:
+            names = ", ".join(f'"{name}"' for name, _ in fused)
+            out += [f"  localparam string {p}FUSED_NAME [0:{len(fused) - 1}] = '{{{names}}};",
+                    f"  localparam int {p}FUSED_GEMM [0:{len(fused) - 1}] = '{{{', '.join(str(g) for _, g in fused)}}};"]
     out += [f"endpackage : {PACKAGE}", ""]
     return "\n".join(out)
 

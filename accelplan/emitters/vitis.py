@@ -2,8 +2,10 @@
 
 - ``accelplan_plan.hpp``: per accelerator a namespace ``acc<i>`` with the engine array (A along M,
   B along K as a cascade, C along N), the per-engine and accelerator tiles, PLIO port counts and
-  names, the PL buffer size, and the operator list with GEMM dimensions; the AI Engine graph and
-  the PL kernels include it.
+  names, the PL buffer size, the operator list with GEMM dimensions and the element-wise operators
+  fused into each GEMM (``kFused``: name and the index in ``kGemms`` of the GEMM whose output it
+  processes; -1: before the accelerator's first GEMM, on its input); the AI Engine graph and the PL
+  kernels include it. A dimension that does not fit C++ ``int`` (32 bits) is refused, naming it.
 - ``connectivity.cfg``: a ``[connectivity]`` section for ``v++ -l --config``: ``nk=`` lines
   instantiating one ``mm2s`` data mover per input stream and one ``s2mm`` per output stream, and
   ``stream_connect=`` lines joining them to the AI Engine graph's PLIO ports (``ai_engine_0.<port>``).
@@ -14,8 +16,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..errors import SolveError
 from ..outputs import write_atomic
-from ..plan import Plan
+from ..plan import AcceleratorPlan, Plan
 from .ports import port_names
 
 AIE = "ai_engine_0"
@@ -23,8 +26,35 @@ DTYPE_CPP = {"int8": "std::int8_t", "int16": "std::int16_t", "int32": "std::int3
              "fp16": "std::uint16_t", "fp32": "float"}
 
 
+INT_MAX = 2**31 - 1  # C++ int (and SystemVerilog int) on every platform Vitis targets
+
+
 def _cstr(text: str) -> str:
     return json.dumps(text)  # a valid C++ string literal for printable text
+
+
+def fused_ops(acc: AcceleratorPlan) -> list[tuple[str, int]]:
+    """The element-wise operators the accelerator runs, each with the index (in ``acc.layers``) of the GEMM
+    before it, whose output it processes; -1 for those before its first GEMM.
+
+    ``acc.ops`` lists every operator in order; the GEMM layers are ``acc.layers``, the rest are fused.
+    """
+    gemms, at, out = set(acc.layers), -1, []
+    for op in acc.ops:
+        if op in gemms:
+            at += 1
+        else:
+            out.append((op, at))
+    return out
+
+
+def check_int_fields(acc: AcceleratorPlan, target: str) -> None:
+    """Refuse a GEMM dimension or count that does not fit a 32-bit ``int``, naming the layer and the field."""
+    for layer, gemm in zip(acc.layers, acc.gemms):
+        for field, value in zip(("m", "k", "n", "count"), gemm):
+            if not 0 <= value <= INT_MAX:
+                raise SolveError(f"{target} target, accelerator {acc.index}: layer {layer!r}: {field} = {value} does not "
+                                 f"fit a 32-bit int (0..{INT_MAX}); the build flow cannot take it")
 
 
 def header(plan: Plan) -> str:
@@ -49,6 +79,11 @@ def header(plan: Plan) -> str:
         "  int count;",
         "};",
         "",
+        "struct Fused {  // an element-wise operator fused into a GEMM",
+        "  const char* name;",
+        "  int gemm;  // index in kGemms of the GEMM whose output it processes; -1: on the first GEMM's input",
+        "};",
+        "",
         f"using data_t = {DTYPE_CPP.get(dtype, 'std::int8_t')};",
         f"constexpr int kBatch = {plan.batch};",
         f"constexpr int kNumAccelerators = {len(plan.accelerators)};",
@@ -56,6 +91,7 @@ def header(plan: Plan) -> str:
         "",
     ]
     for acc in plan.accelerators:
+        check_int_fields(acc, "vitis")
         (a, b, c), (tm, tk, tn) = acc.array, acc.engine_tile
         ports = port_names(acc)
         out += [f"namespace acc{acc.index} {{  // {acc.config}",
@@ -80,8 +116,12 @@ def header(plan: Plan) -> str:
         out += [f"constexpr int kNumGemms = {len(gemms)};",
                 f"constexpr std::array<Gemm, {len(gemms)}> kGemms = {{{{",
                 ",\n".join(gemms),
-                "}};",
-                "static_assert(kArrayA * kArrayB * kArrayC == kUnits, \"engine array and unit count disagree\");",
+                "}};"]
+        fused = [f"    Fused{{{_cstr(name)}, {at}}}" for name, at in fused_ops(acc)]
+        out += [f"constexpr int kNumFused = {len(fused)};",
+                f"constexpr std::array<Fused, {len(fused)}> kFused = {{{{" + ("" if fused else "}};")]
+        out += [",\n".join(fused), "}};"] if fused else []
+        out += ["static_assert(kArrayA * kArrayB * kArrayC == kUnits, \"engine array and unit count disagree\");",
                 f"}}  // namespace acc{acc.index}", ""]
     out += ["}  // namespace accelplan", ""]
     return "\n".join(out)
