@@ -88,3 +88,21 @@ def test_knapsack_is_exact_and_bounds_hold(seed: int) -> None:
         if found.counts is not None:
             assert found.value > threshold and np.dot(found.counts, weight) <= capacity * (1 + 1e-12)
     assert fractional_bounds(value[:, None], weight[:, None], count.astype(float), capacity)[0] >= truth - 1e-9
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_colgen_honours_throughput_min(seed: int) -> None:
+    """A throughput floor just below the optimum keeps it; just above it leaves no plan (proven)."""
+    from dataclasses import replace
+
+    base = _any_order(random_problem(seed, "throughput"))
+    best = solve(base, "exhaustive")
+    if best.solver.status != "optimal":
+        return
+    for factor, status in ((0.99, "optimal"), (1.01, "infeasible")):
+        problem = replace(base, throughput_min=best.throughput * factor)
+        assert solve(problem, "exhaustive").solver.status == status
+        plan = solve(problem, "colgen", time_limit_s=30)
+        assert plan.solver.status == status, (factor, plan.solver)
+        if status == "optimal":
+            assert math.isclose(plan.objective_value(), best.objective_value(), rel_tol=1e-6)
