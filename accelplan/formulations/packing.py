@@ -5,6 +5,7 @@
   ``sum_j n[k, j] = count[k]``; ``sum_k time[k, c_j] n[k, j] <= P``; ``P >= floor`` (the DDR time);
   ``sum_{j,k} time[k, c_j] n[k, j] + (batch - 1) P <= latency bound``; accelerators of the same
   configuration sorted by stage time (symmetry). An accelerator may run nothing (then it is not built).
+- :func:`improve`: moves and swaps of single layers that shorten the busiest accelerator's stage.
 - :func:`restricted_master`: pick whole patterns (integer ``lambda_p``) among those generated so far,
   minimising the longest stage of a chosen pattern: a quick plan from the columns (price and branch).
 
@@ -131,6 +132,42 @@ def restricted_master(classes: ClassTable, patterns: Sequence[Pattern], share: n
     for i, p in enumerate(patterns):
         out += [(p.config, p.counts)] * int(round(x[lam[i]]))
     return Packing(False, float(x[period]), tuple(out))
+
+
+def improve(classes: ClassTable, accelerators: Sequence[tuple[int, Sequence[int]]]) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """Local search on a placement: move one layer off the busiest accelerator, or swap it for a layer of
+    another class elsewhere, while that lowers the pair's longer stage; until no such move is left."""
+    t = classes.time
+    configs = [c for c, _ in accelerators]
+    n = np.array([list(counts) for _, counts in accelerators], dtype=int)  # (A, K)
+    load = np.array([float(np.dot(n[j], t[:, c])) for j, c in enumerate(configs)])
+    improved = True
+    while improved:
+        improved = False
+        i = int(np.argmax(load))
+        for a in np.flatnonzero(n[i] > 0):
+            for j in range(len(configs)):
+                if j == i:
+                    continue
+                for b in [-1, *np.flatnonzero(n[j] > 0)]:
+                    if b == a:
+                        continue
+                    new_i = load[i] - t[a, configs[i]] + (t[b, configs[i]] if b >= 0 else 0.0)
+                    new_j = load[j] + t[a, configs[j]] - (t[b, configs[j]] if b >= 0 else 0.0)
+                    if max(new_i, new_j) < load[i] * (1 - 1e-12):
+                        n[i, a] -= 1
+                        n[j, a] += 1
+                        if b >= 0:
+                            n[j, b] -= 1
+                            n[i, b] += 1
+                        load[i], load[j] = new_i, new_j
+                        improved = True
+                        break
+                if improved:
+                    break
+            if improved:
+                break
+    return tuple((c, tuple(int(x) for x in n[j])) for j, c in enumerate(configs))
 
 
 def groups_of(classes: ClassTable, accelerators: Sequence[tuple[int, Sequence[int]]]) -> Groups:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..formulations.configuration_lp import TIME_SCALE, ClassTable, LpResult, MasterLP, Pattern
-from ..formulations.packing import Limits, groups_of, pack, restricted_master
+from ..formulations.packing import Limits, groups_of, improve, pack, restricted_master
 from ..plan import Groups, Outcome, evaluate
 from ..problem import Problem
 from .contiguous import best_contiguous
@@ -197,14 +197,16 @@ class BranchAndPrice:
             return True
         if target_us <= known.none_within_us:
             return False
-        limits = Limits(self.limits.floor_us, min(target_us, self.limits.cap_us), self.limits.latency_us,
-                        self.limits.batch)
+        # capped at the incumbent, not the target: a plan found above the target may still improve below it
+        cap = min(max(target_us, incumbent.period_us * (1 - TOLERANCE)), self.limits.cap_us)
+        limits = Limits(self.limits.floor_us, cap, self.limits.latency_us, self.limits.batch)
         result = pack(self.classes, multiset, limits, min(time_limit_s, self.deadline - time.perf_counter()))
         if result.accelerators is not None:
-            known.best_us = min(known.best_us, self.offer(groups_of(self.classes, result.accelerators), incumbent))
+            placed = improve(self.classes, result.accelerators)
+            known.best_us = min(known.best_us, self.offer(groups_of(self.classes, placed), incumbent))
             if known.best_us <= target_us * (1 + 1e-12):
                 return True
-        if result.proven:
+        if result.proven:  # optimal above the target, or infeasible within the cap
             known.none_within_us = target_us
         else:
             self.unsettled.add(multiset)
