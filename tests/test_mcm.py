@@ -301,11 +301,11 @@ def test_dram_hops_follow_the_snake_placement(tmp_path) -> None:
 
 
 def test_compare_execution_on_versal_picks_a_strategy_per_model(capsys, tmp_path, study_file) -> None:
-    """On versal-aie auto runs dp on sequential and spatial and milp on hybrid; a forced dp reports hybrid unsupported."""
+    """On versal-aie auto runs dp on sequential and spatial and colgen on hybrid; a forced dp reports hybrid unsupported."""
     base = ["compare-execution", str(study_file), "--time-limit", "20", "--json", "-o", str(tmp_path / "out")]
     assert main(base + ["--quiet"]) == 0
     rows = {r["execution"]: r for r in json.loads(capsys.readouterr().out)}
-    assert [rows[e]["strategy"] for e in ("sequential", "spatial", "hybrid")] == ["dp", "dp", "milp"]
+    assert [rows[e]["strategy"] for e in ("sequential", "spatial", "hybrid")] == ["dp", "dp", "colgen"]
     assert all(rows[e]["status"] == "optimal" for e in rows)
     assert rows["hybrid"]["throughput"] >= rows["spatial"]["throughput"] * (1 - 1e-6) >= rows["sequential"]["throughput"] * (1 - 1e-6)
     assert main(base + ["--strategy", "dp", "--quiet"]) == 0

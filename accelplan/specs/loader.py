@@ -21,6 +21,10 @@ Lines = dict[tuple, int]
 #: libyaml's safe loader when PyYAML was built with it (same documents, several times faster), else PyYAML's
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+MAX_BYTES = 16 * 2**20  # characters of one spec file
+MAX_NODES = 1_000_000  # values of a document once its aliases are expanded
+MAX_DEPTH = 64  # levels of nesting
+
 _TAGS: dict[str, type[BaseModel]] = {"gemm": GemmOp, "attention": AttentionOp, "conv2d": Conv2dOp,
                                       "elementwise": ElementwiseOp, "repeat": RepeatBlock}
 
@@ -33,9 +37,17 @@ def read_yaml(path: Path) -> tuple[Any, Lines]:
         raise SpecError(str(path), [SpecIssue("file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(str(path), [SpecIssue(f"cannot read file: {exc}")]) from None
+    if len(text) > MAX_BYTES:
+        raise SpecError(str(path), [SpecIssue(f"file is {len(text):,} characters; spec files are limited to "
+                                              f"{MAX_BYTES:,}")])
     try:
         node = yaml.compose(text, Loader=_LOADER)
+        if node is not None:
+            _check_structure(str(path), node)
         data = yaml.load(text, Loader=_LOADER)
+    except RecursionError:
+        raise SpecError(str(path), [SpecIssue(f"the document nests deeper than the parser can follow; "
+                                              f"specs are limited to {MAX_DEPTH} levels")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -49,6 +61,60 @@ def read_yaml(path: Path) -> tuple[Any, Lines]:
     if not isinstance(data, dict):
         raise SpecError(str(path), [SpecIssue(f"expected a mapping of fields at the top level, got {type(data).__name__}", line=1)])
     return data, lines
+
+
+def _check_structure(file: str, root: yaml.Node) -> None:
+    """Refuse what would make reading the document explode: an alias that refers to itself, aliases that
+    expand to more than ``MAX_NODES`` nodes ("billion laughs"), nesting deeper than ``MAX_DEPTH``, and a
+    key written twice in one mapping (YAML would silently keep the last)."""
+    size: dict[int, int] = {}  # id(node) -> its expanded size, once known
+    open_: set[int] = set()  # nodes on the current path: meeting one again is a recursive alias
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            open_.discard(key)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            if size[key] > MAX_NODES:
+                raise SpecError(file, [SpecIssue(f"aliases expand the document to more than {MAX_NODES:,} values; "
+                                                 "write the repeated part once (a repeat block) or with fewer aliases",
+                                                 line=node.start_mark.line + 1)])
+            continue
+        if key in size:
+            continue
+        if key in open_:
+            raise SpecError(file, [SpecIssue("recursive alias: a node refers to itself", line=node.start_mark.line + 1)])
+        if depth > MAX_DEPTH:
+            raise SpecError(file, [SpecIssue(f"the document nests deeper than {MAX_DEPTH} levels",
+                                             line=node.start_mark.line + 1)])
+        if isinstance(node, yaml.MappingNode):
+            _check_keys(file, node)
+        open_.add(key)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in size)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_keys(file: str, node: yaml.MappingNode) -> None:
+    """A key written twice in one mapping is an error naming both lines."""
+    seen: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key.start_mark.line + 1
+        if key.value in seen:
+            raise SpecError(file, [SpecIssue(f"key {key.value!r} appears twice in one mapping (first at line "
+                                             f"{seen[key.value]}); keep one", line=line)])
+        seen[key.value] = line
 
 
 def _record_lines(node: yaml.Node, at: tuple, lines: Lines) -> None:

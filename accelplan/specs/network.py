@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from ..errors import SpecError, SpecIssue
 from .loader import Lines, format_path, line_of
 from .lowering import lower
-from .schema import ModelSpec, Operator, RepeatBlock
+from .schema import MAX_OPERATORS, ModelSpec, Operator, RepeatBlock
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,19 @@ class Network:
     ops: tuple[NetworkOp, ...]
 
 
+def expanded_count(items) -> int:
+    """Operators ``items`` hold once every ``repeat`` block is expanded (counted, not expanded)."""
+    return sum(item.repeat * expanded_count(item.operators) if isinstance(item, RepeatBlock) else 1 for item in items)
+
+
 def flatten(spec: ModelSpec, lines: Lines | None = None, file: str = "<model>") -> Network:
-    """Expand ``repeat`` blocks and resolve inputs; raise :class:`SpecError` on duplicates or dangling inputs."""
+    """Expand ``repeat`` blocks and resolve inputs; raise :class:`SpecError` on duplicates or dangling inputs,
+    and before expanding anything when the model would hold more than ``MAX_OPERATORS`` operators."""
     lines = lines or {}
+    count = expanded_count(spec.operators)
+    if count > MAX_OPERATORS:
+        raise SpecError(file, [SpecIssue(f"the repeat blocks expand to {count:,} operators; a model is limited to "
+                                         f"{MAX_OPERATORS:,}", "operators", line_of(("operators",), lines))])
     issues: list[SpecIssue] = []
     ops: list[NetworkOp] = []
     seen: dict[str, tuple] = {}

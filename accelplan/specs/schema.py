@@ -27,6 +27,18 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
 
 
+# ----------------------------------------------------------------------------------------- limits
+MAX_DIM = 2**31 - 1  # a tensor dimension: what build flows' 32-bit integers hold
+MAX_REPEAT = 100_000  # copies of one repeat block
+MAX_OPERATORS = 100_000  # operators of a model once its repeat blocks are expanded
+MAX_BATCH = 2**20
+MAX_ACCELERATORS = 1024
+MAX_SEED = 2**32 - 1  # what CP-SAT and Optuna take
+
+Dim = Annotated[int, Field(gt=0, le=MAX_DIM)]
+Finite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
 # ----------------------------------------------------------------------------------------- model
 class _Operator(Strict):
     name: str = Field(min_length=1, description="unique operator name")
@@ -37,10 +49,10 @@ class GemmOp(_Operator):
     """A GEMM ``[M,K] x [K,N]``, repeated ``heads`` times independently (batched matmul)."""
 
     kind: Literal["linear", "matmul"]
-    m: PositiveInt = Field(description="rows of the output (tokens, pixels)")
-    k: PositiveInt = Field(description="reduction dimension")
-    n: PositiveInt = Field(description="columns of the output (features)")
-    heads: PositiveInt = Field(1, description="independent GEMMs of this shape (batched matmul)")
+    m: Dim = Field(description="rows of the output (tokens, pixels)")
+    k: Dim = Field(description="reduction dimension")
+    n: Dim = Field(description="columns of the output (features)")
+    heads: Dim = Field(1, description="independent GEMMs of this shape (batched matmul)")
     weight: bool | None = Field(None, description="the KxN operand is a stored weight; default: true for linear, false for matmul")
 
 
@@ -48,33 +60,33 @@ class AttentionOp(_Operator):
     """Attention parts per head: ``attention_qk`` is Q·Kᵀ (seq×head_dim×kv_seq), ``attention_pv`` is P·V."""
 
     kind: Literal["attention_qk", "attention_pv"]
-    heads: PositiveInt
-    seq: PositiveInt = Field(description="query length")
-    head_dim: PositiveInt
-    kv_seq: PositiveInt | None = Field(None, description="key/value length; default: seq")
+    heads: Dim
+    seq: Dim = Field(description="query length")
+    head_dim: Dim
+    kv_seq: Dim | None = Field(None, description="key/value length; default: seq")
 
 
 class Conv2dOp(_Operator):
     """A 2-D convolution, lowered to GEMM (im2col): M = out pixels, K = in/groups·kh·kw, N = out/groups."""
 
     kind: Literal["conv2d"]
-    in_channels: PositiveInt
-    out_channels: PositiveInt
-    height: PositiveInt = Field(description="input height (pixels)")
-    width: PositiveInt = Field(description="input width (pixels)")
-    kernel: PositiveInt | tuple[PositiveInt, PositiveInt]
-    stride: PositiveInt | tuple[PositiveInt, PositiveInt] = 1
+    in_channels: Dim
+    out_channels: Dim
+    height: Dim = Field(description="input height (pixels)")
+    width: Dim = Field(description="input width (pixels)")
+    kernel: Dim | tuple[Dim, Dim]
+    stride: Dim | tuple[Dim, Dim] = 1
     padding: Annotated[int, Field(ge=0)] | tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] = 0
-    dilation: PositiveInt | tuple[PositiveInt, PositiveInt] = 1
-    groups: PositiveInt = 1
+    dilation: Dim | tuple[Dim, Dim] = 1
+    groups: Dim = 1
 
 
 class ElementwiseOp(_Operator):
     """A cheap, bandwidth-bound operator over ``elements`` output values."""
 
     kind: Literal["softmax", "layernorm", "gelu", "relu", "add", "mul", "pool"]
-    elements: PositiveInt = Field(description="output elements")
-    input_elements: PositiveInt | None = Field(None, description="input elements read per input tensor; default: elements")
+    elements: Dim = Field(description="output elements")
+    input_elements: Dim | None = Field(None, description="input elements read per input tensor; default: elements")
 
 
 OPERATOR_KINDS = ("linear", "matmul", "attention_qk", "attention_pv", "conv2d",
@@ -86,6 +98,8 @@ def _item_tag(value: object) -> str | None:
         if "repeat" in value:
             return "repeat"
         kind = value.get("kind")
+        if not isinstance(kind, str):
+            return None  # missing or not a name: the discriminator's error lists the kinds
         return {"linear": "gemm", "matmul": "gemm", "attention_qk": "attention", "attention_pv": "attention",
                 "conv2d": "conv2d"}.get(kind, "elementwise" if kind in OPERATOR_KINDS else None)
     if isinstance(value, RepeatBlock):
@@ -96,7 +110,7 @@ def _item_tag(value: object) -> str | None:
 class RepeatBlock(Strict):
     """``repeat: N`` copies of ``operators``, named ``{name}{i}.{operator}`` for i = start..start+N-1."""
 
-    repeat: PositiveInt
+    repeat: Annotated[int, Field(gt=0, le=MAX_REPEAT)]
     name: str = Field("block", min_length=1, description="prefix of the copies' names")
     start: Annotated[int, Field(ge=0)] = Field(0, description="index of the first copy")
     operators: list["OperatorItem"] = Field(min_length=1)
@@ -124,16 +138,16 @@ class ModelSpec(Strict):
     name: str = Field(min_length=1)
     description: str = ""
     dtype: Dtype = "int8"
-    batch: PositiveInt = Field(1, description="default batch (inputs per pipeline fill)")
+    batch: Annotated[int, Field(gt=0, le=MAX_BATCH)] = Field(1, description="default batch (inputs per pipeline fill)")
     operators: list[OperatorItem] = Field(min_length=1)
 
 
 # ----------------------------------------------------------------------------------------- study
 class Constraints(Strict):
-    latency_max_ms: PositiveFloat | None = Field(None, description="upper bound on batch latency (ms)")
-    throughput_min: PositiveFloat | None = Field(None, description="lower bound on throughput (inferences/s)")
-    batch: PositiveInt | None = Field(None, description="inputs per batch; default: the model's batch")
-    max_accelerators: PositiveInt | None = Field(
+    latency_max_ms: Finite | None = Field(None, description="upper bound on batch latency (ms)")
+    throughput_min: Finite | None = Field(None, description="lower bound on throughput (inferences/s)")
+    batch: Annotated[int, Field(gt=0, le=MAX_BATCH)] | None = Field(None, description="inputs per batch; default: the model's batch")
+    max_accelerators: Annotated[int, Field(gt=0, le=MAX_ACCELERATORS)] | None = Field(
         None, description="most accelerators carved out of the device (versal-aie, default 6); "
                           "on mcm, most clusters per segment (default: no limit but the chiplets)")
 
@@ -151,9 +165,10 @@ class StudySpec(Strict):
     objective: Objective = "throughput"
     constraints: Constraints = Constraints()
     strategy: Strategy | None = Field(None, description="default: the hardware family's (milp on versal-aie, dp on mcm)")
-    time_limit_s: PositiveFloat = Field(60.0, description="wall-clock limit of the solver (s)")
-    seed: int = Field(0, ge=0, description="random seed of the solver or search (repeatable runs)")
-    model_dims: dict[str, PositiveInt] = Field(default_factory=dict,
+    time_limit_s: Annotated[float, Field(gt=0, le=7 * 86400, allow_inf_nan=False)] = Field(
+        60.0, description="wall-clock limit of the solver (s)")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="random seed of the solver or search (repeatable runs)")
+    model_dims: dict[str, Dim] = Field(default_factory=dict,
                                                description="values of symbolic dimensions when the model is an .onnx file")
 
 

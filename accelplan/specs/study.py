@@ -95,7 +95,7 @@ def _check_compatible(model: Network, hw: Hardware, file: str, lines: Lines) -> 
     supported = families.get(hw.family).dtypes(hw)
     if model.dtype not in supported:
         raise SpecError(file, [SpecIssue(f"model {model.name!r} uses dtype {model.dtype!r}, which hardware {hw.name!r} "
-                                         f"has no tiles or MAC rate for (supported: {', '.join(supported)})",
+                                         f"has no engine tiles, MAC rate or MAC energy for (supported: {', '.join(supported) or 'none'})",
                                          "model", line_of(("model",), lines))])
 
 

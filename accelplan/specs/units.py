@@ -1,11 +1,14 @@
 """Physical quantities written with their unit in YAML, e.g. ``clock: 1.25 GHz``.
 
 Every quantity is stored in SI base units (Hz, bytes, bytes/s, joules, watts, seconds).
-A bare number is refused for a dimensional field because it would be ambiguous.
+A bare number is refused for a dimensional field because it would be ambiguous (except 0 where zero
+is allowed). A quantity is finite, 0 or between 1e-18 and 1e18 in SI units, and clocks and
+bandwidths are above zero.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
@@ -26,6 +29,10 @@ UNITS: dict[str, dict[str, float]] = {
 }
 
 
+SMALLEST, LARGEST = 1e-18, 1e18  # a non-zero quantity in SI units lies between these (no underflow, no overflow)
+POSITIVE = frozenset({"frequency", "bandwidth"})  # dimensions that divide work: zero is refused
+
+
 def parse_quantity(value: object, dimension: str) -> float:
     """Parse ``"<number> <unit>"`` into SI base units for ``dimension``.
 
@@ -36,6 +43,8 @@ def parse_quantity(value: object, dimension: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"expected a {dimension} with a unit, e.g. '1 {next(iter(allowed))}'; units: {examples}")
     if isinstance(value, (int, float)):
+        if value == 0 and dimension in POSITIVE:
+            raise ValueError(f"a {dimension} must be above zero: it divides work")
         if value == 0:
             return 0.0
         raise ValueError(f"a {dimension} needs a unit (got bare number {value}); write e.g. '{value} {next(reversed(allowed))}'; units: {examples}")
@@ -47,7 +56,14 @@ def parse_quantity(value: object, dimension: str) -> float:
         raise ValueError(f"unit {unit!r} is not a {dimension} unit; allowed: {examples}")
     if number < 0:
         raise ValueError(f"a {dimension} cannot be negative (got {value!r})")
-    return number * allowed[unit]
+    si = number * allowed[unit]
+    if not math.isfinite(si) or (si != 0 and not SMALLEST <= si <= LARGEST):
+        zero = "" if dimension in POSITIVE else "0 or "
+        raise ValueError(f"{value!r} is out of range: a {dimension} is {zero}between {SMALLEST:g} and {LARGEST:g} "
+                         f"{next(u for u, f in allowed.items() if f == 1.0)}")
+    if si == 0 and dimension in POSITIVE:
+        raise ValueError(f"a {dimension} must be above zero (got {value!r}): it divides work")
+    return si
 
 
 def _quantity(dimension: str):

@@ -64,8 +64,9 @@ class ChipletPackage(Family):
         return _tile_issues(hw, lines) + _mesh_issues(hw, lines)
 
     def dtypes(self, hw: Any) -> tuple[str, ...]:
-        """Data types with chiplet tiles and a MAC rate."""
-        return tuple(d for d in hw.chiplet.tiles if d in hw.chiplet.macs_per_cycle)
+        """Data types with chiplet tiles (a non-empty list), a MAC rate and a MAC energy."""
+        return tuple(d for d, tiles in hw.chiplet.tiles.items()
+                     if tiles and d in hw.chiplet.macs_per_cycle and d in hw.energy.mac)
 
     def tabulate(self, study, execution, objective, prune=True):
         from .tabulate import tabulate

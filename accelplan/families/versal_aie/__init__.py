@@ -43,9 +43,9 @@ class VersalAIE(Family):
         return issues
 
     def dtypes(self, hw: Any) -> tuple[str, ...]:
-        """Data types with engine tiles and a MAC rate."""
-        tiled = {**hw.menu.engine_tiles, **hw.menu.engine_tile_dims}
-        return tuple(d for d in tiled if d in hw.aie.macs_per_cycle)
+        """Data types with engine tiles (a non-empty list), a MAC rate and a MAC energy."""
+        tiled = {d for d, tiles in {**hw.menu.engine_tiles, **hw.menu.engine_tile_dims}.items() if tiles}
+        return tuple(sorted(d for d in tiled if d in hw.aie.macs_per_cycle and d in hw.energy.mac))
 
     def tabulate(self, study, execution, objective, prune=True):
         from .tabulate import tabulate
