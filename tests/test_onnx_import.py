@@ -182,3 +182,41 @@ def test_import_command_and_a_study_naming_onnx(tmp_path: Path, capsys) -> None:
     from_yaml = api.plan_study(api.make_study(model=str(out), hardware="vck190", execution="spatial", batch=8,
                                               max_accelerators=3), strategy="dp")
     assert from_yaml.plan.throughput == pytest.approx(result.plan.throughput)
+
+
+def test_graph_with_absent_external_weights_imports_and_solves(tmp_path: Path, capsys) -> None:
+    """A planner needs shapes, not weights: weights stored in an external file that is not there."""
+    n = helper.make_node
+    graph = helper.make_graph(
+        [n("MatMul", ["x", "w1"], ["h"], name="fc1"), n("Relu", ["h"], ["r"], name="act"),
+         n("MatMul", ["r", "w2"], ["y"], name="fc2")],
+        "torch_jit", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [SEQ, D])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [SEQ, D])], [_w("w1", D, FF), _w("w2", FF, D)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "exported.onnx"
+    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location="exported.data",
+              size_threshold=0)
+    (tmp_path / "exported.data").unlink()
+    spec = import_onnx(path)
+    assert spec["name"] == "exported"  # the file's name, not the exporter's graph name
+    gemms = [op for op in spec["operators"] if op["kind"] in ("linear", "matmul")]
+    assert [(g["m"], g["k"], g["n"]) for g in gemms] == [(SEQ, D, FF), (SEQ, FF, D)]
+    (tmp_path / "study.yaml").write_text("model: exported.onnx\nhardware: vck190\nexecution: hybrid\n"
+                                         "constraints: {batch: 4, max_accelerators: 2}\ntime_limit_s: 20\n")
+    assert main(["solve", str(tmp_path / "study.yaml"), "--strategy", "colgen", "-o", str(tmp_path / "out"),
+                 "--quiet"]) == 0
+
+
+def test_validate_reads_onnx_files_as_models(tmp_path: Path, capsys) -> None:
+    n = helper.make_node
+    graph = helper.make_graph([n("MatMul", ["x", "w"], ["y"], name="fc")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4, 8])], [_w("w", 8, 8)])
+    good = _save(graph, tmp_path / "good.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\xff\xfe\x00 not a protobuf")
+    assert main(["validate", str(good)]) == 0
+    assert "valid model (ONNX)" in capsys.readouterr().out
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable ONNX model" in err and "UnicodeDecodeError" not in err

@@ -14,7 +14,11 @@ LOADERS = {"model": load_model, "hardware": load_hardware, "study": load_study}
 
 
 def validate_file(path: Path) -> str:
-    """Validate a model, hardware or study spec (kind detected from its fields); return the kind."""
+    """Validate a model, hardware or study spec (kind detected from its fields), or an ONNX graph as a model
+    (imported without its weights); return the kind."""
+    if path.suffix == ".onnx":
+        load_model(path)
+        return "model (ONNX)"
     data, _ = read_yaml(path)
     kind = detect_kind(data)
     if kind not in LOADERS:

@@ -270,7 +270,7 @@ def _load(path: Path, dims: dict[str, int], file: str):
     import onnx
 
     try:
-        model = onnx.load(str(path))
+        model = onnx.load(str(path), load_external_data=False)  # shapes, not weights: external data may be absent
     except FileNotFoundError:
         raise SpecError(file, [SpecIssue("file not found")]) from None
     except Exception as exc:  # protobuf decode errors and the like
@@ -312,7 +312,7 @@ def import_onnx(path: Path, batch: int = 1, dims: dict[str, int] | None = None, 
     for index, node in enumerate(graph.node):
         _handler(ctx, node, index)(ctx, node, index)
     _check(ctx, file)
-    return {"name": name or re.sub(r"[^A-Za-z0-9_.-]+", "-", graph.name or path.stem) or path.stem,
+    return {"name": name or re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem) or "imported",
             "description": f"imported from {path.name} by accelplan import", "dtype": dtype, "batch": batch,
             "operators": ctx.ops}
 
