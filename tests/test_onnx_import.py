@@ -153,11 +153,11 @@ def test_small_cnn_groups_dilation_pool_gemm(tmp_path: Path) -> None:
 
 
 def test_unsupported_operators_are_listed_and_lumped_on_request(tmp_path: Path) -> None:
-    path = small_cnn(tmp_path / "odd.onnx", extra="LRN")
-    with pytest.raises(SpecError, match=r"unsupported ONNX operators LRN at nodes: odd_node \(LRN\).*--lump"):
+    path = small_cnn(tmp_path / "odd.onnx", extra="Softplus")
+    with pytest.raises(SpecError, match=r"unsupported ONNX operators Softplus at nodes: odd_node \(Softplus\).*--lump"):
         import_onnx(path)
-    lumped = import_onnx(path, lump=True)
-    assert lumped["operators"][-1] == {"name": "odd_node", "kind": "relu", "elements": 10}
+    lumped = import_onnx(path, lump=True)  # the kind it used and the operator it stands for are both written
+    assert lumped["operators"][-1] == {"name": "odd_node.Softplus", "kind": "unary", "elements": 10}
 
 
 def test_missing_symbolic_dimension_is_a_clear_error(tmp_path: Path) -> None:
@@ -220,3 +220,67 @@ def test_validate_reads_onnx_files_as_models(tmp_path: Path, capsys) -> None:
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "not a readable ONNX model" in err and "UnicodeDecodeError" not in err
+
+
+def _conv_w(name: str, out_c: int, in_c: int, k: int) -> onnx.TensorProto:
+    return _w(name, out_c, in_c, k, k)
+
+
+def mobilenet_v2_block(path: Path, opset: int = 13) -> Path:
+    """MobileNetV2 in miniature: stem conv + BatchNorm + ReLU6 (Clip), an inverted residual (expand 1x1, depthwise
+    3x3, project 1x1, residual Add), GlobalAveragePool, Flatten, Gemm; the weights of an exporter (absent here)."""
+    n = helper.make_node
+    c, e = 16, 64
+    inits = [_conv_w("w0", c, 3, 3), _w("bn_s", c), _w("bn_b", c), _w("bn_m", c), _w("bn_v", c),
+             _conv_w("w1", e, c, 1), _conv_w("wd", e, 1, 3), _conv_w("w2", c, e, 1), _w("fc", 10, c), _w("fcb", 10),
+             numpy_helper.from_array(np.array(0.0, dtype=np.float32), "lo"),
+             numpy_helper.from_array(np.array(6.0, dtype=np.float32), "hi")]
+    nodes = [
+        n("Conv", ["x", "w0"], ["s0"], name="stem", pads=[1, 1, 1, 1], strides=[2, 2]),
+        n("BatchNormalization", ["s0", "bn_s", "bn_b", "bn_m", "bn_v"], ["s1"], name="stem_bn"),
+        n("Clip", ["s1", "lo", "hi"], ["s2"], name="stem_relu6"),
+        n("Conv", ["s2", "w1"], ["e0"], name="expand"), n("Clip", ["e0", "lo", "hi"], ["e1"], name="expand_relu6"),
+        n("Conv", ["e1", "wd"], ["d0"], name="depthwise", pads=[1, 1, 1, 1], group=e),
+        n("Clip", ["d0", "lo", "hi"], ["d1"], name="dw_relu6"),
+        n("Conv", ["d1", "w2"], ["p0"], name="project"), n("Add", ["p0", "s2"], ["r"], name="residual"),
+        n("GlobalAveragePool", ["r"], ["g"], name="gap"), n("Flatten", ["g"], ["f"], axis=1),
+        n("Gemm", ["f", "fc", "fcb"], ["y"], name="classifier", transB=1)]
+    graph = helper.make_graph(nodes, "torch_jit", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 32, 32])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 10])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path), save_as_external_data=True, location=path.stem + ".data", size_threshold=0)
+    (path.parent / (path.stem + ".data")).unlink()
+    return path
+
+
+def alexnet_block(path: Path, opset: int = 11) -> Path:
+    """AlexNet in miniature: Conv, ReLU, LRN, MaxPool, Flatten, Dropout, Gemm."""
+    n = helper.make_node
+    inits = [_conv_w("w0", 8, 3, 5), _w("fc", 10, 8 * 7 * 7), _w("fcb", 10)]
+    nodes = [n("Conv", ["x", "w0"], ["c0"], name="conv1", strides=[2, 2], pads=[2, 2, 2, 2]),
+             n("Relu", ["c0"], ["c1"], name="relu1"), n("LRN", ["c1"], ["c2"], name="lrn1", size=5),
+             n("MaxPool", ["c2"], ["p"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
+             n("Flatten", ["p"], ["f"], axis=1), n("Dropout", ["f"], ["fd"], name="drop"),
+             n("Gemm", ["fd", "fc", "fcb"], ["y"], name="fc1", transB=1)]
+    graph = helper.make_graph(nodes, "main_graph", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 28, 28])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])], inits)
+    return _save(graph, path, opset)
+
+
+@pytest.mark.parametrize("build, kinds", [
+    (mobilenet_v2_block, ["conv2d", "batchnorm", "clip", "conv2d", "clip", "conv2d", "clip", "conv2d", "add", "pool",
+                          "linear"]),
+    (alexnet_block, ["conv2d", "relu", "lrn", "pool", "linear"]),
+])
+def test_vision_exports_import_without_lump_and_solve(build, kinds, tmp_path: Path) -> None:
+    path = build(tmp_path / f"{build.__name__}.onnx")
+    spec = import_onnx(path)
+    assert [op["kind"] for op in spec["operators"]] == kinds
+    if build is mobilenet_v2_block:
+        dw = next(op for op in spec["operators"] if op["name"] == "depthwise")
+        assert dw["groups"] == dw["in_channels"] == dw["out_channels"] == 64  # depthwise: one group per channel
+    (tmp_path / "study.yaml").write_text(f"model: {path.name}\nhardware: vck190\nexecution: hybrid\n"
+                                         "constraints: {batch: 4, max_accelerators: 3}\ntime_limit_s: 20\n")
+    assert main(["solve", str(tmp_path / "study.yaml"), "--strategy", "colgen", "-o", str(tmp_path / "out"),
+                 "--quiet"]) == 0

@@ -16,11 +16,14 @@ Mapping (ONNX -> spec operator):
   ``softmax``; ``LayerNormalization`` and its decomposed form (``ReduceMean``, ``Sub``, ``Pow``,
   ``ReduceMean``, ``Add``, ``Sqrt``, ``Div``) -> ``layernorm``; ``Gelu`` and the ``Erf`` pattern
   (``Div``, ``Erf``, ``Add``, ``Mul``, ``Mul``) -> ``gelu``; ``Relu`` -> ``relu``; ``Add``/``Sub``
-  -> ``add``; ``Mul``/``Div`` -> ``mul``;
+  -> ``add``; ``Mul``/``Div`` -> ``mul``; ``Clip`` (ReLU6), ``Sigmoid``, ``HardSigmoid``, ``HardSwish``,
+  ``Tanh``, ``Exp``, ``Erf``, ``Sqrt``, ``Pow``, ``LRN``, ``BatchNormalization`` -> their own one-input
+  kinds (SiLU exports as ``Sigmoid`` then ``Mul``: two passes); ``ReduceMean``/``ReduceSum``/... -> ``reduce``
+  and ``Resize``/``Upsample`` -> ``resize`` (read the input tensor, write the output);
 - data movement and shape arithmetic (``Reshape``, ``Transpose``, ``Flatten``, ``Concat``,
   ``Squeeze``, ``Unsqueeze``, ``Identity``, ``Shape``, ``Constant``, ``Cast``, ``Dropout``, ...) costs nothing;
-- anything else is listed in an error with node names; ``lump=True`` prices such nodes as an
-  element-wise pass over their output (kind ``relu``: one read, one write).
+- anything else (``ConvTranspose`` among them) is listed in an error with node names; ``lump=True`` prices
+  such nodes as a one-input element-wise pass over their output (kind ``unary``, the op type in the name).
 
 Each op type's handler is registered in ``HANDLERS`` (op type -> handler); nodes of a decomposed
 pattern go to ``_decomposed`` and op types not in the table to ``_other``.
@@ -40,7 +43,11 @@ ZERO_COST = {"Reshape", "Transpose", "Flatten", "Concat", "Squeeze", "Unsqueeze"
              "ConstantOfShape", "Cast", "Dropout", "Gather", "Slice", "Split", "Expand", "Range", "Equal", "Where"}
 POOLS = {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}
 SIMPLE = {"Softmax": "softmax", "LayerNormalization": "layernorm", "Gelu": "gelu", "Relu": "relu", "Add": "add",
-          "Sub": "add", "Mul": "mul", "Div": "mul"}
+          "Sub": "add", "Mul": "mul", "Div": "mul", "Clip": "clip", "Sigmoid": "sigmoid", "HardSigmoid": "hardsigmoid",
+          "HardSwish": "hardswish", "Tanh": "tanh", "Exp": "exp", "Erf": "erf", "Sqrt": "sqrt", "Pow": "pow",
+          "LRN": "lrn", "BatchNormalization": "batchnorm", "LeakyRelu": "relu", "PRelu": "relu"}
+REDUCTIONS = {"ReduceMean": "reduce", "ReduceSum": "reduce", "ReduceMax": "reduce", "ReduceMin": "reduce",
+              "Resize": "resize", "Upsample": "resize"}  # read the input tensor, write a smaller or larger one
 BATCH_NAMES = {"batch", "batch_size", "n", "b", "bs", "batchsize"}
 
 
@@ -228,21 +235,27 @@ def _conv(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
 
 
 def _pool(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
-    """``MaxPool``/``AveragePool``/``GlobalAveragePool``/``GlobalMaxPool`` (``POOLS``) -> ``pool``."""
-    ctx.ops.append({"name": label, "kind": "pool", "elements": ctx.elements(node.output[0], label),
+    """``MaxPool``/``AveragePool``/``GlobalAveragePool``/``GlobalMaxPool`` (``POOLS``) -> ``pool``; ``ReduceMean``
+    and the other reductions, ``Resize``/``Upsample`` (``REDUCTIONS``) -> ``reduce``/``resize``: each reads its input
+    tensor and writes its output."""
+    ctx.ops.append({"name": label, "kind": REDUCTIONS.get(node.op_type, "pool"),
+                    "elements": ctx.elements(node.output[0], label),
                     "input_elements": ctx.elements(node.input[0], label)})
 
 
 def _elementwise(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
-    """``Softmax``, ``LayerNormalization``, ``Gelu``, ``Relu``, ``Add``/``Sub``, ``Mul``/``Div`` -> the ``SIMPLE``
-    kind, priced by the output's element count."""
+    """``Softmax``, ``LayerNormalization``, ``Gelu``, ``Relu``, ``Add``/``Sub``, ``Mul``/``Div``, the activations
+    (``Clip``, ``Sigmoid``, ``HardSigmoid``, ``HardSwish``, ``Tanh``, ...), ``LRN`` and ``BatchNormalization`` ->
+    the ``SIMPLE`` kind, priced by the output's element count."""
     ctx.ops.append({"name": label, "kind": SIMPLE[node.op_type], "elements": ctx.elements(node.output[0], label)})
 
 
 def _other(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
-    """Any other operator: with ``lump``, an element-wise pass over its output (kind ``relu``); else unsupported."""
+    """Any other operator: with ``lump``, a one-input element-wise pass over its output (kind ``unary``, the
+    operator type kept in its name); else unsupported."""
     if ctx.lump:
-        ctx.ops.append({"name": label, "kind": "relu", "elements": ctx.elements(node.output[0], label)})
+        ctx.ops.append({"name": f"{label}.{node.op_type}" if node.op_type.lower() not in label.lower() else label,
+                        "kind": "unary", "elements": ctx.elements(node.output[0], label)})
     else:
         ctx.unsupported.append(f"{label} ({node.op_type})")
 
@@ -251,7 +264,7 @@ HANDLERS: dict[str, Handler] = {
     "MatMul": _priced(_matmul),
     "Gemm": _priced(_gemm),
     "Conv": _priced(_conv),
-    **dict.fromkeys(sorted(POOLS), _priced(_pool)),
+    **dict.fromkeys(sorted(POOLS | set(REDUCTIONS)), _priced(_pool)),
     **dict.fromkeys(SIMPLE, _priced(_elementwise)),
     **dict.fromkeys(sorted(ZERO_COST), _free),
 }

@@ -81,16 +81,22 @@ class Conv2dOp(_Operator):
     groups: Dim = 1
 
 
-class ElementwiseOp(_Operator):
-    """A cheap, bandwidth-bound operator over ``elements`` output values."""
+#: element-wise kinds: bandwidth-bound passes priced by the elements they move; ``add`` and ``mul`` read two
+#: inputs, the others one (``pool``, ``reduce`` and ``resize`` read ``input_elements``, not ``elements``);
+#: ``unary`` is any other one-input pass (what ``accelplan import --lump`` writes for an operator it does not know)
+ELEMENTWISE_KINDS = ("softmax", "layernorm", "gelu", "relu", "add", "mul", "pool", "clip", "sigmoid", "hardsigmoid",
+                     "hardswish", "tanh", "exp", "erf", "sqrt", "pow", "lrn", "batchnorm", "reduce", "resize", "unary")
 
-    kind: Literal["softmax", "layernorm", "gelu", "relu", "add", "mul", "pool"]
+
+class ElementwiseOp(_Operator):
+    """A cheap, bandwidth-bound operator over ``elements`` output values (``ELEMENTWISE_KINDS``)."""
+
+    kind: Literal[ELEMENTWISE_KINDS]  # type: ignore[valid-type]
     elements: Dim = Field(description="output elements")
     input_elements: Dim | None = Field(None, description="input elements read per input tensor; default: elements")
 
 
-OPERATOR_KINDS = ("linear", "matmul", "attention_qk", "attention_pv", "conv2d",
-                  "softmax", "layernorm", "gelu", "relu", "add", "mul", "pool")
+OPERATOR_KINDS = ("linear", "matmul", "attention_qk", "attention_pv", "conv2d", *ELEMENTWISE_KINDS)
 
 
 def _item_tag(value: object) -> str | None:
