@@ -284,3 +284,19 @@ def test_vision_exports_import_without_lump_and_solve(build, kinds, tmp_path: Pa
                                          "constraints: {batch: 4, max_accelerators: 3}\ntime_limit_s: 20\n")
     assert main(["solve", str(tmp_path / "study.yaml"), "--strategy", "colgen", "-o", str(tmp_path / "out"),
                  "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("opset, rows, message", [
+    (17, 16, "the graph's shapes are inconsistent"),  # MatMul [4, 8] x [16, 8]: K does not match
+    (999, 8, "opset 999 of the default ONNX domain is not supported; valid: 1 to"),
+])
+def test_invalid_graphs_are_refused_not_converted(opset: int, rows: int, message: str, tmp_path: Path, capsys) -> None:
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")], "g",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [_w("w", rows, 8)])
+    path = tmp_path / "bad.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), str(path))
+    with pytest.raises(SpecError, match=message):
+        import_onnx(path)
+    assert main(["import", str(path), "-o", str(tmp_path / "m.yaml")]) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "m.yaml").exists()

@@ -288,11 +288,24 @@ def _load(path: Path, dims: dict[str, int], file: str):
         raise SpecError(file, [SpecIssue("file not found")]) from None
     except Exception as exc:  # protobuf decode errors and the like
         raise SpecError(file, [SpecIssue(f"not a readable ONNX model: {exc}")]) from None
+    _check_opsets(model, file)
     _fix_dims(model, dims, file)
-    try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    try:  # strict: a graph whose shapes contradict each other (e.g. a MatMul's K) is refused, not converted
+        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
     except Exception as exc:
-        raise SpecError(file, [SpecIssue(f"ONNX shape inference failed: {exc}")]) from None
+        raise SpecError(file, [SpecIssue(f"the graph's shapes are inconsistent (ONNX shape inference): "
+                                         f"{str(exc).strip().splitlines()[-1]}", "graph")]) from None
+
+
+def _check_opsets(model, file: str) -> None:
+    """The default-domain opset must be one this ``onnx`` package knows (1..its latest)."""
+    import onnx
+
+    latest = onnx.defs.onnx_opset_version()
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx") and not 1 <= opset.version <= latest:
+            raise SpecError(file, [SpecIssue(f"opset {opset.version} of the default ONNX domain is not supported; "
+                                             f"valid: 1 to {latest} (re-export with a lower opset)", "opset_import")])
 
 
 def _check(ctx: _GraphContext, file: str) -> None:
