@@ -16,11 +16,14 @@ enqueued as the first trial (a warm start, as a designer would seed a search).
 
 Storage: in memory by default; an Optuna storage URL (``sqlite:///path.db``, ``postgresql://...``)
 with a study name keeps every finished trial, so an interrupted search resumes where it stopped.
+Trials send heartbeats there: the trial a killed search was running is marked FAIL by the next search
+on the study once its heartbeat is ``GRACE_S`` seconds old (Optuna's ``fail_stale_trials``).
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -159,6 +162,18 @@ def _trial_values(problem: Problem, met: Metrics, multi: bool) -> float | list[f
     return met.objective_value(problem.objective)
 
 
+HEARTBEAT_S = 2  # a running trial's heartbeat in an RDB storage [s]
+GRACE_S = 6  # a running trial whose heartbeat is older than this belonged to a killed search: it is failed [s]
+
+
+def _storage(url: str | None) -> optuna.storages.BaseStorage | None:
+    """In memory (None), or an RDB storage with heartbeats: a search killed mid-trial leaves a RUNNING trial that
+    the next search on the study (resumed, or another worker) marks FAIL once its heartbeat is ``GRACE_S`` old."""
+    if url is None:
+        return None
+    return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
+
+
 def make_study(problem: Problem, multi: bool, seed: int, storage: str | None, study_name: str | None) -> optuna.Study:
     """An Optuna study (new or resumed from ``storage``) with a seeded TPE or NSGA-II sampler."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -171,7 +186,7 @@ def make_study(problem: Problem, multi: bool, seed: int, storage: str | None, st
     if storage is not None and not study_name:
         raise SolveError("an Optuna storage needs a study name (--study-name) to resume from")
     try:
-        study = optuna.create_study(storage=storage, sampler=sampler, study_name=study_name,
+        study = optuna.create_study(storage=_storage(storage), sampler=sampler, study_name=study_name,
                                     load_if_exists=storage is not None, **kwargs)
     except ValueError as exc:  # e.g. a resumed study with other directions
         raise SolveError(f"cannot use Optuna study {study_name!r} in {storage}: {exc}") from None
@@ -233,6 +248,10 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
         trial.set_user_attr("energy_mj", met.energy_j * 1e3)
         return _trial_values(problem, met, multi)
 
+    if storage is not None:
+        with warnings.catch_warnings():  # experimental in Optuna 5, stable in use
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # trials of a killed search: FAIL, not RUNNING forever
     remaining = max(0.0, time_limit_s - (time.perf_counter() - start))
     study.optimize(objective, n_trials=trials, timeout=remaining, callbacks=callbacks)
     return study, time.perf_counter() - start
