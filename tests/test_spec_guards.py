@@ -34,6 +34,12 @@ CASES = {
     "underflowing bandwidth": (VCK190.replace("bandwidth: 14 GB/s", "bandwidth: 1e-320 B/s"), "out of range"),
     "infinite overhead": (VCK190.replace("launch_overhead: 1 us", "launch_overhead: 1e400 s"), "out of range"),
     "seed beyond 32 bits": ("model: bert-base\nhardware: vck190\nseed: 4294967296\n", "less than or equal to 4294967295"),
+    "numeric string as a count": ("model: bert-base\nhardware: vck190\nconstraints: {batch: '16'}\n",
+                                  "Input should be a valid integer"),
+    "bool as a dimension": ("name: x\noperators:\n  - {name: fc, kind: linear, m: true, k: 1, n: 1}\n",
+                            "Input should be a valid integer"),
+    "huge mesh": ((ROOT / "specs" / "hardware" / "simba-36.yaml").read_text().replace("mesh: [6, 6]", "mesh: [100, 100]"),
+                  "less than or equal to 64"),
     "infinite latency bound": ("model: bert-base\nhardware: vck190\nconstraints: {latency_max_ms: .inf}\n",
                                "finite number"),
 }

@@ -21,8 +21,9 @@ Strategy = Literal[STRATEGY_NAMES]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
-    """Base: unknown keys are errors; values are validated in pydantic's lax mode, so a number written as a
-    string ("16") or an integral float (16.0) is read as the number, and a list where a tuple is expected as the tuple."""
+    """Base: unknown keys are errors. Counts and dimensions are strict ints (a bool, "16" or 16.0 is refused);
+    other values are validated in pydantic's lax mode (a list where a tuple is expected is read as the tuple, an
+    int where a float is expected as the float)."""
 
     model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
 
@@ -35,7 +36,10 @@ MAX_BATCH = 2**20
 MAX_ACCELERATORS = 1024
 MAX_SEED = 2**32 - 1  # what CP-SAT and Optuna take
 
-Dim = Annotated[int, Field(gt=0, le=MAX_DIM)]
+#: a positive count or tensor dimension: an int (not a bool, not "16", not 16.0) below 2^31
+Dim = Annotated[int, Field(strict=True, gt=0, le=MAX_DIM)]
+Count = Dim
+#: a positive finite number (an int is taken as the float)
 Finite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
@@ -116,7 +120,7 @@ def _item_tag(value: object) -> str | None:
 class RepeatBlock(Strict):
     """``repeat: N`` copies of ``operators``, named ``{name}{i}.{operator}`` for i = start..start+N-1."""
 
-    repeat: Annotated[int, Field(gt=0, le=MAX_REPEAT)]
+    repeat: Annotated[int, Field(strict=True, gt=0, le=MAX_REPEAT)]
     name: str = Field("block", min_length=1, description="prefix of the copies' names")
     start: Annotated[int, Field(ge=0)] = Field(0, description="index of the first copy")
     operators: list["OperatorItem"] = Field(min_length=1)
@@ -144,7 +148,7 @@ class ModelSpec(Strict):
     name: str = Field(min_length=1)
     description: str = ""
     dtype: Dtype = "int8"
-    batch: Annotated[int, Field(gt=0, le=MAX_BATCH)] = Field(1, description="default batch (inputs per pipeline fill)")
+    batch: Annotated[int, Field(strict=True, gt=0, le=MAX_BATCH)] = Field(1, description="default batch (inputs per pipeline fill)")
     operators: list[OperatorItem] = Field(min_length=1)
 
 
@@ -152,8 +156,8 @@ class ModelSpec(Strict):
 class Constraints(Strict):
     latency_max_ms: Finite | None = Field(None, description="upper bound on batch latency (ms)")
     throughput_min: Finite | None = Field(None, description="lower bound on throughput (inferences/s)")
-    batch: Annotated[int, Field(gt=0, le=MAX_BATCH)] | None = Field(None, description="inputs per batch; default: the model's batch")
-    max_accelerators: Annotated[int, Field(gt=0, le=MAX_ACCELERATORS)] | None = Field(
+    batch: Annotated[int, Field(strict=True, gt=0, le=MAX_BATCH)] | None = Field(None, description="inputs per batch; default: the model's batch")
+    max_accelerators: Annotated[int, Field(strict=True, gt=0, le=MAX_ACCELERATORS)] | None = Field(
         None, description="most accelerators carved out of the device (versal-aie, default 6); "
                           "on mcm, most clusters per segment (default: no limit but the chiplets)")
 
@@ -173,7 +177,7 @@ class StudySpec(Strict):
     strategy: Strategy | None = Field(None, description="default: the hardware family's (milp on versal-aie, dp on mcm)")
     time_limit_s: Annotated[float, Field(gt=0, le=7 * 86400, allow_inf_nan=False)] = Field(
         60.0, description="wall-clock limit of the solver (s)")
-    seed: int = Field(0, ge=0, le=MAX_SEED, description="random seed of the solver or search (repeatable runs)")
+    seed: int = Field(0, ge=0, le=MAX_SEED, strict=True, description="random seed of the solver or search (repeatable runs)")
     model_dims: dict[str, Dim] = Field(default_factory=dict,
                                                description="values of symbolic dimensions when the model is an .onnx file")
 

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
-from ...specs.schema import Dtype, Strict
+from ...specs.schema import Count, Dtype, Strict
 from ...specs.units import Bandwidth, Energy, Frequency, Power, Size, Time
 
 class ChipletSpec(Strict):
     """One chiplet: a MAC array with its per-cycle tile shapes, a global buffer (SRAM) and its clock."""
 
-    macs_per_cycle: dict[Dtype, PositiveInt] = Field(description="MACs per cycle per chiplet, per dtype")
-    tiles: dict[Dtype, list[tuple[PositiveInt, PositiveInt, PositiveInt]]] = Field(
+    macs_per_cycle: dict[Dtype, Count] = Field(description="MACs per cycle per chiplet, per dtype")
+    tiles: dict[Dtype, Annotated[list[tuple[Count, Count, Count]], Field(max_length=1024)]] = Field(
         description="per-cycle tile shapes (m, k, n) the chiplet's MAC array can be configured to, per dtype; "
                     "m*k*n must equal macs_per_cycle (Simba: 16 PEs x 8 lanes x 8-wide vector MACs)")
     efficiency: Annotated[float, Field(gt=0, le=1)] = Field(1.0, description="fraction of peak a full tile sustains")
     sram: Size = Field(description="global buffer per chiplet (weights of its layers + activation buffers)")
     clock: Frequency
-    elementwise_per_cycle: PositiveInt = Field(
+    elementwise_per_cycle: Count = Field(
         128, description="elements per cycle of the chiplet's post-processing (element-wise) units")
 
 
@@ -50,7 +50,7 @@ class MCMEnergySpec(Strict):
 class MCMMenuSpec(Strict):
     """Cluster sizes a plan may give a group of consecutive layers."""
 
-    cluster_chiplets: list[PositiveInt] | None = Field(
+    cluster_chiplets: list[Count] | None = Field(
         None, description="allowed chiplet counts per cluster; default: the sizes of every rectangle that fits the mesh")
 
 
@@ -60,7 +60,8 @@ class MCMHardware(Strict):
     name: str = Field(min_length=1)
     family: Literal["mcm"]
     description: str = ""
-    mesh: tuple[PositiveInt, PositiveInt] = Field(description="chiplet rows, columns")
+    mesh: tuple[Annotated[int, Field(strict=True, gt=0, le=64)], Annotated[int, Field(strict=True, gt=0, le=64)]] = Field(
+        description="chiplet rows, columns (each at most 64)")
     chiplet: ChipletSpec
     nop: NoPSpec
     dram: DRAMSpec

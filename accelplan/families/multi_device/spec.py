@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
-from ...specs.schema import Dtype, Strict
+from ...specs.schema import Count, Dtype, Strict
 from ...specs.units import Bandwidth, Energy, Frequency, Power, Size, Time
 
 
@@ -29,9 +29,9 @@ class DeviceSpec(Strict):
 
     name: str = Field(min_length=1)
     part: str = Field("", description="FPGA part number for the build flow (e.g. xcu250-figd2104-2L-e)")
-    lut: PositiveInt
-    ff: PositiveInt
-    dsp: PositiveInt
+    lut: Count
+    ff: Count
+    dsp: Count
     bram: Size = Field(description="block RAM, bytes")
     uram: Size = Field(0, description="UltraRAM, bytes")
     memory: OffChipMemorySpec
@@ -44,7 +44,7 @@ class DeviceSpec(Strict):
 
 class DeviceGroupSpec(Strict):
     device: DeviceSpec
-    count: PositiveInt = Field(description="devices of this kind, next in the chain")
+    count: Count = Field(description="devices of this kind, next in the chain")
 
 
 class LinkSpec(Strict):
@@ -74,8 +74,8 @@ class BlockCostSpec(Strict):
 class ParallelismMenuSpec(Strict):
     """Parallelism a layer block may take along each GEMM dimension (powers of two)."""
 
-    per_dimension: list[PositiveInt] = Field(min_length=1, description="allowed parallelism along M, K and N")
-    max_lanes: PositiveInt = Field(description="most MAC lanes in one block")
+    per_dimension: list[Count] = Field(min_length=1, description="allowed parallelism along M, K and N")
+    max_lanes: Count = Field(description="most MAC lanes in one block")
 
 
 class MultiDeviceHardware(Strict):

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field
 
-from ...specs.schema import Dtype, Strict
+from ...specs.schema import Count, Dtype, Strict
 from ...specs.units import Bandwidth, Energy, Frequency, Power, Size, Time
 
 class AIEArraySpec(Strict):
-    units: PositiveInt = Field(description="AI Engine tiles in the array")
-    grid: tuple[PositiveInt, PositiveInt] = Field(description="rows, columns")
+    units: Count = Field(description="AI Engine tiles in the array")
+    grid: tuple[Count, Count] = Field(description="rows, columns")
     clock: Frequency
-    macs_per_cycle: dict[Dtype, PositiveInt] = Field(description="MACs per cycle per engine, per dtype")
+    macs_per_cycle: dict[Dtype, Count] = Field(description="MACs per cycle per engine, per dtype")
     kernel_efficiency: dict[Dtype, Annotated[float, Field(gt=0, le=1)]] = Field(
         description="fraction of peak a per-engine GEMM kernel reaches (CHARM: int8 0.79, fp32 0.93)")
     local_memory: Size = Field(description="data memory per engine")
 
 
 class PLIOSpec(Strict):
-    width_bits: PositiveInt = Field(description="bits per PLIO stream per PL cycle")
+    width_bits: Count = Field(description="bits per PLIO stream per PL cycle")
     clock: Frequency = Field(description="PL clock driving the PLIO streams")
-    ports_in: PositiveInt = Field(description="PL->AIE streams available")
-    ports_out: PositiveInt = Field(description="AIE->PL streams available")
-    engines_per_port: PositiveInt = Field(4, description="engines fed by one stream (packet switching / broadcast)")
+    ports_in: Count = Field(description="PL->AIE streams available")
+    ports_out: Count = Field(description="AIE->PL streams available")
+    engines_per_port: Count = Field(4, description="engines fed by one stream (packet switching / broadcast)")
 
 
 class PLSpec(Strict):
@@ -47,14 +47,15 @@ class VersalEnergySpec(Strict):
 class VersalMenuSpec(Strict):
     """Which accelerator configurations are candidates: A x B x C engine arrays and per-engine tiles."""
 
-    array_dims: list[PositiveInt] = Field(description="allowed engine counts along M (A), K (B) and N (C)", min_length=1)
-    engine_tiles: dict[Dtype, list[tuple[PositiveInt, PositiveInt, PositiveInt]]] = Field(
+    array_dims: list[Count] = Field(description="allowed engine counts along M (A), K (B) and N (C)", min_length=1,
+                                    max_length=64)
+    engine_tiles: dict[Dtype, Annotated[list[tuple[Count, Count, Count]], Field(max_length=1024)]] = Field(
         description="per-engine tile (m, k, n) candidates per dtype")
-    engine_tile_dims: dict[Dtype, list[PositiveInt]] = Field(
+    engine_tile_dims: dict[Dtype, Annotated[list[Count], Field(max_length=16)]] = Field(
         default_factory=dict,
         description="tile sizes to search along M, K and N per dtype: every (m, k, n) combination that fits the "
                     "engine local memory joins the menu (dominated configurations are pruned per model)")
-    max_units_per_accelerator: PositiveInt | None = None
+    max_units_per_accelerator: Count | None = None
 
 
 class VersalAIEHardware(Strict):
