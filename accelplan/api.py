@@ -110,17 +110,22 @@ def compare_study(study: Study, strategies: Sequence[str], time_limit_s: float |
 
 
 def write_comparison(problem: Problem, rows: Sequence[Comparison], out_dir: Path, run: RunFacts | None = None) -> list[Path]:
-    """Replace ``out_dir`` with ``compare.md``, ``compare.csv`` and, for the best plan found, ``plan.yaml``,
+    """Replace ``out_dir`` with ``compare.md``, ``compare.csv``, ``anytime.csv`` and ``anytime.png`` (each
+    strategy's best objective and bound over time) and, for the best plan found, ``plan.yaml``,
     ``report.md`` and ``report.html`` in one step; kept (``[]``) when no strategy found a plan."""
-    from .reports.compare import comparison_csv, comparison_markdown
+    from .reports.compare import anytime_csv, anytime_png, comparison_csv, comparison_markdown
 
     best = best_plan(problem.objective.name, (row.plan for row in rows))
     if _keeps(out_dir, best is not None):
         return []
     table = comparison_markdown(rows, problem.objective.name)
     with staged_folder(out_dir) as d:
-        written = [write_atomic(d / "compare.md", f"# Strategies on {problem.name}\n\n{table}"),
-                   write_atomic(d / "compare.csv", comparison_csv(rows))]
+        written = [write_atomic(d / "compare.md", f"# Strategies on {problem.name}\n\n{table}\n\n"
+                                "![best objective and bound over time](anytime.png)\n"),
+                   write_atomic(d / "compare.csv", comparison_csv(rows)),
+                   write_atomic(d / "anytime.csv", anytime_csv(rows)),
+                   write_atomic(d / "anytime.png", anytime_png(rows, problem.objective.name,
+                                                               f"Strategies on {problem.name}"))]
         if best is not None:
             written += [write_plan(best, d / "plan.yaml", run and replace(run, strategy=best.solver.strategy)),
                         write_report(best, d / "report.md", problem, [f"## Strategies compared\n\n{table}"]),

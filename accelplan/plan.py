@@ -10,6 +10,8 @@ and :mod:`accelplan.execution.segments`.
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
@@ -30,6 +32,33 @@ Groups = tuple[tuple, ...]
 
 
 @dataclass(frozen=True)
+class Progress:
+    """One point of a strategy's anytime curve: seconds since it started, its best objective and its best
+    bound so far (objective units; None: none yet)."""
+
+    seconds: float
+    objective: float | None
+    bound: float | None
+
+
+class Anytime:
+    """What a solver records as it goes: a point each time its best objective or bound changes."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.points: list[Progress] = []
+
+    def note(self, objective: float | None, bound: float | None) -> None:
+        last = self.points[-1] if self.points else None
+        if last is None or (last.objective, last.bound) != (objective, bound):
+            self.points.append(Progress(time.perf_counter() - self.start, objective, bound))
+
+    @property
+    def curve(self) -> tuple[Progress, ...]:
+        return tuple(self.points)
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What a solver found: its groups (None: no plan), status, best bound (objective units), work done, a note.
 
@@ -44,6 +73,7 @@ class Outcome:
     evaluations: int | None = None
     note: str = ""
     model_objective: float | None = None
+    progress: tuple[Progress, ...] = ()  # the anytime curve, when the solver records one
 
 
 @dataclass(frozen=True)
@@ -59,6 +89,7 @@ class SolverFacts:
     evaluations: int | None = None
     message: str = ""
     model_objective: float | None = None  # the objective as the strategy's own model computed it
+    progress: tuple[Progress, ...] = ()  # best objective and bound over time, ending at the reported ones
 
 
 @dataclass(frozen=True)
@@ -149,6 +180,7 @@ class Plan:
             for key in _PAIRS:
                 acc[key] = [list(g) for g in acc[key]]
         data["violations"] = list(data["violations"])
+        del data["solver"]["progress"]  # the anytime curve belongs to comparisons, not to a plan file
         return data
 
     @classmethod
@@ -164,7 +196,7 @@ class Plan:
                                            **{k: tuple(tuple(g) for g in acc.get(k, ())) for k in _PAIRS}}))
         top = {k: v for k, v in data.items() if k not in ("accelerators", "solver", "violations", "budgets")}
         return cls(**top, accelerators=tuple(accs), violations=tuple(data.get("violations", ())),
-                   solver=SolverFacts(**data["solver"]), budgets=tuple(Budget(**b) for b in data.get("budgets", ())))
+                   solver=SolverFacts(**{k: v for k, v in data["solver"].items() if k != "progress"}), budgets=tuple(Budget(**b) for b in data.get("budgets", ())))
 
 
 def better(objective: str, a: float, b: float) -> bool:
@@ -272,9 +304,11 @@ def finish(problem: Problem, strategy: str, outcome: Outcome, elapsed_s: float) 
         return replace(plan, solver=facts)
     value = plan.objective_value()
     bound = value if outcome.status == "optimal" else outcome.bound
+    progress = outcome.progress + (Progress(elapsed_s, value, bound),)
     facts = SolverFacts(strategy, outcome.status, value, bound, problem.objective.gap(value, bound), elapsed_s,
                         outcome.evaluations, note,
-                        value if outcome.model_objective is None and outcome.status == "optimal" else outcome.model_objective)
+                        value if outcome.model_objective is None and outcome.status == "optimal" else outcome.model_objective,
+                        progress)
     return replace(plan, solver=facts)
 
 

@@ -144,7 +144,7 @@ def test_each_command_writes_its_own_folder_and_no_plan_never_replaces_a_good_on
     assert main(["compare", str(study_file), "--execution", "spatial", "--strategies", "dp", "-o", str(out),
                  "--quiet"]) == 0
     assert _files(out / "solve") == good  # compare did not replace solve's plan
-    assert {"compare.md", "compare.csv", "plan.yaml", "report.md", "report.html"} == set(_files(out / "compare"))
+    assert {"compare.md", "compare.csv", "anytime.csv", "anytime.png", "plan.yaml", "report.md", "report.html"} == set(_files(out / "compare"))
     code = main(["solve", str(study_file), *FAST, "--latency-max", "0.00001", "-o", str(out)])
     assert code == 1 and "kept as it was: no plan found" in capsys.readouterr().out
     assert _files(out / "solve") == good  # the infeasible run left the good plan

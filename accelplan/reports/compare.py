@@ -84,3 +84,44 @@ def executions_markdown(rows: Sequence[ExecutionResult]) -> str:
                     f"**{last.throughput_ratio:.3f}×**{energy}"]
     return "\n".join(out) + "\n"
 
+
+
+ANYTIME_COLUMNS = ("strategy", "seconds", "objective", "bound")
+
+
+def anytime_rows(rows: Sequence[Comparison]) -> list[dict[str, Any]]:
+    """Every strategy's anytime curve (its best objective and bound over time, as the solver recorded them)."""
+    return [{"strategy": r.strategy, "seconds": p.seconds, "objective": p.objective, "bound": p.bound}
+            for r in rows if r.plan is not None for p in r.plan.solver.progress]
+
+
+def anytime_csv(rows: Sequence[Comparison]) -> str:
+    """The anytime curves as CSV: one row per point, empty cells where a strategy had no value yet."""
+    return csv_text(ANYTIME_COLUMNS, anytime_rows(rows))
+
+
+def anytime_png(rows: Sequence[Comparison], objective: str, title: str) -> bytes:
+    """Objective (solid steps) and bound (dashed steps) of every strategy against seconds."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    unit = {"throughput": "inferences/s", "latency": "ms", "energy": "mJ"}[objective]
+    fig, ax = plt.subplots(figsize=(8.5, 4.5), dpi=120)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, r in enumerate(r for r in rows if r.plan is not None and r.plan.solver.progress):
+        color, points = colors[i % len(colors)], r.plan.solver.progress
+        for field, style, label in (("objective", "-", r.strategy), ("bound", "--", f"{r.strategy} bound")):
+            curve = [(p.seconds, getattr(p, field)) for p in points if getattr(p, field) is not None]
+            if curve:
+                ax.step(*zip(*curve), where="post", linestyle=style, color=color, label=label, marker=".")
+    ax.set_xlabel("seconds since the strategy started")
+    ax.set_ylabel(f"{objective} ({unit})")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..formulations.configuration_lp import TIME_SCALE, ClassTable, LpResult, MasterLP, Pattern
 from ..formulations.packing import Limits, groups_of, improve, pack, restricted_master
-from ..plan import Groups, Outcome, evaluate
+from ..plan import Anytime, Groups, Outcome, evaluate
 from ..problem import Problem
 from .contiguous import best_contiguous
 from .knapsack import best_packing, fractional_bounds
@@ -116,6 +116,7 @@ class BranchAndPrice:
         self.columns = 0
         self.nodes = 0
         self.leaves: dict[tuple[int, ...], Leaf] = {}
+        self.anytime = Anytime()
         self.unsettled: set[tuple[int, ...]] = set()  # multisets a short MILP run left undecided at this target
         self.seen: set[int] = set()  # patterns that took part in some LP solution: the integer program's columns
 
@@ -184,6 +185,7 @@ class BranchAndPrice:
             self.lp.set_target(mid)
             if self.relaxation(mid, Node()) is None:
                 self.lower_us = mid
+                self.anytime.note(None, TIME_SCALE / mid)
             else:
                 upper_us = mid
 
@@ -230,7 +232,13 @@ class BranchAndPrice:
         period = plan.period_ms * 1e3 if plan.feasible else np.inf
         if period < incumbent.period_us * (1 - TOLERANCE):
             incumbent.groups, incumbent.period_us, incumbent.source = groups, period, source
+            self.record(incumbent)
         return period
+
+    def record(self, incumbent: Incumbent) -> None:
+        """A point of the anytime curve: the incumbent's and the bound's throughput [inferences/s]."""
+        self.anytime.note(TIME_SCALE / incumbent.period_us if incumbent.groups is not None else None,
+                          TIME_SCALE / self.lower_us if self.lower_us > 0 else None)
 
     def price_and_branch(self, incumbent: Incumbent, time_limit_s: float) -> None:
         """The patterns that took part in LP solutions, as an integer program: a quick plan when they hold one."""
@@ -302,6 +310,7 @@ class BranchAndPrice:
                     return
                 if not settled:
                     self.lower_us = target
+                    self.record(incumbent)
 
 
 def solve_colgen(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
@@ -327,6 +336,7 @@ def solve_colgen(problem: Problem, time_limit_s: float, seed: int, options: dict
     note = (f"branch and price: {bnp.nodes} nodes, {bnp.columns} columns, {len(bnp.leaves)} multisets placed; "
             f"plan from {incumbent.source}")
     if incumbent.groups is None:
-        return Outcome(None, "infeasible" if proven else "time_limit", bound, bnp.nodes, note)
+        return Outcome(None, "infeasible" if proven else "time_limit", bound, bnp.nodes, note,
+                       progress=bnp.anytime.curve)
     return Outcome(incumbent.groups, "optimal" if proven else "time_limit", bound, bnp.nodes, note,
-                   model_objective=TIME_SCALE / incumbent.period_us)
+                   model_objective=TIME_SCALE / incumbent.period_us, progress=bnp.anytime.curve)

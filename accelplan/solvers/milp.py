@@ -30,7 +30,7 @@ from pyomo.contrib.solver.solvers.highs import Highs
 from ..execution import Form
 from ..formulations.milp import TIME_SCALE, MilpModel, build_milp
 from ..formulations.segments_milp import build_segments_milp
-from ..plan import Groups, Outcome, evaluate
+from ..plan import Anytime, Groups, Outcome, evaluate
 from ..problem import Problem
 from .contiguous import Candidate, best_contiguous
 
@@ -124,11 +124,14 @@ def _target_search(problem: Problem, built: MilpModel, incumbent: Candidate, sta
     solver = HighsWithStart()
     model_objective = incumbent.plan.objective_value()
     upper = _period(incumbent)
+    anytime = Anytime()
+    anytime.note(1.0 / upper, None)
     # the order-free (hybrid) relaxation is the stronger LP and its bound holds for every execution model
     relaxed = build_milp(problem, upper, any_order=True) if problem.execution.contiguous and not problem.execution.single else built
     lower = lp_lower_bound(relaxed, _trivial_lower_bound(problem), upper, start + 0.15 * (deadline - start))
     status, dive = "time_limit", False
     while True:
+        anytime.note(1.0 / upper, 1.0 / lower if lower > 0 else None)
         if upper - lower <= 1e-6 * upper:
             status = "optimal"
             break
@@ -153,7 +156,8 @@ def _target_search(problem: Problem, built: MilpModel, incumbent: Candidate, sta
             lower = max(lower, min(r.raw_bound / TIME_SCALE, target))
         dive = not progress and not dive
     return Outcome(incumbent.groups, status, 1.0 / lower if lower > 0 else None,
-                   note="HiGHS via Pyomo, target search on the period", model_objective=model_objective)
+                   note="HiGHS via Pyomo, target search on the period", model_objective=model_objective,
+                   progress=anytime.curve)
 
 
 def _one_round(problem: Problem, built: MilpModel, incumbent: Candidate | None, deadline: float,

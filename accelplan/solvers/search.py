@@ -22,6 +22,7 @@ on the study once its heartbeat is ``GRACE_S`` seconds old (Optuna's ``fail_stal
 
 from __future__ import annotations
 
+import datetime
 import time
 import warnings
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from ..execution import Form, Metrics
 from ..execution.devices import RESOURCES as DEVICE_RESOURCES
 from ..execution.devices import loads as device_loads
 from ..execution.segments import segment_rules, segment_use
-from ..plan import Groups, Outcome, metrics
+from ..plan import Groups, Outcome, Progress, metrics
 from ..problem import Problem
 from .contiguous import best_candidate, best_contiguous
 
@@ -287,8 +288,22 @@ def warm_groups(problem: Problem) -> Groups | None:
     return warm.groups if warm is not None else None
 
 
+def _curve(problem: Problem, study: optuna.Study, wall_s: float) -> tuple[Progress, ...]:
+    """The best feasible objective after each trial of this run that improved it (no bound: a heuristic)."""
+    start = datetime.datetime.now() - datetime.timedelta(seconds=wall_s)
+    trials = sorted((t for t in feasible_trials(study) if t.datetime_complete and t.datetime_complete >= start),
+                    key=lambda t: t.datetime_complete)
+    anytime, best = [], None
+    for t in trials:
+        value = problem.objective.pick(t.user_attrs["throughput"], t.user_attrs["latency_ms"], t.user_attrs["energy_mj"])
+        if best is None or problem.objective.better(value, best):
+            best = value
+            anytime.append(Progress((t.datetime_complete - start).total_seconds(), best, None))
+    return tuple(anytime)
+
+
 def _solve(problem: Problem, multi: bool, time_limit_s: float, seed: int, options: dict) -> Outcome:
-    study, _ = run_search(problem, multi, time_limit_s, seed, **options)
+    study, wall_s = run_search(problem, multi, time_limit_s, seed, **options)
     done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
     best = best_candidate(problem, [trial_groups(t) for t in feasible_trials(study)])
     sampler = "NSGA-II (latency, throughput, energy)" if multi else "TPE"
@@ -296,7 +311,7 @@ def _solve(problem: Problem, multi: bool, time_limit_s: float, seed: int, option
     if best is None:
         return Outcome(None, "time_limit", evaluations=done, note=f"Optuna {sampler}: no feasible trial in {done}{where}")
     return Outcome(best.groups, "feasible", evaluations=done, note=f"Optuna {sampler}, {done} trials{where}",
-                   model_objective=best.plan.objective_value())
+                   model_objective=best.plan.objective_value(), progress=_curve(problem, study, wall_s))
 
 
 def solve_tpe(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
