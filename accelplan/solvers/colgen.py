@@ -73,11 +73,10 @@ class Node:
 
 @dataclass(frozen=True)
 class Priced:
-    """A pricing round: columns added, the largest reduced-cost deficit not ruled out, whether a search was cut short."""
+    """A pricing round: columns added, and the largest reduced-cost deficit not ruled out."""
 
     added: int
     excess: float
-    limited: bool
 
 
 @dataclass
@@ -141,7 +140,7 @@ class BranchAndPrice:
         cost = lp.config_cost
         bounds = fractional_bounds(value, t, self.classes.count.astype(float), target_us)
         allowed = np.array([c not in self.too_big and node.hi.get(c, 1) > 0 for c in range(self.problem.n_configs)])
-        added, excess, limited = 0, 0.0, False
+        added, excess = 0, 0.0
         candidates = np.flatnonzero(allowed & (bounds > cost + 1e-9))
         candidates = candidates[np.argsort(cost[candidates] - bounds[candidates])]  # most promising first
         for i, c in enumerate(candidates):
@@ -150,12 +149,11 @@ class BranchAndPrice:
                 break
             best = best_packing(value[:, c], t[:, c], self.classes.count, target_us, cost[c] + 1e-9, slack, node_limit)
             excess = max(excess, best.upper - cost[c])
-            limited |= best.upper > cost[c] + 1e-9 + slack
             if best.counts is not None:
                 self.lp.add(Pattern(int(c), best.counts, float(np.dot(best.counts, t[:, c]))))
                 added += 1
         self.columns += added
-        return Priced(added, excess, limited)
+        return Priced(added, excess)
 
     def relaxation(self, target_us: float, node: Node) -> LpResult | None:
         """The node's LP at ``target_us`` by column generation: None when it proves no plan, else a solution with
