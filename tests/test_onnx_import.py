@@ -300,3 +300,21 @@ def test_invalid_graphs_are_refused_not_converted(opset: int, rows: int, message
         import_onnx(path)
     assert main(["import", str(path), "-o", str(tmp_path / "m.yaml")]) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "m.yaml").exists()
+
+
+def test_conv_transpose_as_its_gemm_and_gather_as_an_embedding(tmp_path: Path) -> None:
+    """A decoder's upsampling and a language model's embedding, priced as what they are."""
+    n = helper.make_node
+    vocab, tokens = 1000, 16
+    inits = [_w("wt", 8, 4, 2, 2), _w("emb", vocab, 32), _i64("ids", list(range(tokens)))]
+    nodes = [n("ConvTranspose", ["x", "wt"], ["u"], name="up", strides=[2, 2]),
+             n("Gather", ["emb", "ids"], ["e"], name="embed", axis=0)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 10, 10])],
+                              [helper.make_tensor_value_info("u", TensorProto.FLOAT, [1, 4, 20, 20]),
+                               helper.make_tensor_value_info("e", TensorProto.FLOAT, [tokens, 32])], inits)
+    spec = import_onnx(_save(graph, tmp_path / "up.onnx", opset=21))
+    ops = {op["name"]: op for op in spec["operators"]}
+    up = lower(ModelSpec.model_validate({**spec, "operators": [ops["up"]]}).operators[0])
+    assert isinstance(up, Gemm) and up.macs == 10 * 10 * 8 * 4 * 2 * 2  # every input pixel times the 8x4x2x2 weights
+    assert ops["up.col2im"] == {"name": "up.col2im", "kind": "add", "elements": 4 * 20 * 20}
+    assert ops["embed"] == {"name": "embed", "kind": "gather", "elements": tokens * 32}  # rows fetched, not the table

@@ -11,7 +11,9 @@ Mapping (ONNX -> spec operator):
   folded into M; two activations -> ``matmul`` with the broadcast leading dimensions as ``heads``
   (attention's 4-D ``[b, h, s, d] x [b, h, d, s]``);
 - ``Gemm`` (``transA``/``transB`` honoured) -> ``linear``;
-- ``Conv`` (2-D; groups, strides, pads, dilations) -> ``conv2d``; ``ConvTranspose`` is not priced;
+- ``Conv`` (2-D; groups, strides, pads, dilations) -> ``conv2d``; ``ConvTranspose`` -> its GEMM (``linear``,
+  input pixels x input channels x output channels and kernel area) and the col2im sum (``add``);
+- ``Gather`` from an initializer (an embedding) -> ``gather`` (the fetched rows read and written once);
 - ``MaxPool``/``AveragePool``/``GlobalAveragePool``/``GlobalMaxPool`` -> ``pool``; ``Softmax`` ->
   ``softmax``; ``LayerNormalization`` and its decomposed form (``ReduceMean``, ``Sub``, ``Pow``,
   ``ReduceMean``, ``Add``, ``Sqrt``, ``Div``) -> ``layernorm``; ``Gelu`` and the ``Erf`` pattern
@@ -22,7 +24,7 @@ Mapping (ONNX -> spec operator):
   and ``Resize``/``Upsample`` -> ``resize`` (read the input tensor, write the output);
 - data movement and shape arithmetic (``Reshape``, ``Transpose``, ``Flatten``, ``Concat``,
   ``Squeeze``, ``Unsqueeze``, ``Identity``, ``Shape``, ``Constant``, ``Cast``, ``Dropout``, ...) costs nothing;
-- anything else (``ConvTranspose`` among them) is listed in an error with node names; ``lump=True`` prices
+- anything else is listed in an error with node names; ``lump=True`` prices
   such nodes as a one-input element-wise pass over their output (kind ``unary``, the op type in the name).
 
 Each op type's handler is registered in ``HANDLERS`` (op type -> handler); nodes of a decomposed
@@ -40,7 +42,7 @@ from typing import Any, Callable
 from ..errors import SpecError, SpecIssue
 
 ZERO_COST = {"Reshape", "Transpose", "Flatten", "Concat", "Squeeze", "Unsqueeze", "Identity", "Shape", "Constant",
-             "ConstantOfShape", "Cast", "Dropout", "Gather", "Slice", "Split", "Expand", "Range", "Equal", "Where"}
+             "ConstantOfShape", "Cast", "Dropout", "Slice", "Split", "Expand", "Range", "Equal", "Where"}
 POOLS = {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool"}
 SIMPLE = {"Softmax": "softmax", "LayerNormalization": "layernorm", "Gelu": "gelu", "Relu": "relu", "Add": "add",
           "Sub": "add", "Mul": "mul", "Div": "mul", "Clip": "clip", "Sigmoid": "sigmoid", "HardSigmoid": "hardsigmoid",
@@ -234,6 +236,28 @@ def _conv(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
                     "groups": attrs.get("group", 1)})
 
 
+def _conv_transpose(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
+    """2-D ``ConvTranspose`` as its GEMM and col2im: every input pixel times the weights
+    (``linear``: M = input pixels, K = input channels per group, N = output channels per group x kernel
+    area, ``heads`` = groups), then the overlapping columns summed into the output (an ``add`` pass
+    over the output tensor)."""
+    x, w = ctx.shape(node.input[0], label), ctx.shape(node.input[1], label)
+    if len(x) != 4:
+        ctx.unsupported.append(f"{label} (ConvTranspose on {len(x) - 2}-D input; only 2-D is priced)")
+        return
+    groups = attrs.get("group", 1)
+    ctx.ops.append({"name": label, "kind": "linear", "m": x[2] * x[3], "k": x[1] // groups,
+                    "n": w[1] * w[2] * w[3], "heads": groups})
+    ctx.ops.append({"name": f"{label}.col2im", "kind": "add", "elements": ctx.elements(node.output[0], label)})
+
+
+def _gather(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
+    """``Gather`` from an initializer (an embedding table) -> ``gather``: the rows it fetches are read and written
+    once; a ``Gather`` on activations or shapes (index arithmetic) costs nothing."""
+    if node.input[0] in ctx.weights:
+        ctx.ops.append({"name": label, "kind": "gather", "elements": ctx.elements(node.output[0], label)})
+
+
 def _pool(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
     """``MaxPool``/``AveragePool``/``GlobalAveragePool``/``GlobalMaxPool`` (``POOLS``) -> ``pool``; ``ReduceMean``
     and the other reductions, ``Resize``/``Upsample`` (``REDUCTIONS``) -> ``reduce``/``resize``: each reads its input
@@ -267,6 +291,8 @@ HANDLERS: dict[str, Handler] = {
     **dict.fromkeys(sorted(POOLS | set(REDUCTIONS)), _priced(_pool)),
     **dict.fromkeys(SIMPLE, _priced(_elementwise)),
     **dict.fromkeys(sorted(ZERO_COST), _free),
+    "ConvTranspose": _priced(_conv_transpose),
+    "Gather": _priced(_gather),
 }
 _FALLBACK: Handler = _priced(_other)
 

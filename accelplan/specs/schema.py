@@ -89,7 +89,8 @@ class Conv2dOp(_Operator):
 #: inputs, the others one (``pool``, ``reduce`` and ``resize`` read ``input_elements``, not ``elements``);
 #: ``unary`` is any other one-input pass (what ``accelplan import --lump`` writes for an operator it does not know)
 ELEMENTWISE_KINDS = ("softmax", "layernorm", "gelu", "relu", "add", "mul", "pool", "clip", "sigmoid", "hardsigmoid",
-                     "hardswish", "tanh", "exp", "erf", "sqrt", "pow", "lrn", "batchnorm", "reduce", "resize", "unary")
+                     "hardswish", "tanh", "exp", "erf", "sqrt", "pow", "lrn", "batchnorm", "reduce", "resize", "gather",
+                     "unary")
 
 
 class ElementwiseOp(_Operator):
