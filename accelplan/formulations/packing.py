@@ -5,6 +5,8 @@
   ``sum_j n[k, j] = count[k]``; ``sum_k time[k, c_j] n[k, j] <= P``; ``P >= floor`` (the DDR time);
   ``sum_{j,k} time[k, c_j] n[k, j] + (batch - 1) P <= latency bound``; accelerators of the same
   configuration sorted by stage time (symmetry). An accelerator may run nothing (then it is not built).
+- :func:`pack_cp`: the same placement as a decision (every stage within the cap) by CP-SAT, whose
+  search finds tight placements on identical accelerators that HiGHS misses.
 - :func:`improve`: moves and swaps of single layers that shorten the busiest accelerator's stage.
 - :func:`restricted_master`: pick whole patterns (integer ``lambda_p``) among those generated so far,
   minimising the longest stage of a chosen pattern: a quick plan from the columns (price and branch).
@@ -132,6 +134,45 @@ def restricted_master(classes: ClassTable, patterns: Sequence[Pattern], share: n
     for i, p in enumerate(patterns):
         out += [(p.config, p.counts)] * int(round(x[lam[i]]))
     return Packing(False, float(x[period]), tuple(out))
+
+
+def pack_cp(classes: ClassTable, configs: Sequence[int], limits: Limits, time_limit_s: float,
+            workers: int = 2) -> Packing:
+    """Whether the layers fit accelerators of the given configurations with every stage within ``limits.cap_us``
+    (and the latency bound), by CP-SAT on times scaled to integer nanoseconds and rounded down: an infeasible
+    model proves no placement fits (rounding down only admits more), a placement found is returned with its
+    exact period (which may, by rounding, exceed the cap: the caller checks)."""
+    from ortools.sat.python import cp_model
+
+    scale = 1e3  # µs -> ns
+    t = np.floor(classes.time * scale).astype(np.int64)
+    q = classes.count
+    m = cp_model.CpModel()
+    n = {(k, j): m.NewIntVar(0, int(q[k]), f"n{k}_{j}") for j, c in enumerate(configs) for k in range(len(q))
+         if classes.time[k, c] <= limits.cap_us * (1 + 1e-12)}
+    for k in range(len(q)):
+        m.Add(sum(n[k, j] for j in range(len(configs)) if (k, j) in n) == int(q[k]))
+    cap = int(np.floor(limits.cap_us * scale))
+    busy = [sum(int(t[k, c]) * n[k, j] for k in range(len(q)) if (k, j) in n) for j, c in enumerate(configs)]
+    for j, b in enumerate(busy):
+        m.Add(b <= cap)
+        if j + 1 < len(configs) and configs[j + 1] == configs[j]:
+            m.Add(b >= busy[j + 1])
+    if limits.latency_us is not None:
+        period_floor = int(np.floor(limits.floor_us * scale))
+        m.Add(sum(busy) + (limits.batch - 1) * period_floor <= int(np.floor(limits.latency_us * scale)))
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.05, time_limit_s)
+    solver.parameters.num_workers = workers
+    status = solver.Solve(m)
+    if status == cp_model.INFEASIBLE:
+        return Packing(True, None, None)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return Packing(False, None, None)
+    out = tuple((c, tuple(int(solver.Value(n[k, j])) if (k, j) in n else 0 for k in range(len(q))))
+                for j, c in enumerate(configs))
+    period = max(max(float(np.dot(counts, classes.time[:, c])) for c, counts in out), limits.floor_us)
+    return Packing(False, period, out)
 
 
 def improve(classes: ClassTable, accelerators: Sequence[tuple[int, Sequence[int]]]) -> tuple[tuple[int, tuple[int, ...]], ...]:

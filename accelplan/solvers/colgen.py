@@ -20,7 +20,7 @@ the pricing step a bounded knapsack per configuration (:mod:`accelplan.solvers.k
    (``z_c >= ceil`` first, then ``z_c <= floor``); an integral ``z`` is a multiset of
    configurations, placed by :func:`accelplan.formulations.packing.pack` (a plan within ``T`` ends
    the decision; a MILP that proves nothing in two seconds is decided after the tree, with the time
-   left), then excluded by branching on one of its counts (``= v``, ``> v``, ``< v``) until every
+   left, by CP-SAT and then HiGHS), then excluded by branching on one of its counts (``= v``, ``> v``, ``< v``) until every
    count is fixed, and then by requiring one more accelerator of another configuration. Every
    ``PRICE_AND_BRANCH_EVERY`` nodes the patterns of the LP solutions are tried as an integer program.
 """
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..formulations.configuration_lp import TIME_SCALE, ClassTable, LpResult, MasterLP, Pattern
-from ..formulations.packing import Limits, groups_of, improve, pack, restricted_master
+from ..formulations.packing import Limits, groups_of, improve, pack, pack_cp, restricted_master
 from ..plan import Anytime, Groups, Outcome, evaluate
 from ..problem import Problem
 from .contiguous import best_contiguous
@@ -214,15 +214,34 @@ class BranchAndPrice:
         return False
 
     def settle(self, target_us: float, incumbent: Incumbent) -> bool | None:
-        """Decide the multisets a short run left open at ``target_us``, with the time left: True when one holds
-        a plan, False when none does, None when time ran out first."""
+        """Decide the multisets a short run left open at ``target_us``, with the time left (CP-SAT first, then
+        HiGHS): True when one holds a plan, False when none does, None when time ran out first."""
         while self.unsettled:
             multiset = self.unsettled.pop()
+            found = self._settle_cp(multiset, target_us, incumbent)
+            if found is not None:
+                if found:
+                    return True
+                continue
             if self.leaf(multiset, target_us, incumbent, self.deadline - time.perf_counter()):
                 return True
             if multiset in self.unsettled:
                 return None
         return False
+
+    def _settle_cp(self, multiset: tuple[int, ...], target_us: float, incumbent: Incumbent) -> bool | None:
+        """CP-SAT's answer for one multiset at ``target_us`` (None: it proved nothing in half the time left)."""
+        limits = Limits(self.limits.floor_us, min(target_us, self.limits.cap_us), self.limits.latency_us,
+                        self.limits.batch)
+        result = pack_cp(self.classes, multiset, limits, 0.5 * (self.deadline - time.perf_counter()))
+        known = self.leaves[multiset]
+        if result.accelerators is not None:
+            known.best_us = min(known.best_us, self.offer(groups_of(self.classes, result.accelerators), incumbent))
+            return True if known.best_us <= target_us * (1 + 1e-12) else None
+        if result.proven:
+            known.none_within_us = target_us
+            return False
+        return None
 
     def offer(self, groups: Groups, incumbent: Incumbent, source: str = "branch and price") -> float:
         """Price ``groups``; a feasible plan better than the incumbent replaces it. Returns its period [µs]."""

@@ -172,7 +172,9 @@ def _storage(url: str | None) -> optuna.storages.BaseStorage | None:
     the next search on the study (resumed, or another worker) marks FAIL once its heartbeat is ``GRACE_S`` old."""
     if url is None:
         return None
-    return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
+    with warnings.catch_warnings():  # heartbeats are experimental in Optuna 5, stable in use
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S)
 
 
 def make_study(problem: Problem, multi: bool, seed: int, storage: str | None, study_name: str | None) -> optuna.Study:
