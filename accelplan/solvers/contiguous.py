@@ -19,6 +19,8 @@ from ..execution.prefix import prefix_sums
 from ..plan import Groups, Plan, better, evaluate
 from ..problem import Problem
 
+MAX_SPAN = 20_000_000  # entries of the (layers+1)^2 x configurations stage-time table (160 MB of float64)
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -49,18 +51,42 @@ def _min_cost_split(cost: np.ndarray, choice: np.ndarray, slots: int) -> list[tu
     return out[::-1]
 
 
+def _greedy_split(prefix: np.ndarray, weight: np.ndarray, target: float, slots: int) -> list[tuple[int, int, int]]:
+    """Consecutive groups within ``target``, each the cheapest configuration that covers at least an even share
+    of the layers left (as far as it reaches); [] when the chain is not covered. Linear memory, for long chains."""
+    n, pos, out = prefix.shape[0] - 1, 0, []
+    for left in range(slots, 0, -1):
+        reach = np.array([np.searchsorted(prefix[:, c], prefix[pos, c] + target * (1 + 1e-12), side="right") - 1
+                          for c in range(prefix.shape[1])])
+        ok = reach >= pos + -(-(n - pos) // left)
+        if not ok.any():
+            return []
+        c = int(np.argmin(np.where(ok, weight, np.inf)))
+        out.append((pos, int(min(reach[c], n)), c))
+        pos = out[-1][1]
+        if pos >= n:
+            return out
+    return []
+
+
 def contiguous_plans(problem: Problem, iterations: int = 40) -> list[Groups]:
-    """Contiguous candidate plans: for each resource weighting, the smallest stage-time target that fits."""
+    """Contiguous candidate plans: for each resource weighting, the smallest stage-time target that fits.
+
+    The split for a target is the cheapest (dp over cut points) when the chain is short enough for the
+    (layers+1)^2 x configurations table (``MAX_SPAN`` entries), else :func:`_greedy_split`."""
     p = problem
     n = p.n_layers
     prefix = prefix_sums(p.time_s)
-    span = prefix[None, :, :] - prefix[:, None, :]  # (i, j, C): time of layers i..j-1 on config c
-    upper = np.triu(np.ones((n + 1, n + 1), dtype=bool), k=1)
+    small = (n + 1) ** 2 * p.n_configs <= MAX_SPAN
+    span = prefix[None, :, :] - prefix[:, None, :] if small else None  # (i, j, C): time of layers i..j-1 on config c
+    upper = np.triu(np.ones((n + 1, n + 1), dtype=bool), k=1) if small else None
     share = p.usage / p.capacity[None, :]
     weightings = [share[:, r] for r in range(share.shape[1])] + [share.max(axis=1), share.sum(axis=1)]
     out: list[Groups] = []
     for weight in weightings:
         def split_for(target: float) -> list[tuple[int, int, int]]:
+            if span is None:
+                return _greedy_split(prefix, weight, target, p.accelerator_slots)
             ok = (span <= target) & upper[:, :, None]
             priced = np.where(ok, weight[None, None, :], np.inf)
             return _min_cost_split(priced.min(axis=2), priced.argmin(axis=2), p.accelerator_slots)
@@ -68,7 +94,7 @@ def contiguous_plans(problem: Problem, iterations: int = 40) -> list[Groups]:
         def fits(split: list[tuple[int, int, int]]) -> bool:
             return bool(split) and evaluate(p, tuple((c, tuple(range(i, j))) for i, j, c in split)).feasible
 
-        lo, hi = float(p.time_s.min(axis=1).max()), float(span[0, n].min())
+        lo, hi = float(p.time_s.min(axis=1).max()), float((prefix[n] - prefix[0]).min())
         if not fits(split_for(hi)):
             continue
         for _ in range(iterations):

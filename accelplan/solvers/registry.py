@@ -122,6 +122,9 @@ def _dp_refuse(problem: "Problem") -> str | None:
     if problem.execution.form is Form.PIPELINE and not problem.execution.contiguous:
         return (f"dp covers contiguous plans: {problem.execution.name} execution assigns layers to accelerators "
                 "in any order; use milp or cpsat")
+    if problem.execution.form is Form.PIPELINE and (problem.n_layers + 1) ** 2 > DP_MAX_STAGES:
+        return (f"dp's target search compares every stage time: {problem.n_layers:,} layers give "
+                f"{(problem.n_layers + 1) ** 2:,} of them, more than {DP_MAX_STAGES:,}; use milp")
     if (problem.execution.form is Form.SEGMENTS and problem.objective == "energy"
             and (problem.latency_max_s is not None or problem.throughput_min is not None)):
         return ("dp on segments minimises energy without a latency or throughput bound (a bound needs a second "
@@ -130,6 +133,9 @@ def _dp_refuse(problem: "Problem") -> str | None:
         return ("dp on device chains maximises throughput without a latency bound (a target search on the period); "
                 "use exhaustive on small models for latency, energy or a latency bound")
     return None
+
+
+DP_MAX_STAGES = 20_000_000  # (layers+1)^2 stage times dp's pipeline target search may enumerate
 
 
 def _dp_preferred(problem: "Problem", bounded: bool) -> bool:
