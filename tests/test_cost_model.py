@@ -68,10 +68,11 @@ def test_conv_lowering() -> None:
     op = Conv2dOp(name="c", kind="conv2d", in_channels=64, out_channels=128, height=56, width=56, kernel=3,
                   stride=2, padding=1)
     assert conv_output(op) == (28, 28)
-    assert lower(op) == Gemm(28 * 28, 64 * 9, 128, 1, True)
+    assert lower(op) == Gemm(28 * 28, 64 * 9, 128, 1, True, source_elements=64 * 56 * 56)
+    assert lower(op).input_elements == 64 * 56 * 56 < lower(op).operand_elements == 28 * 28 * 64 * 9
     dw = Conv2dOp(name="d", kind="conv2d", in_channels=32, out_channels=32, height=14, width=14, kernel=3,
                   padding=1, groups=32)
-    assert lower(dw) == Gemm(14 * 14, 9, 1, 32, True)
+    assert lower(dw) == Gemm(14 * 14, 9, 1, 32, True, source_elements=32 * 14 * 14)
     dil = Conv2dOp(name="e", kind="conv2d", in_channels=8, out_channels=8, height=16, width=16, kernel=3,
                    dilation=2)
     assert conv_output(dil) == (12, 12)

@@ -9,18 +9,35 @@ from .schema import AttentionOp, Conv2dOp, ElementwiseOp, GemmOp, Operator
 
 @dataclass(frozen=True)
 class Gemm:
-    """``count`` independent GEMMs ``[m,k] x [k,n]``; ``weight`` if the k x n operand is a stored weight."""
+    """``count`` independent GEMMs ``[m,k] x [k,n]``; ``weight`` if the k x n operand is a stored weight.
+
+    ``source_elements`` is the size of the tensor the ``[m,k]`` operand is built from, for all ``count``
+    GEMMs together: a convolution's input feature map (in_channels x height x width, as stored) rather
+    than its im2col expansion, which is formed on chip with the padding and the halos its tiles read twice.
+    0 means the operand is the tensor itself (m*k*count).
+    """
 
     m: int
     k: int
     n: int
     count: int = 1
     weight: bool = True
+    source_elements: int = 0
 
     @property
     def macs(self) -> int:
         """Multiply-accumulates, without padding."""
         return self.m * self.k * self.n * self.count
+
+    @property
+    def input_elements(self) -> int:
+        """Elements of the input activation tensor as it crosses a link or off-chip memory (not im2col-expanded)."""
+        return self.source_elements or self.m * self.k * self.count
+
+    @property
+    def operand_elements(self) -> int:
+        """Elements of the ``[m,k]`` operands as the engines consume them (im2col-expanded for a convolution)."""
+        return self.m * self.k * self.count
 
     @property
     def weight_elements(self) -> int:
@@ -70,7 +87,9 @@ def lower(op: Operator) -> Gemm | Elementwise:
         if out_h < 1 or out_w < 1:
             raise ValueError(f"kernel larger than the padded input: output would be {out_h}x{out_w}")
         kh, kw = _pair(op.kernel)
-        return Gemm(out_h * out_w, op.in_channels // op.groups * kh * kw, op.out_channels // op.groups, op.groups, True)
+        source = op.in_channels * op.height * op.width
+        return Gemm(out_h * out_w, op.in_channels // op.groups * kh * kw, op.out_channels // op.groups, op.groups, True,
+                    source_elements=source)
     if isinstance(op, ElementwiseOp):
         reads = 2 if op.kind in ("add", "mul") else 1
         return Elementwise(op.elements, op.input_elements or op.elements, reads)
