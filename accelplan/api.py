@@ -28,11 +28,12 @@ from .specs.study import Study, load_study, resolve, study_from_data, with_overr
 
 @dataclass(frozen=True)
 class Result:
-    """A solved study: the tabulated problem and the plan."""
+    """A solved study: the tabulated problem, the plan and, when the study has a reference hardware, its plan."""
 
     study: Study
     problem: Problem
     plan: Plan
+    reference: Plan | None = None
 
 
 def make_study(study_file: Path | None = None, *, model: str | None = None, hardware: str | None = None,
@@ -70,7 +71,22 @@ def plan_study(study: Study, strategy: str | None = None, time_limit_s: float | 
     problem = build_problem(study)
     plan = solve(problem, name, time_limit_s or study.spec.time_limit_s,
                  study.spec.seed if seed is None else seed, **{k: v for k, v in options.items() if v is not None})
-    return Result(study, problem, plan)
+    return Result(study, problem, plan, reference_plan(study, time_limit_s))
+
+
+def reference_plan(study: Study, time_limit_s: float | None = None) -> Plan | None:
+    """The study's model at its batch on its reference hardware (:attr:`Study.reference`), unconstrained, solved
+    by the exact strategy ``auto`` picks; None when the study has no reference."""
+    if study.reference is None:
+        return None
+    from .solvers import auto
+    from .specs.schema import StudySpec
+
+    spec = StudySpec(name=f"{study.model.name} on {study.reference.name}", model=study.spec.model,
+                     hardware=study.reference.name, objective=study.spec.objective,
+                     constraints={"batch": study.batch}, seed=study.spec.seed)
+    problem = build_problem(Study(spec, study.model, study.reference, study.file))
+    return solve(problem, auto(problem), time_limit_s or study.spec.time_limit_s, study.spec.seed)
 
 
 def write_outputs(result: Result, out_dir: Path, run: RunFacts | None = None) -> list[Path]:
@@ -81,10 +97,15 @@ def write_outputs(result: Result, out_dir: Path, run: RunFacts | None = None) ->
     """
     if not result.plan.feasible and _holds_feasible_plan(out_dir / "plan.yaml"):
         return []
+    from .reports.reference import reference_markdown
+
     run = run or RunFacts.of(result.study)
+    ref = result.reference if result.plan.feasible else None
+    sections = [reference_markdown(result.plan, ref)] if ref is not None else []
     with staged_folder(out_dir) as d:
-        written = [write_plan(result.plan, d / "plan.yaml", run), write_report(result.plan, d / "report.md", result.problem),
-                   write_html(result.plan, d / "report.html", result.problem)]
+        written = [write_plan(result.plan, d / "plan.yaml", run),
+                   write_report(result.plan, d / "report.md", result.problem, sections),
+                   write_html(result.plan, d / "report.html", result.problem, reference=ref)]
     return moved(written, d, out_dir)
 
 
@@ -150,19 +171,20 @@ def compare_execution_study(study: Study, strategy: str = "auto", time_limit_s: 
                             progress: Callable[[str], None] | None = None,
                             executions: Sequence[str] | None = None) -> list[ExecutionResult]:
     """The best plan of the study's model and hardware under each execution model of its hardware family
-    (or each of ``executions``)."""
+    (or each of ``executions``), then the plan on the study's reference hardware when it has one."""
     problems = {name: build_problem(study, execution=name) for name in execution_names(study, executions)}
     return compare_executions(problems, strategy, time_limit_s or study.spec.time_limit_s,
-                              study.spec.seed if seed is None else seed, progress)
+                              study.spec.seed if seed is None else seed, progress, reference_plan(study, time_limit_s))
 
 
 def write_execution_comparison(study: Study, rows: Sequence[ExecutionResult], out_dir: Path,
                                run: RunFacts | None = None) -> list[Path]:
     """Replace ``out_dir`` with ``compare-execution.md``/``.csv`` and, per execution model, ``<execution>/plan.yaml``,
-    ``report.md``, ``report.html`` in one step; kept (``[]``) when no execution model has a plan."""
+    ``report.md``, ``report.html`` in one step (the reference hardware's reports in ``reference-<hardware>/``);
+    kept (``[]``) when no execution model has a plan."""
     from .reports.compare import executions_csv, executions_markdown
 
-    if _keeps(out_dir, any(r.plan is not None and r.plan.feasible for r in rows)):
+    if _keeps(out_dir, any(r.plan is not None and r.plan.feasible and not r.reference for r in rows)):
         return []
     table = executions_markdown(rows)
     with staged_folder(out_dir) as d:
@@ -170,9 +192,11 @@ def write_execution_comparison(study: Study, rows: Sequence[ExecutionResult], ou
                    write_atomic(d / "compare-execution.csv", executions_csv(rows))]
         for row in rows:
             if row.plan is not None and row.plan.feasible:
-                folder = d / row.execution
-                written += [write_plan(row.plan, folder / "plan.yaml", run and replace(run, strategy=row.plan.solver.strategy)),
-                            write_report(row.plan, folder / "report.md", None, [f"## Execution models compared\n\n{table}"]),
+                folder = d / row.folder
+                if not row.reference:  # a reference's plan is not a deployment of this study: reports only
+                    written.append(write_plan(row.plan, folder / "plan.yaml",
+                                              run and replace(run, strategy=row.plan.solver.strategy)))
+                written += [write_report(row.plan, folder / "report.md", None, [f"## Execution models compared\n\n{table}"]),
                             write_html(row.plan, folder / "report.html")]
     return moved(written, d, out_dir)
 

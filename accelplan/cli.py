@@ -56,6 +56,18 @@ def _study_args(p: argparse.ArgumentParser, execution_help: str = "an execution 
     p.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json) (default: off)")
 
 
+def _reference(value: str) -> str | bool:
+    """--reference: a hardware name or path; 'none' is the study field's false."""
+    return False if value.lower() == "none" else value
+
+
+def _reference_arg(p: argparse.ArgumentParser) -> None:
+    """--reference (solve and compare-execution, whose reports show the reference's plan)."""
+    p.add_argument("--reference", type=_reference, metavar="HARDWARE",
+                   help="hardware to compare the plan with (built-in name or YAML path, e.g. a100; 'none' for none) "
+                        "(default: the study's, else the family's: a100 for multi-device)")
+
+
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="accelplan", description="Plan DNN inference deployments on accelerators.")
     ap.add_argument("--version", action="version", version=f"accelplan {__version__}")
@@ -63,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("solve", help="find the best plan for a study")
     _study_args(s)
+    _reference_arg(s)
     s.add_argument("--strategy", choices=list(STRATEGIES),
                    help="(default: the study's, else the hardware family's: milp on versal-aie, dp on mcm and multi-device)")
     for option in (o for o in OPTIONS.values() if o.cli):
@@ -85,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     x = sub.add_parser("compare-execution", help="the best plan under each execution model of the hardware's family")
     _study_args(x, "comma-separated execution models of the hardware's family, e.g. spatial,hybrid "
                    "(default: every execution model of the family)")
+    _reference_arg(x)
     x.add_argument("--strategy", default="auto", choices=["auto", *STRATEGIES],
                    help="strategy for every solve (auto: the fastest exact strategy per execution model) "
                         "(default: %(default)s)")
@@ -170,7 +184,7 @@ def _study(args: argparse.Namespace, execution: str | None = None, **extra) -> "
                           objective=args.objective, latency_max_ms=args.latency_max_ms,
                           throughput_min=args.throughput_min, batch=args.batch,
                           max_accelerators=args.max_accelerators, time_limit_s=args.time_limit_s, seed=args.seed,
-                          **extra)
+                          reference=getattr(args, "reference", None), **extra)
 
 
 @contextmanager
@@ -212,9 +226,9 @@ def _solve(args: argparse.Namespace) -> int:
         result = api.plan_study(study, **options)
         written = api.write_outputs(result, folder)
     if args.json:
-        _print_json(summary_json(result.plan))
+        _print_json(summary_json(result.plan, result.reference))
     elif not args.quiet:
-        print(summary_table(result.plan))
+        print(summary_table(result.plan, result.reference))
     _wrote(args, folder, written, bool(result.plan.accelerators))
     return 0 if result.plan.accelerators else 1
 
@@ -361,6 +375,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # stdout closed early (e.g. piped into head): the reader has what it wanted
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes stdout
+        return 141
 
 
 if __name__ == "__main__":

@@ -36,18 +36,25 @@ class ExecutionResult:
     message: str
     plan: Plan | None  # None when the strategy does not cover this execution model
     strategy: str = ""
+    reference: str = ""  # the reference hardware whose plan this row is ("" for the study's own hardware)
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if k != "plan"}
 
+    @property
+    def folder(self) -> str:
+        """Where the row's plan files go: its execution model, or ``reference-<hardware>``."""
+        return f"reference-{self.reference}" if self.reference else self.execution
+
 
 def compare_executions(problems: dict[str, Problem], strategy: str = "auto", time_limit_s: float = 60.0, seed: int = 0,
-                       progress: Callable[[str], None] | None = None) -> list[ExecutionResult]:
+                       progress: Callable[[str], None] | None = None,
+                       reference: Plan | None = None) -> list[ExecutionResult]:
     """Solve the same model and hardware under each execution model (``problems``: execution -> problem).
 
     ``strategy="auto"`` picks :func:`accelplan.solvers.auto` per execution model; a strategy that
     does not cover one gets an ``unsupported`` row saying why. Ratios are to the family's baseline
-    execution model.
+    execution model. A ``reference`` plan (the model on the study's reference hardware) is the last row.
     """
     family = families.get(next(iter(problems.values())).family)
     baseline = family.baseline_execution
@@ -67,13 +74,19 @@ def compare_executions(problems: dict[str, Problem], strategy: str = "auto", tim
         if not isinstance(p, Plan):
             rows.append(ExecutionResult(e, "unsupported", None, None, None, 0.0, 0, 0, baseline, None, p, None, name))
             continue
-        rows.append(ExecutionResult(
-            execution=e, status=p.solver.status, throughput=p.throughput, latency_ms=p.latency_ms, energy_mj=p.energy_mj,
-            solve_time_s=p.solver.solve_time_s, segments=p.segments,
-            clusters=len(p.accelerators), baseline=baseline,
-            throughput_ratio=p.throughput / base_rate if base_rate and p.throughput is not None else None,
-            message=p.solver.message, plan=p, strategy=name))
+        rows.append(_result(p, baseline, base_rate))
+    if reference is not None:
+        rows.append(_result(reference, baseline, base_rate, reference.hardware))
     return rows
+
+
+def _result(p: Plan, baseline: str, base_rate: float | None, reference: str = "") -> ExecutionResult:
+    """A row for a solved plan; ratios to the baseline's throughput ``base_rate``."""
+    return ExecutionResult(
+        execution=p.execution, status=p.solver.status, throughput=p.throughput, latency_ms=p.latency_ms,
+        energy_mj=p.energy_mj, solve_time_s=p.solver.solve_time_s, segments=p.segments, clusters=len(p.accelerators),
+        baseline=baseline, throughput_ratio=p.throughput / base_rate if base_rate and p.throughput is not None else None,
+        message=p.solver.message, plan=p, strategy=p.solver.strategy, reference=reference)
 
 
 @dataclass(frozen=True)

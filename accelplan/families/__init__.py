@@ -69,6 +69,7 @@ class HardwareFamily(Protocol):
     emit_targets: tuple[str, ...]
     words: Words
     model_note: str
+    reference: str | None
 
     def check(self, hw: Any, lines: dict) -> list[SpecIssue]: ...
     def dtypes(self, hw: Any) -> tuple[str, ...]: ...
@@ -91,6 +92,7 @@ class Family:
     words: Words = Words()
     model_note: str = ""
     description: str = ""
+    reference: str | None = None  # built-in hardware a study's plan is compared with unless it names its own
 
     @property
     def default_execution(self) -> str:

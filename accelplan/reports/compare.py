@@ -50,7 +50,7 @@ def comparison_markdown(rows: Sequence[Comparison], objective: str) -> str:
     return "\n".join(out) + "\n"
 
 
-EXECUTION_COLUMNS = ("execution", "strategy", "status", "throughput", "latency_ms", "energy_mj", "solve_time_s", "segments", "clusters",
+EXECUTION_COLUMNS = ("execution", "reference", "strategy", "status", "throughput", "latency_ms", "energy_mj", "solve_time_s", "segments", "clusters",
                      "baseline", "throughput_ratio", "message")
 
 
@@ -69,21 +69,39 @@ def _short(execution: str) -> str:
 
 
 def executions_markdown(rows: Sequence[ExecutionResult]) -> str:
-    """Table of the best plan per execution model, then the most general model's ratio to the pipeline baseline."""
+    """Table of the best plan per execution model (and on the reference hardware), then the most general model's
+    ratio to the pipeline baseline and the best plan's ratios to the reference."""
     out = ["| execution | strategy | status | throughput inf/s | latency ms | energy mJ/inf | segments | clusters | "
            "vs baseline | solve s | note |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        out.append(f"| {r.execution} | {r.strategy} | {r.status} | {_num(r.throughput, '.2f')} | {_num(r.latency_ms, '.4f')} | "
+        name = f"{r.execution} ({r.reference}, reference)" if r.reference else r.execution
+        out.append(f"| {name} | {r.strategy} | {r.status} | {_num(r.throughput, '.2f')} | {_num(r.latency_ms, '.4f')} | "
                    f"{_num(r.energy_mj, '.4f')} | {r.segments} | {r.clusters} | "
                    f"{_num(r.throughput_ratio, '.3f')}× | {r.solve_time_s:.2f} | {r.message.replace('|', '/')} |")
-    last = rows[-1] if rows else None
+    own = [r for r in rows if not r.reference]
+    last = own[-1] if own else None
     if last is not None and last.throughput_ratio is not None and last.execution != last.baseline:
-        base = next(r for r in rows if r.execution == last.baseline)
+        base = next(r for r in own if r.execution == last.baseline)
         energy = (f", energy {last.energy_mj / base.energy_mj:.3f}×" if last.energy_mj is not None and base.energy_mj else "")
         out += ["", f"{_short(last.execution)}/{_short(last.baseline)} throughput: "
                     f"**{last.throughput_ratio:.3f}×**{energy}"]
+    out += _versus_reference(own, [r for r in rows if r.reference])
     return "\n".join(out) + "\n"
 
+
+def _versus_reference(own: Sequence[ExecutionResult], references: Sequence[ExecutionResult]) -> list[str]:
+    """The best own plan's throughput and energy per inference against each reference plan."""
+    solved = [r for r in own if r.plan is not None and r.plan.feasible and r.throughput]
+    if not solved:
+        return []
+    best = max(solved, key=lambda r: r.throughput)
+    out = []
+    for ref in references:
+        if ref.throughput and best.energy_mj is not None and ref.energy_mj:
+            out += ["", f"{best.execution} against {ref.reference} ({ref.execution}): throughput "
+                        f"**{best.throughput / ref.throughput:.3f}×**, energy per inference "
+                        f"{best.energy_mj / ref.energy_mj:.3f}×"]
+    return out
 
 
 ANYTIME_COLUMNS = ("strategy", "seconds", "objective", "bound")

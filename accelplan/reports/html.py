@@ -121,8 +121,8 @@ def _f(value: float | None, spec: str) -> str:
 
 
 def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | None = None,
-                comparison: Sequence | None = None) -> str:
-    """The whole report as one HTML document."""
+                comparison: Sequence | None = None, reference: Plan | None = None) -> str:
+    """The whole report as one HTML document (``reference``: the same model's plan on the study's reference hardware)."""
     s = plan.solver
     title = f"Deployment plan: {plan.model} on {plan.hardware}"
     body = [f"<h1>{html.escape(title)}</h1>",
@@ -145,6 +145,10 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
                  f"<h2>{html.escape(table.title)}</h2>", _table(table.header, table.rows, left=2)]
         for a in plan.accelerators:
             body.append(f"<p><b>#{a.index}</b> <span class=ops>{html.escape(', '.join(operator_list(a)))}</span></p>")
+    if reference is not None:
+        from .reference import reference_table
+        versus = reference_table(plan, reference)
+        body += [f"<h2>{html.escape(versus.title)}</h2>", _table(versus.header, versus.rows, left=1)]
     if comparison:
         body += ["<h2>Strategies compared</h2>",
                  _table(["strategy", "status", "objective", "bound", "gap to best bound", "wall s", "evaluations", "note"],
@@ -168,6 +172,6 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
 
 
 def write_html(plan: Plan, path: Path, problem: Problem | None = None, fronts: Sequence | None = None,
-               comparison: Sequence | None = None) -> Path:
+               comparison: Sequence | None = None, reference: Plan | None = None) -> Path:
     """Write ``report.html`` atomically."""
-    return write_atomic(path, report_html(plan, problem, fronts, comparison))
+    return write_atomic(path, report_html(plan, problem, fronts, comparison, reference))

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..plan import Plan
+from .reference import reference_json, reference_line
 from .tables import accelerator_table
 
 
-def summary_json(plan: Plan) -> dict[str, Any]:
-    """One JSON object with the solve's facts and the plan's metrics (names are a stable interface)."""
+def summary_json(plan: Plan, reference: Plan | None = None) -> dict[str, Any]:
+    """One JSON object with the solve's facts and the plan's metrics (names are a stable interface); with a
+    ``reference`` plan (the study's reference hardware), its metrics and the plan's ratios under ``reference``."""
     s = plan.solver
     return {
         "status": s.status, "strategy": s.strategy, "objective": s.objective, "bound": s.bound, "gap": s.gap,
@@ -22,6 +24,7 @@ def summary_json(plan: Plan) -> dict[str, Any]:
                          for a in plan.accelerators],
         "family": plan.family, "segments": plan.segments, "bottleneck": plan.bottleneck,
         "message": s.message,
+        **({"reference": reference_json(plan, reference)} if reference is not None else {}),
     }
 
 
@@ -29,8 +32,8 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def summary_table(plan: Plan) -> str:
-    """A few lines for the terminal."""
+def summary_table(plan: Plan, reference: Plan | None = None) -> str:
+    """A few lines for the terminal (with a ``reference`` plan, a line comparing with it)."""
     s = plan.solver
     lines = [
         f"{plan.model} on {plan.hardware} | {plan.execution} | objective {plan.objective} | batch {plan.batch}",
@@ -46,4 +49,6 @@ def summary_table(plan: Plan) -> str:
         lines += ["  ".join(c.rjust(w) if i != 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
     if s.message and not plan.accelerators:
         lines.append(s.message)
+    if reference is not None and plan.accelerators:
+        lines.append(reference_line(plan, reference))
     return "\n".join(lines)

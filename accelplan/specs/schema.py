@@ -181,6 +181,11 @@ class StudySpec(Strict):
     seed: int = Field(0, ge=0, le=MAX_SEED, strict=True, description="random seed of the solver or search (repeatable runs)")
     model_dims: dict[str, Dim] = Field(default_factory=dict,
                                                description="values of symbolic dimensions when the model is an .onnx file")
+    reference: Annotated[str, Field(min_length=1)] | Literal[False] | None = Field(
+        None, description="a hardware to compare with (built-in name or path relative to this file, e.g. a100): the "
+                          "same model at the same batch planned on it, shown beside the plan in the report and in "
+                          "compare-execution; default: the hardware family's reference (a100 for multi-device); "
+                          "false for none")
 
 
 SPEC_KINDS = ("model", "hardware", "study")

@@ -24,6 +24,7 @@ class Study:
     model: Network
     hardware: Hardware
     file: str | None = None
+    reference: Hardware | None = None  # the hardware the plan is compared with (see load_reference)
 
     @property
     def execution(self) -> str:
@@ -91,12 +92,12 @@ def _resolve_or_error(ref: str, kind: str, base: Path | None, file: str, field: 
     return path
 
 
-def _check_compatible(model: Network, hw: Hardware, file: str, lines: Lines) -> None:
+def _check_compatible(model: Network, hw: Hardware, file: str, lines: Lines, field: str = "model") -> None:
     supported = families.get(hw.family).dtypes(hw)
     if model.dtype not in supported:
         raise SpecError(file, [SpecIssue(f"model {model.name!r} uses dtype {model.dtype!r}, which hardware {hw.name!r} "
                                          f"has no engine tiles, MAC rate or MAC energy for (supported: {', '.join(supported) or 'none'})",
-                                         "model", line_of(("model",), lines))])
+                                         field, line_of((field,), lines))])
 
 
 def check_execution(spec: StudySpec, hw: Hardware, file: str, lines: Lines) -> None:
@@ -115,7 +116,24 @@ def study_from_data(data: dict[str, Any], lines: Lines, file: str, base: Path | 
     hw = load_hardware(_resolve_or_error(spec.hardware, "hardware", base, file, "hardware", lines))
     _check_compatible(model, hw, file, lines)
     check_execution(spec, hw, file, lines)
-    return Study(spec, model, hw, file)
+    return Study(spec, model, hw, file, load_reference(spec, model, hw, file, lines, base))
+
+
+def load_reference(spec: StudySpec, model: Network, hw: Hardware, file: str, lines: Lines,
+                   base: Path | None) -> Hardware | None:
+    """The hardware ``spec.reference`` names (checked like the study's own), none for ``false``, else the
+    family's reference when it runs the model's dtype (a default that cannot run it is left out, not an error)."""
+    if spec.reference is False:
+        return None
+    if spec.reference is None:
+        default = families.get(hw.family).reference
+        if default is None:
+            return None
+        ref = load_hardware(builtin_path("hardware", default))
+        return ref if model.dtype in families.get(ref.family).dtypes(ref) else None
+    ref = load_hardware(_resolve_or_error(spec.reference, "hardware", base, file, "reference", lines))
+    _check_compatible(model, ref, file, lines, "reference")
+    return ref
 
 
 def load_study(path: Path) -> Study:
@@ -132,7 +150,10 @@ def with_overrides(study: Study, **changes: Any) -> Study:
     data["constraints"] = data["constraints"] | cons
     spec = validate(StudySpec, data, {}, "<command line>")
     check_execution(spec, study.hardware, "<command line>", {})
-    return replace(study, spec=spec)
+    if "reference" not in top:
+        return replace(study, spec=spec)
+    return replace(study, spec=spec, reference=load_reference(spec, study.model, study.hardware, "<command line>", {},
+                                                              Path.cwd()))
 
 
 def detect_kind(data: dict[str, Any]) -> str:

@@ -71,4 +71,5 @@ FAMILY = MultiDevice(
                 "crossing it / link bandwidth; period = the slowest device or link; latency = Σ block times + "
                 "link hops + (batch − 1) × period; energy = MACs + weight and link traffic + static power of the "
                 "devices in use × period (see accelplan.execution.devices)."),
-    description="chains of FPGAs (e.g. Alveo U250, U55C) joined by QSFP28 or PCIe links")
+    description="chains of FPGAs (e.g. Alveo U250, U55C) joined by QSFP28 or PCIe links",
+    reference="a100")
