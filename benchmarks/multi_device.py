@@ -28,23 +28,23 @@ CASES = ("llama-7b-decode@u250-x32,llama-7b-prefill@u250-x32,llama-7b-decode@u55
          "gpt3-175b-decode@u250-x32,gpt3-175b-decode@u55c-x128,gpt3-175b@u55c-x128")
 
 
-def reference(model: str, gpu: str) -> dict:
-    """The model on the GPU roofline reference, batch 1."""
-    plan = solve(build_problem(api.make_study(model=model, hardware=gpu, batch=1)), "dp", time_limit_s=60)
-    return {"gpu": gpu, "gpu_throughput": plan.throughput, "gpu_energy_mj": plan.energy_mj}
-
-
-def run(case: str, time_limit_s: float) -> dict:
+def run(case: str, time_limit_s: float, gpu: str) -> dict:
+    """The case solved by dp, and beside it the same model on the GPU reference ``gpu`` ('' for none)."""
     model, hardware = case.split("@")
     t0 = time.perf_counter()
-    problem = build_problem(api.make_study(model=model, hardware=hardware, batch=1))
+    study = api.make_study(model=model, hardware=hardware, batch=1, reference=gpu or False)
+    problem = build_problem(study)
     tabulate_s = time.perf_counter() - t0
     plan = solve(problem, "dp", time_limit_s=time_limit_s)
     s = plan.solver
-    return {"model": model, "hardware": hardware, "layers": problem.n_layers, "devices_available": len(problem.devices.chain),
-            "status": s.status, "devices": len(plan.accelerators), "throughput": plan.throughput,
-            "latency_ms": plan.latency_ms, "energy_mj": plan.energy_mj, "bottleneck": plan.bottleneck,
-            "bound": s.bound, "gap": s.gap, "tabulate_s": tabulate_s, "solve_time_s": s.solve_time_s, "message": s.message}
+    row = {"model": model, "hardware": hardware, "layers": problem.n_layers, "devices_available": len(problem.devices.chain),
+           "status": s.status, "devices": len(plan.accelerators), "throughput": plan.throughput,
+           "latency_ms": plan.latency_ms, "energy_mj": plan.energy_mj, "bottleneck": plan.bottleneck,
+           "bound": s.bound, "gap": s.gap, "tabulate_s": tabulate_s, "solve_time_s": s.solve_time_s, "message": s.message}
+    ref = api.reference_plan(study, 60)
+    if ref is not None:
+        row |= {"gpu": ref.hardware, "gpu_throughput": ref.throughput, "gpu_energy_mj": ref.energy_mj}
+    return row
 
 
 def _f(value, spec: str) -> str:
@@ -63,9 +63,7 @@ def main() -> None:
           "energy mJ/inf | bottleneck | dp solve s | GPU inferences/s | GPU mJ/inf |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for case in args.cases.split(","):
-        r = run(case, args.time_limit)
-        if args.reference:
-            r |= reference(r["model"], args.reference)
+        r = run(case, args.time_limit, args.reference)
         rows.append(r)
         print(f"| {r['model']} | {r['hardware']} | {r['layers']} | {r['status']} | {r['devices']} / {r['devices_available']} | "
               f"{_f(r['throughput'], '.2f')} | {_f(r['latency_ms'], '.1f')} | {_f(r['energy_mj'], '.1f')} | "
