@@ -13,8 +13,10 @@ from conftest import random_problem, variant
 
 def test_curves_are_monotone_and_end_at_the_reported_values() -> None:
     for seed in range(6):
-        problem = variant(random_problem(seed, "throughput"), execution="hybrid")
-        for strategy in ("colgen", "milp", "cpsat", "optuna-tpe"):
+        base = random_problem(seed, "throughput")
+        for strategy, execution in (("colgen", "hybrid"), ("milp", "hybrid"), ("cpsat", "hybrid"), ("dp", "spatial"),
+                                    ("optuna-tpe", "hybrid")):
+            problem = variant(base, execution=execution)
             plan = solve(problem, strategy, time_limit_s=10, **({"trials": 30} if strategy == "optuna-tpe" else {}))
             curve = plan.solver.progress
             if plan.solver.objective is None:

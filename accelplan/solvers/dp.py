@@ -39,7 +39,7 @@ from ..dominance import pareto_min
 from ..execution import Form
 from ..execution.prefix import prefix_sums
 from ..execution.pipeline import busy_cap_s
-from ..plan import Groups, Outcome, Plan, evaluate
+from ..plan import Anytime, Groups, Outcome, Plan, evaluate
 from ..problem import Problem
 from .contiguous import Candidate, best_candidate, best_contiguous
 from .segment_dp import solve_segments
@@ -138,9 +138,10 @@ def _longest_stage(prefix: np.ndarray, groups: Groups) -> float:
     return max(float(prefix[ls[-1] + 1, c] - prefix[ls[0], c]) for c, ls in groups)
 
 
-def _solve_throughput(problem: Problem, deadline: float, *,
-                      ignore_latency_bound: bool) -> tuple[Groups | None, float, bool]:
+def _solve_throughput(problem: Problem, deadline: float, *, ignore_latency_bound: bool,
+                      anytime: Anytime | None = None) -> tuple[Groups | None, float, bool]:
     """Target search for the smallest period; returns (groups, largest infeasible target [s], finished).
+    ``anytime`` records the throughput of the best plan and the bound after each target decided.
 
     Minimises the period whatever ``problem.objective`` says, within the budgets and throughput_min.
     The search never checks the latency bound: pass ``ignore_latency_bound=True`` to say so (the
@@ -153,6 +154,12 @@ def _solve_throughput(problem: Problem, deadline: float, *,
     lo = max(float(problem.time_s.min(axis=1).max()), problem.ddr_period_s)  # no plan is faster than this
     lo_proven = 0.0
     best = None
+
+    def note() -> None:
+        if anytime is not None:
+            period = max(_longest_stage(prefix, best), problem.ddr_period_s) if best is not None else None
+            anytime.note(1.0 / period if period else None, 1.0 / lo_proven if lo_proven > 0 else None)
+
     try:
         best = _cover(problem, prefix, lo, deadline)
         if best is not None:
@@ -164,6 +171,7 @@ def _solve_throughput(problem: Problem, deadline: float, *,
             return None, hi, True
         # the optimal period is a stage time: bisect over the distinct stage times between the bounds
         hi = _longest_stage(prefix, best)
+        note()
         candidates = _stage_times(prefix, n, lo, hi)
         while len(candidates):
             mid = len(candidates) // 2
@@ -175,6 +183,7 @@ def _solve_throughput(problem: Problem, deadline: float, *,
                 best = found
                 hi = _longest_stage(prefix, best)
                 candidates = candidates[:mid][candidates[:mid] < hi]
+            note()
         return best, lo_proven, True
     except _Timeout:
         return best, lo_proven, False
@@ -347,9 +356,10 @@ def solve_dp(problem: Problem, time_limit_s: float, seed: int, options: dict) ->
         from .device_dp import solve_devices
         return solve_devices(problem, time_limit_s, seed, options)
     deadline = time.perf_counter() + time_limit_s
-    bound = None
+    bound, anytime = None, Anytime()
     if problem.objective == "throughput" and problem.latency_max_s is None:
-        groups, infeasible_below, finished = _solve_throughput(problem, deadline, ignore_latency_bound=False)
+        groups, infeasible_below, finished = _solve_throughput(problem, deadline, ignore_latency_bound=False,
+                                                               anytime=anytime)
         bound = 1.0 / infeasible_below if infeasible_below > 0 else None
         how = "target search with Pareto labels on the resources"
         heuristic = None if finished else best_contiguous(problem)  # the fallback when the search stopped early
@@ -359,4 +369,4 @@ def solve_dp(problem: Problem, time_limit_s: float, seed: int, options: dict) ->
     best = best_candidate(problem, [g for g in (groups, heuristic.groups if heuristic else None) if g is not None])
     if best is None:
         return Outcome(None, "infeasible" if finished else "time_limit", note="no contiguous plan" if finished else "")
-    return Outcome(best.groups, "optimal" if finished else "time_limit", bound, note=how)
+    return Outcome(best.groups, "optimal" if finished else "time_limit", bound, note=how, progress=anytime.curve)
