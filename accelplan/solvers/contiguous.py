@@ -19,7 +19,7 @@ from ..execution.prefix import prefix_sums
 from ..plan import Groups, Plan, better, evaluate
 from ..problem import Problem
 
-MAX_SPAN = 20_000_000  # entries of the (layers+1)^2 x configurations stage-time table (160 MB of float64)
+MAX_SPAN = 20_000_000  # entries of the (layers+1)^2 tables of a split's cost and choice (160 MB each at 8 bytes)
 
 
 @dataclass(frozen=True)
@@ -69,27 +69,43 @@ def _greedy_split(prefix: np.ndarray, weight: np.ndarray, target: float, slots: 
     return []
 
 
+def _cheapest_groups(prefix: np.ndarray, weight: np.ndarray, target: float) -> tuple[np.ndarray, np.ndarray]:
+    """``cost[i, j]``: the least ``weight`` of a configuration that runs layers i..j-1 within ``target`` (inf when
+    none does or j <= i), ``choice[i, j]`` that configuration (the lowest index among equals).
+
+    Without the (layers+1)^2 x configurations table: ``reach[i, c]``, the furthest cut configuration c reaches
+    from i, is a sorted search per column; in order of weight, the running maximum of the reaches tells for
+    every j the first (cheapest) configuration that gets there: O(layers^2 log configurations)."""
+    n1, n_configs = prefix.shape
+    reach = np.empty((n1, n_configs), dtype=np.int64)
+    for c in range(n_configs):
+        col = prefix[:, c]
+        reach[:, c] = np.where(np.isfinite(col), np.searchsorted(col, col + target, side="right") - 1, -1)
+    order = np.argsort(weight, kind="stable")
+    running = np.maximum.accumulate(reach[:, order], axis=1)  # (i, k): furthest cut of the k+1 cheapest
+    first = np.stack([np.searchsorted(running[i], np.arange(n1), side="left") for i in range(n1)])  # (i, j)
+    valid = (first < n_configs) & (np.arange(n1)[None, :] > np.arange(n1)[:, None])
+    choice = order[np.minimum(first, n_configs - 1)]
+    return np.where(valid, weight[choice], np.inf), choice
+
+
 def contiguous_plans(problem: Problem, iterations: int = 40) -> list[Groups]:
     """Contiguous candidate plans: for each resource weighting, the smallest stage-time target that fits.
 
-    The split for a target is the cheapest (dp over cut points) when the chain is short enough for the
-    (layers+1)^2 x configurations table (``MAX_SPAN`` entries), else :func:`_greedy_split`."""
+    The split for a target is the cheapest (dp over cut points, :func:`_cheapest_groups`) when the chain
+    is short enough for (layers+1)^2 tables (``MAX_SPAN`` entries), else :func:`_greedy_split`."""
     p = problem
     n = p.n_layers
     prefix = prefix_sums(p.time_s)
-    small = (n + 1) ** 2 * p.n_configs <= MAX_SPAN
-    span = prefix[None, :, :] - prefix[:, None, :] if small else None  # (i, j, C): time of layers i..j-1 on config c
-    upper = np.triu(np.ones((n + 1, n + 1), dtype=bool), k=1) if small else None
+    small = (n + 1) ** 2 <= MAX_SPAN
     share = p.usage / p.capacity[None, :]
     weightings = [share[:, r] for r in range(share.shape[1])] + [share.max(axis=1), share.sum(axis=1)]
     out: list[Groups] = []
     for weight in weightings:
         def split_for(target: float) -> list[tuple[int, int, int]]:
-            if span is None:
+            if not small:
                 return _greedy_split(prefix, weight, target, p.accelerator_slots)
-            ok = (span <= target) & upper[:, :, None]
-            priced = np.where(ok, weight[None, None, :], np.inf)
-            return _min_cost_split(priced.min(axis=2), priced.argmin(axis=2), p.accelerator_slots)
+            return _min_cost_split(*_cheapest_groups(prefix, weight, target), p.accelerator_slots)
 
         def fits(split: list[tuple[int, int, int]]) -> bool:
             return bool(split) and evaluate(p, tuple((c, tuple(range(i, j))) for i, j, c in split)).feasible
