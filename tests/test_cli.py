@@ -109,7 +109,8 @@ def test_flags_override_a_study_file_keeping_its_relative_paths(study_file: Path
 
 def test_time_limit_returns_the_incumbent_with_its_gap(capsys, tmp_path: Path) -> None:
     # a large instance that is not proven in 3 s: the best plan so far comes back with a bound and a gap
-    code = main(["solve", "--model", "gpt2-small", "--hardware", "vck190", "--execution", "hybrid", "--batch", "16",
+    # (gpt2-small no longer serves: its spilled attention scores make it DDR-bound, proven in 2 s)
+    code = main(["solve", "--model", "vit-base", "--hardware", "vck190", "--execution", "hybrid", "--batch", "16",
                  "--time-limit", "3", "-o", str(tmp_path / "tl"), "--json"])
     summary = json.loads(capsys.readouterr().out)
     assert code == 0 and summary["status"] == "time_limit"

@@ -55,8 +55,9 @@ def _reach(prefix: np.ndarray, target: float) -> np.ndarray:
 
 
 def _binding(problem: Problem) -> np.ndarray:
-    """Resources that can bind: those where the largest configurations on every slot would exceed the budget."""
-    worst = np.sort(problem.usage, axis=0)[::-1][:problem.accelerator_slots].sum(axis=0)
+    """Resources that can bind: those where the largest configuration on every slot would exceed the budget
+    (a configuration may repeat: two accelerators of one configuration are two slots)."""
+    worst = problem.usage.max(axis=0) * problem.accelerator_slots
     return worst > problem.capacity * (1 + 1e-9)
 
 

@@ -55,6 +55,11 @@ class VersalAIE(Family):
         from ...plan import pipeline_plan
         return pipeline_plan(problem, groups, solver, check_bounds)
 
+    def calibration(self):
+        """What ``accelplan calibrate`` fits on this family and how it predicts a measured row (:mod:`.calibration`)."""
+        from . import calibration
+        return calibration
+
     def accelerator_table(self, plan) -> ReportTable:
         """Engines, ports and PL buffer per accelerator."""
         header = ("#", "engines A×B×C @ tile", "units", "PLIO in/out", "PL buffer KiB", "layers", "busy ms",
@@ -68,7 +73,8 @@ class VersalAIE(Family):
 FAMILY = VersalAIE(
     name="versal-aie", spec=VersalAIEHardware, executions=EXECUTIONS, default_strategy="milp",
     baseline_execution="spatial", emit_targets=("json", "vitis", "sv"),
-    model_note=("Per input: stage time = sum of its layers' times on its accelerator; period = max(slowest stage, "
-                "DDR time of the weights per input); throughput = 1/period; latency = sum of stage times + "
+    model_note=("Per input: stage time = sum of its layers' times on its accelerator (each at least its own DDR "
+                "time); period = max(slowest stage, all layers' DDR bytes per input / the DDR channel's total "
+                "bandwidth); throughput = 1/period; latency = sum of stage times + "
                 "(batch − 1) × period; energy = Σ layer energy + static power × period."),
     description="AMD Versal AI Engine devices (e.g. VC1902 on VCK190)")

@@ -17,6 +17,9 @@ class AIEArraySpec(Strict):
     kernel_efficiency: dict[Dtype, Annotated[float, Field(gt=0, le=1)]] = Field(
         description="fraction of peak a per-engine GEMM kernel reaches (CHARM: int8 0.79, fp32 0.93)")
     local_memory: Size = Field(description="data memory per engine")
+    array_efficiency: Annotated[float, Field(gt=0, le=1)] = Field(
+        1.0, description="fraction of the per-engine kernel rate a whole accelerator sustains (PLIO at the PL "
+                         "clock, tile loads, synchronisation); multiplies kernel_efficiency")
 
 
 class PLIOSpec(Strict):
@@ -33,7 +36,13 @@ class PLSpec(Strict):
 
 
 class DDRSpec(Strict):
-    bandwidth: Bandwidth = Field(description="effective off-chip bandwidth shared by all accelerators")
+    bandwidth: Bandwidth = Field(description="bandwidth of one DDR stream running alone")
+    stream_share: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [1.0], min_length=1, max_length=16,
+        description="per-stream bandwidth, as a fraction of `bandwidth`, when 1, 2, 3, ... streams run at once "
+                    "(more streams than entries share the last entry's total: the channel is saturated)")
+    efficiency: Annotated[float, Field(gt=0, le=1)] = Field(
+        1.0, description="fraction of the stream bandwidths a design reaches (fitted by `accelplan calibrate`)")
 
 
 class VersalEnergySpec(Strict):
