@@ -117,7 +117,8 @@ def test_segment_formula_by_hand() -> None:
         weights = sum(t.weight_bytes[l] for l in ls)
         busy = sum(problem.time_s[l, c1] for l in ls)
         fits = w_chip <= t.sram_bytes
-        return busy + (0 if fits else weights / t.dram_bandwidth), (weights / t.dram_bandwidth if fits else 0)
+        share = t.dram_bandwidth * problem.configs[c1].units / t.chiplets  # streamed at the cluster's DRAM share
+        return busy + (0 if fits else weights / share), (weights / t.dram_bandwidth if fits else 0)
 
     (a, oa), (bb, ob), (c, oc) = cluster([0]), cluster([1, 2]), cluster([3])
     io = b * (t.boundary_bytes[0] + t.boundary_bytes[3] + t.boundary_bytes[4]) / t.dram_bandwidth

@@ -8,11 +8,14 @@ pipelined over the batch. Per batch of ``b`` inputs, in seconds:
 - cluster ``c`` (layers ``l``, configuration ``g``): ``T_c = sum_l time[l, g]`` per input; its
   weights ``W_c`` enter from DRAM once per batch (``O_c = W_c / dram_bw``) when every chiplet holds
   its share (``sum_l w[l, g] + max_l buffer[l, g] <= SRAM``), else they stream from DRAM for each
-  input (``T_c += W_c / dram_bw``, ``O_c = 0``);
+  input at the cluster's share of the DRAM bandwidth (``T_c += W_c / (dram_bw * g / N)``, ``O_c = 0``;
+  ``g`` of the package's ``N`` chiplets: the clusters of a segment run at once, and their shares add up
+  to at most the whole bandwidth). A layer whose share alone does not fit runs blocked from DRAM: its
+  re-reads are in ``time[l, g]`` (:mod:`accelplan.families.mcm.memory`);
 - segment ``s``: ``sum_c T_c + (b - 1) * max_c T_c`` (fill, then the slowest cluster paces the batch)
   ``+ sum_c O_c + reconfiguration + b * boundary_bytes[start] / dram_bw`` (the activations that
-  cross DRAM where the segment starts: the model input, or the previous segment's output written
-  and read back);
+  cross DRAM where the segment starts, at their real size: the model input, or the previous
+  segment's output written and the next layer's input read back);
 - batch time ``T = sum_s segment times + b * boundary_bytes[L] / dram_bw`` (the output written);
   throughput ``= b / T``, latency ``= T``, period ``= T / b``;
 - energy per inference ``= (b * sum_l energy[l, g] + DRAM bytes * e_dram + static power * T) / b``;
@@ -94,7 +97,8 @@ def cluster_costs(problem: Problem, tables: ClusterTables, c: int, start: int, e
     fits = (tables.sram_weight[ends, c] - tables.sram_weight[start, c]) + buffer <= t.sram_bytes * (1 + 1e-12)
     weights = tables.weight[ends] - tables.weight[start]
     load_s = weights / t.dram_bandwidth
-    time_c = tables.time[ends, c] - tables.time[start, c] + np.where(fits, 0.0, load_s)
+    stream_s = load_s * (t.chiplets / problem.configs[c].units)  # at the cluster's share of the DRAM bandwidth
+    time_c = tables.time[ends, c] - tables.time[start, c] + np.where(fits, 0.0, stream_s)
     dram_bytes = np.where(fits, 1.0, b) * weights
     energy = b * (tables.energy[ends, c] - tables.energy[start, c]) + dram_bytes * t.dram_access_j
     once_s = np.where(fits, load_s, 0.0)

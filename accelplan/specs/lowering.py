@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .schema import AttentionOp, Conv2dOp, ElementwiseOp, GemmOp, Operator
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """The input side of a convolution, per group: enough to know which input pixels an output tile reads.
+
+    ``channels`` is the input channels of one group; sizes are (height, width) pairs. A chiplet (or
+    engine) that computes a rectangle of the output reads that rectangle's rows and columns
+    ``o * stride - padding + i * dilation`` (``i < kernel``) that lie inside the input: its share plus
+    the halo its neighbours read too.
+    """
+
+    channels: int
+    height: int
+    width: int
+    out_h: int
+    out_w: int
+    kernel: tuple[int, int]
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
 
 
 @dataclass(frozen=True)
@@ -14,7 +35,8 @@ class Gemm:
     ``source_elements`` is the size of the tensor the ``[m,k]`` operand is built from, for all ``count``
     GEMMs together: a convolution's input feature map (in_channels x height x width, as stored) rather
     than its im2col expansion, which is formed on chip with the padding and the halos its tiles read twice.
-    0 means the operand is the tensor itself (m*k*count).
+    0 means the operand is the tensor itself (m*k*count). ``conv`` is the convolution's geometry (None for
+    any other GEMM), for cost models that price what a spatial share of the output reads.
     """
 
     m: int
@@ -23,6 +45,7 @@ class Gemm:
     count: int = 1
     weight: bool = True
     source_elements: int = 0
+    conv: ConvGeometry | None = field(default=None, compare=False)  # equal GEMMs stay equal whatever their geometry
 
     @property
     def macs(self) -> int:
@@ -88,8 +111,10 @@ def lower(op: Operator) -> Gemm | Elementwise:
             raise ValueError(f"kernel larger than the padded input: output would be {out_h}x{out_w}")
         kh, kw = _pair(op.kernel)
         source = op.in_channels * op.height * op.width
+        geometry = ConvGeometry(op.in_channels // op.groups, op.height, op.width, out_h, out_w, (kh, kw),
+                                _pair(op.stride), _pair(op.padding), _pair(op.dilation))
         return Gemm(out_h * out_w, op.in_channels // op.groups * kh * kw, op.out_channels // op.groups, op.groups, True,
-                    source_elements=source)
+                    source_elements=source, conv=geometry)
     if isinstance(op, ElementwiseOp):
         reads = 2 if op.kind in ("add", "mul") else 1
         return Elementwise(op.elements, op.input_elements or op.elements, reads)

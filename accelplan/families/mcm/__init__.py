@@ -92,5 +92,8 @@ FAMILY = ChipletPackage(
                 "reconfiguration + activations crossing DRAM at its start; batch latency = Σ segments (+ the output "
                 "written); throughput = batch / latency; energy = Σ layer energy + DRAM traffic + static power × "
                 "latency, per inference (see accelplan.execution.segments). A cluster whose weights do not fit its "
-                "chiplets' SRAM streams them from DRAM for every input."),
+                "chiplets' SRAM streams them from DRAM for every input, at its chiplets' share of the DRAM bandwidth; "
+                "a layer whose share alone does not fit runs blocked from DRAM (weight- or input-stationary, the "
+                "least traffic). Tensors cross links and DRAM at their real size (a convolution's feature map and "
+                "halo, not its im2col expansion)."),
     description="packages of chiplets on a mesh network-on-package (e.g. Simba)")

@@ -13,30 +13,47 @@ Per input, for a GEMM ``count x [M,K]x[K,N]`` of ``B`` bytes per element on a cl
 chiplets shaped ``r x c`` with factors ``(gm, gn)`` and tile ``(tm, tk, tn)``:
 
 - ``m = ceil(M/gm)``, ``n = ceil(N/gn)``                      [each chiplet's share; ceilings = padding]
+  (a convolution splits its output pixels into a ``gh x gw = gm`` grid, ``m`` = one rectangle's pixels, or
+  into runs of ``ceil(M/gm)`` consecutive pixels: both are candidate mappings)
 - ``compute = count * ceil(m/tm) * ceil(K/tk) * ceil(n/tn) / (efficiency * clock)``
-- ``in_total = count * (M*K [+ K*N when both operands are activations]) * B``; per chiplet ``in = count * (m*K [+ K*n]) * B``
+- inputs at their real size (:mod:`.memory`): per chiplet ``in = count * x [+ count * K*n when both operands
+  are activations]`` with ``x = m*K``, or for a convolution the input its share reads (its pixels'
+  rows and columns plus the halo), not the im2col expansion; ``in_total`` = the same summed over the
+  distinct shares (a convolution: the feature map plus the halos read twice)
 - ``out_total = count * M*N * B``; per chiplet ``out = count * m*n * B``
 - ``nop = max(in_total, out_total) / (link_bw * min(r, c)) `` (the cluster's bisection / narrow face)
   ``max= max(in, out) / link_bw`` (each chiplet's own link) ``+ hop_latency * (r + c - 1)``
-- ``time = max(compute, nop) + layer_overhead + element-wise epilogue``
+- ``spill``: 0 when the share fits a chiplet's SRAM (``w + 2*(in+out) <= sram``), else the DRAM bytes
+  of the cheaper of weight- and input-stationary blocking beyond the weights' first pass, at the
+  cluster's share of the DRAM bandwidth ``dram_bw * g / chiplets`` (:mod:`.memory`, :func:`dram_share`)
+- ``time = max(compute, nop, spill) + layer_overhead + element-wise epilogue``
   (epilogue: elements moved / (g * elementwise_per_cycle * clock))
-- ``energy = padded MACs * e_mac + g*(in+out) * 8 * e_bit_nop * (r+c)/2 + g*(in+out+w) * e_sram``
+- ``energy = padded MACs * e_mac + g*(in+out) * 8 * e_bit_nop * (r+c)/2 + g*(in+out+w) * e_sram
+  + spill bytes * (DRAM access + mean NoP hops from the controllers)``
 - SRAM per chiplet: weights ``w = count*K*n*B`` (weight operands only) and double-buffered
   activations ``2*(in+out)``.
 
 Weights enter from DRAM once per batch when a cluster's weights fit its chiplets' SRAM, else per
 input (streamed); that and the segment-level terms are in :mod:`accelplan.execution.segments`.
+DRAM bandwidth is the controllers' total, each capped by the NoP links leaving its chiplet
+(:func:`dram_bandwidth`), and a cluster streams at its chiplets' share of it (:func:`dram_share`).
+Not modelled: NoP contention between clusters (each cluster's traffic is priced on its own links;
+DRAM traffic crossing other clusters' links is not), activations
+kept on chip between layers of a cluster when consecutive layers share a partition (every layer's input
+is priced as redistributed), and the live tensors of residual branches at segment cuts.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from ...specs.lowering import Elementwise, Gemm
 from ...specs.schema import DTYPE_BYTES
+from . import memory
 from .spec import MCMHardware
 
 
@@ -77,6 +94,8 @@ class Mapping:
     energy_j: float
     weight_bytes_per_chiplet: float
     buffer_bytes_per_chiplet: float  # double-buffered activations
+    blocking: str = ""  # "" (fits the SRAM), "weight-stationary" or "input-stationary" (runs blocked from DRAM)
+    spill_bytes: float = 0.0  # DRAM bytes per input of that blocking beyond the weights' first pass
 
     @property
     def partition(self) -> str:
@@ -112,9 +131,19 @@ def menu(hw: MCMHardware) -> list[ClusterConfig]:
     return [cluster_shape(hw, g) for g in sorted(set(sizes))]
 
 
+def mesh_links(hw: MCMHardware, at: tuple[int, int]) -> int:
+    """Links from the chiplet at mesh position ``at`` to its neighbours (2 at a corner, 4 inside)."""
+    rows, cols = hw.mesh
+    r, c = at
+    return (r > 0) + (r < rows - 1) + (c > 0) + (c < cols - 1)
+
+
 def dram_bandwidth(hw: MCMHardware) -> float:
-    """Bytes/s of all DRAM controllers together."""
-    return sum(c.bandwidth for c in hw.dram.controllers)
+    """Bytes/s of all DRAM controllers together, each at most what the NoP links leaving its chiplet carry
+    (``min(bandwidth, links * link_bw)``; on a one-chiplet mesh the chiplet takes it all)."""
+    bw = hw.nop.link_bandwidth
+    return sum(min(c.bandwidth, mesh_links(hw, c.at) * bw) if mesh_links(hw, c.at) else c.bandwidth
+               for c in hw.dram.controllers)
 
 
 def snake_order(hw: MCMHardware) -> list[tuple[int, int]]:
@@ -146,12 +175,16 @@ def dram_access_energy(hw: MCMHardware) -> float:
     return 8 * hw.dram.energy_per_bit
 
 
+@lru_cache(maxsize=256)
+def _mean_hops(mesh: tuple[int, int], controllers: tuple[tuple[int, int], ...]) -> float:
+    rows, cols = mesh
+    return float(np.mean([min(abs(r - a) + abs(q - b) for a, b in controllers) for r in range(rows) for q in range(cols)]))
+
+
 def dram_byte_energy(hw: MCMHardware) -> float:
     """Joules per byte to or from DRAM: the DRAM access plus the NoP hops from the nearest controller (mesh average)."""
-    rows, cols = hw.mesh
-    hops = np.mean([min(abs(r - c.at[0]) + abs(q - c.at[1]) for c in hw.dram.controllers)
-                    for r in range(rows) for q in range(cols)])
-    return 8 * hw.dram.energy_per_bit + 8 * hw.nop.energy_per_bit * float(hops)
+    hops = _mean_hops(tuple(hw.mesh), tuple(tuple(c.at) for c in hw.dram.controllers))
+    return 8 * hw.dram.energy_per_bit + 8 * hw.nop.energy_per_bit * hops
 
 
 def elementwise_time(hw: MCMHardware, cfg: ClusterConfig, op: Elementwise) -> float:
@@ -162,37 +195,49 @@ def elementwise_energy(hw: MCMHardware, dtype: str, op: Elementwise) -> float:
     return op.elements_moved * DTYPE_BYTES[dtype] * hw.energy.sram_byte
 
 
+def dram_share(hw: MCMHardware, cfg: ClusterConfig) -> float:
+    """Bytes/s of DRAM a cluster may use while the other clusters of its segment run: its chiplets' share
+    of all controllers (``dram_bw * g / chiplets``), so the clusters running at once never exceed the total."""
+    return dram_bandwidth(hw) * cfg.units / (hw.mesh[0] * hw.mesh[1])
+
+
 def mappings(hw: MCMHardware, dtype: str, gemm: Gemm, cfg: ClusterConfig, epilogue: list[Elementwise]) -> list[Mapping]:
-    """Every (partition factors, chiplet tile) of ``gemm`` on ``cfg``, priced per input (module docstring)."""
-    nbytes = DTYPE_BYTES[dtype]
-    g = cfg.units
-    eff, clock = hw.chiplet.efficiency, hw.chiplet.clock
-    bw, links = hw.nop.link_bandwidth, cfg.bisection_links
-    m_all, k, n_all, cnt = gemm.m, gemm.k, gemm.n, gemm.count
-    in_total = cnt * (m_all * k + (0 if gemm.weight else k * n_all)) * nbytes
-    out_total = cnt * m_all * n_all * nbytes
-    ep_t = sum(elementwise_time(hw, cfg, e) for e in epilogue)
-    ep_e = sum(elementwise_energy(hw, dtype, e) for e in epilogue)
-    hops = (cfg.rows + cfg.cols) / 2
+    """Every (partition factors, pixel split, chiplet tile) of ``gemm`` on ``cfg``, priced per input (module docstring)."""
+    fixed = (sum(elementwise_time(hw, cfg, e) for e in epilogue), sum(elementwise_energy(hw, dtype, e) for e in epilogue),
+             dram_byte_energy(hw), dram_share(hw, cfg))
     out = []
-    for gm in range(1, g + 1):
-        if g % gm:
-            continue
-        gn = g // gm
-        m, n = math.ceil(m_all / gm), math.ceil(n_all / gn)
-        cin = cnt * (m * k + (0 if gemm.weight else k * n)) * nbytes
-        cout = cnt * m * n * nbytes
-        w = cnt * k * n * nbytes if gemm.weight else 0
-        nop = max(max(in_total, out_total) / (bw * links), max(cin, cout) / bw) + hw.nop.hop_latency * cfg.diameter_hops
-        for tile in hw.chiplet.tiles[dtype]:
-            tm, tk, tn = tile
-            cycles = cnt * math.ceil(m / tm) * math.ceil(k / tk) * math.ceil(n / tn)
-            compute = cycles / (eff * clock)
-            time_s = max(compute, nop) + hw.layer_overhead + ep_t
-            energy = (g * cycles * tm * tk * tn * hw.energy.mac[dtype]
-                      + g * (cin + cout) * 8 * hw.nop.energy_per_bit * hops
-                      + g * (cin + cout + w) * hw.energy.sram_byte + ep_e)
-            out.append(Mapping(gm, gn, tuple(tile), time_s, energy, w, 2 * (cin + cout)))
+    for gm in range(1, cfg.units + 1):
+        if cfg.units % gm == 0:
+            for share in memory.shares(gemm, gm, cfg.units // gm):
+                out += _priced(hw, dtype, gemm, cfg, (gm, cfg.units // gm), share, fixed)
+    return out
+
+
+def _priced(hw: MCMHardware, dtype: str, gemm: Gemm, cfg: ClusterConfig, factors: tuple[int, int], s: memory.Shares,
+            fixed: tuple[float, float, float, float]) -> list[Mapping]:
+    """One partition ``(gm, gn)`` and share of ``gemm`` on ``cfg``, once per chiplet tile; ``fixed``: the epilogue's
+    time and energy, the joules per DRAM byte and the cluster's DRAM bandwidth, the same for every share."""
+    ep_t, ep_e, spill_j, share_bw = fixed
+    nbytes, g = DTYPE_BYTES[dtype], cfg.units
+    bw = hw.nop.link_bandwidth
+    act_y, act_y_total = (0, 0) if gemm.weight else (s.y, s.y_total)
+    in_total, out_total = (s.x_total + act_y_total) * nbytes, s.o_total * nbytes
+    cin, cout = (s.x + act_y) * nbytes, s.o * nbytes
+    w = s.y * nbytes if gemm.weight else 0
+    fits = w + 2 * (cin + cout) <= hw.chiplet.sram * (1 + 1e-12)
+    spill = memory.NO_SPILL if fits else memory.blocking(s, nbytes, gemm.weight, hw.chiplet.sram)
+    nop = (max(max(in_total, out_total) / (bw * cfg.bisection_links), max(cin, cout) / bw)
+           + hw.nop.hop_latency * cfg.diameter_hops)
+    io = max(nop, spill.extra_bytes / share_bw)
+    n = math.ceil(gemm.n / factors[1])
+    moved_j = (g * (cin + cout) * 8 * hw.nop.energy_per_bit * (cfg.rows + cfg.cols) / 2
+               + g * (cin + cout + w) * hw.energy.sram_byte + spill.extra_bytes * spill_j + ep_e)
+    out = []
+    for tm, tk, tn in hw.chiplet.tiles[dtype]:
+        cycles = gemm.count * math.ceil(s.m / tm) * math.ceil(gemm.k / tk) * math.ceil(n / tn)
+        time_s = max(cycles / (hw.chiplet.efficiency * hw.chiplet.clock), io) + hw.layer_overhead + ep_t
+        energy = g * cycles * tm * tk * tn * hw.energy.mac[dtype] + moved_j
+        out.append(Mapping(*factors, (tm, tk, tn), time_s, energy, w, 2 * (cin + cout), spill.kind, spill.extra_bytes))
     return out
 
 
@@ -209,12 +254,23 @@ def weight_bytes(gemm: Gemm, dtype: str) -> float:
     return gemm.weight_elements * DTYPE_BYTES[dtype]
 
 
-def output_bytes(gemm: Gemm, dtype: str) -> float:
-    return gemm.m * gemm.n * gemm.count * DTYPE_BYTES[dtype]
+def output_bytes(gemm: Gemm, dtype: str, epilogue: tuple[Elementwise, ...] = ()) -> float:
+    """Bytes of the tensor a layer hands on: its last element-wise pass's output (a pooling shrinks it), else the GEMM's."""
+    elements = epilogue[-1].elements if epilogue else gemm.m * gemm.n * gemm.count
+    return elements * DTYPE_BYTES[dtype]
 
 
 def input_bytes(gemm: Gemm, dtype: str) -> float:
-    return gemm.m * gemm.k * gemm.count * DTYPE_BYTES[dtype]
+    """Bytes of the layer's input tensor as stored (a convolution's feature map, not its im2col expansion)."""
+    return gemm.input_elements * DTYPE_BYTES[dtype]
+
+
+def boundary_bytes(gemms: list[Gemm], epilogues: list[tuple[Elementwise, ...]], dtype: str) -> list[float]:
+    """Per cut point ``p`` (0..L): bytes per input crossing DRAM when a segment starts or ends there: the model's
+    input at 0, layer ``p-1``'s output written and layer ``p``'s input read back between, the output written at L."""
+    outs = [output_bytes(g, dtype, e) for g, e in zip(gemms, epilogues)]
+    ins = [input_bytes(g, dtype) for g in gemms]
+    return [ins[0]] + [outs[p - 1] + ins[p] for p in range(1, len(gemms))] + [outs[-1]]
 
 
 def peak_macs_per_s(hw: MCMHardware, dtype: str) -> float:

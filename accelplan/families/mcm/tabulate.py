@@ -17,6 +17,11 @@ def _configs(hw, execution: ExecutionModel) -> list[costs.ClusterConfig]:
     return [full] if execution.single else [c for c in costs.menu(hw) if c.units != n_chiplets] + [full]
 
 
+def _trailing(group) -> tuple:
+    """The element-wise passes after a group's GEMM (the first group's epilogue also holds the passes before it)."""
+    return group.epilogue[group.ops.index(group.name):]
+
+
 def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool = True) -> Problem:
     """Price every layer on every cluster size with its best mapping (:mod:`.costs`) for ``objective``.
 
@@ -40,8 +45,7 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
         chosen.append(tuple(row))
         layers.append(Layer(group.name, group.ops, group.gemm, costs.weight_bytes(group.gemm, dtype) / batch))
     gemms = [g.gemm for g in groups]
-    boundary = np.array([costs.input_bytes(gemms[0], dtype)]
-                        + [2 * costs.output_bytes(g, dtype) for g in gemms[:-1]] + [costs.output_bytes(gemms[-1], dtype)])
+    boundary = np.array(costs.boundary_bytes(gemms, [_trailing(g) for g in groups], dtype))
     tables = SegmentTables(
         chiplets=n_chiplets, mappings=tuple(chosen), sram_weight_bytes=w_chip, sram_buffer_bytes=buf_chip,
         sram_bytes=hw.chiplet.sram, weight_bytes=np.array([costs.weight_bytes(g, dtype) for g in gemms]),
