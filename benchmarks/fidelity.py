@@ -8,7 +8,9 @@ Rows (each a :class:`Fidelity` record; a family adds its own with a function in 
 - CHARM's BERT and ViT workloads (the layer shapes of the repository's host code), planned with
   hybrid execution for the best throughput: TFLOPS = 2 * MACs * throughput, beside CHARM's measured
   end-to-end throughput (abstract of arXiv:2301.02359: BERT 1.46, ViT 1.61 TFLOPS).
-Three predictions per row: "profile" is specs/hardware/vck190.yaml with ``ddr.efficiency: 1`` (CHARM's DDR
+- Simba's published ResNet-50 figures and Stream's Simba example on the mcm family (:func:`chiplet_rows`, from
+  ``benchmarks/fidelity_mcm.py``), with the spec as shipped only.
+Three predictions per VCK190 row: "profile" is specs/hardware/vck190.yaml with ``ddr.efficiency: 1`` (CHARM's DDR
 profile as measured, nothing fitted); "vck190" the spec as shipped (``ddr.efficiency`` fitted to these GEMMs);
 "calibrated" that spec after ``accelplan calibrate specs/measurements/vck190.csv --fit
 ddr.efficiency,launch_overhead`` (the square GEMMs are all DDR-bound, so they cannot determine
@@ -138,9 +140,19 @@ def charm_end_to_end_rows(ctx: Context) -> list[Fidelity]:
     return out
 
 
-#: every row source; another family's rows (e.g. Simba's ResNet-50 on mcm) join with one more function here,
-#: returning Fidelity records (a prediction it has no spec for stays None and prints as "—")
-ROW_SOURCES: list[Callable[[Context], list[Fidelity]]] = [square_gemm_rows, charm_end_to_end_rows]
+def chiplet_rows(ctx: Context) -> list[Fidelity]:
+    """Simba's published figures and Stream's Simba example on the mcm family (``benchmarks/fidelity_mcm.py``):
+    one prediction each, with the spec as shipped (nothing is calibrated on that family)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fidelity_mcm import mcm_rows
+
+    return [Fidelity(r.what, "simba-36", r.unit, r.measured, None, r.predicted, None, r.source, r.note)
+            for r in mcm_rows(ctx.time_limit_s)]
+
+
+#: every row source; another family's rows join with one more function here, returning Fidelity records
+#: (a prediction it has no spec for stays None and prints as "—")
+ROW_SOURCES: list[Callable[[Context], list[Fidelity]]] = [square_gemm_rows, charm_end_to_end_rows, chiplet_rows]
 
 
 def _fmt(value: float | None, pattern: str) -> str:
