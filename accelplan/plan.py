@@ -313,8 +313,12 @@ def finish(problem: Problem, strategy: str, outcome: Outcome, elapsed_s: float) 
 
 
 def plan_groups(problem: Problem, plan: Plan) -> Groups:
-    """The groups a plan was priced from (the inverse of :func:`evaluate`), for checks and warm starts from plan files."""
+    """The groups a plan was priced from (the inverse of :func:`evaluate`), for checks and warm starts from plan files;
+    a ``KeyError`` names a layer or configuration the problem does not have."""
     index = {layer.name: i for i, layer in enumerate(problem.layers)}
+    if problem.execution.form is Form.DEVICES:
+        from .execution.devices import plan_groups as device_groups
+        return device_groups(problem, plan.accelerators, index)
     labels = {cfg.label: c for c, cfg in enumerate(problem.configs)}
     segmented = problem.execution.form is Form.SEGMENTS
     return tuple((labels[a.config], tuple(index[n] for n in a.layers), *((a.segment,) if segmented else ()))

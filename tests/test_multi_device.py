@@ -10,6 +10,7 @@ import yaml
 
 from accelplan import api
 from accelplan.errors import SpecError
+from accelplan.plan import evaluate, plan_groups
 from accelplan.problem import build_problem
 from accelplan.solvers import STRATEGIES, solve
 
@@ -253,3 +254,14 @@ def test_milp_equals_enumeration_on_random_systems(tmp_path, objective):
         if ref.feasible:
             assert milp.objective_value() == pytest.approx(ref.objective_value(), rel=1e-6), seed
             assert milp.solver.model_objective == pytest.approx(milp.objective_value(), rel=1e-5), seed
+
+
+def test_a_device_plan_gives_back_its_groups(tmp_path):
+    """plan_groups inverts evaluate on device chains too: the same devices, layers and block per layer."""
+    problem = build_problem(_study(tmp_path, **{"devices.0.device.bram": "100 KB"}))
+    plan = solve(problem, "dp", time_limit_s=30)
+    groups = plan_groups(problem, plan)
+    again = evaluate(problem, groups)
+    assert [a.layer_tiles for a in again.accelerators] == [a.layer_tiles for a in plan.accelerators]
+    assert [a.placements for a in again.accelerators] == [a.placements for a in plan.accelerators]
+    assert again.throughput == pytest.approx(plan.throughput) and again.energy_mj == pytest.approx(plan.energy_mj)

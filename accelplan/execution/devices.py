@@ -149,3 +149,23 @@ def block_options(problem: "Problem", layer: int) -> list[int]:
         np.fill_diagonal(le, False)
         keep += [int(c) for c in idx[~(le & better).any(axis=0)]]
     return keep
+
+
+def plan_groups(problem: "Problem", accelerators, index: dict[str, int]) -> Groups:
+    """The groups of a device-chain plan's ``accelerators`` (:class:`~accelplan.plan.AcceleratorPlan`, one per device):
+    per device its position, layers (``index``: layer name -> index) and each layer's block configuration, the one
+    with that layer's parallelism (``layer_tiles``: pm, pk, pn) and weight placement; a ``KeyError`` names a layer
+    whose block is not in the problem's menu."""
+    t = problem.devices
+    out = []
+    for a in accelerators:
+        configs = []
+        for name, tile, place in zip(a.layers, a.layer_tiles, a.placements, strict=True):
+            onchip = place == "on-chip"
+            match = next((c for c, cfg in enumerate(problem.configs)
+                          if (cfg.pm, cfg.pk, cfg.pn) == tuple(tile) and bool(t.onchip[c]) == onchip), None)
+            if match is None:
+                raise KeyError(f"layer {name}: no block configuration with parallelism {list(tile)} and weights {place}")
+            configs.append(match)
+        out.append((a.index, tuple(index[n] for n in a.layers), tuple(configs)))
+    return tuple(out)
