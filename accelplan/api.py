@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import families
 from .errors import SpecError, SpecIssue
@@ -24,6 +24,10 @@ from .specs.network import flatten
 from .specs.check import json_schema, validate_file  # noqa: F401 (part of the workflow API)
 from .specs.schema import ModelSpec
 from .specs.study import Study, load_study, resolve, study_from_data, with_overrides
+
+if TYPE_CHECKING:
+    from .sweep.results import SweepResult
+    from .sweep.spec import Sweep
 
 
 @dataclass(frozen=True)
@@ -272,13 +276,14 @@ class UserSpec:
     kind: str
 
 
-_USER_KINDS = (("plan", ("format", "accelerators")), ("hardware", ("family",)), ("study", ("model", "hardware")),
+_USER_KINDS = (("plan", ("format", "accelerators")), ("hardware", ("family",)), ("sweep", ("grid",)),
+               ("sweep", ("points",)), ("study", ("model", "hardware")),
                ("model", ("operators",)))
 
 
 def user_specs(folder: Path, depth: int = 2, most: int = 200) -> list[UserSpec]:
     """YAML files under ``folder`` (to ``depth`` subfolders, hidden ones and the built-in library skipped) that
-    are a model, hardware, study or plan, judged by the top-level keys in their first 64 KiB; at most ``most``."""
+    are a model, hardware, study, sweep or plan, judged by the top-level keys in their first 64 KiB; at most ``most``."""
     import re
 
     from .specs.library import library_dirs
@@ -339,3 +344,104 @@ def builtin_text(name: str, kind: str | None = None) -> str:
                                                      "say which with --kind", "name")])
     kind_found, path = paths[0]
     return f"# built-in {kind_found} {name} ({path.name})\n" + path.read_text(encoding="utf-8")
+
+
+def calibrate(measurements: Path, hardware: str, out_file: Path, fit: Sequence[str] | None = None):
+    """Fit ``hardware``'s efficiency and overhead constants to the rows of ``measurements`` and write the result.
+
+    ``hardware`` is a built-in name or a path; the calibrated spec (named ``<name>-calibrated``) is
+    written atomically to ``out_file`` once it validates as a hardware spec. Returns the
+    :class:`~accelplan.calibrate.Calibration` (every row before and after) and the path written.
+    """
+    import yaml
+
+    from . import calibrate as cal
+    from .specs.loader import validate as validate_spec
+    from .specs.study import load_hardware
+
+    hw_path = resolve(hardware, "hardware", Path.cwd())
+    if hw_path is None or not hw_path.is_file():
+        what = f"no built-in hardware named {hardware!r}" if hw_path is None else f"file {str(hw_path)!r} not found"
+        raise SpecError("<command line>", [SpecIssue(f"{what}; built-in: {', '.join(builtin_names('hardware'))}",
+                                                     "--hardware")])
+    hw = load_hardware(hw_path)
+    family = families.get(hw.family)
+    model_of = getattr(family, "calibration", None)
+    if model_of is None:
+        able = [n for n in families.names() if getattr(families.get(n), "calibration", None) is not None]
+        raise SpecError(str(hw_path), [SpecIssue(f"family {hw.family!r} has no calibration model; families with one: "
+                                                 f"{', '.join(able) or 'none'}", "family")])
+    model = model_of()
+    if out_file.is_dir():
+        raise SpecError(str(out_file), [SpecIssue("is a folder: give the hardware spec file to write", "-o")])
+    rows = cal.read_measurements(measurements, model, hw)
+    result = cal.calibrate(hw, rows, model, fit)
+    text = cal.calibrated_yaml(hw_path, result, model, measurements)
+    validate_spec(family.spec, yaml.safe_load(text), {}, str(out_file))
+    return result, write_atomic(out_file, text)
+
+
+def load_sweep(sweep_file: Path) -> "Sweep":
+    """Read and expand a sweep spec (:mod:`accelplan.sweep.spec`): every point's study loaded and checked."""
+    from .sweep.spec import load_sweep as load
+
+    return load(sweep_file)
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """A finished sweep: its rows and the files written into its folder."""
+
+    result: "SweepResult"
+    written: list[Path]
+
+
+def sweep(sweep_spec: "Sweep | Path", out_dir: Path, workers: int | None = None, scheduler: str | None = None,
+          cache_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> SweepRun:
+    """Solve every point of ``sweep_spec`` (a :class:`~accelplan.sweep.spec.Sweep` or a sweep file) on Dask (an embedded
+    LocalCluster of ``workers`` processes, or the scheduler at ``scheduler``), reading and storing finished points in
+    ``cache_dir`` (default ``<out_dir>/../.sweep-cache``), then replace ``out_dir`` with ``sweep.csv``, ``best.csv``,
+    ``pareto.csv``, ``sweep.png``, ``report.md`` and every point's ``points/<id>/plan.yaml`` in one step (kept as it
+    is when no point has a plan and it holds an earlier run's outputs)."""
+    from .reports.sweep import best_csv, pareto_csv, plan_file_name, sweep_csv, sweep_markdown, sweep_png
+    from .sweep.cache import PointCache
+    from .sweep.run import run_sweep
+
+    spec = load_sweep(Path(sweep_spec)) if isinstance(sweep_spec, (str, Path)) else sweep_spec
+    cache = PointCache(cache_dir if cache_dir is not None else Path(out_dir).parent / ".sweep-cache")
+    result = run_sweep(spec, cache, workers, scheduler, progress)
+    if _keeps(out_dir, result.found):  # no point has a plan: an earlier run's outputs stay
+        return SweepRun(result, [])
+    runs = {p.id: p.run for p in spec.points}
+    with staged_folder(out_dir) as d:
+        written = [write_atomic(d / "sweep.csv", sweep_csv(result)), write_atomic(d / "best.csv", best_csv(result)),
+                   write_atomic(d / "pareto.csv", pareto_csv(result)), write_atomic(d / "sweep.png", sweep_png(result)),
+                   write_atomic(d / "report.md", sweep_markdown(result))]
+        for row in result.rows:  # plan files rendered by the workers, else here
+            if row.plan is not None:
+                path = d / plan_file_name(row.id)
+                written.append(write_atomic(path, row.plan_yaml) if row.plan_yaml is not None
+                               else write_plan(row.plan, path, runs[row.id]))
+    return SweepRun(result, moved(written, d, out_dir))
+
+
+def simulate(plan_file: Path) -> Any:
+    """Replay a plan file event by event beside its analytical figures (:mod:`accelplan.simulate`): the study its
+    ``run`` block names is loaded and tabulated again, so both read the same per-layer tables. Returns a
+    :class:`~accelplan.simulate.result.PlanSimulation`."""
+    from .simulate.result import simulate_source
+    from .simulate.source import load
+
+    return simulate_source(load(Path(plan_file)))
+
+
+def write_simulation(result: Any, out_dir: Path) -> list[Path]:
+    """Replace ``out_dir`` with ``simulate.md``, ``simulate.json`` and ``trace.json`` (Trace Event Format) in one step."""
+    from .outputs import json_text
+    from .reports.simulate import simulation_json, simulation_markdown
+
+    with staged_folder(out_dir) as d:
+        written = [write_atomic(d / "simulate.md", simulation_markdown(result)),
+                   write_atomic(d / "simulate.json", json_text(simulation_json(result)) + "\n"),
+                   write_atomic(d / "trace.json", json_text(result.trace()) + "\n")]
+    return moved(written, d, out_dir)

@@ -1,7 +1,7 @@
-"""Command line: ``accelplan solve|compare|compare-execution|pareto|import|emit|validate|schema|list|show``. Parsing and printing only.
+"""Command line: ``accelplan solve|sweep|compare|compare-execution|pareto|import|emit|validate|schema|list|show|calibrate|simulate``. Parsing and printing only.
 
 Every command that solves writes its own folder under ``-o``: ``<out>/solve/``, ``<out>/compare/``,
-``<out>/pareto/``, ``<out>/compare-execution/``; the folder is checked before anything is solved and
+``<out>/pareto/``, ``<out>/compare-execution/``, ``<out>/sweep/``; the folder is checked before anything is solved and
 replaced as a whole once the run is done (:mod:`accelplan.outputs`).
 
 Choices (strategies, their options, objectives, emit targets) come from the registries; the
@@ -103,6 +103,29 @@ def _parser() -> argparse.ArgumentParser:
                    help="strategy for every solve (auto: the fastest exact strategy per execution model) "
                         "(default: %(default)s)")
 
+    sw = sub.add_parser("sweep", help="solve every point of a design-space sweep on Dask (grid and/or list of studies)")
+    sw.add_argument("sweep", type=Path, help="sweep YAML (e.g. specs/sweeps/bert-base_vck190.yaml)")
+    sw.add_argument("-o", "--out", type=Path, default=Path("out"),
+                    help="output folder; the sweep writes <out>/sweep/ (default: %(default)s)")
+    sw.add_argument("--workers", type=_positive, metavar="N",
+                    help="worker processes of the embedded Dask LocalCluster, one thread each (default: one per core)")
+    sw.add_argument("--scheduler", metavar="ADDRESS",
+                    help="a running Dask scheduler to use instead, e.g. tcp://HOST:8786 (default: none)")
+    sw.add_argument("--cache", type=Path, metavar="DIR",
+                    help="folder of finished points, reused by later runs (default: <out>/.sweep-cache)")
+    sw.add_argument("--json", action="store_true",
+                    help="print one strict JSON object per point on stdout and nothing else (default: off)")
+    sw.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json) (default: off)")
+
+    si = sub.add_parser("simulate", help="replay a plan event by event beside its analytical latency, throughput "
+                                         "and busy fractions; writes simulate.md and a Perfetto trace")
+    si.add_argument("plan", type=Path, help="plan.yaml written by solve, compare or pareto (e.g. out/solve/plan.yaml)")
+    si.add_argument("-o", "--out", type=Path, default=Path("out"),
+                    help="output folder; the command writes <out>/simulate/ (default: %(default)s)")
+    si.add_argument("--json", action="store_true",
+                    help="print strict JSON on stdout and nothing else; NaN/infinite numbers are null (default: off)")
+    si.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json) (default: off)")
+
     im = sub.add_parser("import", help="import an ONNX model as a model spec YAML")
     im.add_argument("onnx", type=Path, help="ONNX file")
     im.add_argument("-o", "--out", type=Path, required=True, help="model spec to write, e.g. specs/models/name.yaml")
@@ -118,15 +141,21 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("-o", "--out", type=Path, default=Path("build"), help="output folder (default: %(default)s)")
 
     v = sub.add_parser("validate", help="check spec or plan files; errors name file, line and field")
-    v.add_argument("files", nargs="+", type=Path, help="model, hardware or study YAML, or a plan.yaml")
+    v.add_argument("files", nargs="+", type=Path, help="model, hardware, study or sweep YAML, or a plan.yaml")
 
     sc = sub.add_parser("schema", help="print the JSON Schema of a spec kind")
-    sc.add_argument("kind", choices=SPEC_KINDS, help=" | ".join(SPEC_KINDS))
+    sc.add_argument("kind", choices=(*SPEC_KINDS, "sweep"), help=" | ".join((*SPEC_KINDS, "sweep")))
 
     ls = sub.add_parser("list", help="list built-in models, hardware and studies, and the spec files of a folder")
     ls.add_argument("folder", nargs="?", type=Path, default=Path("."),
                     help="folder whose spec files (and its subfolders' to depth 2) are listed as yours "
                          "(default: %(default)s)")
+
+    ca = sub.add_parser("calibrate", help="fit a hardware spec's efficiency and overhead constants to measured runs")
+    ca.add_argument("measurements", type=Path, help="CSV of measured runs (e.g. specs/measurements/vck190.csv)")
+    ca.add_argument("--hardware", required=True, help="built-in hardware name or hardware spec path")
+    ca.add_argument("-o", "--out", type=Path, required=True, help="calibrated hardware spec to write (YAML)")
+    ca.add_argument("--fit", help="comma-separated constants to fit (default: every constant of the family)")
 
     sh = sub.add_parser("show", help="print a built-in spec (model, hardware or study) as YAML")
     sh.add_argument("name", help="a name from `accelplan list`")
@@ -288,6 +317,47 @@ def _compare_execution(args: argparse.Namespace) -> int:
     return 0 if found else 1
 
 
+def _positive(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from . import api
+    from .outputs import check_out_dir
+    from .reports.sweep import point_rows, sweep_text
+
+    folder = _out_dir(args)
+    cache = check_out_dir(args.cache if args.cache is not None else args.out / ".sweep-cache", replaced=False)
+    spec = api.load_sweep(args.sweep)
+    with _progress(args, f"sweep {spec.name}", len(spec.points)) as step, _quiet_stdout(args):
+        run = api.sweep(spec, folder, args.workers, args.scheduler, cache, progress=step)
+    if args.json:
+        _print_json(point_rows(run.result))
+    elif not args.quiet:
+        print(sweep_text(run.result))
+    _wrote(args, folder, run.written, run.result.found)
+    return 0 if run.result.found else 1
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from . import api
+    from .reports.simulate import simulation_json, simulation_table
+
+    folder = _out_dir(args)
+    with _quiet_stdout(args):
+        result = api.simulate(args.plan)
+        written = api.write_simulation(result, folder)
+    if args.json:
+        _print_json(simulation_json(result))
+    elif not args.quiet:
+        print(simulation_table(result))
+    _wrote(args, folder, written, True)
+    return 0
+
+
 def _import(args: argparse.Namespace) -> int:
     from . import api
 
@@ -346,9 +416,25 @@ def _list(args: argparse.Namespace) -> int:
     for kind, names in api.library().items():
         print(f"  {kind}: {', '.join(names) or '(none)'}")
     yours = api.user_specs(args.folder)
-    print(f"your files in {args.folder}:" + ("" if yours else " (no model, hardware, study or plan YAML)"))
+    print(f"your files in {args.folder}:" + ("" if yours else " (no model, hardware, study, sweep or plan YAML)"))
     for item in yours:
         print(f"  {item.kind}: {item.path}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from . import api
+
+    fit = [name.strip() for name in args.fit.split(",") if name.strip()] if args.fit else None
+    result, path = api.calibrate(args.measurements, args.hardware, args.out, fit)
+    print(f"{'row':<24} {'measured ms':>12} {'before ms':>11} {'error':>8} {'after ms':>11} {'error':>8}  source")
+    for row in result.rows:
+        m = row.measurement
+        print(f"{m.name:<24} {m.measured_s * 1e3:>12.4g} {row.before_s * 1e3:>11.4g} {row.error_before:>+8.1%} "
+              f"{row.after_s * 1e3:>11.4g} {row.error_after:>+8.1%}  {m.source}")
+    for name, value in result.after.items():
+        print(f"{name}: {result.before[name]:.6g} -> {value:.6g}")
+    print(f"wrote {path}")
     return 0
 
 
@@ -360,8 +446,10 @@ def _show(args: argparse.Namespace) -> int:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "solve": _solve, "compare": _compare, "pareto": _pareto, "compare-execution": _compare_execution,
-    "import": _import, "emit": _emit, "validate": _validate, "schema": _schema, "list": _list, "show": _show}
+    "solve": _solve, "sweep": _sweep, "compare": _compare, "pareto": _pareto, "compare-execution": _compare_execution,
+    "simulate": _simulate,
+    "import": _import, "emit": _emit, "validate": _validate, "schema": _schema, "list": _list, "show": _show,
+    "calibrate": _calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

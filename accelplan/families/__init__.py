@@ -49,6 +49,15 @@ class Words:
 
 
 @dataclass(frozen=True)
+class HardwareCost:
+    """What a hardware costs, as its family counts it (e.g. AI Engines, chiplets, devices): what sweeps weigh
+    against throughput."""
+
+    name: str
+    value: float
+
+
+@dataclass(frozen=True)
 class ReportTable:
     """A table a family adds to reports: a title, a header and rows of printable cells."""
 
@@ -77,6 +86,7 @@ class HardwareFamily(Protocol):
     def evaluate(self, problem: "Problem", groups: tuple, solver: "SolverFacts | None", check_bounds: bool) -> "Plan": ...
     def accelerator_table(self, plan: "Plan") -> ReportTable: ...
     def execution(self, name: str | None) -> ExecutionModel: ...
+    def hardware_cost(self, problem: "Problem") -> HardwareCost | None: ...
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,13 @@ class Family:
     def check(self, hw: Any, lines: dict) -> list[SpecIssue]:
         """Issues the schema cannot see (cross-field checks); none by default."""
         return []
+
+    def hardware_cost(self, problem: "Problem") -> HardwareCost | None:
+        """The capacity of the problem's first resource, the units every configuration draws on (AI Engines,
+        chiplets, GPUs); None when it has no resource."""
+        if not len(problem.resources):
+            return None
+        return HardwareCost(problem.resources[0], float(problem.capacity[0]))
 
     def accelerator_table(self, plan: "Plan") -> ReportTable:
         """Per accelerator: configuration, units, layers, busy time, utilisation, MAC efficiency."""

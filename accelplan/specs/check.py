@@ -14,12 +14,17 @@ LOADERS = {"model": load_model, "hardware": load_hardware, "study": load_study}
 
 
 def validate_file(path: Path) -> str:
-    """Validate a model, hardware or study spec (kind detected from its fields), or an ONNX graph as a model
+    """Validate a model, hardware, study or sweep spec (kind detected from its fields), or an ONNX graph as a model
     (imported without its weights); return the kind."""
     if path.suffix == ".onnx":
         load_model(path)
         return "model (ONNX)"
     data, _ = read_yaml(path)
+    from ..sweep.spec import load_sweep, looks_like_sweep
+
+    if looks_like_sweep(data):  # a sweep names a base study too: told apart by its grid or points
+        load_sweep(path)
+        return "sweep"
     kind = detect_kind(data)
     if kind not in LOADERS:
         raise SpecError(str(path), [SpecIssue("cannot tell the spec kind: a model has 'operators', a hardware has "
@@ -29,9 +34,12 @@ def validate_file(path: Path) -> str:
 
 
 def json_schema(kind: str) -> str:
-    """JSON Schema of a spec kind (``model``, ``hardware`` or ``study``)."""
+    """JSON Schema of a spec kind (``model``, ``hardware``, ``study`` or ``sweep``)."""
     from pydantic import TypeAdapter
 
+    if kind == "sweep":
+        from ..sweep.spec import sweep_schema
+        return json.dumps(sweep_schema(), indent=2)
     schema = TypeAdapter(spec_schema(kind)).json_schema()
     if kind == "study":  # the execution models every registered family offers, for editors' completion
         from .. import families

@@ -14,7 +14,7 @@ from typing import Any
 from ...errors import SpecIssue
 from ...execution import ExecutionModel, Form
 from ...specs.loader import line_of
-from .. import Family, ReportTable, Words
+from .. import Family, HardwareCost, ReportTable, Words
 from .spec import MultiDeviceHardware
 
 EXECUTIONS = (
@@ -53,6 +53,10 @@ class MultiDevice(Family):
     def evaluate(self, problem, groups, solver=None, check_bounds=True):
         from .evaluate import device_plan
         return device_plan(problem, groups, solver, check_bounds)
+
+    def hardware_cost(self, problem) -> HardwareCost:
+        """The devices of the chain."""
+        return HardwareCost(self.words.accelerators, float(len(problem.devices.chain)))
 
     def accelerator_table(self, plan) -> ReportTable:
         """Per device: its kind, layers, busy time and the parallelism of its blocks."""

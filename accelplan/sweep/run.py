@@ -1,0 +1,142 @@
+"""Solve a sweep's points on Dask distributed: an embedded ``LocalCluster`` or a running scheduler.
+
+Each point is one task (:func:`solve_point`) submitted with ``retries``; a worker that dies loses
+only the point it was running, which the scheduler gives to another worker (and an exception the
+solve did not turn into an outcome is retried). Points already in the cache are not submitted;
+each finished point is stored in the cache as it arrives, so a sweep killed at any moment keeps
+every point finished before it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .. import families
+from ..errors import SpecError, SpecIssue
+from .cache import Outcome, PointCache
+from .results import PointResult, SweepResult
+from .spec import Sweep, SweepPoint
+
+if TYPE_CHECKING:
+    from ..reports.plan_file import RunFacts
+    from ..specs.study import Study
+
+RETRIES = 2  # resubmissions of a point whose task raised
+CONNECT_TIMEOUT_S = 10  # to reach a running scheduler
+
+
+@dataclass(frozen=True)
+class PointTask:
+    """What a worker needs to solve one point (the study travels whole: no file is read on the worker)."""
+
+    study: "Study"
+    strategy: str
+    time_limit_s: float
+    seed: int
+    run: "RunFacts"  # what the plan file records
+
+    @classmethod
+    def of(cls, point: SweepPoint) -> "PointTask":
+        return cls(point.study, point.strategy, point.time_limit_s, point.seed, point.run)
+
+
+def solve_point(task: PointTask) -> Outcome:
+    """Tabulate and solve one point (on a worker) and render its plan file; a strategy or study the solve refuses is
+    an outcome saying why."""
+    from ..errors import AccelplanError
+    from ..problem import build_problem
+    from ..reports.plan_file import plan_to_yaml
+    from ..solvers import solve
+
+    start = time.perf_counter()
+    try:
+        problem = build_problem(task.study)
+    except AccelplanError as exc:
+        return Outcome(None, str(exc), None, time.perf_counter() - start)
+    cost = families.get(problem.family).hardware_cost(problem)
+    try:
+        plan = solve(problem, task.strategy, task.time_limit_s, task.seed)
+    except AccelplanError as exc:
+        return Outcome(None, str(exc), cost, time.perf_counter() - start)
+    return Outcome(plan, plan.solver.message, cost, time.perf_counter() - start, plan_to_yaml(plan, task.run), task.run)
+
+
+@contextmanager
+def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[object]:
+    """A Dask client: of the scheduler at ``scheduler`` (``tcp://host:8786``), else of an embedded LocalCluster
+    of ``workers`` processes (default: one per core), one thread each."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+        except (OSError, TimeoutError, ValueError, TypeError) as exc:
+            raise SpecError("<command line>", [SpecIssue(
+                f"cannot reach a Dask scheduler at {scheduler!r} within {CONNECT_TIMEOUT_S} s ({exc}); start one with "
+                "`dask scheduler` and workers with `dask worker tcp://HOST:8786`, or leave --scheduler out for an "
+                "embedded cluster", "--scheduler")]) from None
+        with client:
+            yield client
+        return
+    n = workers or os.cpu_count() or 1
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client
+
+
+def run_sweep(sweep: Sweep, cache: PointCache, workers: int | None = None, scheduler: str | None = None,
+              progress: Callable[[str], None] | None = None) -> SweepResult:
+    """Every point's row: read from ``cache``, else solved on the cluster (and stored in ``cache``).
+
+    ``progress`` is called once before the first point and once as each point is done, with its id and status.
+    Points with the same key are solved once.
+    """
+    start = time.perf_counter()
+    step = progress or (lambda text: None)
+    step(f"{len(sweep.points)} points")
+    rows: dict[str, PointResult] = {}
+    todo: dict[str, list[SweepPoint]] = {}
+    for point in sweep.points:
+        outcome = cache.get(point.key)
+        if outcome is None:
+            todo.setdefault(point.key, []).append(point)
+            continue
+        rows[point.id] = PointResult.of(point, outcome, cached=True)
+        step(f"{point.id} {rows[point.id].status} (cached)")
+    used, address = 0, ""
+    if todo:
+        with dask_client(workers, scheduler) as client:
+            used, address = len(client.nthreads()), client.scheduler.address
+            for point, outcome, failed in _solve_all(client, [same[0] for same in todo.values()]):
+                if not failed:
+                    cache.put(point.key, outcome)
+                for same in todo[point.key]:
+                    rows[same.id] = PointResult.of(same, outcome, cached=False, failed=failed)
+                    step(f"{same.id} {rows[same.id].status}")
+    ordered = tuple(rows[p.id] for p in sweep.points)
+    computed = sum(len(same) for same in todo.values())
+    return SweepResult(sweep.name, sweep.file, sweep.axes, ordered, computed, len(ordered) - computed, used, address,
+                       time.perf_counter() - start)
+
+
+def _solve_all(client: object, points: Sequence[SweepPoint]) -> Iterator[tuple[SweepPoint, Outcome, bool]]:
+    """Submit every point, yield (point, outcome, failed) as each finishes; ``failed``: the cluster lost it."""
+    from distributed import as_completed
+
+    run = uuid.uuid4().hex[:8]
+    futures = {client.submit(solve_point, PointTask.of(p), key=f"accelplan-point-{p.id}-{p.key[:12]}-{run}",
+                             pure=False, retries=RETRIES): p for p in points}
+    for future in as_completed(futures):
+        point = futures[future]
+        try:
+            yield point, future.result(), False
+        except Exception as exc:  # the task raised RETRIES + 1 times, or killed too many workers
+            yield point, Outcome(None, f"the cluster could not solve it: {type(exc).__name__}: {exc}", None, 0.0), True
+        future.release()
