@@ -366,12 +366,11 @@ def calibrate(measurements: Path, hardware: str, out_file: Path, fit: Sequence[s
                                                      "--hardware")])
     hw = load_hardware(hw_path)
     family = families.get(hw.family)
-    model_of = getattr(family, "calibration", None)
-    if model_of is None:
-        able = [n for n in families.names() if getattr(families.get(n), "calibration", None) is not None]
+    model = family.calibration()
+    if model is None:
+        able = [n for n in families.names() if families.get(n).calibration() is not None]
         raise SpecError(str(hw_path), [SpecIssue(f"family {hw.family!r} has no calibration model; families with one: "
                                                  f"{', '.join(able) or 'none'}", "family")])
-    model = model_of()
     if out_file.is_dir():
         raise SpecError(str(out_file), [SpecIssue("is a folder: give the hardware spec file to write", "-o")])
     rows = cal.read_measurements(measurements, model, hw)

@@ -87,6 +87,7 @@ class HardwareFamily(Protocol):
     def accelerator_table(self, plan: "Plan") -> ReportTable: ...
     def execution(self, name: str | None) -> ExecutionModel: ...
     def hardware_cost(self, problem: "Problem") -> HardwareCost | None: ...
+    def calibration(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,11 @@ class Family:
     def check(self, hw: Any, lines: dict) -> list[SpecIssue]:
         """Issues the schema cannot see (cross-field checks); none by default."""
         return []
+
+    def calibration(self) -> Any:
+        """What ``accelplan calibrate`` fits on this family and how it predicts a measured row (a module with the
+        contract of :mod:`accelplan.families.versal_aie.calibration`), or None when the family has none."""
+        return None
 
     def hardware_cost(self, problem: "Problem") -> HardwareCost | None:
         """The capacity of the problem's first resource, the units every configuration draws on (AI Engines,
