@@ -49,13 +49,19 @@ class Option:
 #: every option any strategy takes
 OPTIONS: dict[str, Option] = {o.name: o for o in (
     Option("trials", int, "Optuna: number of new trials (default: until the time limit)", "N"),
-    Option("storage", str, "Optuna storage to resume from, e.g. sqlite:///search.db", "URL"),
+    Option("storage", str, "Optuna storage to resume or share a study: sqlite:///search.db, journal:///search.log, "
+           "postgresql://user@host:port/db", "URL"),
     Option("study_name", str, "Optuna study name within --storage", "NAME"),
     Option("threads", int, "milp: HiGHS threads (default: HiGHS's choice)", "N"),
-    Option("workers", int, "cpsat: CP-SAT workers (default: every core)", "N"),
+    Option("workers", int, "cpsat: CP-SAT workers (default: every core); Optuna: processes searching one study "
+           "in --storage (default: 1)", "N"),
     Option("warm_start", bool, "Optuna: enqueue the contiguous heuristic's plan as the first trial (default true)",
            cli=False),
     Option("callbacks", list, "Optuna: callbacks called after each trial (the API's, e.g. to stop a search)", cli=False),
+    Option("moves", int, "lns: most re-optimisations of a neighbourhood (default: until the time limit or none improves)",
+           "N"),
+    Option("incumbent", tuple, "lns: the groups of a plan to start from (e.g. another strategy's, by plan_groups)",
+           cli=False),
 )}
 
 
@@ -175,7 +181,7 @@ def _exhaustive_refuse(problem: "Problem") -> str | None:
     return too_many(problem)
 
 
-_OPTUNA = ("trials", "storage", "study_name", "warm_start", "callbacks")
+_OPTUNA = ("trials", "storage", "study_name", "workers", "warm_start", "callbacks")
 
 #: every strategy, in the order ``auto`` tries the exact ones
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
@@ -195,6 +201,8 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
              (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), _OPTUNA),
     Strategy("optuna-nsga2", False, "Optuna NSGA-II on latency, throughput and energy", "accelplan.solvers.search:solve_nsga2",
              (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), _OPTUNA, compare_by_default=False),
+    Strategy("lns", False, "large-neighbourhood search: free a few accelerators, re-plan them exactly",
+             "accelplan.solvers.lns:solve_lns", (Form.PIPELINE, Form.SEGMENTS), ("moves", "incumbent")),
 )}
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
 
