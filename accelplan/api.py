@@ -64,7 +64,7 @@ def plan_study(study: Study, strategy: str | None = None, time_limit_s: float | 
                seed: int | None = None, **options: Any) -> Result:
     """Tabulate the study and solve it with its (or the given) strategy, time limit and seed.
 
-    ``options`` go to the strategy (Optuna: ``trials``, ``storage``, ``study_name``); one it does not
+    ``options`` go to the strategy (Optuna: ``trials``, ``storage``, ``study_name``, ``workers``); one it does not
     take is a :class:`~accelplan.errors.SolveError` naming the strategies that take it, raised
     before the study is tabulated.
     """
