@@ -106,3 +106,44 @@ def test_colgen_honours_throughput_min(seed: int) -> None:
         assert plan.solver.status == status, (factor, plan.solver)
         if status == "optimal":
             assert math.isclose(plan.objective_value(), best.objective_value(), rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_dominated_configurations_are_never_needed(seed: int) -> None:
+    """Each dominated configuration has a dominator (no slower on any layer, no more of any resource), each
+    other one has none; pricing them out of reach (over the budgets) keeps the exhaustive optimum."""
+    from dataclasses import replace
+
+    from accelplan.formulations.configuration_lp import ClassTable, dominated_configs
+
+    problem = _any_order(random_problem(seed, "throughput"))
+    dominated = dominated_configs(ClassTable.of(problem), problem.usage)
+    t, u = problem.time_s, problem.usage
+    for c2 in range(problem.n_configs):
+        dominators = [c for c in range(problem.n_configs) if c != c2 and np.all(t[:, c] <= t[:, c2])
+                      and np.all(u[c] <= u[c2]) and (np.any(t[:, c] < t[:, c2]) or np.any(u[c] < u[c2]) or c < c2)]
+        assert bool(dominators) == (c2 in dominated), (c2, dominators)
+    if not dominated:
+        return
+    usage = problem.usage.copy()
+    usage[sorted(dominated)] = problem.capacity * 2
+    without = replace(problem, usage=usage)
+    full, reduced = solve(problem, "exhaustive"), solve(without, "exhaustive")
+    assert full.solver.status == reduced.solver.status
+    if full.solver.status == "optimal":
+        assert math.isclose(full.objective_value(), reduced.objective_value(), rel_tol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_colgen_branches_unproven_nodes_exactly(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With pricing cut short (one knapsack node), nodes are branched unproven: still the optimum."""
+    from accelplan.solvers import colgen
+
+    monkeypatch.setattr(colgen, "PRICE_NODES_FIRST", 1)
+    monkeypatch.setattr(colgen, "PRICE_NODES_MAX", 1)
+    problem = _any_order(random_problem(seed, "throughput"))
+    reference = solve(problem, "exhaustive")
+    plan = solve(problem, "colgen", time_limit_s=30)
+    assert plan.solver.status == reference.solver.status, (plan.solver, reference.solver)
+    if reference.solver.status == "optimal":
+        assert math.isclose(plan.objective_value(), reference.objective_value(), rel_tol=1e-6)

@@ -62,6 +62,22 @@ class ClassTable:
         return cls(tuple(tuple(m) for m in members), np.array([len(m) for m in members]), time)
 
 
+def dominated_configs(classes: ClassTable, usage: np.ndarray) -> frozenset[int]:
+    """Configurations another one dominates: it takes no longer on every class and uses no more of every
+    resource (of two identical ones the later is dominated). Replacing a dominated configuration by its
+    dominator in a plan lengthens no stage, the period, the latency nor any budget's use, so a plan
+    without dominated configurations is as good as the best (throughput, latency and throughput bounds)."""
+    t = classes.time
+    out = set()
+    for c2 in range(t.shape[1]):
+        no_worse = np.all(t <= t[:, [c2]], axis=0) & np.all(usage <= usage[c2], axis=1)
+        better = np.any(t < t[:, [c2]], axis=0) | np.any(usage < usage[c2], axis=1) | (np.arange(t.shape[1]) < c2)
+        no_worse[c2] = False
+        if np.any(no_worse & better):
+            out.add(c2)
+    return frozenset(out)
+
+
 @dataclass(frozen=True)
 class Pattern:
     """One accelerator: its configuration and how many layers of each class it runs; ``work`` is its stage time [µs]."""

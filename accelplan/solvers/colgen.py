@@ -5,6 +5,8 @@ its longest stage (or the DDR time). For a target ``T`` the plan is a covering o
 classes by accelerators whose stage time fits ``T`` under shared budgets
 (:mod:`accelplan.formulations.configuration_lp`); its LP relaxation is solved by column generation,
 the pricing step a bounded knapsack per configuration (:mod:`accelplan.solvers.knapsack`).
+Configurations that do not fit the budgets alone, or that another configuration dominates
+(:func:`accelplan.formulations.configuration_lp.dominated_configs`), are never priced nor branched on.
 
 1. Bound: bisection on ``T`` with the LP (no fractional plan of period ``T`` -> ``P* > T``) gives
    the lower bound reported if the search stops early.
@@ -15,8 +17,10 @@ the pricing step a bounded knapsack per configuration (:mod:`accelplan.solvers.k
    the bound ``L`` to ``U`` (at most 5 % above ``L``), or ``U (1 - 1e-6)`` once they are within 1 %;
    a decision that finds no plan raises ``L`` to ``T``, one that finds a plan lowers ``U``; until
    ``U (1 - 1e-6) <= L``: the incumbent is then optimal.
-4. Each decision is a depth-first branch and price at ``T``: a node whose LP is above 1 is pruned;
-   a fractional number of accelerators ``z_c`` of some configuration ``c`` is branched
+4. Each decision is a depth-first branch and price at ``T``: a node whose LP is above 1 is pruned
+   (a node whose pricing proves nothing within ``PRICE_NODES_MAX`` knapsack nodes is branched on its
+   restricted master's fractional solution instead: pricing near-ties, many layers of few classes, is
+   where the time went); the most fractional number of accelerators ``z_c`` of a configuration ``c`` is branched
    (``z_c >= ceil`` first, then ``z_c <= floor``); an integral ``z`` is a multiset of
    configurations, placed by :func:`accelplan.formulations.packing.pack` (a plan within ``T`` ends
    the decision; a MILP that proves nothing in two seconds is decided after the tree, with the time
@@ -33,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..formulations.configuration_lp import TIME_SCALE, ClassTable, LpResult, MasterLP, Pattern
+from ..formulations.configuration_lp import TIME_SCALE, ClassTable, LpResult, MasterLP, Pattern, dominated_configs
 from ..formulations.packing import Limits, groups_of, improve, pack, pack_cp, restricted_master
 from ..plan import Anytime, Groups, Outcome, evaluate
 from ..problem import Problem
@@ -44,6 +48,8 @@ TOLERANCE = 1e-6  # relative: a plan is an improvement when its period is below 
 LEAF_FIRST_S = 2.0  # the first MILP run on a multiset of configurations [s]
 COLUMNS_PER_ROUND = 10  # patterns added per pricing round, the most promising configurations first
 PRICE_AND_BRANCH_EVERY = 500  # nodes between two tries of the generated patterns as an integer program
+PRICE_NODES_FIRST = 200  # knapsack nodes of a node's first pricing rounds
+PRICE_NODES_MAX = 2000  # knapsack nodes of the last pricing round of a node before it is branched unproven
 CLOSE = 0.01  # relative gap under which the search asks for any improvement on the incumbent
 
 
@@ -111,7 +117,8 @@ class BranchAndPrice:
         if self.limits.latency_us is not None:
             work = self.limits.latency_us - (problem.batch - 1) * self.lower_us
         self.lp = MasterLP(problem, self.classes, max(work, 1e-9) if work is not None else None)
-        self.too_big = {c for c in range(problem.n_configs) if np.any(self.lp.share[c] > 1 + 1e-9)}
+        too_big = {c for c in range(problem.n_configs) if np.any(self.lp.share[c] > 1 + 1e-9)}
+        self.excluded = too_big | dominated_configs(self.classes, problem.usage)  # never priced nor branched on
         self.columns = 0
         self.nodes = 0
         self.leaves: dict[tuple[int, ...], Leaf] = {}
@@ -139,7 +146,7 @@ class BranchAndPrice:
         value = lp.cover_dual[:, None] + lp.latency_dual * t  # (K, C)
         cost = lp.config_cost
         bounds = fractional_bounds(value, t, self.classes.count.astype(float), target_us)
-        allowed = np.array([c not in self.too_big and node.hi.get(c, 1) > 0 for c in range(self.problem.n_configs)])
+        allowed = np.array([c not in self.excluded and node.hi.get(c, 1) > 0 for c in range(self.problem.n_configs)])
         added, excess = 0, 0.0
         candidates = np.flatnonzero(allowed & (bounds > cost + 1e-9))
         candidates = candidates[np.argsort(cost[candidates] - bounds[candidates])]  # most promising first
@@ -155,14 +162,19 @@ class BranchAndPrice:
         self.columns += added
         return Priced(added, excess)
 
-    def relaxation(self, target_us: float, node: Node) -> LpResult | None:
-        """The node's LP at ``target_us`` by column generation: None when it proves no plan, else a solution with
-        theta <= 1. Pricing may stop short: with every reduced cost above ``-excess`` the LP optimum is at least
-        ``theta / (1 + slots * excess)`` (weak duality; the patterns of a solution add up to at most
-        ``slots * theta`` accelerators), so a restricted master above ``1 + slots * excess`` proves the node."""
+    def relaxation(self, target_us: float, node: Node, prove: bool = False) -> LpResult | None:
+        """The node's LP at ``target_us`` by column generation: None when it proves no plan, else the restricted
+        master's solution (theta <= 1, or unproven). Pricing may stop short: with every reduced cost above
+        ``-excess`` the LP optimum is at least ``theta / (1 + slots * excess)`` (weak duality; the patterns of a
+        solution add up to at most ``slots * theta`` accelerators), so a restricted master above
+        ``1 + slots * excess`` proves the node. A round that proves nothing is priced again with ten times
+        the knapsack nodes (from ``PRICE_NODES_FIRST``), up to ``PRICE_NODES_MAX``; past that the node is
+        left unproven, to be branched on its restricted master's solution (the children split its plans;
+        only a proof prunes), unless ``prove`` or that solution is integral (its multiset would be placed,
+        which costs more than a proof): then pricing goes on, to 20,000 nodes and then to an exact knapsack."""
         self.lp.apply(node.lo, node.hi, node.sets)
         slots = self.problem.accelerator_slots
-        node_limit: int | None = 200
+        node_limit: int | None = PRICE_NODES_FIRST
         while True:
             self._check_time()
             lp = self.lp.solve()
@@ -174,6 +186,11 @@ class BranchAndPrice:
                 continue
             if lp.theta > 1 + 1e-9 + slots * priced.excess:
                 return None
+            if not prove and node_limit is not None and node_limit >= PRICE_NODES_MAX:
+                z = self.counts(lp)
+                if np.abs(z - np.round(z)).max() > 1e-6:
+                    return lp
+                prove = True  # an integral solution would be placed: a proof costs less than a placement
             node_limit = None if node_limit is None or node_limit >= 20000 else node_limit * 10
 
     def lp_bound(self, upper_us: float, until: float) -> None:
@@ -181,7 +198,7 @@ class BranchAndPrice:
         while upper_us - self.lower_us > 1e-4 * upper_us and time.perf_counter() < until:
             mid = 0.5 * (self.lower_us + upper_us)
             self.lp.set_target(mid)
-            if self.relaxation(mid, Node()) is None:
+            if self.relaxation(mid, Node(), prove=True) is None:
                 self.lower_us = mid
                 self.anytime.note(None, TIME_SCALE / mid)
             else:
@@ -269,15 +286,20 @@ class BranchAndPrice:
         if result.accelerators is not None:
             self.offer(groups_of(self.classes, result.accelerators), incumbent, "price and branch")
 
-    def children(self, node: Node, lp: LpResult, target_us: float, incumbent: Incumbent) -> list[Node] | None:
-        """Branch on a fractional accelerator count, or place the integral multiset and exclude it (module
-        docstring); None when the multiset holds a plan within ``target_us``."""
+    def counts(self, lp: LpResult) -> np.ndarray:
+        """The number of accelerators of each configuration in ``lp``'s solution (fractional)."""
         z = np.zeros(self.problem.n_configs)
         for i, v in lp.values.items():
             z[self.lp.patterns[i].config] += v
+        return z
+
+    def children(self, node: Node, lp: LpResult, target_us: float, incumbent: Incumbent) -> list[Node] | None:
+        """Branch on a fractional accelerator count, or place the integral multiset and exclude it (module
+        docstring); None when the multiset holds a plan within ``target_us``."""
+        z = self.counts(lp)
         frac = np.abs(z - np.round(z))
         if frac.max() > 1e-6:
-            c = int(np.argmax(np.where(frac > 1e-6, z - np.floor(z), -1.0)))
+            c = int(np.argmin(np.where(frac > 1e-6, np.abs(z - np.floor(z) - 0.5), np.inf)))  # most fractional
             return [node.bounded(c, lo=math.ceil(z[c])), node.bounded(c, hi=math.floor(z[c]))]
         counts = {int(c): int(round(z[c])) for c in np.flatnonzero(np.round(z) > 0)}
         multiset = tuple(sorted(c for c, v in counts.items() for _ in range(v)))
@@ -287,7 +309,7 @@ class BranchAndPrice:
         if open_:
             c, v = open_[0], counts[open_[0]]
             return [node.bounded(c, lo=v, hi=v), node.bounded(c, lo=v + 1), node.bounded(c, hi=v - 1)]
-        others = frozenset(c for c in range(self.problem.n_configs) if c not in node.hi and c not in self.too_big)
+        others = frozenset(c for c in range(self.problem.n_configs) if c not in node.hi and c not in self.excluded)
         if not others or others in node.sets:
             return []
         return [Node(node.lo, node.hi, node.sets + (others,))]
