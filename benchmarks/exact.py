@@ -62,7 +62,7 @@ def main() -> None:
     ap.add_argument("--stack", type=int, default=96, help="blocks of the synthetic stack (0: none)")
     ap.add_argument("--tile-menu", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--time-limit", type=float, default=60.0)
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/exact.json"))
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "exact.json")
     args = ap.parse_args()
 
     rows = []

@@ -167,7 +167,7 @@ def main() -> None:
     ap.add_argument("--hard", default="gpt3-175b,stack-96,bert-base-tile-menu")
     ap.add_argument("--others", default="colgen,milp,cpsat,optuna-tpe")
     ap.add_argument("--studies", action=argparse.BooleanOptionalAction, default=True)
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/heuristics.json"))
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "heuristics.json")
     args = ap.parse_args()
     limit = args.time_limit
     folder = Path(tempfile.mkdtemp(prefix="accelplan-heuristics-"))

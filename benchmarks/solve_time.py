@@ -30,7 +30,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--max-accelerators", type=int, default=6)
     ap.add_argument("--time-limit", type=float, default=60.0)
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/solve_time.json"))
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "solve_time.json")
     args = ap.parse_args()
 
     rows = []

@@ -66,7 +66,7 @@ def main() -> None:
     ap.add_argument("--trials", default="10,100,1000", help="Optuna TPE trial budgets ('' for none)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--time-limit", type=float, default=60.0)
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/strategies.json"))
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "strategies.json")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="accelplan-stacks-"))

@@ -60,7 +60,7 @@ def test_compare_and_pareto_reports_show_their_sections(study_file: Path, tmp_pa
     assert main(["compare", str(study_file), "--strategies", "milp,dp", "--time-limit", "5", "-o", str(tmp_path), "--quiet"]) == 0
     html = (cmp_out / "report.html").read_text()
     assert "<h2>Strategies compared</h2>" in html and "unsupported" in html
-    assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "10", "-o", str(tmp_path), "--quiet"]) == 0
+    assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "4", "-o", str(tmp_path), "--quiet"]) == 0
     html = (par_out / "report.html").read_text()
     _self_contained(html)
     assert "Pareto fronts</h2>" in html

@@ -57,7 +57,7 @@ def test_exact_front_is_the_brute_force_front(seed: int, batch: int, strategy: s
 
 def test_bert_base_hybrid_front_dominates_pure_fronts() -> None:
     study = api.make_study(Path(__file__).parent.parent / "specs/studies/bert-base_vck190.yaml")
-    problem, fronts = api.pareto_study(study, "auto", points=3, time_limit_s=15)  # first points proven in seconds
+    problem, fronts = api.pareto_study(study, "auto", points=3, time_limit_s=8)  # first points proven in seconds
     by = {f.execution: f for f in fronts}
     assert set(by) == {"sequential", "spatial", "hybrid"}
     for front in fronts:
@@ -95,7 +95,7 @@ def test_compare_json_and_files(study_file: Path, tmp_path: Path, capsys) -> Non
 
 def test_pareto_command_writes_csv_png_and_plans(study_file: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "pareto"  # each command writes <-o>/<command>/
-    assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "10", "-o", str(tmp_path), "--json"]) == 0
+    assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "4", "-o", str(tmp_path), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {r["execution"] for r in rows} == {"sequential", "spatial", "hybrid"}
     assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
