@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..sweeps import Comparison, ExecutionResult
+from .figures import png_bytes
 
 COLUMNS = ("strategy", "status", "objective", "bound", "gap", "solve_time_s", "evaluations", "throughput",
            "latency_ms", "energy_mj", "message")
@@ -136,10 +137,4 @@ def anytime_png(rows: Sequence[Comparison], objective: str, title: str) -> bytes
     ax.set_xlabel("seconds since the strategy started")
     ax.set_ylabel(f"{objective} ({unit})")
     ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, ax)

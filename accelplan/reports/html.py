@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -39,11 +38,8 @@ def _plt():
 
 
 def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=110)
-    _plt().close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    from .figures import png_bytes
+    return "data:image/png;base64," + base64.b64encode(png_bytes(fig, dpi=110)).decode("ascii")
 
 
 def _img(src: str, alt: str) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
 from ..sweeps import Front
 from .compare import csv_text
+from .figures import png_bytes
 
 COLUMNS = ("execution", "point", "latency_ms", "throughput", "energy_mj", "period_ms", "accelerators", "exact",
            "strategy", "latency_bound_ms", "plan_file")
@@ -55,13 +55,7 @@ def pareto_png(fronts: Sequence[Front], title: str) -> bytes:
     ax.set_xlim(left=0, right=right)
     ax.set_ylim(bottom=0)
     ax.set_title(title)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # outside the axes: never hides a point
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, ax)
 
 
 def pareto_markdown(fronts: Sequence[Front]) -> str:

@@ -6,12 +6,12 @@ Everything is read from the :class:`~accelplan.sweep.results.SweepResult` and th
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
 from ..sweep.results import PointResult, SweepResult, best_per_model, pareto_front
 from .compare import csv_text
+from .figures import png_bytes
 
 METRICS = ("status", "objective_name", "objective", "bound", "gap", "throughput", "latency_ms", "energy_mj",
            "solve_time_s", "cost_name", "cost", "strategy", "cached", "plan_file", "message")
@@ -80,13 +80,7 @@ def sweep_png(result: SweepResult) -> bytes:
     ax.set_ylabel("throughput (inferences/s)")
     ax.set_ylim(bottom=0)
     ax.set_title(f"Sweep {result.name}")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+    return png_bytes(fig, ax)
 
 
 def _num(value: Any, spec: str) -> str:

@@ -138,6 +138,19 @@ class _Batched:
         (pending.trial.system_attrs if system else pending.trial.user_attrs)[key] = value
         return True
 
+    # the storage methods both storages answer alike (``super()``: the Optuna storage after this mixin)
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        if not self._buffer_attr(trial_id, False, key, value):
+            super().set_trial_user_attr(trial_id, key, value)
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        if not self._buffer_attr(trial_id, True, key, value):
+            super().set_trial_system_attr(trial_id, key, value)
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        pending = self._owned(trial_id)
+        return _copy(pending.trial) if pending is not None else super().get_trial(trial_id)
+
     def _release(self, trial_id: int, state: TrialState) -> _Pending | None:
         """The owned trial's pending writes when ``state`` is final (it is no longer owned then), else None."""
         if not state.is_finished():
@@ -247,18 +260,6 @@ class BatchedRDBStorage(_Batched, RDBStorage):
     def set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
                         distribution: BaseDistribution) -> None:
         self._set_trial_param(trial_id, param_name, param_value_internal, distribution, None)
-
-    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
-        if not self._buffer_attr(trial_id, False, key, value):
-            super().set_trial_user_attr(trial_id, key, value)
-
-    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
-        if not self._buffer_attr(trial_id, True, key, value):
-            super().set_trial_system_attr(trial_id, key, value)
-
-    def get_trial(self, trial_id: int) -> FrozenTrial:
-        pending = self._owned(trial_id)
-        return _copy(pending.trial) if pending is not None else super().get_trial(trial_id)
 
     def get_trial_user_attrs(self, trial_id: int) -> dict[str, Any]:
         pending = self._owned(trial_id)
@@ -423,18 +424,6 @@ class BatchedJournalStorage(_Batched, JournalStorage, BaseHeartbeat):
                         distribution: BaseDistribution) -> None:
         if not self._buffer_param(trial_id, param_name, param_value_internal, distribution):
             super().set_trial_param(trial_id, param_name, param_value_internal, distribution)
-
-    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
-        if not self._buffer_attr(trial_id, False, key, value):
-            super().set_trial_user_attr(trial_id, key, value)
-
-    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
-        if not self._buffer_attr(trial_id, True, key, value):
-            super().set_trial_system_attr(trial_id, key, value)
-
-    def get_trial(self, trial_id: int) -> FrozenTrial:
-        pending = self._owned(trial_id)
-        return _copy(pending.trial) if pending is not None else super().get_trial(trial_id)
 
     def _append_final(self, trial_id: int, pending: _Pending, state: TrialState, values: Any) -> None:
         """The owned trial's parameters, attributes, values and final state as one append of journal records (the
