@@ -87,6 +87,8 @@ def test_knapsack_is_exact_and_bounds_hold(seed: int) -> None:
         assert found.upper >= truth - 1e-9
         if found.counts is not None:
             assert found.value > threshold and np.dot(found.counts, weight) <= capacity * (1 + 1e-12)
+    late = best_packing(value, weight, count, capacity, deadline=0.0)  # past its deadline: stops at once, bound kept
+    assert late.upper >= truth - 1e-9 and (late.counts is None or late.value <= truth + 1e-9)
     assert fractional_bounds(value[:, None], weight[:, None], count.astype(float), capacity)[0] >= truth - 1e-9
 
 

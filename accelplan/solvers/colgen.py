@@ -154,7 +154,8 @@ class BranchAndPrice:
             if added >= COLUMNS_PER_ROUND:  # the rest keep their fractional bounds
                 excess = max(excess, float((bounds[candidates[i:]] - cost[candidates[i:]]).max()))
                 break
-            best = best_packing(value[:, c], t[:, c], self.classes.count, target_us, cost[c] + 1e-9, slack, node_limit)
+            best = best_packing(value[:, c], t[:, c], self.classes.count, target_us, cost[c] + 1e-9, slack, node_limit,
+                                self.deadline)
             excess = max(excess, best.upper - cost[c])
             if best.counts is not None:
                 self.lp.add(Pattern(int(c), best.counts, float(np.dot(best.counts, t[:, c]))))

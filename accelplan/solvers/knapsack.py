@@ -6,17 +6,21 @@ Depth-first branch and bound over item types in decreasing value density, each t
 from the most that fits down to zero; a node is cut when its fractional (Dantzig) bound cannot
 exceed ``max(best found, threshold + slack)``. Column generation only needs a packing worth more
 than ``threshold`` or a proof that none is worth much more, so the search also stops after
-``node_limit`` nodes; either way the answer carries ``upper``, a value no packing exceeds: the
-best found, ``threshold + slack``, or the bound of a node left open. With ``slack = 0`` and no node
+``node_limit`` nodes or at a ``deadline`` (``time.perf_counter()``, looked at every ``CLOCK_EVERY`` nodes);
+either way the answer carries ``upper``, a value no packing exceeds: the best found, ``threshold + slack``,
+or the bound of a node left open. With ``slack = 0`` and no node
 limit the search is exact. Item types with a non-positive value are never packed; weights are positive.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
+
+CLOCK_EVERY = 4096  # nodes between two looks at the deadline
 
 
 @dataclass(frozen=True)
@@ -67,8 +71,9 @@ class _Search:
                 return total + room * self.v[j] / self.w[j]
         return total
 
-    def run(self, capacity: float, node_limit: int | None) -> float:
-        """Search; returns the highest bound of a node left open (``-inf`` when the search completed)."""
+    def run(self, capacity: float, node_limit: int | None, deadline: float | None = None) -> float:
+        """Search until done, ``node_limit`` nodes or ``deadline``; returns the highest bound of a node left open
+        (``-inf`` when the search completed)."""
         n = len(self.v)
         stack = [(0, capacity, 0.0, ())]
         while stack:
@@ -80,7 +85,8 @@ class _Search:
             bound = val + self.bound(i, room)
             if bound <= self.best_value * (1 + 1e-12):
                 continue
-            if node_limit is not None and self.nodes >= node_limit:
+            if ((node_limit is not None and self.nodes >= node_limit) or (
+                    deadline is not None and self.nodes % CLOCK_EVERY == 0 and time.perf_counter() > deadline)):
                 stack.append((i, room, val, taken))
                 return max(s[2] + self.bound(s[0], s[1]) for s in stack)
             self.nodes += 1
@@ -91,13 +97,15 @@ class _Search:
 
 
 def best_packing(value: np.ndarray, weight: np.ndarray, count: np.ndarray, capacity: float,
-                 threshold: float = 0.0, slack: float = 0.0, node_limit: int | None = None) -> Packing:
-    """The most valuable packing worth more than ``threshold`` it finds, and a value no packing exceeds."""
+                 threshold: float = 0.0, slack: float = 0.0, node_limit: int | None = None,
+                 deadline: float | None = None) -> Packing:
+    """The most valuable packing worth more than ``threshold`` it finds (before ``node_limit`` nodes or the
+    ``deadline``, when given), and a value no packing exceeds."""
     keep = [k for k in range(len(value)) if value[k] > 0 and weight[k] <= capacity and count[k] > 0]
     keep.sort(key=lambda k: -value[k] / weight[k])
     search = _Search([float(value[k]) for k in keep], [float(weight[k]) for k in keep],
                      [int(count[k]) for k in keep], threshold + slack)
-    open_bound = search.run(capacity * (1 + 1e-12), node_limit)
+    open_bound = search.run(capacity * (1 + 1e-12), node_limit, deadline)
     upper = max(search.best_value, open_bound)
     if search.best is None:
         return Packing(threshold, None, upper)
