@@ -49,10 +49,18 @@ def _study_args(p: argparse.ArgumentParser, execution_help: str = "an execution 
     p.add_argument("--time-limit", type=float, dest="time_limit_s", metavar="S",
                    help="time limit per solve (s) (default: the study's, else 60)")
     p.add_argument("--seed", type=int, help="random seed, repeatable runs (default: the study's, else 0)")
-    p.add_argument("-o", "--out", type=Path, default=Path("out"),
-                   help="output folder; the command writes its own subfolder <out>/<command>/ (default: %(default)s)")
-    p.add_argument("--json", action="store_true",
-                   help="print strict JSON on stdout and nothing else; NaN/infinite numbers are null (default: off)")
+    _output_args(p)
+
+
+JSON_HELP = "print strict JSON on stdout and nothing else; NaN/infinite numbers are null (default: off)"
+
+
+def _output_args(p: argparse.ArgumentParser,
+                 out_help: str = "output folder; the command writes its own subfolder <out>/<command>/",
+                 json_help: str = JSON_HELP) -> None:
+    """-o/--out, --json and --quiet, which every command that solves or replays takes."""
+    p.add_argument("-o", "--out", type=Path, default=Path("out"), help=out_help + " (default: %(default)s)")
+    p.add_argument("--json", action="store_true", help=json_help)
     p.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json) (default: off)")
 
 
@@ -105,26 +113,19 @@ def _parser() -> argparse.ArgumentParser:
 
     sw = sub.add_parser("sweep", help="solve every point of a design-space sweep on Dask (grid and/or list of studies)")
     sw.add_argument("sweep", type=Path, help="sweep YAML (e.g. specs/sweeps/bert-base_vck190.yaml)")
-    sw.add_argument("-o", "--out", type=Path, default=Path("out"),
-                    help="output folder; the sweep writes <out>/sweep/ (default: %(default)s)")
     sw.add_argument("--workers", type=_positive, metavar="N",
                     help="worker processes of the embedded Dask LocalCluster, one thread each (default: one per core)")
     sw.add_argument("--scheduler", metavar="ADDRESS",
                     help="a running Dask scheduler to use instead, e.g. tcp://HOST:8786 (default: none)")
     sw.add_argument("--cache", type=Path, metavar="DIR",
                     help="folder of finished points, reused by later runs (default: <out>/.sweep-cache)")
-    sw.add_argument("--json", action="store_true",
-                    help="print one strict JSON object per point on stdout and nothing else (default: off)")
-    sw.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json) (default: off)")
+    _output_args(sw, "output folder; the sweep writes <out>/sweep/",
+                 "print one strict JSON object per point on stdout and nothing else (default: off)")
 
     si = sub.add_parser("simulate", help="replay a plan event by event beside its analytical latency, throughput "
                                          "and busy fractions; writes simulate.md and a Perfetto trace")
     si.add_argument("plan", type=Path, help="plan.yaml written by solve, compare or pareto (e.g. out/solve/plan.yaml)")
-    si.add_argument("-o", "--out", type=Path, default=Path("out"),
-                    help="output folder; the command writes <out>/simulate/ (default: %(default)s)")
-    si.add_argument("--json", action="store_true",
-                    help="print strict JSON on stdout and nothing else; NaN/infinite numbers are null (default: off)")
-    si.add_argument("--quiet", action="store_true", help="print nothing but errors (and --json) (default: off)")
+    _output_args(si, "output folder; the command writes <out>/simulate/")
 
     im = sub.add_parser("import", help="import an ONNX model as a model spec YAML")
     im.add_argument("onnx", type=Path, help="ONNX file")

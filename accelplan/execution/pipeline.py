@@ -41,6 +41,11 @@ def structure_violations(problem: "Problem", groups: Groups) -> list[str]:
     return out
 
 
+def stage_times(problem: "Problem", groups: Groups) -> tuple[float, ...]:
+    """Each accelerator's busy time per input: the sum of its layers' times on its configuration [s]."""
+    return tuple(float(problem.time_s[list(ls), c].sum()) for c, ls in groups)
+
+
 def usage(problem: "Problem", groups: Groups) -> np.ndarray:
     """Each resource's use summed over the accelerators."""
     return sum((problem.usage[c] for c, _ in groups), np.zeros(len(problem.resources)))
@@ -49,7 +54,7 @@ def usage(problem: "Problem", groups: Groups) -> np.ndarray:
 def metrics(problem: "Problem", groups: Groups, check_bounds: bool = True) -> Metrics:
     """Price ``groups`` with the problem's tables (see the module docstring)."""
     violations = structure_violations(problem, groups)
-    busy = tuple(float(problem.time_s[list(ls), c].sum()) for c, ls in groups)
+    busy = stage_times(problem, groups)
     use = usage(problem, groups)
     for r, name in enumerate(problem.resources):
         if use[r] > problem.capacity[r] * (1 + 1e-9):

@@ -50,6 +50,7 @@ import numpy as np
 
 from ..errors import SolveError
 from ..execution import Form
+from ..execution.pipeline import stage_times, usage
 from ..plan import Anytime, Groups, Outcome, Plan, better, evaluate, metrics
 from ..problem import Problem
 from .contiguous import Candidate, best_candidate, best_contiguous
@@ -122,8 +123,8 @@ def restrict(problem: Problem, groups: Groups, freed: tuple[int, ...]) -> Restri
     kept = tuple(g for i, g in enumerate(groups) if i not in freed)
     layers = tuple(sorted(l for i in freed for l in groups[i][1]))
     idx = list(layers)
-    busy = [float(problem.time_s[list(ls), c].sum()) for c, ls in kept]
-    used = sum((problem.usage[c] for c, _ in kept), np.zeros(len(problem.resources)))
+    busy = stage_times(problem, kept)
+    used = usage(problem, kept)
     latency_max = problem.latency_max_s - sum(busy) if problem.latency_max_s is not None else None
     sub = replace(problem, name=f"{problem.name} (lns window)", layers=tuple(problem.layers[l] for l in idx),
                   time_s=problem.time_s[idx], energy_j=problem.energy_j[idx],
@@ -199,7 +200,7 @@ def neighbourhoods(problem: Problem, groups: Groups, size: int, rng: random.Rand
         rng.shuffle(sets)
         yield from sets
         return
-    busy = [float(problem.time_s[list(ls), c].sum()) for c, ls in groups]
+    busy = stage_times(problem, groups)
     period = max(busy)
     must = {i for i in range(n) if problem.objective == "throughput" and busy[i] >= period * (1 - IMPROVEMENT)}
     if problem.execution.contiguous:
