@@ -5,8 +5,8 @@
   ``sum_j n[k, j] = count[k]``; ``sum_k time[k, c_j] n[k, j] <= P``; ``P >= floor`` (the DDR time);
   ``sum_{j,k} time[k, c_j] n[k, j] + (batch - 1) P <= latency bound``; accelerators of the same
   configuration sorted by stage time (symmetry). An accelerator may run nothing (then it is not built).
-- :func:`pack_cp`: the same placement as a decision (every stage within the cap) by CP-SAT, whose
-  search finds tight placements on identical accelerators that HiGHS misses.
+- :func:`pack_cp`: the same placement by CP-SAT (times in integer picoseconds), whose search finds and
+  refutes tight placements on identical accelerators faster than HiGHS.
 - :func:`improve`: moves and swaps of single layers that shorten the busiest accelerator's stage.
 - :func:`restricted_master`: pick whole patterns (integer ``lambda_p``) among those generated so far,
   minimising the longest stage of a chosen pattern: a quick plan from the columns (price and branch).
@@ -28,12 +28,18 @@ from .configuration_lp import INF, ClassTable, Pattern
 
 @dataclass(frozen=True)
 class Packing:
-    """A MILP's answer: ``proven`` (optimal, or proven infeasible when ``accelerators`` is None), the best plan
-    found (class counts per accelerator) and its period [µs]."""
+    """A solver's answer: ``proven`` (optimal, or proven infeasible when ``accelerators`` is None), the best plan
+    found (class counts per accelerator), its period [µs], and ``bound_us``: no placement within the cap has a
+    shorter period (``inf``: none is within the cap)."""
 
     proven: bool
     period_us: float | None
     accelerators: tuple[tuple[int, tuple[int, ...]], ...] | None  # (configuration, class counts)
+    bound_us: float = -np.inf
+
+    def none_within(self, target_us: float) -> bool:
+        """Whether no placement has a period of at most ``target_us`` (a target not above the cap)."""
+        return self.bound_us > target_us * (1 + 1e-12)
 
 
 @dataclass(frozen=True)
@@ -102,10 +108,10 @@ def pack(classes: ClassTable, configs: Sequence[int], limits: Limits, time_limit
         _row(h, -INF, limits.latency_us, terms)
     proven, x = _run(h)
     if x is None:
-        return Packing(proven, None, None)
+        return Packing(proven, None, None, np.inf if proven else -np.inf)
     out = tuple((c, tuple(int(round(x[n[k, j]])) if (k, j) in n else 0 for k in range(len(q))))
                 for j, c in enumerate(configs))
-    return Packing(proven, float(x[period]), out)
+    return Packing(proven, float(x[period]), out, float(x[period]) if proven else -np.inf)
 
 
 def restricted_master(classes: ClassTable, patterns: Sequence[Pattern], share: np.ndarray, slots: int,
@@ -138,13 +144,14 @@ def restricted_master(classes: ClassTable, patterns: Sequence[Pattern], share: n
 
 def pack_cp(classes: ClassTable, configs: Sequence[int], limits: Limits, time_limit_s: float,
             workers: int = 2) -> Packing:
-    """Whether the layers fit accelerators of the given configurations with every stage within ``limits.cap_us``
-    (and the latency bound), by CP-SAT on times scaled to integer nanoseconds and rounded down: an infeasible
-    model proves no placement fits (rounding down only admits more), a placement found is returned with its
-    exact period (which may, by rounding, exceed the cap: the caller checks)."""
+    """The shortest period of a placement on accelerators of the given configurations with every stage within
+    ``limits.cap_us`` (and the latency bound), by CP-SAT on times in integer picoseconds rounded down. Rounding
+    down only admits more placements, so the rounded optimum bounds every placement's period from below
+    (``bound_us``; ``inf`` when the model is infeasible); a placement found is returned with its exact period,
+    which may by rounding lie a few picoseconds above the rounded one (or the cap: the caller checks)."""
     from ortools.sat.python import cp_model
 
-    scale = 1e3  # µs -> ns
+    scale = 1e6  # µs -> ps
     t = np.floor(classes.time * scale).astype(np.int64)
     q = classes.count
     m = cp_model.CpModel()
@@ -153,26 +160,29 @@ def pack_cp(classes: ClassTable, configs: Sequence[int], limits: Limits, time_li
     for k in range(len(q)):
         m.Add(sum(n[k, j] for j in range(len(configs)) if (k, j) in n) == int(q[k]))
     cap = int(np.floor(limits.cap_us * scale))
+    period = m.NewIntVar(int(np.floor(limits.floor_us * scale)), max(cap, int(np.floor(limits.floor_us * scale))),
+                         "period")
     busy = [sum(int(t[k, c]) * n[k, j] for k in range(len(q)) if (k, j) in n) for j, c in enumerate(configs)]
     for j, b in enumerate(busy):
-        m.Add(b <= cap)
+        m.Add(b <= period)
         if j + 1 < len(configs) and configs[j + 1] == configs[j]:
             m.Add(b >= busy[j + 1])
     if limits.latency_us is not None:
-        period_floor = int(np.floor(limits.floor_us * scale))
-        m.Add(sum(busy) + (limits.batch - 1) * period_floor <= int(np.floor(limits.latency_us * scale)))
+        m.Add(sum(busy) + (limits.batch - 1) * period <= int(np.floor(limits.latency_us * scale)))
+    m.Minimize(period)
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, time_limit_s)
     solver.parameters.num_workers = workers
     status = solver.Solve(m)
     if status == cp_model.INFEASIBLE:
-        return Packing(True, None, None)
+        return Packing(True, None, None, np.inf)
+    bound = solver.BestObjectiveBound() / scale
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        return Packing(False, None, None)
+        return Packing(False, None, None, bound)
     out = tuple((c, tuple(int(solver.Value(n[k, j])) if (k, j) in n else 0 for k in range(len(q))))
                 for j, c in enumerate(configs))
-    period = max(max(float(np.dot(counts, classes.time[:, c])) for c, counts in out), limits.floor_us)
-    return Packing(False, period, out)
+    exact = max(max(float(np.dot(counts, classes.time[:, c])) for c, counts in out), limits.floor_us)
+    return Packing(status == cp_model.OPTIMAL, exact, out, bound)
 
 
 def improve(classes: ClassTable, accelerators: Sequence[tuple[int, Sequence[int]]]) -> tuple[tuple[int, tuple[int, ...]], ...]:

@@ -22,9 +22,9 @@ Configurations that do not fit the budgets alone, or that another configuration 
    restricted master's fractional solution instead: pricing near-ties, many layers of few classes, is
    where the time went); the most fractional number of accelerators ``z_c`` of a configuration ``c`` is branched
    (``z_c >= ceil`` first, then ``z_c <= floor``); an integral ``z`` is a multiset of
-   configurations, placed by :func:`accelplan.formulations.packing.pack` (a plan within ``T`` ends
-   the decision; a MILP that proves nothing in two seconds is decided after the tree, with the time
-   left, by CP-SAT and then HiGHS), then excluded by branching on one of its counts (``= v``, ``> v``, ``< v``) until every
+   configurations, placed by CP-SAT and then HiGHS (:func:`accelplan.formulations.packing.pack_cp`,
+   :func:`~accelplan.formulations.packing.pack`; a plan within ``T`` ends the decision; a multiset
+   neither decides in two seconds is not placed again at ``T`` and is decided after the tree, with the time left), then excluded by branching on one of its counts (``= v``, ``> v``, ``< v``) until every
    count is fixed, and then by requiring one more accelerator of another configuration. Every
    ``PRICE_AND_BRANCH_EVERY`` nodes the patterns of the LP solutions are tried as an integer program.
 """
@@ -45,7 +45,7 @@ from .contiguous import best_contiguous
 from .knapsack import best_packing, fractional_bounds
 
 TOLERANCE = 1e-6  # relative: a plan is an improvement when its period is below U (1 - TOLERANCE)
-LEAF_FIRST_S = 2.0  # the first MILP run on a multiset of configurations [s]
+LEAF_FIRST_S = 2.0  # the first CP-SAT and HiGHS runs on a multiset of configurations, each [s]
 COLUMNS_PER_ROUND = 10  # patterns added per pricing round, the most promising configurations first
 PRICE_AND_BRANCH_EVERY = 500  # nodes between two tries of the generated patterns as an integer program
 PRICE_NODES_FIRST = 200  # knapsack nodes of a node's first pricing rounds
@@ -208,58 +208,41 @@ class BranchAndPrice:
     def leaf(self, multiset: tuple[int, ...], target_us: float, incumbent: Incumbent,
              time_limit_s: float = LEAF_FIRST_S) -> bool:
         """Whether a plan on exactly these configurations has a period within ``target_us`` (it becomes the
-        incumbent), by a MILP of at most ``time_limit_s``; a run that proves nothing leaves the multiset in
-        ``self.unsettled`` (the tree goes on; :meth:`settle` decides those later with more time)."""
+        incumbent): CP-SAT and then HiGHS, each for at most ``time_limit_s``, look for the multiset's shortest
+        period below the incumbent; when neither decides, the multiset is left in ``self.unsettled`` and not
+        tried again at this target (the tree goes on; :meth:`settle` decides those later with the time left)."""
         known = self.leaves.setdefault(multiset, Leaf())
         if known.best_us <= target_us * (1 + 1e-12):
             return True
-        if target_us <= known.none_within_us:
+        if target_us <= known.none_within_us or multiset in self.unsettled:
             return False
         # capped at the incumbent, not the target: a plan found above the target may still improve below it
         cap = min(max(target_us, incumbent.period_us * (1 - TOLERANCE)), self.limits.cap_us)
         limits = Limits(self.limits.floor_us, cap, self.limits.latency_us, self.limits.batch)
-        result = pack(self.classes, multiset, limits, min(time_limit_s, self.deadline - time.perf_counter()))
-        if result.accelerators is not None:
-            placed = improve(self.classes, result.accelerators)
-            known.best_us = min(known.best_us, self.offer(groups_of(self.classes, placed), incumbent))
-            if known.best_us <= target_us * (1 + 1e-12):
-                return True
-        if result.proven:  # optimal above the target, or infeasible within the cap
-            known.none_within_us = target_us
-        else:
-            self.unsettled.add(multiset)
-        self._check_time()
+        for place in (pack_cp, pack):
+            result = place(self.classes, multiset, limits, min(time_limit_s, self.deadline - time.perf_counter()))
+            if result.accelerators is not None:
+                placed = improve(self.classes, result.accelerators)
+                known.best_us = min(known.best_us, self.offer(groups_of(self.classes, placed), incumbent))
+                if known.best_us <= target_us * (1 + 1e-12):
+                    return True
+            if result.none_within(target_us):
+                known.none_within_us = target_us
+                return False
+            self._check_time()
+        self.unsettled.add(multiset)
         return False
 
     def settle(self, target_us: float, incumbent: Incumbent) -> bool | None:
-        """Decide the multisets a short run left open at ``target_us``, with the time left (CP-SAT first, then
-        HiGHS): True when one holds a plan, False when none does, None when time ran out first."""
+        """Decide the multisets the short runs left open at ``target_us`` with the time left: True when one holds a
+        plan, False when none does, None when time ran out first."""
         while self.unsettled:
             multiset = self.unsettled.pop()
-            found = self._settle_cp(multiset, target_us, incumbent)
-            if found is not None:
-                if found:
-                    return True
-                continue
             if self.leaf(multiset, target_us, incumbent, self.deadline - time.perf_counter()):
                 return True
             if multiset in self.unsettled:
                 return None
         return False
-
-    def _settle_cp(self, multiset: tuple[int, ...], target_us: float, incumbent: Incumbent) -> bool | None:
-        """CP-SAT's answer for one multiset at ``target_us`` (None: it proved nothing in half the time left)."""
-        limits = Limits(self.limits.floor_us, min(target_us, self.limits.cap_us), self.limits.latency_us,
-                        self.limits.batch)
-        result = pack_cp(self.classes, multiset, limits, 0.5 * (self.deadline - time.perf_counter()))
-        known = self.leaves[multiset]
-        if result.accelerators is not None:
-            known.best_us = min(known.best_us, self.offer(groups_of(self.classes, result.accelerators), incumbent))
-            return True if known.best_us <= target_us * (1 + 1e-12) else None
-        if result.proven:
-            known.none_within_us = target_us
-            return False
-        return None
 
     def offer(self, groups: Groups, incumbent: Incumbent, source: str = "branch and price") -> float:
         """Price ``groups``; a feasible plan better than the incumbent replaces it. Returns its period [µs]."""
