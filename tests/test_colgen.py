@@ -149,3 +149,45 @@ def test_colgen_branches_unproven_nodes_exactly(seed: int, monkeypatch: pytest.M
     assert plan.solver.status == reference.solver.status, (plan.solver, reference.solver)
     if reference.solver.status == "optimal":
         assert math.isclose(plan.objective_value(), reference.objective_value(), rel_tol=1e-6)
+
+
+def _best_placement(classes, multiset, limits) -> float:
+    """The shortest period of any placement of the classes on ``multiset`` within the limits, by enumeration."""
+    t, q = classes.time, classes.count
+    best = np.inf
+    per_class = [[c for c in itertools.product(range(int(n) + 1), repeat=len(multiset)) if sum(c) == n] for n in q]
+    for split in itertools.product(*per_class):
+        busy = [sum(split[k][j] * t[k, c] for k in range(len(q))) for j, c in enumerate(multiset)]
+        period = max(max(busy), limits.floor_us)
+        if period > limits.cap_us * (1 + 1e-12):
+            continue
+        if limits.latency_us is not None and sum(busy) + (limits.batch - 1) * period > limits.latency_us * (1 + 1e-12):
+            continue
+        best = min(best, period)
+    return best
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_placements_match_enumeration(seed: int) -> None:
+    """CP-SAT and HiGHS place a multiset at its enumerated best period; their bounds never exceed it."""
+    from accelplan.formulations.configuration_lp import TIME_SCALE, ClassTable
+    from accelplan.formulations.packing import Limits, pack, pack_cp
+
+    rng = random.Random(seed)
+    problem = _any_order(random_problem(seed, "throughput"))
+    classes = ClassTable.of(problem)
+    multiset = tuple(sorted(rng.choices(range(problem.n_configs), k=rng.randint(1, 3))))
+    loose = float(classes.time.max(axis=1) @ classes.count)
+    cap = loose * rng.choice([0.2, 0.4, 0.7, 1.0])
+    latency = loose * rng.choice([1.0, 4.0]) * problem.batch if rng.random() < 0.4 else None
+    limits = Limits(problem.ddr_period_s * TIME_SCALE, cap, latency, problem.batch)
+    best = _best_placement(classes, multiset, limits)
+    for place in (pack_cp, pack):
+        result = place(classes, multiset, limits, 10.0)
+        assert result.proven
+        if best == np.inf:
+            assert result.accelerators is None and result.none_within(cap)
+        else:
+            assert result.bound_us <= best * (1 + 1e-9)
+            assert result.none_within(best * (1 - 1e-6)) and not result.none_within(best)
+            assert math.isclose(result.period_us, best, rel_tol=1e-6), (place.__name__, result, best)
