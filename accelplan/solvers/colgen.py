@@ -24,7 +24,8 @@ Configurations that do not fit the budgets alone, or that another configuration 
    (``z_c >= ceil`` first, then ``z_c <= floor``); an integral ``z`` is a multiset of
    configurations, placed by CP-SAT and then HiGHS (:func:`accelplan.formulations.packing.pack_cp`,
    :func:`~accelplan.formulations.packing.pack`; a plan within ``T`` ends the decision; a multiset
-   neither decides in two seconds is not placed again at ``T`` and is decided after the tree, with the time left), then excluded by branching on one of its counts (``= v``, ``> v``, ``< v``) until every
+   neither decides in two seconds is not placed again at ``T`` and is decided after the tree, with
+   the time left), then excluded by branching on one of its counts (``= v``, ``> v``, ``< v``) until every
    count is fixed, and then by requiring one more accelerator of another configuration. Every
    ``PRICE_AND_BRANCH_EVERY`` nodes the patterns of the LP solutions are tried as an integer program.
 """
