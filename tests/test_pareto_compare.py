@@ -57,7 +57,7 @@ def test_exact_front_is_the_brute_force_front(seed: int, batch: int, strategy: s
 
 def test_bert_base_hybrid_front_dominates_pure_fronts() -> None:
     study = api.make_study(Path(__file__).parent.parent / "specs/studies/bert-base_vck190.yaml")
-    problem, fronts = api.pareto_study(study, "auto", points=3, time_limit_s=8)  # first points proven in seconds
+    problem, fronts = api.pareto_study(study, "auto", points=3, time_limit_s=4)  # first points proven in seconds
     by = {f.execution: f for f in fronts}
     assert set(by) == {"sequential", "spatial", "hybrid"}
     for front in fronts:
