@@ -273,6 +273,29 @@ def test_bert_hybrid_latency_checked_by_the_simulation(bert) -> None:
     assert "| latency (ms, one batch) |" in text and f"Tolerance: {100 * TOLERANCE:g} %" in text
 
 
+def test_solve_checks_a_re_entrant_plans_latency_by_a_replay(bert, tmp_path: Path) -> None:
+    """``solve`` replays one batch of a re-entrant plan: its report, summary and JSON give the replayed latency,
+    the one ``accelplan simulate`` finds for the plan file; a contiguous plan gets no check."""
+    from accelplan.reports.summary import summary_json, summary_table
+
+    _, _, simulated = bert
+    result = api.plan_study(api.make_study(STUDIES / "bert-base_vck190.yaml"))
+    check = result.latency_check
+    assert check is not None and check.returns == simulated.facts.reentrant > 0
+    assert check.simulated_ms == pytest.approx(simulated.simulation.latency.simulated, rel=1e-12)
+    assert check.analytical_ms == pytest.approx(result.plan.latency_ms, rel=1e-12)
+    assert check.agrees == (abs(check.relative_difference) <= TOLERANCE)
+    api.write_outputs(result, tmp_path)
+    report = (tmp_path / "report.md").read_text()
+    assert "## Latency of a batch, checked by a replay" in report and f"| {check.simulated_ms:.4f} |" in report
+    assert "checked by a replay" in (tmp_path / "report.html").read_text()
+    data = summary_json(result.plan, result.reference, check)["latency_check"]
+    assert data["simulated_ms"] == check.simulated_ms and data["returns"] == check.returns
+    assert f"latency replayed {check.simulated_ms:.4f} ms" in summary_table(result.plan, None, check)
+    spatial = api.plan_study(api.make_study(STUDIES / "bert-base_vck190.yaml", execution="spatial", strategy="dp"))
+    assert spatial.plan.feasible and spatial.latency_check is None
+
+
 def test_a_plan_priced_differently_now_is_flagged(bert) -> None:
     """A plan whose file figures are not its groups priced now (the cost model moved since) is said to be."""
     _, _, result = bert

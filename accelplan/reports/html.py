@@ -117,8 +117,9 @@ def _f(value: float | None, spec: str) -> str:
 
 
 def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | None = None,
-                comparison: Sequence | None = None, reference: Plan | None = None) -> str:
-    """The whole report as one HTML document (``reference``: the same model's plan on the study's reference hardware)."""
+                comparison: Sequence | None = None, reference: Plan | None = None, latency_check=None) -> str:
+    """The whole report as one HTML document (``reference``: the same model's plan on the study's reference hardware;
+    ``latency_check``: a re-entrant plan's replayed batch, :class:`accelplan.simulate.check.LatencyCheck`)."""
     s = plan.solver
     title = f"Deployment plan: {plan.model} on {plan.hardware}"
     body = [f"<h1>{html.escape(title)}</h1>",
@@ -145,6 +146,10 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
         from .reference import reference_table
         versus = reference_table(plan, reference)
         body += [f"<h2>{html.escape(versus.title)}</h2>", _table(versus.header, versus.rows, left=1)]
+    if latency_check is not None:
+        from .latency_check import latency_check_table
+        check = latency_check_table(latency_check)
+        body += [f"<h2>{html.escape(check.title)}</h2>", _table(check.header, check.rows, left=1)]
     if comparison:
         body += ["<h2>Strategies compared</h2>",
                  _table(["strategy", "status", "objective", "bound", "gap to best bound", "wall s", "evaluations", "note"],
@@ -168,6 +173,6 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
 
 
 def write_html(plan: Plan, path: Path, problem: Problem | None = None, fronts: Sequence | None = None,
-               comparison: Sequence | None = None, reference: Plan | None = None) -> Path:
+               comparison: Sequence | None = None, reference: Plan | None = None, latency_check=None) -> Path:
     """Write ``report.html`` atomically."""
-    return write_atomic(path, report_html(plan, problem, fronts, comparison, reference))
+    return write_atomic(path, report_html(plan, problem, fronts, comparison, reference, latency_check))

@@ -40,16 +40,29 @@ class Verdict:
     why: str
 
 
+@dataclass(frozen=True)
+class Reentry:
+    """How an input moves through a pipeline plan's accelerators."""
+
+    handoffs: int  # moves between accelerators, per input
+    returns: int  # arrivals at an accelerator the input has left before
+
+
+def reentry(problem: "Problem", groups: tuple) -> Reentry:
+    """Hand-offs and returns of one input through ``groups`` (pipeline plans; zero for the other forms)."""
+    if problem.execution.form is not Form.PIPELINE:
+        return Reentry(0, 0)
+    owner = {l: a for a, (_, ls) in enumerate(groups) for l in ls}
+    chain = [owner[l] for l in range(problem.n_layers)]
+    runs = [a for k, a in enumerate(chain) if k == 0 or chain[k - 1] != a]
+    return Reentry(len(runs) - 1, len(runs) - len(set(runs)))
+
+
 def facts(problem: "Problem", groups: tuple, analytical: Metrics, sim: Simulation) -> Facts:
     """The facts of ``groups`` replayed in ``sim`` and priced in ``analytical`` (see the module docstring)."""
-    handoffs = reentrant = 0
+    moves = reentry(problem, groups)
+    handoffs, reentrant = moves.handoffs, moves.returns
     fixed_ms = 0.0
-    if problem.execution.form is Form.PIPELINE:
-        owner = {l: a for a, (_, ls) in enumerate(groups) for l in ls}
-        chain = [owner[l] for l in range(problem.n_layers)]
-        handoffs = sum(a != b for a, b in zip(chain, chain[1:]))
-        runs = [a for k, a in enumerate(chain) if k == 0 or chain[k - 1] != a]
-        reentrant = len(runs) - len(set(runs))
     if problem.execution.form is Form.SEGMENTS:
         per_segment: dict[int, list[float]] = {}
         for g, busy in zip(groups, analytical.busy_s):

@@ -1,0 +1,47 @@
+"""The solve's latency check of a re-entrant pipeline plan (:mod:`accelplan.simulate.check`) in its outputs:
+a report section, a terminal line and a ``--json`` object. Read from the check; nothing is replayed here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..families import ReportTable
+from ..simulate import TOLERANCE
+from ..simulate.check import LatencyCheck
+
+
+def _verdict(check: LatencyCheck) -> str:
+    if check.agrees:
+        return f"they agree within {100 * TOLERANCE:g} %"
+    return (f"believe the replay: an input returns {check.returns} times to an accelerator it has left "
+            f"({check.handoffs} hand-offs per input) and waits there while it serves other inputs, which the "
+            "closed form does not count; `accelplan simulate` shows the schedule")
+
+
+def latency_check_table(check: LatencyCheck) -> ReportTable:
+    """Both figures and their difference."""
+    return ReportTable("Latency of a batch, checked by a replay", ("", "ms"),
+                       (("closed form (stage times + (batch − 1) × period)", f"{check.analytical_ms:.4f}"),
+                        ("replay of one batch (oldest input first)", f"{check.simulated_ms:.4f}"),
+                        ("difference", f"{100 * check.relative_difference:+.2f} %")))
+
+
+def latency_check_markdown(check: LatencyCheck) -> str:
+    """The check as a report section."""
+    table = latency_check_table(check)
+    out = [f"## {table.title}", "", "| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header)]
+    out += ["| " + " | ".join(row) + " |" for row in table.rows]
+    return "\n".join(out + ["", f"The plan is re-entrant: {_verdict(check)}.", ""])
+
+
+def latency_check_json(check: LatencyCheck) -> dict[str, Any]:
+    """The check for ``--json``."""
+    return {"analytical_ms": check.analytical_ms, "simulated_ms": check.simulated_ms,
+            "relative_difference": check.relative_difference, "agrees": check.agrees, "tolerance": TOLERANCE,
+            "handoffs": check.handoffs, "returns": check.returns}
+
+
+def latency_check_line(check: LatencyCheck) -> str:
+    """One terminal line."""
+    return (f"latency replayed {check.simulated_ms:.4f} ms ({100 * check.relative_difference:+.2f} % against the "
+            f"closed form): {'agree' if check.agrees else 'believe the replay (re-entrant plan)'}")
