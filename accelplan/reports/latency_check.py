@@ -12,10 +12,11 @@ from ..simulate.check import LatencyCheck
 
 def _verdict(check: LatencyCheck) -> str:
     if check.agrees:
-        return f"they agree within {100 * TOLERANCE:g} %"
-    return (f"believe the replay: an input returns {check.returns} times to an accelerator it has left "
-            f"({check.handoffs} hand-offs per input) and waits there while it serves other inputs, which the "
-            "closed form does not count; `accelplan simulate` shows the schedule")
+        return f"The plan is re-entrant; the two agree within {100 * TOLERANCE:g} %."
+    return (f"The plan is re-entrant and the two differ by more than {100 * TOLERANCE:g} %: believe the replay. An "
+            f"input returns {check.returns} times to an accelerator it has left ({check.handoffs} hand-offs per input) "
+            "and waits there while that accelerator serves other inputs, which the closed form does not count; "
+            "`accelplan simulate` shows the schedule.")
 
 
 def latency_check_table(check: LatencyCheck) -> ReportTable:
@@ -31,7 +32,7 @@ def latency_check_markdown(check: LatencyCheck) -> str:
     table = latency_check_table(check)
     out = [f"## {table.title}", "", "| " + " | ".join(table.header) + " |", "|" + "---|" * len(table.header)]
     out += ["| " + " | ".join(row) + " |" for row in table.rows]
-    return "\n".join(out + ["", f"The plan is re-entrant: {_verdict(check)}.", ""])
+    return "\n".join(out + ["", _verdict(check), ""])
 
 
 def latency_check_json(check: LatencyCheck) -> dict[str, Any]:
