@@ -281,17 +281,17 @@ def test_solve_checks_a_re_entrant_plans_latency_by_a_replay(bert, tmp_path: Pat
     _, _, simulated = bert
     result = api.plan_study(api.make_study(STUDIES / "bert-base_vck190.yaml"))
     check = result.latency_check
-    assert check is not None and check.returns == simulated.facts.reentrant > 0
-    assert check.simulated_ms == pytest.approx(simulated.simulation.latency.simulated, rel=1e-12)
-    assert check.analytical_ms == pytest.approx(result.plan.latency_ms, rel=1e-12)
-    assert check.agrees == (abs(check.relative_difference) <= TOLERANCE)
+    assert check is not None and check.moves.returns == simulated.facts.reentrant > 0
+    assert check.latency.simulated == pytest.approx(simulated.simulation.latency.simulated, rel=1e-12)
+    assert check.latency.analytical == pytest.approx(result.plan.latency_ms, rel=1e-12)
+    assert check.latency.agrees == (abs(check.latency.relative_difference) <= TOLERANCE)
     api.write_outputs(result, tmp_path)
     report = (tmp_path / "report.md").read_text()
-    assert "## Latency of a batch, checked by a replay" in report and f"| {check.simulated_ms:.4f} |" in report
+    assert "## Latency of a batch, checked by a replay" in report and f"| {check.latency.simulated:.4f} |" in report
     assert "checked by a replay" in (tmp_path / "report.html").read_text()
     data = summary_json(result.plan, result.reference, check)["latency_check"]
-    assert data["simulated_ms"] == check.simulated_ms and data["returns"] == check.returns
-    assert f"latency replayed {check.simulated_ms:.4f} ms" in summary_table(result.plan, None, check)
+    assert data["simulated_ms"] == check.latency.simulated and data["returns"] == check.moves.returns
+    assert f"latency replayed {check.latency.simulated:.4f} ms" in summary_table(result.plan, None, check)
     spatial = api.plan_study(api.make_study(STUDIES / "bert-base_vck190.yaml", execution="spatial", strategy="dp"))
     assert spatial.plan.feasible and spatial.latency_check is None
 

@@ -11,10 +11,11 @@ from ..simulate.check import LatencyCheck
 
 
 def _verdict(check: LatencyCheck) -> str:
-    if check.agrees:
+    if check.latency.agrees:
         return f"The plan is re-entrant; the two agree within {100 * TOLERANCE:g} %."
     return (f"The plan is re-entrant and the two differ by more than {100 * TOLERANCE:g} %: believe the replay. An "
-            f"input returns {check.returns} times to an accelerator it has left ({check.handoffs} hand-offs per input) "
+            f"input returns {check.moves.returns} times to an accelerator it has left ({check.moves.handoffs} hand-offs "
+            "per input) "
             "and waits there while that accelerator serves other inputs, which the closed form does not count; "
             "`accelplan simulate` shows the schedule.")
 
@@ -22,9 +23,9 @@ def _verdict(check: LatencyCheck) -> str:
 def latency_check_table(check: LatencyCheck) -> ReportTable:
     """Both figures and their difference."""
     return ReportTable("Latency of a batch, checked by a replay", ("", "ms"),
-                       (("closed form (stage times + (batch − 1) × period)", f"{check.analytical_ms:.4f}"),
-                        ("replay of one batch (oldest input first)", f"{check.simulated_ms:.4f}"),
-                        ("difference", f"{100 * check.relative_difference:+.2f} %")))
+                       (("closed form (stage times + (batch − 1) × period)", f"{check.latency.analytical:.4f}"),
+                        ("replay of one batch (oldest input first)", f"{check.latency.simulated:.4f}"),
+                        ("difference", f"{100 * check.latency.relative_difference:+.2f} %")))
 
 
 def latency_check_markdown(check: LatencyCheck) -> str:
@@ -37,12 +38,13 @@ def latency_check_markdown(check: LatencyCheck) -> str:
 
 def latency_check_json(check: LatencyCheck) -> dict[str, Any]:
     """The check for ``--json``."""
-    return {"analytical_ms": check.analytical_ms, "simulated_ms": check.simulated_ms,
-            "relative_difference": check.relative_difference, "agrees": check.agrees, "tolerance": TOLERANCE,
-            "handoffs": check.handoffs, "returns": check.returns}
+    fig = check.latency
+    return {"analytical_ms": fig.analytical, "simulated_ms": fig.simulated, "relative_difference": fig.relative_difference,
+            "agrees": fig.agrees, "tolerance": TOLERANCE, "handoffs": check.moves.handoffs, "returns": check.moves.returns}
 
 
 def latency_check_line(check: LatencyCheck) -> str:
     """One terminal line."""
-    return (f"latency replayed {check.simulated_ms:.4f} ms ({100 * check.relative_difference:+.2f} % against the "
-            f"closed form): {'agree' if check.agrees else 'believe the replay (re-entrant plan)'}")
+    fig = check.latency
+    return (f"latency replayed {fig.simulated:.4f} ms ({100 * fig.relative_difference:+.2f} % against the "
+            f"closed form): {'agree' if fig.agrees else 'believe the replay (re-entrant plan)'}")

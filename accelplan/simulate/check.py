@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import TOLERANCE, replay
-from .verdict import reentry
+from . import Figure, replay
+from .verdict import Reentry, reentry
 
 if TYPE_CHECKING:
     from ..problem import Problem
@@ -21,21 +21,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class LatencyCheck:
-    """A batch's latency by the closed form and by the replay, and the plan's moves that explain a difference."""
+    """A batch's latency by the closed form and by the replay (``latency``, ms), and the plan's moves that explain
+    a difference."""
 
-    analytical_ms: float
-    simulated_ms: float
-    handoffs: int  # per input
-    returns: int  # per input: arrivals at an accelerator left before
-
-    @property
-    def relative_difference(self) -> float:
-        """(simulated - analytical) / analytical."""
-        return (self.simulated_ms - self.analytical_ms) / self.analytical_ms
-
-    @property
-    def agrees(self) -> bool:
-        return abs(self.relative_difference) <= TOLERANCE
+    latency: Figure
+    moves: Reentry
 
 
 def latency_check(problem: "Problem", groups: tuple, analytical_latency_s: float) -> LatencyCheck | None:
@@ -44,4 +34,4 @@ def latency_check(problem: "Problem", groups: tuple, analytical_latency_s: float
     if not moves.returns:
         return None
     batch = replay(problem, groups, problem.batch)
-    return LatencyCheck(analytical_latency_s * 1e3, batch.schedule.makespan_s * 1e3, moves.handoffs, moves.returns)
+    return LatencyCheck(Figure("latency", "ms", analytical_latency_s * 1e3, batch.schedule.makespan_s * 1e3), moves)
