@@ -13,11 +13,15 @@ import base64
 import html
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..outputs import write_atomic
 from ..plan import Plan
 from ..problem import Problem
 from .tables import accelerator_table, operator_list, quantity, words
+
+if TYPE_CHECKING:
+    from ..simulate.check import LatencyCheck
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -117,9 +121,10 @@ def _f(value: float | None, spec: str) -> str:
 
 
 def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | None = None,
-                comparison: Sequence | None = None, reference: Plan | None = None, latency_check=None) -> str:
+                comparison: Sequence | None = None, reference: Plan | None = None,
+                latency_check: "LatencyCheck | None" = None) -> str:
     """The whole report as one HTML document (``reference``: the same model's plan on the study's reference hardware;
-    ``latency_check``: a re-entrant plan's replayed batch, :class:`accelplan.simulate.check.LatencyCheck`)."""
+    ``latency_check``: a re-entrant plan's replayed batch)."""
     s = plan.solver
     title = f"Deployment plan: {plan.model} on {plan.hardware}"
     body = [f"<h1>{html.escape(title)}</h1>",
@@ -173,6 +178,7 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
 
 
 def write_html(plan: Plan, path: Path, problem: Problem | None = None, fronts: Sequence | None = None,
-               comparison: Sequence | None = None, reference: Plan | None = None, latency_check=None) -> Path:
+               comparison: Sequence | None = None, reference: Plan | None = None,
+               latency_check: "LatencyCheck | None" = None) -> Path:
     """Write ``report.html`` atomically."""
     return write_atomic(path, report_html(plan, problem, fronts, comparison, reference, latency_check))
