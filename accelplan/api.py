@@ -26,7 +26,6 @@ from .specs.schema import ModelSpec
 from .specs.study import Study, load_study, resolve, study_from_data, with_overrides
 
 if TYPE_CHECKING:
-    from .simulate.check import LatencyCheck
     from .sweep.results import SweepResult
     from .sweep.spec import Sweep
 
@@ -39,7 +38,6 @@ class Result:
     problem: Problem
     plan: Plan
     reference: Plan | None = None
-    latency_check: "LatencyCheck | None" = None  # a re-entrant pipeline plan's batch replayed
 
 
 def make_study(study_file: Path | None = None, *, model: str | None = None, hardware: str | None = None,
@@ -77,17 +75,7 @@ def plan_study(study: Study, strategy: str | None = None, time_limit_s: float | 
     problem = build_problem(study)
     plan = solve(problem, name, time_limit_s or study.spec.time_limit_s,
                  study.spec.seed if seed is None else seed, **{k: v for k, v in options.items() if v is not None})
-    return Result(study, problem, plan, reference_plan(study, time_limit_s), _latency_check(problem, plan))
-
-
-def _latency_check(problem: Problem, plan: Plan) -> "LatencyCheck | None":
-    """A feasible re-entrant pipeline plan's batch replayed beside its closed-form latency (else None)."""
-    from .plan import plan_groups
-    from .simulate.check import latency_check
-
-    if not plan.feasible or not plan.accelerators or plan.latency_ms is None:
-        return None
-    return latency_check(problem, plan_groups(problem, plan), plan.latency_ms * 1e-3)
+    return Result(study, problem, plan, reference_plan(study, time_limit_s))
 
 
 def reference_plan(study: Study, time_limit_s: float | None = None) -> Plan | None:
@@ -113,19 +101,18 @@ def write_outputs(result: Result, out_dir: Path, run: RunFacts | None = None) ->
     """
     if not result.plan.feasible and _holds_feasible_plan(out_dir / "plan.yaml"):
         return []
-    from .reports.latency_check import latency_check_markdown
+    from .reports.batch_latency import batch_latency_markdown
     from .reports.reference import reference_markdown
 
     run = run or RunFacts.of(result.study)
     ref = result.reference if result.plan.feasible else None
     sections = [reference_markdown(result.plan, ref)] if ref is not None else []
-    if result.latency_check is not None:
-        sections.append(latency_check_markdown(result.latency_check))
+    if result.plan.scheduled_latency_ms is not None:
+        sections.append(batch_latency_markdown(result.plan))
     with staged_folder(out_dir) as d:
         written = [write_plan(result.plan, d / "plan.yaml", run),
                    write_report(result.plan, d / "report.md", result.problem, sections),
-                   write_html(result.plan, d / "report.html", result.problem, reference=ref,
-                              latency_check=result.latency_check)]
+                   write_html(result.plan, d / "report.html", result.problem, reference=ref)]
     return moved(written, d, out_dir)
 
 

@@ -256,9 +256,9 @@ def _solve(args: argparse.Namespace) -> int:
         result = api.plan_study(study, **options)
         written = api.write_outputs(result, folder)
     if args.json:
-        _print_json(summary_json(result.plan, result.reference, result.latency_check))
+        _print_json(summary_json(result.plan, result.reference))
     elif not args.quiet:
-        print(summary_table(result.plan, result.reference, result.latency_check))
+        print(summary_table(result.plan, result.reference))
     _wrote(args, folder, written, bool(result.plan.accelerators))
     return 0 if result.plan.accelerators else 1
 

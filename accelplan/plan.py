@@ -166,6 +166,10 @@ class Plan:
     segments: int = 1
     budgets: tuple[Budget, ...] = ()
     bottleneck: str = ""  # what sets the period, where the family names it
+    # a re-entrant pipeline plan (an input returns to an accelerator it has left): the batch's latency as its schedule
+    # runs it (:func:`accelplan.execution.pipeline.scheduled_latency_s`); ``latency_ms`` is then the closed form the
+    # strategies price. None: the closed form is the schedule's latency.
+    scheduled_latency_ms: float | None = None
 
     def objective_value(self) -> float | None:
         """The plan's value of its objective: inferences/s, ms or mJ."""
@@ -271,7 +275,11 @@ def pipeline_plan(problem: Problem, groups: Groups, solver: SolverFacts | None =
                for name, u, cap, unit in zip(problem.resources, use, problem.capacity, problem.resource_units)]
     if problem.ddr_period_s:
         budgets.append(Budget("DDR time per input (of the period)", problem.ddr_period_s * 1e3, period * 1e3, "ms"))
-    return priced_plan(problem, met, accs, solver, budgets=tuple(budgets))
+    scheduled = None
+    if period != float("inf") and not _pipeline.structure_violations(problem, groups) and \
+            _pipeline.reentry(problem, groups).returns:
+        scheduled = _pipeline.scheduled_latency_s(problem, groups, met.busy_s, period) * 1e3
+    return priced_plan(problem, met, accs, solver, budgets=tuple(budgets), scheduled_latency_ms=scheduled)
 
 
 def infeasible_plan(problem: Problem, solver: SolverFacts) -> Plan:

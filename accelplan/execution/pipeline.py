@@ -9,11 +9,18 @@ input, in seconds (what :func:`metrics` computes from the problem's tables):
 - latency     = sum_a busy_a + (batch - 1) * period                             [fill + drain of a batch]
 - energy      = sum of layer energies + static power * period                   [J per inference]
 
+The latency is the one the strategies price (linear in the plan). It is exact when every accelerator
+runs consecutive layers. When an input returns to an accelerator it has left (a re-entrant plan),
+it waits there while that accelerator serves other inputs, and no closed form gives the batch's
+time: :func:`scheduled_latency_s` runs the plan's batch schedule on the operator times instead.
+
 Budgets: the configurations' usage summed over accelerators stays within each resource's capacity.
 """
 
 from __future__ import annotations
 
+import heapq
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,6 +31,7 @@ if TYPE_CHECKING:
     from ..problem import Problem
 
 Groups = tuple[tuple[int, tuple[int, ...]], ...]  # (configuration index, layer indices) per accelerator
+SAME_INSTANT_S = 1e-12  # ends closer than a picosecond are one instant (sums of float durations differ in the last bits)
 
 
 def structure_violations(problem: "Problem", groups: Groups) -> list[str]:
@@ -82,3 +90,65 @@ def busy_cap_s(problem: "Problem", incumbent_period_s: float | None = None) -> f
     if incumbent_period_s is not None and problem.objective == "throughput":
         caps.append(incumbent_period_s)
     return min(caps)
+
+
+@dataclass(frozen=True)
+class Reentry:
+    """How one input moves through a plan's accelerators."""
+
+    handoffs: int  # moves between accelerators, per input
+    returns: int  # arrivals at an accelerator the input has left before
+
+
+def reentry(problem: "Problem", groups: Groups) -> Reentry:
+    """Hand-offs and returns of one input through ``groups``."""
+    owner = {l: a for a, (_, ls) in enumerate(groups) for l in ls}
+    chain = [owner[l] for l in range(problem.n_layers)]
+    runs = [a for k, a in enumerate(chain) if k == 0 or chain[k - 1] != a]
+    return Reentry(len(runs) - 1, len(runs) - len(set(runs)))
+
+
+def batch_makespan_s(problem: "Problem", groups: Groups) -> float:
+    """When the last of a batch's inputs leaves ``groups`` under the plan's dispatch rule, on the operator times alone.
+
+    Every input is there at time 0 and goes through the layer chain; each accelerator runs one
+    operator at a time and, when free, the ready one of the oldest input (then the lowest layer).
+    Every end of an instant frees its accelerator and readies its successor before any accelerator
+    picks. This is the rule :mod:`accelplan.simulate` replays, there with the weights streaming from
+    the shared DDR as well.
+    """
+    accelerator, time_s = [0] * problem.n_layers, [0.0] * problem.n_layers
+    for a, (c, ls) in enumerate(groups):
+        for l in ls:
+            accelerator[l], time_s[l] = a, float(problem.time_s[l, c])
+    last = problem.n_layers - 1
+    ready: list[list[tuple[int, int]]] = [[] for _ in groups]  # per accelerator: (input, layer) heap
+    running: list[tuple[float, int, int]] = []  # (end, input, layer) heap
+    idle = [True] * len(groups)
+    ready[accelerator[0]] = [(i, 0) for i in range(problem.batch)]
+    touched, now = {accelerator[0]}, 0.0
+    while True:
+        for a in touched:
+            if idle[a] and ready[a]:
+                i, l = heapq.heappop(ready[a])
+                idle[a] = False
+                heapq.heappush(running, (now + time_s[l], i, l))
+        if not running:
+            return now
+        now, touched = running[0][0], set()
+        while running and running[0][0] <= now + SAME_INSTANT_S:
+            _, i, l = heapq.heappop(running)
+            idle[accelerator[l]] = True
+            touched.add(accelerator[l])
+            if l < last:
+                heapq.heappush(ready[accelerator[l + 1]], (i, l + 1))
+                touched.add(accelerator[l + 1])
+
+
+def scheduled_latency_s(problem: "Problem", groups: Groups, busy_s: tuple[float, ...], period_s: float) -> float:
+    """A batch's latency as the plan's schedule runs it [s]: :func:`batch_makespan_s`, plus the (batch - 1) periods'
+    excess of a DDR-paced period over the busiest accelerator that the closed form counts too. Equal to the closed
+    form when no input returns to an accelerator; the makespan is computed only when one does."""
+    if not reentry(problem, groups).returns:
+        return sum(busy_s) + (problem.batch - 1) * period_s
+    return batch_makespan_s(problem, groups) + (problem.batch - 1) * (period_s - max(busy_s))

@@ -13,15 +13,10 @@ import base64
 import html
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 from ..outputs import write_atomic
 from ..plan import Plan
 from ..problem import Problem
 from .tables import accelerator_table, operator_list, quantity, words
-
-if TYPE_CHECKING:
-    from ..simulate.check import LatencyCheck
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -121,10 +116,9 @@ def _f(value: float | None, spec: str) -> str:
 
 
 def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | None = None,
-                comparison: Sequence | None = None, reference: Plan | None = None,
-                latency_check: "LatencyCheck | None" = None) -> str:
-    """The whole report as one HTML document (``reference``: the same model's plan on the study's reference hardware;
-    ``latency_check``: a re-entrant plan's replayed batch)."""
+                comparison: Sequence | None = None, reference: Plan | None = None) -> str:
+    """The whole report as one HTML document (``reference``: the same model's plan on the study's reference
+    hardware)."""
     s = plan.solver
     title = f"Deployment plan: {plan.model} on {plan.hardware}"
     body = [f"<h1>{html.escape(title)}</h1>",
@@ -151,10 +145,10 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
         from .reference import reference_table
         versus = reference_table(plan, reference)
         body += [f"<h2>{html.escape(versus.title)}</h2>", _table(versus.header, versus.rows, left=1)]
-    if latency_check is not None:
-        from .latency_check import latency_check_table
-        check = latency_check_table(latency_check)
-        body += [f"<h2>{html.escape(check.title)}</h2>", _table(check.header, check.rows, left=1)]
+    if plan.scheduled_latency_ms is not None:
+        from .batch_latency import batch_latency_table
+        both = batch_latency_table(plan)
+        body += [f"<h2>{html.escape(both.title)}</h2>", _table(both.header, both.rows, left=1)]
     if comparison:
         body += ["<h2>Strategies compared</h2>",
                  _table(["strategy", "status", "objective", "bound", "gap to best bound", "wall s", "evaluations", "note"],
@@ -178,7 +172,6 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
 
 
 def write_html(plan: Plan, path: Path, problem: Problem | None = None, fronts: Sequence | None = None,
-               comparison: Sequence | None = None, reference: Plan | None = None,
-               latency_check: "LatencyCheck | None" = None) -> Path:
+               comparison: Sequence | None = None, reference: Plan | None = None) -> Path:
     """Write ``report.html`` atomically."""
-    return write_atomic(path, report_html(plan, problem, fronts, comparison, reference, latency_check))
+    return write_atomic(path, report_html(plan, problem, fronts, comparison, reference))

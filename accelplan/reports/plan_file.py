@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 PLAN_FORMAT = 2
 READABLE_FORMATS = (1, 2)  # format 1: GEMMs as [m, k, n, count] lists, every field written, no run facts
 UNITS = {
-    "throughput": "inferences/s", "period_ms": "ms", "latency_ms": "ms (one batch)", "energy_mj": "mJ per inference",
+    "throughput": "inferences/s", "period_ms": "ms", "latency_ms": "ms (one batch)",
+    "scheduled_latency_ms": "ms (one batch, as the plan's schedule runs it; written for re-entrant plans)", "energy_mj": "mJ per inference",
     "busy_ms": "ms per period", "utilization": "fraction of the period (0-1)",
     "mac_efficiency": "fraction of the peak MAC rate (0-1)", "start_ms": "ms after the batch starts",
     "pace_ms": "ms between inputs", "buffer_bytes": "bytes", "solve_time_s": "s",
@@ -87,8 +88,9 @@ def plan_data(plan: Plan, run: RunFacts | None = None) -> dict[str, Any]:
         head["run"] = asdict(run)
     head["units"] = UNITS
     data["accelerators"] = [_accelerator(d, acc) for d, acc in zip(data["accelerators"], plan.accelerators)]
-    if not data.get("bottleneck"):
-        data.pop("bottleneck", None)
+    for key in ("bottleneck", "scheduled_latency_ms"):
+        if not data.get(key):
+            data.pop(key, None)
     return head | data
 
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from ..plan import Plan
-from ..simulate.check import LatencyCheck
-from .latency_check import latency_check_json, latency_check_line
+from .batch_latency import batch_latency_line
 from .reference import reference_json, reference_line
 from .tables import accelerator_table
 
 
-def summary_json(plan: Plan, reference: Plan | None = None, latency_check: LatencyCheck | None = None) -> dict[str, Any]:
+def summary_json(plan: Plan, reference: Plan | None = None) -> dict[str, Any]:
     """One JSON object with the solve's facts and the plan's metrics (names are a stable interface); with a
-    ``reference`` plan (the study's reference hardware), its metrics and the plan's ratios under ``reference``;
-    with a ``latency_check`` (a re-entrant plan's batch replayed), both latencies under ``latency_check``."""
+    ``reference`` plan (the study's reference hardware), its metrics and the plan's ratios under ``reference``.
+    ``scheduled_latency_ms``: a re-entrant plan's latency as its schedule runs it (None: ``latency_ms`` is)."""
     s = plan.solver
     return {
         "status": s.status, "strategy": s.strategy, "objective": s.objective, "bound": s.bound, "gap": s.gap,
         "objective_kind": plan.objective, "execution": plan.execution, "model": plan.model, "hardware": plan.hardware,
-        "batch": plan.batch, "latency_ms": plan.latency_ms, "throughput": plan.throughput, "energy_mj": plan.energy_mj,
+        "batch": plan.batch, "latency_ms": plan.latency_ms, "scheduled_latency_ms": plan.scheduled_latency_ms,
+        "throughput": plan.throughput, "energy_mj": plan.energy_mj,
         "period_ms": plan.period_ms, "solve_time_s": s.solve_time_s,
         "accelerators": [{"index": a.index, "config": a.config, "units": a.units, "tiles": a.tiles, "ops": list(a.ops),
                           "layers": list(a.layers), "busy_ms": a.busy_ms, "utilization": a.utilization,
@@ -28,7 +28,6 @@ def summary_json(plan: Plan, reference: Plan | None = None, latency_check: Laten
         "family": plan.family, "segments": plan.segments, "bottleneck": plan.bottleneck,
         "message": s.message,
         **({"reference": reference_json(plan, reference)} if reference is not None else {}),
-        **({"latency_check": latency_check_json(latency_check)} if latency_check is not None else {}),
     }
 
 
@@ -36,9 +35,9 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def summary_table(plan: Plan, reference: Plan | None = None, latency_check: LatencyCheck | None = None) -> str:
-    """A few lines for the terminal (with a ``reference`` plan, a line comparing with it; with a
-    ``latency_check``, a line giving the replayed latency)."""
+def summary_table(plan: Plan, reference: Plan | None = None) -> str:
+    """A few lines for the terminal (with a ``reference`` plan, a line comparing with it; for a re-entrant plan, a
+    line giving its scheduled latency)."""
     s = plan.solver
     lines = [
         f"{plan.model} on {plan.hardware} | {plan.execution} | objective {plan.objective} | batch {plan.batch}",
@@ -47,8 +46,8 @@ def summary_table(plan: Plan, reference: Plan | None = None, latency_check: Late
         f"throughput {_fmt(plan.throughput, '.2f')} inf/s  latency {_fmt(plan.latency_ms, '.4f')} ms  "
         f"energy {_fmt(plan.energy_mj, '.4f')} mJ/inf",
     ]
-    if latency_check is not None:
-        lines.append(latency_check_line(latency_check))
+    if plan.scheduled_latency_ms is not None:
+        lines.append(batch_latency_line(plan))
     if plan.accelerators:
         table = accelerator_table(plan)
         cells = [[str(v) for v in table.header]] + [[str(v) for v in row] for row in table.rows]

@@ -9,10 +9,9 @@ module per plan form builds the jobs: :mod:`.pipeline`, :mod:`.segments`, :mod:`
 
 Dispatch rule: a free accelerator, cluster or block runs the ready operator of the oldest input
 (the lowest input index) first. It keeps a batch in order (no input overtakes one that came
-before it), the order the analytical fill-and-drain formula assumes, and on the re-entrant
-BERT-base hybrid plan it gave the shortest batch of the rules tried (furthest layer first and
-most remaining work first took 3 % and 34 % longer). Memories and links serve transfers in the
-order they are asked for, as a memory controller or a link does.
+before it), the order the analytical fill-and-drain formula assumes, and it is the rule of the
+plan's scheduled latency. Memories and links serve transfers in the order they are asked for,
+as a memory controller or a link does.
 
 Figures (:func:`simulate`):
 
@@ -31,7 +30,10 @@ Figures (:func:`simulate`):
   over the batch).
 
 Each figure is compared with the analytical one; outside :data:`TOLERANCE` (relative) the
-simulation says which figure to believe and why (:mod:`.verdict`).
+simulation says which figure to believe and why (:mod:`.verdict`). The analytical latency of a
+re-entrant pipeline plan (an input returning to an accelerator it has left) is its scheduled
+latency (:func:`accelplan.execution.pipeline.scheduled_latency_s`: the same dispatch rule on the
+operator times alone), not the closed form the strategies price, which no schedule need meet.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..execution import Form, Metrics
+from ..execution import pipeline as pipeline_form
 from . import devices, pipeline, segments
 from .engine import Schedule, run
 from .layout import Layout
@@ -56,16 +59,26 @@ MIN_STREAM_INPUTS = 16  # ... and at least this many inputs
 STREAM_OPERATORS = 50_000  # ... but fewer batches (at least one) when that many operators would be passed
 
 
+def _priced_latency_s(problem: "Problem", groups: tuple, analytical: Metrics) -> float:
+    return analytical.latency_s
+
+
+def _scheduled_latency_s(problem: "Problem", groups: tuple, analytical: Metrics) -> float:
+    return pipeline_form.scheduled_latency_s(problem, groups, analytical.busy_s, analytical.period_s)
+
+
 @dataclass(frozen=True)
 class FormReplay:
-    """How a plan form is replayed: its job builder and whether batches follow each other in a stream."""
+    """How a plan form is replayed: its job builder, whether batches follow each other in a stream, and the
+    analytical latency of a batch its replay is compared with."""
 
     layout: Callable[["Problem", tuple, int], Layout]
     streams: bool  # True: the steady state is a stream of inputs; False: batch after batch, nothing shared
+    latency_s: Callable[["Problem", tuple, Metrics], float] = _priced_latency_s
 
 
-FORMS = {Form.PIPELINE: FormReplay(pipeline.layout, True), Form.SEGMENTS: FormReplay(segments.layout, False),
-         Form.DEVICES: FormReplay(devices.layout, True)}
+FORMS = {Form.PIPELINE: FormReplay(pipeline.layout, True, _scheduled_latency_s),
+         Form.SEGMENTS: FormReplay(segments.layout, False), Form.DEVICES: FormReplay(devices.layout, True)}
 
 
 @dataclass(frozen=True)
@@ -187,8 +200,9 @@ def latency_bound_s(problem: "Problem", groups: tuple, batch: Replay) -> float:
 
 
 def simulate(problem: "Problem", groups: tuple, analytical: Metrics, unit_names: list[str]) -> Simulation:
-    """Replay ``groups`` and set the simulated figures beside ``analytical`` (the form's metrics of the same groups);
-    ``unit_names``: the plan's accelerators, clusters or devices, in plan order."""
+    """Replay ``groups`` and set the simulated figures beside ``analytical`` (the form's metrics of the same groups;
+    the latency: the form's :attr:`FormReplay.latency_s`); ``unit_names``: the plan's accelerators, clusters or
+    devices, in plan order."""
     form = FORMS[problem.execution.form]
     batch = replay(problem, groups, problem.batch)
     steady = _steady(problem, groups, form, batch)
@@ -196,7 +210,8 @@ def simulate(problem: "Problem", groups: tuple, analytical: Metrics, unit_names:
     busy = tuple(Figure(name, "fraction", analytical.busy_s[u] / analytical.period_s,
                         max(h for h, t in zip(steady.held, tracks) if t.unit == u))
                  for u, name in enumerate(unit_names))
-    return Simulation(Figure("latency", "ms", analytical.latency_s * 1e3, batch.schedule.makespan_s * 1e3),
+    return Simulation(Figure("latency", "ms", form.latency_s(problem, groups, analytical) * 1e3,
+                             batch.schedule.makespan_s * 1e3),
                       Figure("throughput", "inferences/s", analytical.throughput,
                              1.0 / steady.period_s if steady.period_s > 0 else float("inf")),
                       busy, batch, steady.inputs, latency_bound_s(problem, groups, batch) * 1e3)

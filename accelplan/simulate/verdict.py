@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..execution import Form, Metrics
+from ..execution import pipeline as pipeline_form
+from ..execution.pipeline import Reentry
 from . import FORMS, TOLERANCE, Figure, Simulation
 
 if TYPE_CHECKING:
@@ -40,22 +42,11 @@ class Verdict:
     why: str
 
 
-@dataclass(frozen=True)
-class Reentry:
-    """How an input moves through a pipeline plan's accelerators."""
-
-    handoffs: int  # moves between accelerators, per input
-    returns: int  # arrivals at an accelerator the input has left before
-
-
 def reentry(problem: "Problem", groups: tuple) -> Reentry:
     """Hand-offs and returns of one input through ``groups`` (pipeline plans; zero for the other forms)."""
     if problem.execution.form is not Form.PIPELINE:
         return Reentry(0, 0)
-    owner = {l: a for a, (_, ls) in enumerate(groups) for l in ls}
-    chain = [owner[l] for l in range(problem.n_layers)]
-    runs = [a for k, a in enumerate(chain) if k == 0 or chain[k - 1] != a]
-    return Reentry(len(runs) - 1, len(runs) - len(set(runs)))
+    return pipeline_form.reentry(problem, groups)
 
 
 def facts(problem: "Problem", groups: tuple, analytical: Metrics, sim: Simulation) -> Facts:
@@ -77,11 +68,6 @@ def facts(problem: "Problem", groups: tuple, analytical: Metrics, sim: Simulatio
 
 def _latency_why(f: Facts, fig: Figure) -> str:
     if fig.simulated > fig.analytical:
-        if f.reentrant:
-            return (f"the plan is re-entrant ({f.handoffs} hand-offs per input, {f.reentrant} returns to an accelerator "
-                    f"used before): an input coming back waits while that accelerator serves other inputs "
-                    f"({f.waited_ms:.3g} ms of waiting summed over the batch), which the analytical latency "
-                    "(one input's stage times + (batch - 1) x period) does not count")
         if f.stretched_ms > 1e-9:
             return (f"operators wait for their weights from a shared memory ({f.stretched_ms:.3g} ms summed over the "
                     "batch), which the analytical latency does not count")
@@ -92,6 +78,10 @@ def _latency_why(f: Facts, fig: Figure) -> str:
                 f"({f.fixed_ms:.3g} ms) one after another; the replay loads a cluster's weights and moves an input "
                 "across DRAM while other clusters and inputs compute (the analytical figure is the one for a package "
                 "that cannot overlap them)")
+    if f.reentrant:
+        return (f"the plan is re-entrant ({f.reentrant} returns to an accelerator used before): the weights streaming "
+                "from the shared memory delay some operators, and the oldest-input-first rule then serves the inputs "
+                "in another order than on the operator times alone, here a faster one; both are schedules of the plan")
     if f.shared_paced:
         return ("the period is set by a shared resource (the DDR or a link), not by an accelerator: the analytical "
                 "latency adds (batch - 1) such periods to one input's stage times, while in the replay that resource "
