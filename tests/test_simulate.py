@@ -325,6 +325,19 @@ def test_solve_gives_a_re_entrant_plans_scheduled_latency(bert, tmp_path: Path) 
     assert "scheduled_latency_ms" not in plan_data(spatial.plan)
 
 
+def test_a_latency_bound_met_only_by_the_closed_form_is_said(bert) -> None:
+    """Under a latency bound between the plan's closed form and its scheduled latency, the strategies (bounding the
+    closed form) return the plan, and its message says that its batch takes longer as scheduled."""
+    _, _, simulated = bert
+    plan = simulated.source.plan
+    bound_ms = (plan.latency_ms + plan.scheduled_latency_ms) / 2
+    bounded = api.plan_study(api.make_study(STUDIES / "bert-base_vck190.yaml", latency_max_ms=bound_ms)).plan
+    assert bounded.feasible and bounded.latency_ms <= bound_ms * (1 + 1e-9)
+    over = bounded.scheduled_latency_ms > bound_ms
+    assert ("as scheduled the batch takes" in bounded.solver.message) == over
+    assert over  # the optimum under the closed-form bound is re-entrant and scheduled over it (15.09 ms > 14.52)
+
+
 def test_a_plan_priced_differently_now_is_flagged(bert) -> None:
     """A plan whose file figures are not its groups priced now (the cost model moved since) is said to be."""
     _, _, result = bert
