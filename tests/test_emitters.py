@@ -91,6 +91,7 @@ def test_vitis_header_compiles_and_holds_the_plan(plans, tmp_path: Path) -> None
         assert all(p.startswith("ai_engine_0.acc") for p in aie_ports) and len(set(aie_ports)) == len(aie_ports)
         header = (out / "accelplan_plan.hpp").read_text()
         assert all(f'"{p.split(".")[1]}"' in header for p in aie_ports)  # the graph's port names are in the header
+        assert ("as scheduled" in header) == (plan.scheduled_latency_ms is not None)
 
 
 def test_sv_package_lints(plans, tmp_path: Path) -> None:
