@@ -338,6 +338,17 @@ def test_a_latency_bound_met_only_by_the_closed_form_is_said(bert) -> None:
     assert over  # the optimum under the closed-form bound is re-entrant and scheduled over it (15.09 ms > 14.52)
 
 
+def test_a_latency_optimum_longer_as_scheduled_is_said() -> None:
+    """For the latency objective the strategies minimise the closed form; a re-entrant optimum whose schedule takes
+    longer says so (a random 5-layer hybrid problem whose exhaustive optimum is re-entrant)."""
+    from conftest import random_problem
+    from accelplan.solvers import solve
+
+    plan = solve(random_problem(80, "latency"), "exhaustive")
+    assert plan.solver.status == "optimal" and plan.scheduled_latency_ms > plan.latency_ms
+    assert f"as scheduled the batch takes {plan.scheduled_latency_ms:.6g} ms" in plan.solver.message
+
+
 def test_a_plan_priced_differently_now_is_flagged(bert) -> None:
     """A plan whose file figures are not its groups priced now (the cost model moved since) is said to be."""
     _, _, result = bert
