@@ -275,11 +275,11 @@ def pipeline_plan(problem: Problem, groups: Groups, solver: SolverFacts | None =
                for name, u, cap, unit in zip(problem.resources, use, problem.capacity, problem.resource_units)]
     if problem.ddr_period_s:
         budgets.append(Budget("DDR time per input (of the period)", problem.ddr_period_s * 1e3, period * 1e3, "ms"))
-    scheduled = None
-    if period != float("inf") and not _pipeline.structure_violations(problem, groups) and \
-            _pipeline.reentry(problem, groups).returns:
-        scheduled = _pipeline.scheduled_latency_s(problem, groups, met.busy_s, period) * 1e3
-    return priced_plan(problem, met, accs, solver, budgets=tuple(budgets), scheduled_latency_ms=scheduled)
+    scheduled = None  # a plan missing a layer has no schedule
+    if period != float("inf") and not _pipeline.structure_violations(problem, groups):
+        scheduled = _pipeline.scheduled_latency_s(problem, groups, met.busy_s, period)
+    return priced_plan(problem, met, accs, solver, budgets=tuple(budgets),
+                       scheduled_latency_ms=None if scheduled is None else scheduled * 1e3)
 
 
 def infeasible_plan(problem: Problem, solver: SolverFacts) -> Plan:

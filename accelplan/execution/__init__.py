@@ -22,6 +22,9 @@ import enum
 from dataclasses import dataclass
 
 
+SAME_INSTANT_S = 1e-12  # schedules: events closer than a picosecond are one instant (float sums differ in the last bits)
+
+
 class Form(enum.Enum):
     """The shape of a plan and the model that prices it."""
 

@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import Metrics, bound_violations
+from . import SAME_INSTANT_S, Metrics, bound_violations
 
 if TYPE_CHECKING:
     from ..problem import Problem
 
 Groups = tuple[tuple[int, tuple[int, ...]], ...]  # (configuration index, layer indices) per accelerator
-SAME_INSTANT_S = 1e-12  # ends closer than a picosecond are one instant (sums of float durations differ in the last bits)
 
 
 def structure_violations(problem: "Problem", groups: Groups) -> list[str]:
@@ -145,10 +144,10 @@ def batch_makespan_s(problem: "Problem", groups: Groups) -> float:
                 touched.add(accelerator[l + 1])
 
 
-def scheduled_latency_s(problem: "Problem", groups: Groups, busy_s: tuple[float, ...], period_s: float) -> float:
-    """A batch's latency as the plan's schedule runs it [s]: :func:`batch_makespan_s`, plus the (batch - 1) periods'
-    excess of a DDR-paced period over the busiest accelerator that the closed form counts too. Equal to the closed
-    form when no input returns to an accelerator; the makespan is computed only when one does."""
+def scheduled_latency_s(problem: "Problem", groups: Groups, busy_s: tuple[float, ...], period_s: float) -> float | None:
+    """A re-entrant plan's batch latency as its schedule runs it [s]: :func:`batch_makespan_s`, plus the (batch - 1)
+    periods' excess of a DDR-paced period over the busiest accelerator that the closed form counts too. None when no
+    input returns to an accelerator: the closed form is then the schedule's latency."""
     if not reentry(problem, groups).returns:
-        return sum(busy_s) + (problem.batch - 1) * period_s
+        return None
     return batch_makespan_s(problem, groups) + (problem.batch - 1) * (period_s - max(busy_s))

@@ -13,6 +13,7 @@ import base64
 import html
 from collections.abc import Sequence
 from pathlib import Path
+
 from ..outputs import write_atomic
 from ..plan import Plan
 from ..problem import Problem

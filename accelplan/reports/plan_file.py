@@ -26,7 +26,8 @@ PLAN_FORMAT = 2
 READABLE_FORMATS = (1, 2)  # format 1: GEMMs as [m, k, n, count] lists, every field written, no run facts
 UNITS = {
     "throughput": "inferences/s", "period_ms": "ms", "latency_ms": "ms (one batch)",
-    "scheduled_latency_ms": "ms (one batch, as the plan's schedule runs it; written for re-entrant plans)", "energy_mj": "mJ per inference",
+    "scheduled_latency_ms": "ms (one batch, as the plan's schedule runs it; written for re-entrant plans)",
+    "energy_mj": "mJ per inference",
     "busy_ms": "ms per period", "utilization": "fraction of the period (0-1)",
     "mac_efficiency": "fraction of the peak MAC rate (0-1)", "start_ms": "ms after the batch starts",
     "pace_ms": "ms between inputs", "buffer_bytes": "bytes", "solve_time_s": "s",

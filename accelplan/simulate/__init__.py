@@ -64,7 +64,8 @@ def _priced_latency_s(problem: "Problem", groups: tuple, analytical: Metrics) ->
 
 
 def _scheduled_latency_s(problem: "Problem", groups: tuple, analytical: Metrics) -> float:
-    return pipeline_form.scheduled_latency_s(problem, groups, analytical.busy_s, analytical.period_s)
+    scheduled = pipeline_form.scheduled_latency_s(problem, groups, analytical.busy_s, analytical.period_s)
+    return analytical.latency_s if scheduled is None else scheduled
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-EPS_S = 1e-12  # events closer than a picosecond are one instant (sums of float durations differ in the last bits)
+from ..execution import SAME_INSTANT_S
+
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class _Replay:
 
     def drain(self, now: float) -> None:
         """Apply every event of the instant ``now``."""
-        while self.events and self.events[0][0] <= now + EPS_S:
+        while self.events and self.events[0][0] <= now + SAME_INSTANT_S:
             _, _, what, job = heapq.heappop(self.events)
             self.apply(what, job, now)
 

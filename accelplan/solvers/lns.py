@@ -71,8 +71,9 @@ class _Overrun(Exception):
 @contextmanager
 def watchdog(seconds: float) -> Iterator[None]:
     """Raise :class:`_Overrun` in the code run within, ``seconds`` from now (a SIGALRM timer; the main thread
-    only, elsewhere a no-op). colgen's pricing knapsack checks no clock within one call, and on some
-    sub-problems one call runs for minutes."""
+    only, elsewhere a no-op): a guard against a sub-solver that overruns its own time limit by far. colgen's
+    pricing knapsack once checked no clock within a call, which on some sub-problems ran for minutes; it now
+    looks at its deadline, and the guard stays for any solver step that does not."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
