@@ -9,21 +9,23 @@ from typing import TYPE_CHECKING, Any
 
 from . import families
 from .errors import SpecError, SpecIssue
-from .execution import Form
 from .outputs import moved, staged_folder, write_atomic
 from .plan import Plan, best_plan
-from .problem import Problem, build_problem
+from .problem import Problem
+from .families import build_problem
 from .reports.html import write_html
 from .reports.markdown import write_report
-from .reports.plan_file import RunFacts, read_plan, write_plan
+from .plan_file import RunFacts, read_plan, write_plan
 from .solvers import solve
+from .solvers.registry import STRATEGY_NAMES
 from .sweeps import Comparison, ExecutionResult, Front, compare, compare_executions, pareto_fronts
+from .specs import check, study as studies
+from .specs.kinds import data_kind, spec_kind
 from .specs.library import KINDS, builtin_names
-from .specs.loader import validate
+from .specs.loader import read_yaml, validate
 from .specs.network import flatten
-from .specs.check import json_schema, validate_file  # noqa: F401 (part of the workflow API)
 from .specs.schema import ModelSpec
-from .specs.study import Study, load_study, resolve, study_from_data, with_overrides
+from .specs.study import Study, resolve, with_overrides
 
 if TYPE_CHECKING:
     from .sweep.results import SweepResult
@@ -42,37 +44,47 @@ class Result:
 
 def make_study(study_file: Path | None = None, *, model: str | None = None, hardware: str | None = None,
                **overrides: Any) -> Study:
-    """A study from a file, or from a model and hardware name/path; ``overrides`` replace its fields."""
-    if study_file is not None:
-        study = load_study(study_file)
-        if model or hardware:
-            data = study.spec.model_dump()
-            for key, kind in (("model", "models"), ("hardware", "hardware")):  # keep the file's own paths valid
-                path = resolve(data[key], kind, study_file.parent)
-                if path is not None and path.is_file():
-                    data[key] = str(path.resolve())
-            data |= {k: v for k, v in (("model", model), ("hardware", hardware)) if v}
-            study = study_from_data(data, {}, str(study_file), Path.cwd())
-    else:
-        if not model or not hardware:
-            raise SpecError("<command line>", [SpecIssue("give a study file, or both --model and --hardware")])
-        study = study_from_data({"model": model, "hardware": hardware}, {}, "<command line>", Path.cwd())
-    return with_overrides(study, **overrides) if any(v is not None for v in overrides.values()) else study
+    """A study from a file, or from a model and hardware name/path; ``overrides`` replace its fields
+    (:func:`accelplan.specs.study.make_study`, its strategy checked against the strategy registry)."""
+    return studies.make_study(study_file, model=model, hardware=hardware, strategies=STRATEGY_NAMES, **overrides)
+
+
+def validate_file(path: Path) -> str:
+    """Validate a model, hardware, study or sweep spec (kind told by its fields,
+    :func:`~accelplan.specs.kinds.spec_kind`), or an ONNX graph as a model; return the kind."""
+    if path.suffix != ".onnx" and data_kind(read_yaml(path)[0]) == "sweep":
+        load_sweep(path)
+        return "sweep"
+    return check.validate_file(path, STRATEGY_NAMES)
+
+
+def json_schema(kind: str) -> str:
+    """JSON Schema of a spec kind (``model``, ``hardware``, ``study`` or ``sweep``)."""
+    if kind == "sweep":
+        import json
+
+        from .sweep.spec import sweep_schema
+        return json.dumps(sweep_schema(), indent=2)
+    return check.json_schema(kind, STRATEGY_NAMES)
 
 
 def plan_study(study: Study, strategy: str | None = None, time_limit_s: float | None = None,
                seed: int | None = None, **options: Any) -> Result:
-    """Tabulate the study and solve it with its (or the given) strategy, time limit and seed.
+    """Tabulate the study and solve it with its (or the given) strategy, time limit and seed (neither given: the
+    family's default strategy, or ``auto``'s exact one where the default does not cover the execution model).
 
     ``options`` go to the strategy (Optuna: ``trials``, ``storage``, ``study_name``, ``workers``); one it does not
     take is a :class:`~accelplan.errors.SolveError` naming the strategies that take it, raised
     before the study is tabulated.
     """
+    from .solvers import auto
     from .solvers import strategy as lookup
 
     name = strategy or study.strategy
     lookup(name).check_options(options)
     problem = build_problem(study)
+    if not (strategy or study.spec.strategy) and lookup(name).reason(problem):  # the family's default does not cover
+        name = auto(problem)  # this execution model: the exact strategy auto picks
     plan = solve(problem, name, time_limit_s or study.spec.time_limit_s,
                  study.spec.seed if seed is None else seed, **{k: v for k, v in options.items() if v is not None})
     return Result(study, problem, plan, reference_plan(study, time_limit_s))
@@ -162,15 +174,21 @@ def write_comparison(problem: Problem, rows: Sequence[Comparison], out_dir: Path
 
 
 def execution_names(study: Study, names: Sequence[str] | None = None) -> list[str]:
-    """The execution models of the study's hardware family, or those of ``names`` (checked: each one of them)."""
-    known = [m.name for m in families.get(study.hardware.family).executions]
+    """The execution models of the study's hardware family, or those of ``names`` (each one checked by the family's
+    :meth:`~accelplan.families.Family.execution`)."""
+    family = families.get(study.hardware.family)
     if not names:
-        return known
-    unknown = [n for n in names if n not in known]
+        return [m.name for m in family.executions]
+    unknown = []
+    for name in names:
+        try:
+            family.execution(name)
+        except SpecError:
+            unknown.append(name)
     if unknown:
         raise SpecError("<command line>", [SpecIssue(
-            f"{', '.join(map(repr, unknown))} not an execution model of {study.hardware.family}; valid: {', '.join(known)} "
-            "(comma-separated for several)", "--execution")])
+            f"{', '.join(map(repr, unknown))} not an execution model of {study.hardware.family}; valid: "
+            f"{family.execution_names()} (comma-separated for several)", "--execution")])
     return list(dict.fromkeys(names))
 
 
@@ -217,7 +235,7 @@ def pareto_study(study: Study, strategy: str = "auto", points: int = 8, time_lim
     if executions:
         study = with_overrides(study, execution=names[0])
     problem = build_problem(study)
-    if problem.execution.form is Form.SEGMENTS:  # refused by pareto_fronts: tabulate nothing more
+    if not problem.form.has_front:  # refused by pareto_fronts: tabulate nothing more
         names = []
     problems = {name: problem if name == problem.execution.name and problem.objective == "throughput"
                 else build_problem(study, execution=name, objective="throughput") for name in names} or {
@@ -279,11 +297,6 @@ class UserSpec:
     kind: str
 
 
-_USER_KINDS = (("plan", ("format", "accelerators")), ("hardware", ("family",)), ("sweep", ("grid",)),
-               ("sweep", ("points",)), ("study", ("model", "hardware")),
-               ("model", ("operators",)))
-
-
 def user_specs(folder: Path, depth: int = 2, most: int = 200) -> list[UserSpec]:
     """YAML files under ``folder`` (to ``depth`` subfolders, hidden ones and the built-in library skipped) that
     are a model, hardware, study, sweep or plan, judged by the top-level keys in their first 64 KiB; at most ``most``."""
@@ -301,8 +314,7 @@ def user_specs(folder: Path, depth: int = 2, most: int = 200) -> list[UserSpec]:
                 head = fh.read(1 << 16).decode("utf-8", errors="replace")
         except OSError:
             continue
-        keys = set(re.findall(r"^([A-Za-z_][\w-]*)\s*:", head, flags=re.MULTILINE))
-        kind = next((k for k, needed in _USER_KINDS if set(needed) <= keys), None)
+        kind = spec_kind(re.findall(r"^([A-Za-z_][\w-]*)\s*:", head, flags=re.MULTILINE))
         if kind:
             found.append(UserSpec(path, kind))
     return found

@@ -15,13 +15,14 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import __version__
 from .errors import AccelplanError, SpecError, SpecIssue
 from .objective import OBJECTIVES
-from .solvers.registry import OPTIONS, STRATEGIES, exact_names
+from .solvers.registry import OPTIONS, STRATEGIES, Feature, exact_names, with_feature
 
 if TYPE_CHECKING:
     from .specs.study import Study
@@ -30,9 +31,35 @@ EMIT_TARGETS = ("json", "rtl", "sv", "vitis")  # accelplan.emitters.EMITTERS, na
 SPEC_KINDS = ("hardware", "model", "study")
 
 
-def _study_args(p: argparse.ArgumentParser, execution_help: str = "an execution model of the hardware's family "
-                "(versal-aie: hybrid, spatial, sequential; mcm: merged-pipeline, segmented-pipeline, layer-sequential)"
-                ) -> None:
+def _per_family(value: Callable) -> str:
+    from .specs.check import per_family
+
+    return per_family(value)
+
+
+#: what help texts say of the families, read from the registry when help is printed (a family is imported to list
+#: its execution models: a command that prints no help imports none)
+FROM_REGISTRIES: dict[str, Callable[[], str]] = {
+    "{executions}": lambda: _per_family(lambda f: ", ".join(m.name for m in f.executions)),
+    "{default_strategies}": lambda: _per_family(lambda f: f.default_strategy),
+    "{references}": lambda: _per_family(lambda f: f.reference) or "none",
+    "{accelerator_words}": lambda: _per_family(lambda f: f.words.accelerators),
+}
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Fills the ``FROM_REGISTRIES`` fields of a help text when it is printed."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = super()._get_help_string(action) or ""
+        for field, fill in FROM_REGISTRIES.items():
+            if field in text:
+                text = text.replace(field, fill())
+        return text
+
+
+def _study_args(p: argparse.ArgumentParser,
+                execution_help: str = "an execution model of the hardware's family ({executions})") -> None:
     """Arguments naming a study and overriding its fields (shared by solve, compare and pareto)."""
     study = " (default: the study's, else the hardware family's)"
     p.add_argument("study", nargs="?", type=Path, help="study YAML (or use --model and --hardware)")
@@ -45,7 +72,8 @@ def _study_args(p: argparse.ArgumentParser, execution_help: str = "an execution 
     p.add_argument("--throughput-min", type=float, metavar="PER_S",
                    help="throughput bound (inferences/s) (default: the study's, else none)")
     p.add_argument("--batch", type=int, help="inferences per batch (default: the study's, else the model's)")
-    p.add_argument("--max-accelerators", type=int, help="most accelerators (mcm: clusters per segment)" + study)
+    p.add_argument("--max-accelerators", type=int, help="most accelerators (per segment where a plan has segments), as "
+                   "each family counts them: {accelerator_words}" + study)
     p.add_argument("--time-limit", type=float, dest="time_limit_s", metavar="S",
                    help="time limit per solve (s) (default: the study's, else 60)")
     p.add_argument("--seed", type=int, help="random seed, repeatable runs (default: the study's, else 0)")
@@ -73,19 +101,21 @@ def _reference_arg(p: argparse.ArgumentParser) -> None:
     """--reference (solve and compare-execution, whose reports show the reference's plan)."""
     p.add_argument("--reference", type=_reference, metavar="HARDWARE",
                    help="hardware to compare the plan with (built-in name or YAML path, e.g. a100; 'none' for none) "
-                        "(default: the study's, else the family's: a100 for multi-device)")
+                        "(default: the study's, else the family's: {references})")
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="accelplan", description="Plan DNN inference deployments on accelerators.")
+    ap = argparse.ArgumentParser(prog="accelplan", description="Plan DNN inference deployments on accelerators.",
+                                 formatter_class=_HelpFormatter)
     ap.add_argument("--version", action="version", version=f"accelplan {__version__}")
-    sub = ap.add_subparsers(dest="command", required=True)
+    sub = ap.add_subparsers(dest="command", required=True,
+                            parser_class=partial(argparse.ArgumentParser, formatter_class=_HelpFormatter))
 
     s = sub.add_parser("solve", help="find the best plan for a study")
     _study_args(s)
     _reference_arg(s)
     s.add_argument("--strategy", choices=list(STRATEGIES),
-                   help="(default: the study's, else the hardware family's: milp on versal-aie, dp on mcm and multi-device)")
+                   help="(default: the study's, else the hardware family's: {default_strategies})")
     for option in (o for o in OPTIONS.values() if o.cli):
         s.add_argument("--" + option.name.replace("_", "-"), dest=option.name, type=option.type, metavar=option.metavar,
                        help=option.help if "default" in option.help else option.help + " (default: none)")
@@ -95,16 +125,17 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--strategies", default=",".join(s.name for s in STRATEGIES.values() if s.compare_by_default),
                    help=f"comma-separated, from: {', '.join(STRATEGIES)} (default: %(default)s)")
 
-    p = sub.add_parser("pareto", help="latency-throughput fronts of sequential, spatial and hybrid execution")
-    _study_args(p, "comma-separated execution models of the hardware's family, e.g. spatial,hybrid "
+    p = sub.add_parser("pareto", help="latency-throughput fronts of the execution models of the hardware's family")
+    _study_args(p, "comma-separated execution models of the hardware's family ({executions}) "
                    "(default: every execution model of the family)")
-    p.add_argument("--strategy", default="auto", choices=["auto", *exact_names(), "optuna-nsga2"],
-                   help="exact sweep (auto: the fastest exact strategy per execution model) or the NSGA-II front "
-                        "(default: %(default)s)")
+    multi = with_feature(Feature.MULTI_OBJECTIVE)
+    p.add_argument("--strategy", default="auto", choices=["auto", *exact_names(), *multi],
+                   help=f"exact sweep (auto: the fastest exact strategy per execution model) or a multi-objective "
+                        f"search's front ({', '.join(multi)}) (default: %(default)s)")
     p.add_argument("--points", type=int, default=8, help="most points per exact front (default: %(default)s)")
 
     x = sub.add_parser("compare-execution", help="the best plan under each execution model of the hardware's family")
-    _study_args(x, "comma-separated execution models of the hardware's family, e.g. spatial,hybrid "
+    _study_args(x, "comma-separated execution models of the hardware's family ({executions}) "
                    "(default: every execution model of the family)")
     _reference_arg(x)
     x.add_argument("--strategy", default="auto", choices=["auto", *STRATEGIES],
@@ -384,9 +415,8 @@ def _emit(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .specs.check import validate_file
-
-    from .reports.plan_file import looks_like_plan, read_plan
+    from . import api
+    from .plan_file import looks_like_plan, read_plan
 
     failed = 0
     for path in args.files:
@@ -396,7 +426,7 @@ def _validate(args: argparse.Namespace) -> int:
                 print(f"{path}: valid plan ({plan.model} on {plan.hardware}, {len(plan.accelerators)} accelerators, "
                       f"{'feasible' if plan.feasible else 'infeasible'})")
                 continue
-            print(f"{path}: valid {validate_file(path)} spec")
+            print(f"{path}: valid {api.validate_file(path)} spec")
         except AccelplanError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
@@ -404,9 +434,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from .specs.check import json_schema
+    from . import api
 
-    print(json_schema(args.kind))
+    print(api.json_schema(args.kind))
     return 0
 
 

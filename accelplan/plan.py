@@ -1,11 +1,10 @@
 """The one plan type every strategy returns and every emitter reads, and the one place plans are priced.
 
-A strategy decides *groups*: which configuration each accelerator (or cluster) gets, which layers
-it runs and, for segment plans, in which temporal segment. It returns them in an :class:`Outcome`;
-:func:`finish` prices them with the hardware family's evaluator (:func:`evaluate`) and records how
-they were found (:class:`SolverFacts`), so every strategy is measured by the same yardstick. The
-pricing formulas are those of the execution model's form: :mod:`accelplan.execution.pipeline`
-and :mod:`accelplan.execution.segments`.
+A strategy decides *groups*: the typed records of its problem's plan form (which configuration
+each accelerator, cluster or device gets, which layers it runs, ...). It returns them in an
+:class:`Outcome`; :func:`finish` prices them with the form (:func:`evaluate`: ``problem.form.plan``)
+and records how they were found (:class:`SolverFacts`), so every strategy is measured by the same
+yardstick. The pricing formulas and the accelerator records are the forms' (:mod:`accelplan.execution`).
 """
 
 from __future__ import annotations
@@ -14,20 +13,17 @@ import time
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from . import families
-from .execution import Form, Metrics
-from .execution import devices as _devices
-from .execution import pipeline as _pipeline
-from .execution import segments as _segments
 from .objective import objective as _objective
-from .problem import Problem
+
+if TYPE_CHECKING:
+    from .execution import Metrics
+    from .problem import Problem
 
 Status = Literal["optimal", "feasible", "infeasible", "time_limit"]
-#: what a strategy decides, one tuple per accelerator: (configuration index, layer indices) on a pipeline;
-#: (configuration index, layer indices, segment) per cluster on segments; (device position, layer indices,
-#: configuration index per layer) per device on a chain of devices
+#: what a strategy decides: one record per accelerator, cluster or device, of the type its plan form declares
+#: (``problem.form.group``: :class:`~accelplan.execution.pipeline.PipelineGroup`, ...)
 Groups = tuple[tuple, ...]
 
 
@@ -94,11 +90,13 @@ class SolverFacts:
 
 @dataclass(frozen=True)
 class AcceleratorPlan:
-    """One accelerator (or cluster): its configuration, the layers and operators it runs, how busy it is and when.
+    """One accelerator (or cluster, or device): its configuration, the layers and operators it runs, how busy it is
+    and when. Each plan form has its own record, a subclass with the fields its families' build flows name
+    (:class:`~accelplan.execution.pipeline.PipelineAccelerator`, :class:`~accelplan.execution.segments.ClusterPlan`,
+    :class:`~accelplan.execution.devices.DevicePlan`, ...).
 
     ``start_ms`` and ``pace_ms`` place it in the schedule of one batch: it starts its first input
-    ``start_ms`` after the batch starts and one more input every ``pace_ms``. The fields after
-    ``pace_ms`` describe the configuration as its family's build flows name it.
+    ``start_ms`` after the batch starts and one more input every ``pace_ms``.
     """
 
     index: int
@@ -112,22 +110,23 @@ class AcceleratorPlan:
     start_ms: float = 0.0
     pace_ms: float = 0.0
     gemms: tuple[tuple[int, int, int, int], ...] = ()  # (m, k, n, count) of each layer's GEMM, in layer order
-    array: tuple[int, int, int] = (1, 1, 1)  # versal-aie: engines A x B x C; mcm: cluster rows x cols x 1
-    engine_tile: tuple[int, int, int] = (1, 1, 1)
-    ports_in: int = 0
-    ports_out: int = 0
-    ports_lhs: int = 0  # of ports_in, the LHS streams (the rest carry the RHS)
-    buffer_bytes: int = 0
-    segment: int = 0  # temporal segment; accelerators of one segment run at the same time
-    partitions: tuple[tuple[int, int], ...] = ()  # mcm: per layer (weight-shared groups, input-shared groups)
-    layer_tiles: tuple[tuple[int, int, int], ...] = ()  # per layer: mcm the chiplet tile, multi-device the parallelism (m, k, n)
-    placements: tuple[str, ...] = ()  # multi-device: per layer where its weights live (on-chip | streamed)
-    part: str = ""  # multi-device: the FPGA part the device's build targets
 
     @property
-    def tiles(self) -> dict[str, list[int]]:
-        """Engine array shape and per-engine tile, as named in reports and configs."""
-        return {"array": list(self.array), "engine_tile": list(self.engine_tile)}
+    def tiles(self) -> dict[str, list]:
+        """Shape and tile fields as reports and configs name them (none on the base record)."""
+        return {}
+
+    def when(self) -> str:
+        """Where it runs in time besides the pipeline, as reports say it ("segment 2"); "" when always."""
+        return ""
+
+    def operator_list(self) -> list[str]:
+        """Its operators as reports list them."""
+        return list(self.ops)
+
+    def details(self) -> dict[str, Any]:
+        """The form's fields that the JSON summary adds (plain data)."""
+        return {}
 
 
 @dataclass(frozen=True)
@@ -140,8 +139,14 @@ class Budget:
     unit: str = ""
 
 
-_PAIRS = ("gemms", "partitions", "layer_tiles")
-_TRIPLES = ("array", "engine_tile", "layers", "ops", "placements")
+def _tuples(value: Any) -> Any:
+    """Lists (from YAML/JSON) as tuples, nested."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, nested (for YAML/JSON)."""
+    return [_plain(v) for v in value] if isinstance(value, (tuple, list)) else value
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,7 @@ class Plan:
     # runs it (:func:`accelplan.execution.pipeline.scheduled_latency_s`); ``latency_ms`` is then the closed form the
     # strategies price. None: the closed form is the schedule's latency.
     scheduled_latency_ms: float | None = None
+    form: str = ""  # the plan form that priced it (accelplan.execution.Form label); "" in files written before forms
 
     def objective_value(self) -> float | None:
         """The plan's value of its objective: inferences/s, ms or mJ."""
@@ -178,29 +184,28 @@ class Plan:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (lists, numbers, strings) for YAML/JSON."""
         data = asdict(self)
-        for acc in data["accelerators"]:
-            for key in _TRIPLES:
-                acc[key] = list(acc[key])
-            for key in _PAIRS:
-                acc[key] = [list(g) for g in acc[key]]
+        data["accelerators"] = [{k: _plain(v) for k, v in acc.items()} for acc in data["accelerators"]]
         data["violations"] = list(data["violations"])
         del data["solver"]["progress"]  # the anytime curve belongs to comparisons, not to a plan file
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Plan":
-        """Inverse of :meth:`to_dict`; raises ``KeyError``/``TypeError`` on malformed data."""
-        names = {f.name for f in fields(AcceleratorPlan)}
+    def from_dict(cls, data: dict[str, Any], accelerator: type[AcceleratorPlan] = AcceleratorPlan) -> "Plan":
+        """Inverse of :meth:`to_dict`, the accelerators read as ``accelerator`` records (the plan form's); raises
+        ``KeyError``/``TypeError`` on malformed data. A file written before plans had forms (no ``form`` key) held
+        every form's fields on each accelerator: those the record does not have are dropped."""
+        names = {f.name for f in fields(accelerator)}
+        legacy = "form" not in data
         accs = []
         for acc in data["accelerators"]:
             unknown = set(acc) - names
-            if unknown:
+            if unknown and not legacy:
                 raise TypeError(f"unknown accelerator fields: {', '.join(sorted(unknown))}")
-            accs.append(AcceleratorPlan(**{**acc, **{k: tuple(acc[k]) for k in _TRIPLES if k in acc},
-                                           **{k: tuple(tuple(g) for g in acc.get(k, ())) for k in _PAIRS}}))
+            accs.append(accelerator(**{k: _tuples(v) for k, v in acc.items() if k in names}))
         top = {k: v for k, v in data.items() if k not in ("accelerators", "solver", "violations", "budgets")}
         return cls(**top, accelerators=tuple(accs), violations=tuple(data.get("violations", ())),
-                   solver=SolverFacts(**{k: v for k, v in data["solver"].items() if k != "progress"}), budgets=tuple(Budget(**b) for b in data.get("budgets", ())))
+                   solver=SolverFacts(**{k: v for k, v in data["solver"].items() if k != "progress"}),
+                   budgets=tuple(Budget(**b) for b in data.get("budgets", ())))
 
 
 def better(objective: str, a: float, b: float) -> bool:
@@ -223,24 +228,17 @@ def best_plan(objective: str, plans: Iterable[Plan | None]) -> Plan | None:
     return best
 
 
-def metrics(problem: Problem, groups: Groups, check_bounds: bool = True) -> Metrics:
+def metrics(problem: "Problem", groups: Groups, check_bounds: bool = True) -> "Metrics":
     """Price ``groups`` with the problem's tables, by the model of its execution's form."""
-    form = {Form.PIPELINE: _pipeline, Form.SEGMENTS: _segments, Form.DEVICES: _devices}[problem.execution.form]
-    return form.metrics(problem, groups, check_bounds)
+    return problem.form.metrics(problem, problem.form.typed(groups), check_bounds)
 
 
-def evaluate(problem: Problem, groups: Groups, solver: SolverFacts | None = None, check_bounds: bool = True) -> Plan:
-    """Price ``groups`` and build the :class:`Plan` (by the problem's family): the single source of every reported metric."""
-    return families.get(problem.family).evaluate(problem, groups, solver, check_bounds)
+def evaluate(problem: "Problem", groups: Groups, solver: SolverFacts | None = None, check_bounds: bool = True) -> Plan:
+    """Price ``groups`` and build the :class:`Plan` (by the problem's form): the single source of every reported metric."""
+    return problem.form.plan(problem, problem.form.typed(groups), solver, check_bounds)
 
 
-def _ordered(groups: Groups) -> Groups:
-    """Groups with sorted layers, by segment then first layer."""
-    out = [(g[0], tuple(sorted(g[1])), *g[2:]) for g in groups]
-    return tuple(sorted(out, key=lambda g: (*g[2:], g[1][0] if g[1] else 1 << 30)))
-
-
-def priced_plan(problem: Problem, met: Metrics, accelerators: Iterable[AcceleratorPlan], solver: SolverFacts | None,
+def priced_plan(problem: "Problem", met: "Metrics", accelerators: Iterable[AcceleratorPlan], solver: SolverFacts | None,
                 **extra: Any) -> Plan:
     """The :class:`Plan` of priced groups: metrics in user units (None when the groups could not be priced), the
     problem's names, and ``extra`` plan fields (segments, budgets, bottleneck)."""
@@ -251,49 +249,23 @@ def priced_plan(problem: Problem, met: Metrics, accelerators: Iterable[Accelerat
         period_ms=met.period_s * 1e3 if finite else None, latency_ms=met.latency_s * 1e3 if finite else None,
         throughput=met.throughput if finite else None, energy_mj=met.energy_j * 1e3 if finite else None,
         feasible=not met.violations, violations=met.violations, solver=solver or SolverFacts("none", "feasible"),
-        dtype=problem.dtype, family=problem.family, **extra)
+        dtype=problem.dtype, family=problem.family, form=problem.execution.form.label, **extra)
 
 
-def pipeline_plan(problem: Problem, groups: Groups, solver: SolverFacts | None = None, check_bounds: bool = True) -> Plan:
-    """A pipeline plan: per accelerator its configuration's own fields (``config.plan_fields()``), layers and timing."""
-    groups = _ordered(groups)
-    met = metrics(problem, groups, check_bounds)
-    period, start, accs = met.period_s, 0.0, []
-    for i, ((c, ls), busy) in enumerate(zip(groups, met.busy_s)):
-        cfg = problem.configs[c]
-        macs = sum(problem.layers[l].gemm.macs for l in ls)
-        accs.append(AcceleratorPlan(
-            index=i, **cfg.plan_fields(), layers=tuple(problem.layers[l].name for l in ls),
-            ops=tuple(op for l in ls for op in problem.layers[l].ops), busy_ms=busy * 1e3,
-            utilization=busy / period if period else 0.0,
-            mac_efficiency=macs / (cfg.units * problem.peak_macs_per_unit_s * busy) if busy else 0.0,
-            start_ms=start * 1e3, pace_ms=period * 1e3,
-            gemms=tuple((g.m, g.k, g.n, g.count) for g in (problem.layers[l].gemm for l in ls))))
-        start += busy
-    use = _pipeline.usage(problem, groups)
-    budgets = [Budget(name, float(u), float(cap), unit)
-               for name, u, cap, unit in zip(problem.resources, use, problem.capacity, problem.resource_units)]
-    if problem.ddr_period_s:
-        budgets.append(Budget("DDR time per input (of the period)", problem.ddr_period_s * 1e3, period * 1e3, "ms"))
-    scheduled = None  # a plan missing a layer has no schedule
-    if period != float("inf") and not _pipeline.structure_violations(problem, groups):
-        scheduled = _pipeline.scheduled_latency_s(problem, groups, met.busy_s, period)
-    return priced_plan(problem, met, accs, solver, budgets=tuple(budgets),
-                       scheduled_latency_ms=None if scheduled is None else scheduled * 1e3)
-
-
-def infeasible_plan(problem: Problem, solver: SolverFacts) -> Plan:
+def infeasible_plan(problem: "Problem", solver: SolverFacts) -> Plan:
     """The plan returned when no feasible plan exists (or none was found in time)."""
-    return Plan(problem.model, problem.hardware, problem.execution.name, problem.objective.name, problem.batch, (),
-                None, None, None, None, False, (solver.message,) if solver.message else (), solver, problem.dtype,
-                problem.family, 0)
+    return Plan(model=problem.model, hardware=problem.hardware, execution=problem.execution.name,
+                objective=problem.objective.name, batch=problem.batch, accelerators=(), period_ms=None, latency_ms=None,
+                throughput=None, energy_mj=None, feasible=False,
+                violations=(solver.message,) if solver.message else (), solver=solver, dtype=problem.dtype,
+                family=problem.family, segments=0, form=problem.execution.form.label)
 
 
 _NO_PLAN = {"infeasible": "no plan meets the constraints", "time_limit": "no plan found within the time limit",
             "optimal": "no plan meets the constraints", "feasible": "no feasible plan found"}
 
 
-def _scheduled_note(problem: Problem, plan: Plan) -> str:
+def _scheduled_note(problem: "Problem", plan: Plan) -> str:
     """What a re-entrant plan's message says when its schedule misses what the strategies judged by the closed form:
     the latency bound, or (latency objective) the latency it was optimised for; "" otherwise."""
     scheduled = plan.scheduled_latency_ms
@@ -309,7 +281,7 @@ def _scheduled_note(problem: Problem, plan: Plan) -> str:
     return ""
 
 
-def finish(problem: Problem, strategy: str, outcome: Outcome, elapsed_s: float) -> Plan:
+def finish(problem: "Problem", strategy: str, outcome: Outcome, elapsed_s: float) -> Plan:
     """Turn a solver's :class:`Outcome` into a priced :class:`Plan` with its facts: status, bound, gap, message.
 
     A proven optimum's bound is its own value; groups the evaluator finds infeasible are reported
@@ -318,35 +290,30 @@ def finish(problem: Problem, strategy: str, outcome: Outcome, elapsed_s: float) 
     form it was optimised on, says so in its message.
     """
     note = outcome.note
+    if outcome.groups is not None:
+        outcome = replace(outcome, groups=problem.form.typed(outcome.groups))
     if outcome.groups is None:
         status = "infeasible" if outcome.status in ("infeasible", "optimal") else "time_limit"
         message = _NO_PLAN[outcome.status] + (f" ({note})" if note else "")
-        return infeasible_plan(problem, SolverFacts(strategy, status, None, outcome.bound, None, elapsed_s,
-                                                    outcome.evaluations, message))
+        return infeasible_plan(problem, SolverFacts(strategy, status, bound=outcome.bound, solve_time_s=elapsed_s,
+                                                    evaluations=outcome.evaluations, message=message))
     plan = evaluate(problem, outcome.groups)
     if not plan.feasible:
-        facts = SolverFacts(strategy, "infeasible", None, None, None, elapsed_s, outcome.evaluations,
-                            f"{strategy} returned a plan that violates: {'; '.join(plan.violations)}")
+        facts = SolverFacts(strategy, "infeasible", solve_time_s=elapsed_s, evaluations=outcome.evaluations,
+                            message=f"{strategy} returned a plan that violates: {'; '.join(plan.violations)}")
         return replace(plan, solver=facts)
     value = plan.objective_value()
     bound = value if outcome.status == "optimal" else outcome.bound
     progress = outcome.progress + (Progress(elapsed_s, value, bound),)
     note = "; ".join(filter(None, (note, _scheduled_note(problem, plan))))
-    facts = SolverFacts(strategy, outcome.status, value, bound, problem.objective.gap(value, bound), elapsed_s,
-                        outcome.evaluations, note,
-                        value if outcome.model_objective is None and outcome.status == "optimal" else outcome.model_objective,
-                        progress)
+    proven = outcome.model_objective is None and outcome.status == "optimal"
+    facts = SolverFacts(strategy, outcome.status, objective=value, bound=bound, gap=problem.objective.gap(value, bound),
+                        solve_time_s=elapsed_s, evaluations=outcome.evaluations, message=note,
+                        model_objective=value if proven else outcome.model_objective, progress=progress)
     return replace(plan, solver=facts)
 
 
-def plan_groups(problem: Problem, plan: Plan) -> Groups:
+def plan_groups(problem: "Problem", plan: Plan) -> Groups:
     """The groups a plan was priced from (the inverse of :func:`evaluate`), for checks and warm starts from plan files;
     a ``KeyError`` names a layer or configuration the problem does not have."""
-    index = {layer.name: i for i, layer in enumerate(problem.layers)}
-    if problem.execution.form is Form.DEVICES:
-        from .execution.devices import plan_groups as device_groups
-        return device_groups(problem, plan.accelerators, index)
-    labels = {cfg.label: c for c, cfg in enumerate(problem.configs)}
-    segmented = problem.execution.form is Form.SEGMENTS
-    return tuple((labels[a.config], tuple(index[n] for n in a.layers), *((a.segment,) if segmented else ()))
-                 for a in plan.accelerators)
+    return problem.form.plan_groups(problem, plan)

@@ -17,15 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import families
 from .dominance import pareto_min
 from .errors import SpecError, SpecIssue
 from .execution import ExecutionModel
+from .execution.devices import DeviceTables
+from .execution.segments import SegmentTables
 from .objective import Objective
-from .objective import objective as _objective
 from .specs.lowering import Elementwise, Gemm, lower
 
 if TYPE_CHECKING:
+    from .execution.form import PlanForm
     from .specs.study import Study
 
 
@@ -47,55 +48,6 @@ class LayerGroup:
     ops: tuple[str, ...]
     gemm: Gemm
     epilogue: tuple[Elementwise, ...]
-
-
-@dataclass(frozen=True, eq=False)
-class SegmentTables:
-    """What the segment model needs beyond ``time_s``/``energy_j`` (see :mod:`accelplan.execution.segments`).
-
-    Per layer ``l`` and cluster configuration ``c``: the mapping chosen (the family's record of
-    partition and tile), the weight and buffer bytes each unit holds; per layer its weight bytes;
-    per cut point ``p`` (0..L) the bytes per input that cross DRAM when a segment starts or ends
-    there; per placement (snake offset ``u``) and configuration the mean hops from the DRAM controllers.
-    """
-
-    chiplets: int
-    mappings: tuple[tuple[Any, ...], ...]
-    sram_weight_bytes: np.ndarray  # (L, C) per chiplet
-    sram_buffer_bytes: np.ndarray  # (L, C) per chiplet
-    sram_bytes: float  # per chiplet
-    weight_bytes: np.ndarray  # (L,)
-    boundary_bytes: np.ndarray  # (L+1,)
-    dram_bandwidth: float
-    dram_byte_j: float  # per byte to or from DRAM, NoP hops from the controllers averaged over the mesh
-    reconfiguration_s: float
-    dram_access_j: float  # per byte, the DRAM access alone
-    nop_byte_hop_j: float  # per byte per NoP hop
-    dram_hops: np.ndarray  # (chiplets+1, C): mean hops from DRAM to a cluster placed at snake offset u (inf: no room)
-
-
-@dataclass(frozen=True, eq=False)
-class DeviceTables:
-    """What the devices model needs (see :mod:`accelplan.execution.devices`), per device kind ``k``,
-    layer ``l`` and block configuration ``c``; ``chain[d]`` is the kind of the ``d``-th device."""
-
-    kinds: tuple[str, ...]
-    parts: tuple[str, ...]  # FPGA part number per kind ("" when the spec gives none)
-    chain: tuple[int, ...]
-    time_s: np.ndarray  # (K, L, C) per input
-    energy_j: np.ndarray  # (K, L, C) per input
-    fabric: np.ndarray  # (C, 3): DSP, LUT, FF of a block
-    capacity: np.ndarray  # (K, 4): DSP, LUT, FF, on-chip bytes, within the utilisation cap
-    weight_bytes: np.ndarray  # (L,)
-    onchip: np.ndarray  # (C,) bool: weights on chip
-    memory_bandwidth: np.ndarray  # (K,) bytes/s
-    memory_capacity: np.ndarray  # (K,) bytes of off-chip memory for streamed weights
-    clock_hz: np.ndarray  # (K,)
-    static_power_w: np.ndarray  # (K,)
-    boundary_bytes: np.ndarray  # (L+1,) bytes per input crossing a cut before layer p (p = L: the output)
-    link_bandwidth: float
-    link_latency_s: float
-    link_j_per_byte: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,6 +90,11 @@ class Problem:
             object.__setattr__(self, "resource_units", ("",) * len(self.resources))
 
     @property
+    def form(self) -> "PlanForm":
+        """The plan form of its execution model: what prices, builds and replays its plans."""
+        return self.execution.form.model
+
+    @property
     def n_layers(self) -> int:
         return len(self.layers)
 
@@ -147,8 +104,8 @@ class Problem:
 
     @property
     def accelerator_slots(self) -> int:
-        """Most accelerators (or clusters per segment) a plan may use under this execution model."""
-        return 1 if self.execution.single else min(self.max_accelerators, self.n_layers)
+        """Most accelerators (or clusters per segment, devices, replicas) a plan may use: its form's rule."""
+        return self.form.slots(self)
 
     def with_latency_bound(self, latency_max_s: float | None) -> "Problem":
         """The same problem under another latency bound (no table depends on it)."""
@@ -184,14 +141,3 @@ def prune_dominated(time_s: np.ndarray, energy_j: np.ndarray, usage: np.ndarray)
     """
     keys = np.concatenate([time_s.T, energy_j.T, usage], axis=1)  # (C, L+L+R)
     return np.sort(pareto_min(keys))
-
-
-def build_problem(study: "Study", execution: str | None = None, objective: str | None = None,
-                  prune: bool = True) -> Problem:
-    """Tabulate the study under ``execution`` and ``objective`` (default: the study's own) by its hardware family.
-
-    ``prune=False`` keeps configurations another one dominates (families that prune: versal-aie).
-    """
-    family = families.get(study.hardware.family)
-    return family.tabulate(study, family.execution(execution or study.execution),
-                           _objective(objective or study.spec.objective), prune)

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from . import families
 from .errors import SolveError
-from .execution import Form
 from .plan import Plan, evaluate
 from .problem import Problem
 from .solvers import STRATEGIES, auto, solve, strategy
+from .plugins import resolve
+from .solvers.registry import Feature, with_feature
 
 
 @dataclass(frozen=True)
@@ -232,19 +233,17 @@ def exact_front(problem: Problem, strategy: str, max_points: int = 8, time_limit
     return Front(name, strategy, tuple(non_dominated(points)), message)
 
 
-def heuristic_front(problem: Problem, time_limit_s: float = 60.0, seed: int = 0, trials: int | None = None) -> Front:
-    """The NSGA-II search's feasible non-dominated trials, re-priced by the evaluator (no optimality claim)."""
-    from .solvers.search import pareto_trials, run_search, trial_groups
-
-    study, _ = run_search(problem, True, time_limit_s, seed, trials)
+def heuristic_front(problem: Problem, strategy: str, time_limit_s: float = 60.0, seed: int = 0,
+                    trials: int | None = None) -> Front:
+    """A multi-objective strategy's non-dominated plans, re-priced by the evaluator (no optimality claim)."""
+    found, note = resolve(STRATEGIES[strategy].front)(problem, time_limit_s, seed, trials)
     points = []
-    for trial in pareto_trials(study):
-        plan = evaluate(problem, trial_groups(trial))
+    for groups in found:
+        plan = evaluate(problem, groups)
         if plan.feasible:
             points.append(FrontPoint(problem.execution.name, plan.latency_ms, plan.throughput, plan.energy_mj, False,
-                                     "optuna-nsga2", None, plan))
-    return Front(problem.execution.name, "optuna-nsga2", tuple(non_dominated(points)),
-                 f"NSGA-II, {len(study.trials)} trials")
+                                     strategy, None, plan))
+    return Front(problem.execution.name, strategy, tuple(non_dominated(points)), note)
 
 
 def pareto_fronts(problems: dict[str, Problem], strategy: str = "auto", max_points: int = 8, time_limit_s: float = 60.0,
@@ -252,14 +251,14 @@ def pareto_fronts(problems: dict[str, Problem], strategy: str = "auto", max_poin
     """Latency-throughput fronts of each execution model (``problems``: execution -> problem, throughput objective).
 
     ``strategy``: an exact one runs the ε-constraint sweep (``auto``: :func:`accelplan.solvers.auto`
-    for a bounded solve); ``optuna-nsga2`` gives the heuristic front (``trials`` per execution
+    for a bounded solve); a multi-objective strategy (``optuna-nsga2``) gives the heuristic front (``trials`` per execution
     model, within the time limit). Fronts are computed in the family's order, from the narrowest
     execution model to the widest, and each wider one is also solved at the latencies of the
     narrower fronts' points. Segment-form problems are refused: their latency is the batch time and
     their throughput batch / that time, so each front is a single plan.
     """
     first = next(iter(problems.values()))
-    if any(p.execution.form is Form.SEGMENTS for p in problems.values()):
+    if not all(p.form.has_front for p in problems.values()):
         raise SolveError(f"on {first.family} a plan's latency is its batch time and its throughput batch / that "
                          "time, so each execution model's front is a single plan: use accelplan compare-execution")
     fronts: list[Front] = []
@@ -267,13 +266,15 @@ def pareto_fronts(problems: dict[str, Problem], strategy: str = "auto", max_poin
         p = problems[execution]
         if progress:
             progress(execution)
-        if strategy == "optuna-nsga2":
-            fronts.append(heuristic_front(p, time_limit_s, seed, trials))
+        if strategy in with_feature(Feature.MULTI_OBJECTIVE):
+            fronts.append(heuristic_front(p, strategy, time_limit_s, seed, trials))
             continue
         name = strategy if strategy != "auto" else auto(p, bounded=True)
         if not STRATEGIES[name].exact:
             exact = ", ".join(s.name for s in STRATEGIES.values() if s.exact)
-            raise SolveError(f"a Pareto sweep needs an exact strategy ({exact}) or optuna-nsga2, not {name!r}")
+            multi = ", ".join(with_feature(Feature.MULTI_OBJECTIVE))
+            raise SolveError(f"a Pareto sweep needs an exact strategy ({exact}) or a multi-objective one ({multi}), "
+                             f"not {name!r}")
         why = STRATEGIES[name].reason(p)
         if why:
             fronts.append(Front(execution, name, (), why))

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from accelplan import api, families  # noqa: E402
 from accelplan.outputs import write_atomic  # noqa: E402
-from accelplan.problem import build_problem  # noqa: E402
+from accelplan.families import build_problem  # noqa: E402
 from accelplan.solvers import solve  # noqa: E402
 from accelplan.specs.network import flatten  # noqa: E402
 from accelplan.specs.schema import ModelSpec, StudySpec  # noqa: E402

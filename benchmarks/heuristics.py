@@ -36,7 +36,8 @@ from accelplan.errors import AccelplanError, SolveError
 from accelplan.execution import Form
 from accelplan.outputs import write_atomic
 from accelplan.plan import Plan
-from accelplan.problem import Problem, build_problem
+from accelplan.problem import Problem
+from accelplan.families import build_problem
 from accelplan.solvers import solve
 from accelplan.solvers.contiguous import best_contiguous
 from accelplan.solvers.registry import auto, strategy

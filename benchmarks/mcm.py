@@ -20,7 +20,7 @@ from pathlib import Path
 
 from accelplan import api
 from accelplan.outputs import write_atomic
-from accelplan.problem import build_problem
+from accelplan.families import build_problem
 from accelplan import families
 from accelplan.sweeps import compare_executions
 

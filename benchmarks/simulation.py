@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from accelplan import api  # noqa: E402
 from accelplan.errors import AccelplanError  # noqa: E402
 from accelplan.outputs import write_atomic  # noqa: E402
-from accelplan.reports.plan_file import RunFacts, write_plan  # noqa: E402
+from accelplan.plan_file import RunFacts, write_plan  # noqa: E402
 from accelplan.simulate import TOLERANCE  # noqa: E402
 
 DEFAULT_MODELS = "deit-tiny,bert-base,vit-base,resnet50,resnet152,gpt2-small"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from accelplan import api
 from accelplan.outputs import write_atomic
-from accelplan.problem import build_problem
+from accelplan.families import build_problem
 from accelplan.solvers import solve
 from accelplan.specs.library import builtin_names
 

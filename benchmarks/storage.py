@@ -37,7 +37,7 @@ import optuna
 
 from accelplan import api
 from accelplan.outputs import write_atomic
-from accelplan.problem import build_problem
+from accelplan.families import build_problem
 from accelplan.solvers import search
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,7 +25,7 @@ from accelplan import api
 from accelplan.errors import SolveError
 from accelplan.outputs import write_atomic
 from accelplan.plan import better, relative_gap
-from accelplan.problem import build_problem
+from accelplan.families import build_problem
 from accelplan.solvers import solve
 from accelplan.specs.library import builtin_names
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from accelplan.problem import Problem, build_problem
+from accelplan.problem import Problem
+from accelplan.families import build_problem
 from accelplan.specs.network import flatten
 from accelplan.families.mcm.spec import MCMHardware
 from accelplan.families.versal_aie.spec import VersalAIEHardware
@@ -178,3 +179,18 @@ def require_tool(*names: str) -> str:
     if os.environ.get("ACCELPLAN_REQUIRE_TOOLS") == "1":
         pytest.fail(f"ACCELPLAN_REQUIRE_TOOLS=1 but {reason}")
     pytest.skip(reason)
+
+
+def sweep(values, quick: int, heavy=()) -> list:
+    """A random-instance sweep's parameters for ``@pytest.mark.parametrize``: the first ``quick`` of ``values`` not in
+    ``heavy`` run in the quick loop (``pytest -m "not slow"``); the rest, and ``heavy`` (instances measured to take
+    seconds), are marked slow. Test ids are unchanged; a tuple value is several arguments."""
+    out, kept = [], 0
+    for v in values:
+        args = v if isinstance(v, tuple) else (v,)
+        if v not in heavy and kept < quick:
+            kept += 1
+            out.append(pytest.param(*args))
+        else:
+            out.append(pytest.param(*args, marks=pytest.mark.slow))
+    return out

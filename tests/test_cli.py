@@ -13,8 +13,9 @@ import yaml
 from accelplan import api
 from accelplan.cli import main
 from accelplan.outputs import write_atomic
-from accelplan.reports.plan_file import read_plan
+from accelplan.plan_file import read_plan
 
+@pytest.mark.slow
 def test_solve_writes_plan_that_loads_back(study_file: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert main(["solve", str(study_file), "-o", str(out), "--json"]) == 0
@@ -50,6 +51,7 @@ def test_solve_from_flags_and_table_output(tmp_path: Path, capsys, study_file: P
     assert len(plan.accelerators) <= 2
 
 
+@pytest.mark.slow
 def test_exact_strategies_agree_on_the_small_study(study_file: Path) -> None:
     study = api.make_study(study_file)
     milp = api.plan_study(study, "milp").plan
@@ -107,6 +109,7 @@ def test_flags_override_a_study_file_keeping_its_relative_paths(study_file: Path
     assert len(summary["accelerators"]) == 1
 
 
+@pytest.mark.slow
 def test_time_limit_returns_the_incumbent_with_its_gap(capsys, tmp_path: Path) -> None:
     # a large instance that is not proven in 3 s: the best plan so far comes back with a bound and a gap
     # (gpt2-small no longer serves: its spilled attention scores make it DDR-bound, proven in 2 s)

@@ -14,7 +14,7 @@ from accelplan.plan import evaluate, plan_groups
 from accelplan.solvers import solve
 from accelplan.solvers.knapsack import best_packing, fractional_bounds
 
-from conftest import random_problem, variant
+from conftest import random_problem, sweep, variant
 
 
 def _any_order(problem):
@@ -38,7 +38,7 @@ def test_colgen_matches_exhaustive(seed: int) -> None:
         assert math.isclose(again.objective_value(), plan.objective_value(), rel_tol=1e-12)
 
 
-@pytest.mark.parametrize("seed", range(200, 206))
+@pytest.mark.parametrize("seed", sweep(range(200, 206), 1))
 def test_colgen_matches_milp_on_larger_instances(seed: int) -> None:
     """Ten to fourteen layers on up to three accelerators: the two exact methods prove the same optimum."""
     problem = _any_order(random_problem(seed, "throughput", layers=(10, 14)))

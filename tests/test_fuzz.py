@@ -17,7 +17,7 @@ import pytest
 from accelplan import api
 from accelplan.cli import main
 from accelplan.errors import AccelplanError
-from accelplan.problem import build_problem
+from accelplan.families import build_problem
 
 from spec_mutations import case
 
@@ -34,6 +34,7 @@ def _alarm(signum, frame):
 
 
 @pytest.mark.parametrize("block", range(4))
+@pytest.mark.slow
 def test_mutated_specs_answer_cleanly(block: int, tmp_path: Path, capsys) -> None:
     previous = signal.signal(signal.SIGALRM, _alarm)
     try:

@@ -44,6 +44,7 @@ def _self_contained(html: str) -> None:
     assert all(src.startswith("data:image/png;base64,") for src in re.findall(r'<img src="([^"]+)"', html))
 
 
+@pytest.mark.slow
 def test_solve_report_html_images_load(study_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "solve"  # each command writes <-o>/<command>/
     assert main(["solve", str(study_file), "-o", str(tmp_path), "--quiet"]) == 0
@@ -55,6 +56,7 @@ def test_solve_report_html_images_load(study_file: Path, tmp_path: Path) -> None
     assert total == 3 and loaded == total
 
 
+@pytest.mark.slow
 def test_compare_and_pareto_reports_show_their_sections(study_file: Path, tmp_path: Path) -> None:
     cmp_out, par_out = tmp_path / "compare", tmp_path / "pareto"  # each command writes <-o>/<command>/
     assert main(["compare", str(study_file), "--strategies", "milp,dp", "--time-limit", "5", "-o", str(tmp_path), "--quiet"]) == 0
@@ -95,6 +97,7 @@ def _run_cli(args: list[str], tty: bool) -> str:
 
 
 @pytest.mark.parametrize("tty", [True, False])
+@pytest.mark.slow
 def test_progress_bar_only_on_a_terminal(study_file: Path, tmp_path: Path, tty: bool) -> None:
     args = ["compare", str(study_file), "--strategies", "milp,dp", "--time-limit", "3", "-o", str(tmp_path / "o")]
     err = _run_cli(args, tty)

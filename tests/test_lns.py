@@ -12,10 +12,10 @@ import pytest
 from accelplan import api
 from accelplan.errors import SolveError
 from accelplan.plan import evaluate, plan_groups
-from accelplan.problem import build_problem
+from accelplan.families import build_problem
 from accelplan.solvers import solve
 from accelplan.solvers.contiguous import best_contiguous
-from accelplan.solvers.lns import _Overrun, restrict, watchdog
+from accelplan.solvers.lns import PipelineMoves, SegmentMoves, _Overrun, watchdog
 
 from conftest import random_mcm_problem, random_problem
 
@@ -57,6 +57,7 @@ def test_lns_never_ends_worse_than_its_warm_start(seed: int) -> None:
     assert ignored.feasible and _close(ignored.objective_value(), best.objective_value())
 
 
+@pytest.mark.slow
 def test_lns_improves_on_its_start_and_is_seeded() -> None:
     problem = build_problem(api.make_study(model="bert-base", hardware="vck190", execution="hybrid", batch=16,
                                            max_accelerators=6))
@@ -86,7 +87,7 @@ def _spread_plans(count: int):
 @pytest.mark.parametrize("case", list(_spread_plans(6)), ids=[f"plan{i}" for i in range(6)])
 def test_restriction_is_the_whole_plan_less_a_constant(case) -> None:
     problem, groups = case
-    window = restrict(problem, groups, (0,))
+    window = PipelineMoves().restrict(problem, groups, (0,))
     sub_groups = ((groups[0][0], tuple(window.layers.index(l) for l in groups[0][1])),)
     whole, part = evaluate(problem, window.expand(sub_groups)), evaluate(window.problem, sub_groups)
     assert whole.feasible and part.feasible
@@ -121,7 +122,7 @@ def test_a_segment_window_changes_the_whole_plan_as_much_as_itself(seed: int) ->
     groups = plan_groups(problem, solve(problem, "dp", time_limit_s=30))
     segments = sorted({g[2] for g in groups})
     freed = tuple(segments[-2:]) if len(segments) > 1 else (0,)
-    window = restrict(problem, groups, freed)
+    window = SegmentMoves().restrict(problem, groups, freed)
     current = tuple((c, tuple(window.layers.index(l) for l in ls), s - freed[0]) for c, ls, s in groups if s in freed)
     other = _one_segment_per_layer(window.problem)
     assert evaluate(problem, window.expand(current)).objective_value() == pytest.approx(

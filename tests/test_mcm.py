@@ -15,14 +15,14 @@ from accelplan.families.mcm import costs as mcm
 from accelplan.dominance import pareto_min_counted
 from accelplan.errors import SolveError, SpecError
 from accelplan.plan import evaluate, metrics, plan_groups
-from accelplan.problem import build_problem
+from accelplan.families import build_problem
 from accelplan.execution.segments import price
 from accelplan.solvers import solve
 from accelplan.solvers.exhaustive import segment_plans
 from accelplan.specs.lowering import Gemm
 from accelplan.specs.study import load_hardware
 
-from conftest import ROOT, random_mcm_problem, variant
+from conftest import random_mcm_problem, ROOT, sweep, variant
 
 SEEDS = range(30)  # 30 random instances per objective: the suite stays under 5 minutes on CI
 
@@ -32,61 +32,61 @@ def _value(problem, groups) -> float:
 
 
 @pytest.mark.parametrize("objective", ["throughput", "latency", "energy"])
-def test_dp_matches_exhaustive(objective: str) -> None:
+@pytest.mark.parametrize("seed", sweep(SEEDS, 3, heavy=(0, 11)))
+def test_dp_matches_exhaustive(seed: int, objective: str) -> None:
     """On 30 random packages x models x execution models dp (and, for time objectives, milp) finds the enumerated optimum."""
-    for seed in SEEDS:
-        problem = random_mcm_problem(seed, objective)
-        ref = solve(problem, "exhaustive", time_limit_s=120)
-        dp = solve(problem, "dp", time_limit_s=60)
-        assert ref.solver.status == "optimal" and dp.solver.status == "optimal", (seed, dp.solver)
-        assert dp.solver.gap == 0.0
-        assert math.isclose(dp.objective_value(), ref.objective_value(), rel_tol=1e-9), (seed, problem.execution)
-        # the dp's own arithmetic agrees with the evaluator's, and the plan re-evaluates to its metrics
-        assert math.isclose(dp.solver.model_objective, dp.objective_value(), rel_tol=1e-9)
-        again = evaluate(problem, plan_groups(problem, dp))
-        assert again.throughput == dp.throughput and again.energy_mj == dp.energy_mj
-        if objective != "energy":  # the segment MILP (HiGHS) agrees too
-            milp = solve(problem, "milp", time_limit_s=60)
-            assert milp.solver.status == "optimal", (seed, milp.solver)
-            assert math.isclose(milp.objective_value(), ref.objective_value(), rel_tol=1e-6), (seed, problem.execution)
-            assert math.isclose(milp.solver.model_objective, milp.objective_value(), rel_tol=1e-6)
+    problem = random_mcm_problem(seed, objective)
+    ref = solve(problem, "exhaustive", time_limit_s=120)
+    dp = solve(problem, "dp", time_limit_s=60)
+    assert ref.solver.status == "optimal" and dp.solver.status == "optimal", (seed, dp.solver)
+    assert dp.solver.gap == 0.0
+    assert math.isclose(dp.objective_value(), ref.objective_value(), rel_tol=1e-9), (seed, problem.execution)
+    # the dp's own arithmetic agrees with the evaluator's, and the plan re-evaluates to its metrics
+    assert math.isclose(dp.solver.model_objective, dp.objective_value(), rel_tol=1e-9)
+    again = evaluate(problem, plan_groups(problem, dp))
+    assert again.throughput == dp.throughput and again.energy_mj == dp.energy_mj
+    if objective != "energy":  # the segment MILP (HiGHS) agrees too
+        milp = solve(problem, "milp", time_limit_s=60)
+        assert milp.solver.status == "optimal", (seed, milp.solver)
+        assert math.isclose(milp.objective_value(), ref.objective_value(), rel_tol=1e-6), (seed, problem.execution)
+        assert math.isclose(milp.solver.model_objective, milp.objective_value(), rel_tol=1e-6)
 
 
-def test_dp_plan_ranks_first_among_every_plan() -> None:
+@pytest.mark.parametrize("seed", sweep(range(5), 4, heavy=(0,)))
+def test_dp_plan_ranks_first_among_every_plan(seed: int) -> None:
     """Enumerate every plan of small instances: none beats the dp's plan (it ranks first, not in a top fraction)."""
-    for seed in range(5):
-        problem = random_mcm_problem(seed, "throughput", layers=(4, 5), execution="merged-pipeline")
-        dp = solve(problem, "dp")
-        values = [_value(problem, g) for g in segment_plans(problem) if not metrics(problem, g).violations]
-        assert len(values) > 20
-        better = sum(v > dp.throughput * (1 + 1e-9) for v in values)
-        assert better == 0, f"seed {seed}: {better} of {len(values)} plans beat the dp"
-        assert max(values) == pytest.approx(dp.throughput, rel=1e-12)
+    problem = random_mcm_problem(seed, "throughput", layers=(4, 5), execution="merged-pipeline")
+    dp = solve(problem, "dp")
+    values = [_value(problem, g) for g in segment_plans(problem) if not metrics(problem, g).violations]
+    assert len(values) > 20
+    better = sum(v > dp.throughput * (1 + 1e-9) for v in values)
+    assert better == 0, f"seed {seed}: {better} of {len(values)} plans beat the dp"
+    assert max(values) == pytest.approx(dp.throughput, rel=1e-12)
 
 
-def test_execution_models_nest() -> None:
+@pytest.mark.parametrize("seed", range(15))
+def test_execution_models_nest(seed: int) -> None:
     """merged-pipeline includes both other models' plans, so it is never worse than either."""
-    for seed in range(15):
-        rates = {}
-        for execution in ("layer-sequential", "segmented-pipeline", "merged-pipeline"):
-            rates[execution] = solve(random_mcm_problem(seed, "throughput", execution=execution), "dp").throughput
-        assert rates["merged-pipeline"] >= max(rates["layer-sequential"], rates["segmented-pipeline"]) * (1 - 1e-12)
+    rates = {}
+    for execution in ("layer-sequential", "segmented-pipeline", "merged-pipeline"):
+        rates[execution] = solve(random_mcm_problem(seed, "throughput", execution=execution), "dp").throughput
+    assert rates["merged-pipeline"] >= max(rates["layer-sequential"], rates["segmented-pipeline"]) * (1 - 1e-12)
 
 
-def test_plans_obey_execution_rules() -> None:
-    for seed in range(10):
-        for execution in ("layer-sequential", "segmented-pipeline"):
-            problem = random_mcm_problem(seed, "throughput", execution=execution)
-            plan = solve(problem, "dp")
-            per_segment = {}
-            for acc in plan.accelerators:
-                per_segment.setdefault(acc.segment, []).append(acc)
-            if execution == "layer-sequential":
-                assert all(len(a) == 1 and a[0].units == problem.segments.chiplets for a in per_segment.values())
-            else:
-                assert all(len(a.layers) == 1 for a in plan.accelerators)
-            assert all(sum(a.units for a in accs) <= problem.segments.chiplets for accs in per_segment.values())
-            assert plan.segments == len(per_segment)
+@pytest.mark.parametrize("seed", range(10))
+def test_plans_obey_execution_rules(seed: int) -> None:
+    for execution in ("layer-sequential", "segmented-pipeline"):
+        problem = random_mcm_problem(seed, "throughput", execution=execution)
+        plan = solve(problem, "dp")
+        per_segment = {}
+        for acc in plan.accelerators:
+            per_segment.setdefault(acc.segment, []).append(acc)
+        if execution == "layer-sequential":
+            assert all(len(a) == 1 and a[0].units == problem.segments.chiplets for a in per_segment.values())
+        else:
+            assert all(len(a.layers) == 1 for a in plan.accelerators)
+        assert all(sum(a.units for a in accs) <= problem.segments.chiplets for accs in per_segment.values())
+        assert plan.segments == len(per_segment)
 
 
 def test_structure_violations() -> None:
@@ -148,17 +148,21 @@ def test_layer_cost_by_hand() -> None:
     assert best.time_s == min(m.time_s for m in found.values())
 
 
-def test_weights_stream_when_sram_is_short() -> None:
+@pytest.mark.parametrize("seed", range(40))
+def test_weights_stream_when_sram_is_short(seed: int) -> None:
     """A cluster whose weights overflow its SRAM pays their DRAM time per input instead of once per batch."""
-    for seed in range(40):
-        problem = random_mcm_problem(seed, "throughput", execution="layer-sequential")
-        t = problem.segments
-        groups = ((0, tuple(range(problem.n_layers)), 0),)
-        m = price(problem, groups)
-        need = t.sram_weight_bytes[:, 0].sum() + t.sram_buffer_bytes[:, 0].max()
-        assert m.fits[0] == (need <= t.sram_bytes)
-        busy = problem.time_s[:, 0].sum() + (0 if m.fits[0] else t.weight_bytes.sum() / t.dram_bandwidth)
-        assert m.busy_s[0] == pytest.approx(busy)
+    problem = random_mcm_problem(seed, "throughput", execution="layer-sequential")
+    t = problem.segments
+    groups = ((0, tuple(range(problem.n_layers)), 0),)
+    m = price(problem, groups)
+    need = t.sram_weight_bytes[:, 0].sum() + t.sram_buffer_bytes[:, 0].max()
+    assert m.fits[0] == (need <= t.sram_bytes)
+    busy = problem.time_s[:, 0].sum() + (0 if m.fits[0] else t.weight_bytes.sum() / t.dram_bandwidth)
+    assert m.busy_s[0] == pytest.approx(busy)
+
+
+def test_weights_fit_in_sram_on_some_random_packages_only() -> None:
+    """Over the 40 random packages above, some clusters' weights fit their SRAM and some do not (both paths run)."""
     fits = [price(p, ((0, tuple(range(p.n_layers)), 0),)).fits[0]
             for p in (random_mcm_problem(s, "throughput", execution="layer-sequential") for s in range(40))]
     assert any(fits) and not all(fits)
@@ -195,7 +199,7 @@ def test_spec_errors(tmp_path) -> None:
         load_hardware(bad)
     with pytest.raises(SpecError, match="execution 'hybrid' does not apply to hardware 'simba-36'.*merged-pipeline"):
         make_study(model="resnet50", hardware="simba-36", execution="hybrid")
-    with pytest.raises(SpecError, match="valid: sequential, spatial, hybrid"):
+    with pytest.raises(SpecError, match="valid: sequential, spatial, replicated, hybrid"):
         make_study(model="resnet50", hardware="vck190", execution="merged-pipeline")
     assert make_study(model="resnet50", hardware="simba-36").execution == "merged-pipeline"
 
@@ -214,29 +218,31 @@ def test_other_strategies_refuse_mcm() -> None:
         solve(big, "milp")
 
 
-def test_latency_bound_on_mcm() -> None:
+@pytest.mark.parametrize("seed", sweep(range(20), 5))
+def test_latency_bound_on_mcm(seed: int) -> None:
     """The fastest plan meets a bound or no plan does: dp says infeasible exactly when enumeration finds nothing."""
-    for seed in range(20):
-        problem = random_mcm_problem(seed, "throughput", layers=(2, 4))
-        best = solve(problem, "dp")
-        for factor in (0.999, 1.001):
-            bounded = problem.with_latency_bound(best.latency_ms / 1e3 * factor)
-            ref, dp, milp = solve(bounded, "exhaustive"), solve(bounded, "dp"), solve(bounded, "milp")
-            assert dp.feasible == ref.feasible == milp.feasible == (factor > 1), seed
-            assert dp.solver.status == milp.solver.status == ("optimal" if factor > 1 else "infeasible")
+    problem = random_mcm_problem(seed, "throughput", layers=(2, 4))
+    best = solve(problem, "dp")
+    for factor in (0.999, 1.001):
+        bounded = problem.with_latency_bound(best.latency_ms / 1e3 * factor)
+        ref, dp, milp = solve(bounded, "exhaustive"), solve(bounded, "dp"), solve(bounded, "milp")
+        assert dp.feasible == ref.feasible == milp.feasible == (factor > 1), seed
+        assert dp.solver.status == milp.solver.status == ("optimal" if factor > 1 else "infeasible")
 
 
+@pytest.mark.slow
 def test_compare_execution_command(tmp_path, capsys) -> None:
     out = tmp_path / "compare-execution"  # each command writes <-o>/<command>/
     code = main(["compare-execution", "--model", "resnet50", "--hardware", "mcm-16", "--batch", "8", "--json", "-o", str(tmp_path)])
     assert code == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["execution"] for r in rows] == ["layer-sequential", "segmented-pipeline", "merged-pipeline"]
+    assert [r["execution"] for r in rows] == ["layer-sequential", "segmented-pipeline", "replicated", "merged-pipeline"]
     for r in rows:
         assert {"execution", "status", "throughput", "latency_ms", "energy_mj", "solve_time_s", "segments", "clusters", "throughput_ratio"} <= set(r)
         assert r["status"] == "optimal" and r["throughput"] > 0
-    assert rows[2]["throughput"] >= max(rows[0]["throughput"], rows[1]["throughput"]) * (1 - 1e-12)
-    assert rows[2]["baseline"] == "segmented-pipeline" and rows[2]["throughput_ratio"] == pytest.approx(rows[2]["throughput"] / rows[1]["throughput"])
+    merged = rows[3]  # its plans include every layer-sequential and segmented-pipeline plan
+    assert merged["throughput"] >= max(rows[0]["throughput"], rows[1]["throughput"]) * (1 - 1e-12)
+    assert merged["baseline"] == "segmented-pipeline" and merged["throughput_ratio"] == pytest.approx(merged["throughput"] / rows[1]["throughput"])
     assert (out / "compare-execution.md").is_file() and (out / "merged-pipeline" / "plan.yaml").is_file()
     code = main(["compare-execution", "--model", "resnet50", "--hardware", "mcm-16", "--batch", "8", "-o", str(tmp_path)])
     text = capsys.readouterr().out
@@ -255,15 +261,15 @@ def test_mcm_plan_outputs(tmp_path) -> None:
     assert not (tmp_path / "v").exists() or not any((tmp_path / "v").iterdir())
 
 
-def test_energy_and_throughput_optima_trade() -> None:
+@pytest.mark.parametrize("seed", range(10))
+def test_energy_and_throughput_optima_trade(seed: int) -> None:
     """On one problem's tables the energy optimum spends no more energy than the throughput optimum and is no faster."""
-    for seed in range(10):
-        problem = random_mcm_problem(seed, "energy", execution="merged-pipeline")
-        frugal = solve(problem, "dp")
-        fast = solve(variant(problem, objective="throughput"), "dp")
-        fast_energy = evaluate(problem, plan_groups(problem, fast)).energy_mj
-        assert frugal.energy_mj <= fast_energy * (1 + 1e-9)
-        assert frugal.throughput <= fast.throughput * (1 + 1e-9)
+    problem = random_mcm_problem(seed, "energy", execution="merged-pipeline")
+    frugal = solve(problem, "dp")
+    fast = solve(variant(problem, objective="throughput"), "dp")
+    fast_energy = evaluate(problem, plan_groups(problem, fast)).energy_mj
+    assert frugal.energy_mj <= fast_energy * (1 + 1e-9)
+    assert frugal.throughput <= fast.throughput * (1 + 1e-9)
 
 
 def test_counted_pareto_filter_matches_definition() -> None:
@@ -315,31 +321,31 @@ def test_compare_execution_on_versal_picks_a_strategy_per_model(capsys, tmp_path
 
 
 @pytest.mark.parametrize("strategy", ["optuna-tpe", "optuna-nsga2"])
-def test_optuna_on_mcm_never_beats_the_optimum(strategy: str) -> None:
+@pytest.mark.parametrize("seed", sweep(range(8), 2, heavy=(0,)))
+def test_optuna_on_mcm_never_beats_the_optimum(seed: int, strategy: str) -> None:
     """Heuristic searches over cut points and cluster sizes: feasible plans, metrics as the evaluator's, never above the optimum."""
-    for seed in range(8):
-        problem = random_mcm_problem(seed, "throughput")
-        best = solve(problem, "exhaustive")
-        plan = solve(problem, strategy, time_limit_s=30, seed=seed, trials=40)
-        assert plan.feasible and plan.solver.status == "feasible" and plan.solver.evaluations == 40
-        assert plan.throughput <= best.throughput * (1 + 1e-9)
-        again = evaluate(problem, plan_groups(problem, plan))
-        assert again.throughput == plan.throughput and again.energy_mj == plan.energy_mj
+    problem = random_mcm_problem(seed, "throughput")
+    best = solve(problem, "exhaustive")
+    plan = solve(problem, strategy, time_limit_s=30, seed=seed, trials=40)
+    assert plan.feasible and plan.solver.status == "feasible" and plan.solver.evaluations == 40
+    assert plan.throughput <= best.throughput * (1 + 1e-9)
+    again = evaluate(problem, plan_groups(problem, plan))
+    assert again.throughput == plan.throughput and again.energy_mj == plan.energy_mj
 
 
-def test_optuna_search_space_round_trips_every_plan() -> None:
+@pytest.mark.parametrize("seed", range(6))
+def test_optuna_search_space_round_trips_every_plan(seed: int) -> None:
     """Every plan of a small package is reachable: the parameters of a plan decode to the same plan."""
     import optuna
-    from accelplan.solvers.search import SearchSpace
-    for seed in range(6):
-        problem = random_mcm_problem(seed, "throughput", layers=(3, 4))
-        space = SearchSpace(problem)
-        plans = list(segment_plans(problem))[:200]
-        assert len(plans) >= 4
-        for groups in plans:
-            params = space.params(groups)
-            trial = optuna.trial.FixedTrial(params)
-            assert space.suggest(trial) == tuple(sorted(groups, key=lambda g: g[1][0]))
+    from accelplan.solvers.spaces import search_space
+    problem = random_mcm_problem(seed, "throughput", layers=(3, 4))
+    space = search_space(problem)
+    plans = list(segment_plans(problem))[:200]
+    assert len(plans) >= 4
+    for groups in plans:
+        params = space.params(groups)
+        trial = optuna.trial.FixedTrial(params)
+        assert space.suggest(trial) == tuple(sorted(groups, key=lambda g: g[1][0]))
 
 
 def test_dp_time_limit_keeps_a_valid_bound() -> None:

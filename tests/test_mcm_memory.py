@@ -10,7 +10,7 @@ from accelplan.execution.segments import price
 from accelplan.families.mcm import costs as mcm
 from accelplan.families.mcm import memory
 from accelplan.families.mcm.spec import MCMHardware
-from accelplan.problem import build_problem
+from accelplan.families import build_problem
 from accelplan.solvers import solve
 from accelplan.specs.lowering import Gemm, lower
 from accelplan.specs.network import flatten
@@ -209,6 +209,7 @@ def test_leading_elementwise_pass_is_not_the_first_output() -> None:
     assert problem.segments.boundary_bytes.tolist() == [64 * 32, 64 * 16 + 64 * 16, 64 * 8]
 
 
+@pytest.mark.slow
 def test_dp_matches_exhaustive_where_layers_spill() -> None:
     """Random small packages where some layer spills: dp and exhaustive enumeration find the same optimum."""
     checked = 0

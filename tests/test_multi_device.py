@@ -3,6 +3,7 @@ on-chip memory and the utilisation cap as a designer expects."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -11,8 +12,10 @@ import yaml
 from accelplan import api
 from accelplan.errors import SpecError
 from accelplan.plan import evaluate, plan_groups
-from accelplan.problem import build_problem
+from accelplan.families import build_problem
 from accelplan.solvers import STRATEGIES, solve
+
+from conftest import sweep
 
 SYSTEM = {
     "name": "md-test", "family": "multi-device",
@@ -118,10 +121,58 @@ def test_the_utilisation_cap_binds(tmp_path):
     assert capped.throughput < free.throughput
 
 
-@pytest.mark.parametrize("objective", ["latency", "energy"])
-def test_every_objective_is_solved_exactly_by_enumeration(tmp_path, objective):
-    plan = _best(tmp_path, objective=objective)
-    assert plan.feasible and plan.solver.gap == 0
+#: a small chain for brute force: 3 layers, up to 3 devices of 100 DSPs (the blocks compete for them), 16 blocks
+BRUTE = {"parallelism.per_dimension": [1, 4], "devices.0.device.dsp": 100}
+FIGURE = {"throughput": "throughput", "latency": "latency_ms", "energy": "energy_mj"}
+#: each objective's figure from the execution model's Metrics, in the plan's units (lower is better)
+SCORE = {"throughput": lambda m: -m.throughput, "latency": lambda m: m.latency_s * 1e3,
+         "energy": lambda m: m.energy_j * 1e3}
+
+
+def _chains(n_layers: int, most: int):
+    """Every cut of layers 0..n-1 into 1..most non-empty runs of consecutive layers, in order."""
+    for devices in range(1, min(n_layers, most) + 1):
+        for cuts in itertools.combinations(range(1, n_layers), devices - 1):
+            ends = (0, *cuts, n_layers)
+            yield [tuple(range(ends[i], ends[i + 1])) for i in range(devices)]
+
+
+@pytest.fixture(scope="module")
+def brute_force(tmp_path_factory):
+    """The optimum of each objective over every device-chain plan of the BRUTE system: every cut, every block
+    configuration per layer (no pruning), each priced by the execution model's metrics (what accelplan.plan.evaluate
+    reports). Groups are (device position, layer indices, configuration index per layer)."""
+    from accelplan.execution.devices import metrics
+
+    problem = build_problem(_study(tmp_path_factory.mktemp("brute"), **BRUTE))
+    best: dict[str, tuple[float, tuple]] = {}  # objective -> (score, groups)
+    priced = feasible = 0
+    for chain in _chains(problem.n_layers, problem.accelerator_slots):
+        for blocks in itertools.product(range(len(problem.configs)), repeat=problem.n_layers):
+            it = iter(blocks)
+            groups = tuple((d, layers, tuple(next(it) for _ in layers)) for d, layers in enumerate(chain))
+            met = metrics(problem, groups)
+            priced += 1
+            if met.violations:
+                continue
+            feasible += 1
+            for objective, score in SCORE.items():
+                if objective not in best or score(met) < best[objective][0]:
+                    best[objective] = (score(met), groups)
+    assert priced == 4 * len(problem.configs) ** 3 and 0 < feasible < priced  # 4 chains of 3 layers; the DSPs bind
+    return {objective: (abs(score), groups) for objective, (score, groups) in best.items()}
+
+
+@pytest.mark.parametrize("objective", ["throughput", "latency", "energy"])
+def test_every_objective_is_solved_exactly_by_enumeration(tmp_path, objective, brute_force):
+    """exhaustive's optimum of each objective is the best of every plan enumerated independently in the test."""
+    value, groups = brute_force[objective]
+    problem = build_problem(_study(tmp_path, **BRUTE), objective=objective)
+    assert getattr(evaluate(problem, groups), FIGURE[objective]) == pytest.approx(value, rel=1e-9)  # same units
+    plan = solve(problem, "exhaustive", time_limit_s=120)
+    assert plan.solver.status == "optimal" and plan.feasible, plan.solver.message
+    assert getattr(plan, FIGURE[objective]) == pytest.approx(value, rel=1e-9), groups
+    assert plan.objective_value() == pytest.approx(value, rel=1e-9)
 
 
 def test_which_strategies_cover_the_family(tmp_path):
@@ -189,6 +240,7 @@ def test_off_chip_memory_spreads_weights_and_an_oversized_layer_is_refused(tmp_p
         build_problem(_study(tmp_path, **{"devices.0.device.bram": "100 KB", "devices.0.device.memory.capacity": "100 KB"}))
 
 
+@pytest.mark.slow
 def test_llm_decode_on_the_built_in_chains_is_memory_bound():
     """LLaMA-7B decode (one token, 6.6 GB of int8 weights): the optimum streams weights and is paced by a device's
     memory; more devices with HBM give far more tokens/s than four cards behind PCIe."""
@@ -217,14 +269,14 @@ def test_tables_match_the_cost_functions(tmp_path):
 
 
 @pytest.mark.parametrize("strategy", ["optuna-tpe", "optuna-nsga2"])
-def test_optuna_on_device_chains_never_beats_the_optimum(tmp_path, strategy):
+@pytest.mark.parametrize("seed", (1, 6, 10))
+def test_optuna_on_device_chains_never_beats_the_optimum(seed: int, tmp_path, strategy):
     """Optuna searches cuts and per-layer blocks; every plan it returns is feasible and no better than the optimum."""
-    for seed in (1, 6, 10):
-        problem = build_problem(_random_system(tmp_path, seed))
-        best = solve(problem, "exhaustive", time_limit_s=60)
-        found = solve(problem, strategy, time_limit_s=30, trials=60, seed=seed)
-        assert found.solver.status == "feasible" and found.feasible
-        assert found.throughput <= best.throughput * (1 + 1e-9)
+    problem = build_problem(_random_system(tmp_path, seed))
+    best = solve(problem, "exhaustive", time_limit_s=60)
+    found = solve(problem, strategy, time_limit_s=30, trials=60, seed=seed)
+    assert found.solver.status == "feasible" and found.feasible
+    assert found.throughput <= best.throughput * (1 + 1e-9)
 
 
 def test_the_gpu_roofline_reference_by_hand():
@@ -244,16 +296,16 @@ def test_the_gpu_roofline_reference_by_hand():
 
 
 @pytest.mark.parametrize("objective", ["throughput", "latency", "energy"])
-def test_milp_equals_enumeration_on_random_systems(tmp_path, objective):
+@pytest.mark.parametrize("seed", sweep(range(16), 4))
+def test_milp_equals_enumeration_on_random_systems(seed: int, tmp_path, objective):
     """The device-chain MILP, an independent formulation, reaches the enumerated optimum for every objective."""
-    for seed in range(16):
-        problem = build_problem(_random_system(tmp_path, seed), objective=objective)
-        ref = solve(problem, "exhaustive", time_limit_s=120)
-        milp = solve(problem, "milp", time_limit_s=60)
-        assert milp.solver.status == ("optimal" if ref.feasible else "infeasible"), (seed, milp.solver.message)
-        if ref.feasible:
-            assert milp.objective_value() == pytest.approx(ref.objective_value(), rel=1e-6), seed
-            assert milp.solver.model_objective == pytest.approx(milp.objective_value(), rel=1e-5), seed
+    problem = build_problem(_random_system(tmp_path, seed), objective=objective)
+    ref = solve(problem, "exhaustive", time_limit_s=120)
+    milp = solve(problem, "milp", time_limit_s=60)
+    assert milp.solver.status == ("optimal" if ref.feasible else "infeasible"), (seed, milp.solver.message)
+    if ref.feasible:
+        assert milp.objective_value() == pytest.approx(ref.objective_value(), rel=1e-6), seed
+        assert milp.solver.model_objective == pytest.approx(milp.objective_value(), rel=1e-5), seed
 
 
 def test_a_device_plan_gives_back_its_groups(tmp_path):

@@ -77,6 +77,7 @@ def _freeze_mid_trial(victim: subprocess.Popen, engine: sqlalchemy.Engine, study
     raise AssertionError("the joining worker was never caught running a trial")
 
 
+@pytest.mark.slow
 def test_workers_share_a_study_and_a_killed_workers_trial_is_failed_and_retried(
         postgres_url: str, study_file: Path, tmp_path: Path) -> None:
     name = f"shared-{uuid.uuid4().hex[:10]}"

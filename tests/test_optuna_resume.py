@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 
 from accelplan.solvers.search import GRACE_S
 
@@ -20,6 +21,7 @@ def _states(db: Path) -> dict[str, int]:
     return {s.name: sum(t.state == s for t in study.trials) for s in optuna.trial.TrialState}
 
 
+@pytest.mark.slow
 def test_killed_search_resumes_with_finished_trials_and_fails_its_dead_one(tmp_path: Path) -> None:
     db = tmp_path / "search.db"
 

@@ -20,7 +20,7 @@ import yaml
 from accelplan import __version__
 from accelplan.cli import _parser, main
 from accelplan.outputs import OutputError, json_text, staged_folder, write_atomic
-from accelplan.reports.plan_file import plan_to_yaml, read_plan
+from accelplan.plan_file import plan_to_yaml, read_plan
 from conftest import require_tool
 
 CLI = [sys.executable, "-m", "accelplan.cli"]
@@ -77,6 +77,7 @@ def _staged_file(name: str):
     return lambda out: any((s / name).exists() for s in _staging(out))
 
 
+@pytest.mark.slow
 def test_sigkill_at_any_moment_leaves_all_old_or_all_new(study_file: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert main(["solve", str(study_file), *FAST, "--batch", "2", "-o", str(out), "--quiet"]) == 0
@@ -110,6 +111,7 @@ def test_sigkill_at_any_moment_leaves_all_old_or_all_new(study_file: Path, tmp_p
     capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_two_solves_into_one_folder_at_once_leave_one_complete_set(study_file: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     procs = [subprocess.Popen([*CLI, "solve", str(study_file), *FAST, "--batch", str(b), "-o", str(out), "--quiet"])
@@ -190,6 +192,7 @@ def test_a_read_only_output_folder_is_refused_before_solving(capsys) -> None:
         base.rmdir()
 
 
+@pytest.mark.slow
 def test_json_stdout_is_strict_json_and_nothing_else(study_file: Path, tmp_path: Path, capfd) -> None:
     runs = [["solve", str(study_file), *FAST],
             ["solve", str(study_file), *FAST, "--latency-max", "0.00001"],  # infeasible: no objective, no bound
@@ -217,6 +220,7 @@ def test_output_of_c_libraries_goes_to_stderr_under_json(tmp_path: Path) -> None
     assert "HiGHS" in proc.stderr and "raw fd 1 line" in proc.stderr and "python print" in proc.stderr
 
 
+@pytest.mark.slow
 def test_pareto_and_compare_execution_honour_execution(study_file: Path, tmp_path: Path, capsys) -> None:
     assert main(["pareto", str(study_file), "--execution", "spatial", "--batch", "2", "--points", "2",
                  "-o", str(tmp_path), "--json"]) == 0
@@ -231,7 +235,7 @@ def test_pareto_and_compare_execution_honour_execution(study_file: Path, tmp_pat
     for command in ("pareto", "compare-execution"):
         assert main([command, str(study_file), "--execution", "spatial,pipelined", "-o", str(tmp_path)]) == 2
         err = capsys.readouterr().err
-        assert "'pipelined' not an execution model of versal-aie; valid: sequential, spatial, hybrid" in err
+        assert "'pipelined' not an execution model of versal-aie; valid: sequential, spatial, replicated, hybrid" in err
 
 
 def test_plan_yaml_describes_itself_and_validates_as_a_plan(study_file: Path, tmp_path: Path, capsys) -> None:

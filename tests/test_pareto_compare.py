@@ -11,11 +11,11 @@ import pytest
 from accelplan import api
 from accelplan.cli import main
 from accelplan.plan import metrics
-from accelplan.reports.plan_file import read_plan
+from accelplan.plan_file import read_plan
 from accelplan.solvers.exhaustive import partitions
 from accelplan.sweeps import exact_front, pareto_fronts
 
-from conftest import random_problem, variant
+from conftest import random_problem, sweep, variant
 
 
 def brute_force_front(problem) -> list[tuple[float, float]]:
@@ -41,7 +41,7 @@ def _non_dominated(points) -> bool:
 
 
 # batch 1 (latency = sum of stage times) gives fronts of 2-4 points on these seeds; batch 2 mostly 1-2
-@pytest.mark.parametrize("seed,batch", [(13, 1), (16, 1), (17, 1), (24, 1), (27, 1), (12, 2), (23, 2)])
+@pytest.mark.parametrize("seed,batch", sweep([(13, 1), (16, 1), (17, 1), (24, 1), (27, 1), (12, 2), (23, 2)], 2))
 @pytest.mark.parametrize("strategy", ["milp", "cpsat", "dp"])
 def test_exact_front_is_the_brute_force_front(seed: int, batch: int, strategy: str) -> None:
     problem = variant(random_problem(seed, "throughput", layers=(3, 4)), latency_max_s=None, batch=batch,
@@ -55,11 +55,13 @@ def test_exact_front_is_the_brute_force_front(seed: int, batch: int, strategy: s
         assert gl == pytest.approx(el, rel=1e-6) and gt == pytest.approx(et, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_bert_base_hybrid_front_dominates_pure_fronts() -> None:
     study = api.make_study(Path(__file__).parent.parent / "specs/studies/bert-base_vck190.yaml")
     problem, fronts = api.pareto_study(study, "auto", points=3, time_limit_s=4)  # first points proven in seconds
     by = {f.execution: f for f in fronts}
-    assert set(by) == {"sequential", "spatial", "hybrid"}
+    assert set(by) == {"sequential", "spatial", "replicated", "hybrid"}
+    assert by["replicated"].exact  # dp proves each of its points
     for front in fronts:
         assert front.points and _non_dominated(front.points)
         assert all(p.plan.feasible and p.latency_ms <= 70 for p in front.points)
@@ -71,6 +73,7 @@ def test_bert_base_hybrid_front_dominates_pure_fronts() -> None:
     assert max(h.throughput for h in by["hybrid"].points) == pytest.approx(1502.70, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_compare_json_and_files(study_file: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "compare"  # each command writes <-o>/<command>/
     code = main(["compare", str(study_file), "--strategies", "milp,cpsat,dp,optuna-tpe,exhaustive",
@@ -93,11 +96,12 @@ def test_compare_json_and_files(study_file: Path, tmp_path: Path, capsys) -> Non
     assert read_plan(out / "plan.yaml").throughput == pytest.approx(optimum, rel=1e-6)
 
 
+@pytest.mark.slow
 def test_pareto_command_writes_csv_png_and_plans(study_file: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "pareto"  # each command writes <-o>/<command>/
     assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "4", "-o", str(tmp_path), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert {r["execution"] for r in rows} == {"sequential", "spatial", "hybrid"}
+    assert {r["execution"] for r in rows} == {"sequential", "spatial", "replicated", "hybrid"}
     assert (out / "pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     header = (out / "pareto.csv").read_text().splitlines()[0]
     assert header.startswith("execution,point,latency_ms,throughput,energy_mj")

@@ -15,7 +15,7 @@ import yaml
 
 from accelplan.api import make_study
 from accelplan.plan import evaluate
-from accelplan.problem import build_problem
+from accelplan.families import build_problem
 
 from conftest import ROOT
 

@@ -9,7 +9,7 @@ import pytest
 
 from accelplan import api
 from accelplan.cli import main
-from accelplan.problem import build_problem
+from accelplan.families import build_problem
 from accelplan.solvers import solve
 
 LLAMA = "specs/studies/llama-7b-decode_u250-x32.yaml"
@@ -21,6 +21,7 @@ def a100_decode():
     return solve(build_problem(api.make_study(model="llama-7b-decode", hardware="a100", batch=1)), "dp", time_limit_s=30)
 
 
+@pytest.mark.slow
 def test_solve_reports_the_family_reference(tmp_path, capsys, a100_decode):
     """A multi-device study is compared with the A100 unless it says otherwise; the figures are the A100's own plan."""
     assert main(["solve", LLAMA, "-o", str(tmp_path), "--json", "--time-limit", "30"]) == 0
@@ -37,6 +38,7 @@ def test_solve_reports_the_family_reference(tmp_path, capsys, a100_decode):
     assert "Against a100" in (tmp_path / "solve" / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_reference_none_and_a_named_reference(tmp_path, capsys):
     """``--reference none`` drops it; a versal study has none by default and takes one when named."""
     assert main(["solve", LLAMA, "--reference", "none", "-o", str(tmp_path / "a"), "--json", "--time-limit", "30"]) == 0
@@ -62,6 +64,7 @@ def test_a_bad_reference_is_refused_with_its_line(tmp_path, capsys):
     assert main(["validate", str(study)]) == 2
 
 
+@pytest.mark.slow
 def test_compare_execution_lists_the_reference_last(tmp_path, capsys, a100_decode):
     assert main(["compare-execution", LLAMA, "-o", str(tmp_path), "--time-limit", "30"]) == 0
     folder = tmp_path / "compare-execution"

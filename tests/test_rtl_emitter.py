@@ -18,7 +18,7 @@ from accelplan.emitters import emit
 from accelplan.emitters.rtl import VIVADO_COMMANDS, prefixes
 from accelplan.errors import SolveError
 from accelplan.plan import AcceleratorPlan, Plan
-from accelplan.reports.plan_file import read_plan, write_plan
+from accelplan.plan_file import read_plan, write_plan
 from accelplan.solvers import solve
 
 from conftest import random_problem, require_tool
@@ -141,6 +141,7 @@ def test_small_plan_emits_lints_and_builds(small_plan: Path, tmp_path: Path, cap
     assert "accelplan_stream_reshape" in (tmp_path / "device1" / "top.sv").read_text()  # 8-element beats -> 4
 
 
+@pytest.mark.slow
 def test_gpt3_xl_on_four_u250(gpt3_plan: Path, tmp_path: Path) -> None:
     plan = read_plan(gpt3_plan)
     assert len(plan.accelerators) == 4 and {a.part for a in plan.accelerators} == {"xcu250-figd2104-2L-e"}

@@ -17,8 +17,9 @@ from accelplan.execution.pipeline import scheduled_latency_s
 from accelplan.objective import objective
 from accelplan.outputs import json_text
 from accelplan.plan import evaluate, metrics
-from accelplan.problem import DeviceTables, Layer, Problem, SegmentTables, build_problem
-from accelplan.reports.plan_file import RunFacts, plan_data, write_plan
+from accelplan.problem import DeviceTables, Layer, Problem, SegmentTables
+from accelplan.families import build_problem
+from accelplan.plan_file import RunFacts, plan_data, write_plan
 from accelplan.reports.simulate import simulation_json, simulation_markdown, simulation_table
 from accelplan.simulate import TOLERANCE, replay, simulate
 from accelplan.simulate.source import COMMAND_LINE
@@ -326,6 +327,7 @@ def test_solve_gives_a_re_entrant_plans_scheduled_latency(bert, tmp_path: Path) 
     assert "scheduled_latency_ms" not in plan_data(spatial.plan)
 
 
+@pytest.mark.slow
 def test_a_latency_bound_met_only_by_the_closed_form_is_said(bert) -> None:
     """Under a latency bound between the plan's closed form and its scheduled latency, the strategies (bounding the
     closed form) return the plan, and its message says that its batch takes longer as scheduled."""
@@ -393,6 +395,7 @@ def test_trace_is_trace_event_format(bert) -> None:
         json.loads((folder / "simulate.json").read_text())["latency_ms"]["simulated"] * 1e3)
 
 
+@pytest.mark.slow
 def test_device_chain_study(tmp_path, capsys) -> None:
     """LLaMA-7B decode on 32 U250 (dp, under a second): blocks, device memories and links replayed."""
     plan_file = solved(api.make_study(STUDIES / "llama-7b-decode_u250-x32.yaml"), tmp_path)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 SCRIPT = r"""
 import highspy, pyomo.environ as pyo
 from ortools.sat.python import cp_model
@@ -37,6 +39,7 @@ print(highs_value, int(s.ObjectiveValue()), glop.Objective().Value())
 """
 
 
+@pytest.mark.slow
 def test_highs_and_ortools_in_one_process() -> None:
     for order in ("", "from ortools.sat.python import cp_model\n"):  # OR-Tools imported first, then last
         proc = subprocess.run([sys.executable, "-c", order + SCRIPT], capture_output=True, text=True, timeout=120)

@@ -139,7 +139,7 @@ def test_bad_hardware_specs(old: str, new: str, fragments: list[str], tmp_path: 
 @pytest.mark.parametrize("text,line,fragments", [
     ("model: bert-base\nhardware: vck999\n", 2, ["hardware", "no built-in hardware named 'vck999'", "vck190"]),
     ("model: nope.yaml\nhardware: vck190\n", 1, ["model", "not found"]),
-    ("model: bert-base\nhardware: vck190\nexecution: parallel\n", 3, ["execution", "'parallel' does not apply", "valid: sequential, spatial, hybrid"]),
+    ("model: bert-base\nhardware: vck190\nexecution: parallel\n", 3, ["execution", "'parallel' does not apply", "valid: sequential, spatial, replicated, hybrid"]),
     ("model: bert-base\nhardware: vck190\nconstraints:\n  latency_max_ms: -1\n", 4, ["constraints.latency_max_ms", "greater than 0"]),
     ("model: bert-base\nhardware: vck190\nconstraints:\n  latency: 5\n", 4, ["constraints.latency", "latency_max_ms"]),
     ("", None, ["file is empty"]),
@@ -183,7 +183,7 @@ def test_schema_command_prints_json_schema(capsys) -> None:
     assert main(["schema", "study"]) == 0
     study = json.loads(capsys.readouterr().out)
     enum = next(a["enum"] for a in study["properties"]["execution"]["anyOf"] if "enum" in a)
-    assert set(enum) == {"sequential", "spatial", "hybrid", "layer-sequential", "segmented-pipeline", "merged-pipeline",
+    assert set(enum) == {"sequential", "spatial", "replicated", "hybrid", "layer-sequential", "segmented-pipeline", "merged-pipeline",
                          "device-pipeline", "roofline"}
 
 

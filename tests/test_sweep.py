@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from accelplan import api, cli
-from accelplan.reports.plan_file import read_plan
+from accelplan.plan_file import read_plan
 from accelplan.sweep.cache import PointCache
 from accelplan.sweep.results import PointResult
 from accelplan.sweep.run import PointTask, solve_point
@@ -63,6 +63,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+@pytest.mark.slow
 def test_rows_equal_each_point_solved_alone_and_a_second_run_solves_nothing(tmp_path, scheduler, capsys):
     sweep_file = _write(tmp_path, SMALL)
     out, cache = tmp_path / "out" / "sweep", tmp_path / "cache"
@@ -149,6 +150,7 @@ grid:
 """
 
 
+@pytest.mark.slow
 def test_a_killed_sweep_resumed_solves_only_the_unfinished_points(tmp_path, scheduler):
     sweep_file = _write(tmp_path, EIGHT)
     cache = tmp_path / "cache"
@@ -171,6 +173,7 @@ def test_a_killed_sweep_resumed_solves_only_the_unfinished_points(tmp_path, sche
     assert {k: PointCache(cache).path(k).stat().st_mtime_ns for k in finished} == stamps  # not rewritten
 
 
+@pytest.mark.slow
 def test_a_killed_workers_point_is_retried(tmp_path, scheduler):
     from distributed import Client
 
@@ -211,7 +214,7 @@ def test_a_killed_workers_point_is_retried(tmp_path, scheduler):
     ("grid:\n  hardware:\n    aie.units: [100, -5]\n", "grid.hardware.aie.units[1]", "hardware field aie.units"),
     ("grid:\n  hardware:\n    aie.units: [900]\n", "grid.hardware.aie.units[0]", "holds fewer than 900 units"),
     ("grid:\n  batch: [4, 0]\n", "grid.batch[1]", "greater than 0"),
-    ("grid:\n  execution: [hybrid, merged-pipeline]\n", "grid.execution[1]", "valid: sequential, spatial, hybrid"),
+    ("grid:\n  execution: [hybrid, merged-pipeline]\n", "grid.execution[1]", "valid: sequential, spatial, replicated, hybrid"),
     ("grid:\n  model: [bert-base, no-such-model]\n", "grid.model[1]", "no built-in model named 'no-such-model'"),
     ("grid:\n  colour: [red]\n", "grid.colour", "unknown field; allowed fields here: hardware, model, batch"),
     ("points:\n  - {hardware: {mesh: [2, 2]}}\n", "points[0].hardware.mesh", "not a field of versal-aie hardware"),

@@ -69,10 +69,6 @@ class ToyFamily(Family):
             capacity=np.array([float(hw.units)]), ddr_period_s=0.0, static_power_w=hw.static_power_w,
             peak_macs_per_unit_s=float(hw.macs_per_cycle * hw.clock_hz))
 
-    def evaluate(self, problem, groups, solver=None, check_bounds=True):
-        from accelplan.plan import pipeline_plan
-        return pipeline_plan(problem, groups, solver, check_bounds)
-
 
 FAMILY = ToyFamily(
     name="toy-units", spec=ToyHardware, default_strategy="dp", baseline_execution="chain",

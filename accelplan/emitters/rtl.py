@@ -27,10 +27,10 @@ from pathlib import Path
 from ..errors import SolveError
 from ..outputs import write_atomic
 from ..plan import AcceleratorPlan, Plan
+from .vitis import INT_MAX
 
 #: bits per element of the integer data types the blocks compute in
 DATA_BITS = {"int8": 8, "int16": 16, "int32": 32}
-INT32_MAX = 2**31 - 1
 BLOCK = "accelplan_stream_linear"
 RESHAPE = "accelplan_stream_reshape"
 #: the Vivado commands build.tcl calls (a test stubs them to run it in plain tclsh)
@@ -308,9 +308,9 @@ def layer_parameters(acc: AcceleratorPlan) -> list[dict[str, int]]:
         for param, value in values.items():
             if isinstance(value, bool) or not hasattr(value, "__index__"):  # int or numpy integer
                 raise _fail(acc, f"layer {name!r}: {param} = {value!r} is not an integer")
-            if not 1 <= value <= INT32_MAX:
+            if not 1 <= value <= INT_MAX:
                 raise _fail(acc, f"layer {name!r}: {param} = {value} does not fit a positive 32-bit int "
-                                 f"(1 .. {INT32_MAX}) of SystemVerilog")
+                                 f"(1 .. {INT_MAX}) of SystemVerilog")
             values[param] = int(value.__index__())
         values["WEIGHTS_ON_CHIP"] = int(place == "on-chip")
         out.append(values)
@@ -329,7 +329,7 @@ def _check_derived(acc: AcceleratorPlan, name: str, values: dict[str, int], bits
                "the weight word width in bits (pk x pn x DATA_WIDTH)": pk * pn * bits,
                "the output beat width in bits (pm x pn x DATA_WIDTH)": pm * pn * bits}
     for what, value in derived.items():
-        if value > INT32_MAX:
+        if value > INT_MAX:
             raise _fail(acc, f"layer {name!r}: {what} = {value} does not fit a 32-bit int of SystemVerilog")
 
 

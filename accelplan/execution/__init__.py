@@ -2,7 +2,8 @@
 
 A hardware family declares the execution models it offers as :class:`ExecutionModel` objects;
 everything outside the family reads their properties (their :class:`Form` and rules), never
-their names. Three forms exist:
+their names. A form is a registered object (:class:`Form` names it and the module that implements it;
+the module's ``FORM`` follows the contract of :class:`~accelplan.execution.form.PlanForm`). The forms:
 
 - :attr:`Form.PIPELINE` (:mod:`accelplan.execution.pipeline`): accelerators carved out of one
   device run their layers for every input, pipelined; a plan is a set of groups (configuration,
@@ -13,24 +14,68 @@ their names. Three forms exist:
 - :attr:`Form.DEVICES` (:mod:`accelplan.execution.devices`): the layer chain is cut into runs, one
   per device of a chain of devices; on its device each layer is its own block with its own
   configuration (parallelism, where its weights live); a plan is a set of groups (device position,
-  layers, configuration per layer), priced per input.
+  layers, configuration per layer), priced per input;
+- :attr:`Form.REPLICATED` (:mod:`accelplan.execution.replicated`): data-parallel replicas, k identical
+  accelerators each running the whole model on its own inputs; a plan is one group (configuration,
+  replicas), priced per input.
+
+A new form is a module with a ``FORM`` object and one member of :class:`Form`; strategies that solve it
+name an implementation for it (:mod:`accelplan.solvers.registry`).
 """
 
 from __future__ import annotations
 
 import enum
+import importlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .form import PlanForm
 
 
 SAME_INSTANT_S = 1e-12  # schedules: events closer than a picosecond are one instant (float sums differ in the last bits)
 
 
 class Form(enum.Enum):
-    """The shape of a plan and the model that prices it."""
+    """The registry of plan forms: each member's value is the module holding its ``FORM`` (loaded on first use)."""
 
-    PIPELINE = "pipeline"
-    SEGMENTS = "segments"
-    DEVICES = "devices"
+    PIPELINE = "accelplan.execution.pipeline"
+    SEGMENTS = "accelplan.execution.segments"
+    DEVICES = "accelplan.execution.devices"
+    REPLICATED = "accelplan.execution.replicated"
+
+    @property
+    def label(self) -> str:
+        """The form's name as users read it (pipeline, segments, ...)."""
+        return self.name.lower()
+
+    @property
+    def model(self) -> "PlanForm":
+        """The form's implementation (its module's ``FORM``)."""
+        return load_form(self)
+
+
+_LOADED: dict[Form, "PlanForm"] = {}
+
+
+def form_named(label: str) -> Form:
+    """The form called ``label`` (pipeline, segments, ...); a ``KeyError`` names the valid ones."""
+    for form in Form:
+        if form.label == label:
+            return form
+    raise KeyError(f"unknown plan form {label!r}; valid: {', '.join(f.label for f in Form)}")
+
+
+def load_form(form: Form) -> "PlanForm":
+    """The ``FORM`` of ``form``'s module, checked against :class:`~accelplan.execution.form.PlanForm` once."""
+    if form not in _LOADED:
+        from .form import PlanForm
+        impl = importlib.import_module(form.value).FORM
+        if not isinstance(impl, PlanForm):
+            raise TypeError(f"{form.value}.FORM is not a PlanForm")
+        _LOADED[form] = impl
+    return _LOADED[form]
 
 
 @dataclass(frozen=True)

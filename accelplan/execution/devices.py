@@ -1,6 +1,6 @@
 """The devices form: the layer chain cut into runs, one per device of a chain, every layer its own block.
 
-A plan is a tuple of groups ``(device position d, layer indices, configuration per layer)``; the
+A plan is a tuple of :class:`DeviceGroup` ``(device position d, layer indices, configuration per layer)``; the
 devices used are positions 0..D-1 of the chain, in layer order. Per input, in seconds (the
 problem's :class:`~accelplan.problem.DeviceTables`, ``k`` the kind of device ``d``):
 
@@ -19,16 +19,68 @@ the streamed weights within its off-chip memory.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from ..plan import AcceleratorPlan, Budget, Plan, SolverFacts, priced_plan
 from . import Metrics, bound_violations
+from .form import PlanForm
 
 if TYPE_CHECKING:
     from ..problem import Problem
 
-Groups = tuple[tuple[int, tuple[int, ...], tuple[int, ...]], ...]
+
+@dataclass(frozen=True, eq=False)
+class DeviceTables:
+    """What the devices model needs (see the module docstring), per device kind ``k``,
+    layer ``l`` and block configuration ``c``; ``chain[d]`` is the kind of the ``d``-th device."""
+
+    kinds: tuple[str, ...]
+    parts: tuple[str, ...]  # FPGA part number per kind ("" when the spec gives none)
+    chain: tuple[int, ...]
+    time_s: np.ndarray  # (K, L, C) per input
+    energy_j: np.ndarray  # (K, L, C) per input
+    fabric: np.ndarray  # (C, 3): DSP, LUT, FF of a block
+    capacity: np.ndarray  # (K, 4): DSP, LUT, FF, on-chip bytes, within the utilisation cap
+    weight_bytes: np.ndarray  # (L,)
+    onchip: np.ndarray  # (C,) bool: weights on chip
+    memory_bandwidth: np.ndarray  # (K,) bytes/s
+    memory_capacity: np.ndarray  # (K,) bytes of off-chip memory for streamed weights
+    clock_hz: np.ndarray  # (K,)
+    static_power_w: np.ndarray  # (K,)
+    boundary_bytes: np.ndarray  # (L+1,) bytes per input crossing a cut before layer p (p = L: the output)
+    link_bandwidth: float
+    link_latency_s: float
+    link_j_per_byte: float
+
+
+class DeviceGroup(NamedTuple):
+    """One device of a chain: its position, its consecutive layers and each layer's block configuration."""
+
+    device: int
+    layers: tuple[int, ...]
+    configs: tuple[int, ...]
+
+
+Groups = tuple[DeviceGroup, ...]
+
+
+@dataclass(frozen=True)
+class DevicePlan(AcceleratorPlan):
+    """A device of the chain: one block per layer, with its parallelism and where its weights live."""
+
+    array: tuple[int, int, int] = (1, 1, 1)  # (blocks, 1, 1)
+    buffer_bytes: int = 0  # weights on chip
+    layer_tiles: tuple[tuple[int, int, int], ...] = ()  # per layer the block's parallelism (m, k, n)
+    placements: tuple[str, ...] = ()  # per layer where its weights live (on-chip | streamed)
+    part: str = ""  # the FPGA part the device's build targets
+
+    @property
+    def tiles(self) -> dict[str, list]:
+        return {"layer_tiles": [list(t) for t in self.layer_tiles], "placements": list(self.placements)}
+
+
 RESOURCES = ("DSP", "LUT", "FF", "on-chip bytes")
 
 
@@ -151,21 +203,80 @@ def block_options(problem: "Problem", layer: int) -> list[int]:
     return keep
 
 
-def plan_groups(problem: "Problem", accelerators, index: dict[str, int]) -> Groups:
-    """The groups of a device-chain plan's ``accelerators`` (:class:`~accelplan.plan.AcceleratorPlan`, one per device):
-    per device its position, layers (``index``: layer name -> index) and each layer's block configuration, the one
-    with that layer's parallelism (``layer_tiles``: pm, pk, pn) and weight placement; a ``KeyError`` names a layer
-    whose block is not in the problem's menu."""
+def _device(problem: "Problem", group: DeviceGroup, load: DeviceLoad, period: float, start: float) -> DevicePlan:
     t = problem.devices
+    d, ls, cs = group
+    macs = sum(problem.layers[l].gemm.macs for l in ls)
+    lanes = sum(problem.configs[c].lanes for c in cs)
+    busy = load.busy_s
+    return DevicePlan(
+        index=d, config=t.kinds[load.kind], units=int(load.use[0]), layers=tuple(problem.layers[l].name for l in ls),
+        ops=tuple(op for l in ls for op in problem.layers[l].ops), busy_ms=busy * 1e3,
+        utilization=busy / period if period else 0.0,
+        mac_efficiency=macs / (lanes * float(t.clock_hz[load.kind]) * busy) if busy else 0.0,
+        start_ms=start * 1e3, pace_ms=period * 1e3,
+        gemms=tuple((g.m, g.k, g.n, g.count) for g in (problem.layers[l].gemm for l in ls)),
+        array=(len(ls), 1, 1), buffer_bytes=int(load.use[3]),
+        layer_tiles=tuple((problem.configs[c].pm, problem.configs[c].pk, problem.configs[c].pn) for c in cs),
+        placements=tuple("on-chip" if problem.configs[c].onchip else "streamed" for c in cs),
+        part=t.parts[load.kind])
+
+
+def _budgets(problem: "Problem", devices: list[DeviceLoad]) -> tuple[Budget, ...]:
     out = []
-    for a in accelerators:
-        configs = []
-        for name, tile, place in zip(a.layers, a.layer_tiles, a.placements, strict=True):
-            onchip = place == "on-chip"
-            match = next((c for c, cfg in enumerate(problem.configs)
-                          if (cfg.pm, cfg.pk, cfg.pn) == tuple(tile) and bool(t.onchip[c]) == onchip), None)
-            if match is None:
-                raise KeyError(f"layer {name}: no block configuration with parallelism {list(tile)} and weights {place}")
-            configs.append(match)
-        out.append((a.index, tuple(index[n] for n in a.layers), tuple(configs)))
+    for d, load in enumerate(devices):
+        cap = problem.devices.capacity[load.kind]
+        out += [Budget(f"device {d}: {name}", used, float(c), "B" if name.endswith("bytes") else "")
+                for name, used, c in zip(RESOURCES, load.use, cap)]
     return tuple(out)
+
+
+class DevicesForm(PlanForm):
+    """A chain of devices, a run of layers on each, every layer its own block (see the module docstring)."""
+
+    name = "devices"
+    group = DeviceGroup
+    accelerator = DevicePlan
+    replay = "accelplan.simulate.devices:layout"
+    streams = True
+
+    def metrics(self, problem: "Problem", groups: Groups, check_bounds: bool = True) -> Metrics:
+        return metrics(problem, groups, check_bounds)
+
+    def plan(self, problem: "Problem", groups: Groups, solver: SolverFacts | None = None,
+             check_bounds: bool = True) -> Plan:
+        """Price ``groups`` and describe every device."""
+        groups = tuple(sorted((DeviceGroup(g.device, tuple(g.layers), tuple(g.configs)) for g in groups),
+                              key=lambda g: g.device))
+        met = metrics(problem, groups, check_bounds)
+        accs, budgets, what = [], (), ""
+        if met.period_s != float("inf"):
+            devices = loads(problem, groups)
+            start = 0.0
+            for group, load in zip(groups, devices):
+                accs.append(_device(problem, group, load, met.period_s, start))
+                start += sum(load.block_s) + (problem.devices.link_latency_s if load.link_bytes else 0.0)
+            budgets, what = _budgets(problem, devices), bottleneck(problem, groups, devices)
+        return priced_plan(problem, met, accs, solver, budgets=budgets, bottleneck=what)
+
+    def plan_groups(self, problem: "Problem", plan: Plan) -> Groups:
+        """Per device its position, layers and each layer's block configuration, the one with that layer's
+        parallelism (``layer_tiles``: pm, pk, pn) and weight placement; a ``KeyError`` names a layer whose block
+        is not in the problem's menu."""
+        t = problem.devices
+        index = {layer.name: i for i, layer in enumerate(problem.layers)}
+        out = []
+        for a in plan.accelerators:
+            configs = []
+            for name, tile, place in zip(a.layers, a.layer_tiles, a.placements, strict=True):
+                onchip = place == "on-chip"
+                match = next((c for c, cfg in enumerate(problem.configs)
+                              if (cfg.pm, cfg.pk, cfg.pn) == tuple(tile) and bool(t.onchip[c]) == onchip), None)
+                if match is None:
+                    raise KeyError(f"layer {name}: no block configuration with parallelism {list(tile)} and weights {place}")
+                configs.append(match)
+            out.append(DeviceGroup(a.index, tuple(index[n] for n in a.layers), tuple(configs)))
+        return tuple(out)
+
+
+FORM = DevicesForm()

@@ -1,6 +1,6 @@
 """The pipeline form: accelerators carved out of one device, each running its layers for every input.
 
-A plan is a tuple of groups ``(configuration index, layer indices)``, one per accelerator. Per
+A plan is a tuple of :class:`PipelineGroup` ``(config, layers)``, one per accelerator. Per
 input, in seconds (what :func:`metrics` computes from the problem's tables):
 
 - busy_a      = sum of the times of accelerator a's layers                      [stage time]
@@ -21,16 +21,45 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from ..plan import AcceleratorPlan, Budget, Plan, SolverFacts, priced_plan
 from . import SAME_INSTANT_S, Metrics, bound_violations
+from .form import PlanForm
 
 if TYPE_CHECKING:
     from ..problem import Problem
 
-Groups = tuple[tuple[int, tuple[int, ...]], ...]  # (configuration index, layer indices) per accelerator
+
+class PipelineGroup(NamedTuple):
+    """One accelerator of a pipeline plan: its configuration (index into ``problem.configs``) and layer indices."""
+
+    config: int
+    layers: tuple[int, ...]
+
+
+Groups = tuple[PipelineGroup, ...]
+
+
+@dataclass(frozen=True)
+class PipelineAccelerator(AcceleratorPlan):
+    """A pipeline accelerator as its family's build flows name it (versal-aie: an A x B x C array of AI Engines,
+    each computing an engine tile, with its PLIO ports and PL buffer; families that do not name a field leave
+    its default)."""
+
+    array: tuple[int, int, int] = (1, 1, 1)
+    engine_tile: tuple[int, int, int] = (1, 1, 1)
+    ports_in: int = 0
+    ports_out: int = 0
+    ports_lhs: int = 0  # of ports_in, the LHS streams (the rest carry the RHS)
+    buffer_bytes: int = 0
+
+    @property
+    def tiles(self) -> dict[str, list[int]]:
+        """Engine array shape and per-engine tile, as named in reports and configs."""
+        return {"array": list(self.array), "engine_tile": list(self.engine_tile)}
 
 
 def structure_violations(problem: "Problem", groups: Groups) -> list[str]:
@@ -151,3 +180,78 @@ def scheduled_latency_s(problem: "Problem", groups: Groups, busy_s: tuple[float,
     if not reentry(problem, groups).returns:
         return None
     return batch_makespan_s(problem, groups) + (problem.batch - 1) * (period_s - max(busy_s))
+
+
+def ordered(groups: Groups) -> Groups:
+    """Groups with sorted layers, by first layer."""
+    out = [PipelineGroup(g.config, tuple(sorted(g.layers))) for g in groups]
+    return tuple(sorted(out, key=lambda g: g.layers[0] if g.layers else 1 << 30))
+
+
+def _accelerator(problem: "Problem", index: int, group: PipelineGroup, busy: float, period: float,
+                 start: float) -> PipelineAccelerator:
+    cfg = problem.configs[group.config]
+    ls = group.layers
+    macs = sum(problem.layers[l].gemm.macs for l in ls)
+    return PipelineAccelerator(
+        index=index, **cfg.plan_fields(), layers=tuple(problem.layers[l].name for l in ls),
+        ops=tuple(op for l in ls for op in problem.layers[l].ops), busy_ms=busy * 1e3,
+        utilization=busy / period if period else 0.0,
+        mac_efficiency=macs / (cfg.units * problem.peak_macs_per_unit_s * busy) if busy else 0.0,
+        start_ms=start * 1e3, pace_ms=period * 1e3,
+        gemms=tuple((g.m, g.k, g.n, g.count) for g in (problem.layers[l].gemm for l in ls)))
+
+
+def budgets(problem: "Problem", groups: Groups, period_s: float) -> tuple[Budget, ...]:
+    """The shared resources' use, and the DDR time per input against the period when the problem streams from DDR."""
+    use = usage(problem, groups)
+    out = [Budget(name, float(u), float(cap), unit)
+           for name, u, cap, unit in zip(problem.resources, use, problem.capacity, problem.resource_units)]
+    if problem.ddr_period_s:
+        out.append(Budget("DDR time per input (of the period)", problem.ddr_period_s * 1e3, period_s * 1e3, "ms"))
+    return tuple(out)
+
+
+class PipelineForm(PlanForm):
+    """Accelerators carved out of one device, pipelined (see the module docstring)."""
+
+    name = "pipeline"
+    group = PipelineGroup
+    accelerator = PipelineAccelerator
+    replay = "accelplan.simulate.pipeline:layout"
+    streams = True
+
+    def metrics(self, problem: "Problem", groups: Groups, check_bounds: bool = True) -> Metrics:
+        return metrics(problem, groups, check_bounds)
+
+    def plan(self, problem: "Problem", groups: Groups, solver: SolverFacts | None = None,
+             check_bounds: bool = True) -> Plan:
+        """Per accelerator its configuration's own fields (``config.plan_fields()``), layers and timing."""
+        groups = ordered(groups)
+        met = metrics(problem, groups, check_bounds)
+        period, start, accs = met.period_s, 0.0, []
+        for i, (group, busy) in enumerate(zip(groups, met.busy_s)):
+            accs.append(_accelerator(problem, i, group, busy, period, start))
+            start += busy
+        scheduled = None  # a plan missing a layer has no schedule
+        if period != float("inf") and not structure_violations(problem, groups):
+            scheduled = scheduled_latency_s(problem, groups, met.busy_s, period)
+        return priced_plan(problem, met, accs, solver, budgets=budgets(problem, groups, period),
+                           scheduled_latency_ms=None if scheduled is None else scheduled * 1e3)
+
+    def plan_groups(self, problem: "Problem", plan: Plan) -> Groups:
+        index = {layer.name: i for i, layer in enumerate(problem.layers)}
+        labels = {cfg.label: c for c, cfg in enumerate(problem.configs)}
+        return tuple(PipelineGroup(labels[a.config], tuple(index[n] for n in a.layers)) for a in plan.accelerators)
+
+    def replay_latency_s(self, problem: "Problem", groups: Groups, analytical: Metrics) -> float:
+        """A re-entrant plan's scheduled latency (the closed form is no schedule's), else the closed form."""
+        scheduled = scheduled_latency_s(problem, groups, analytical.busy_s, analytical.period_s)
+        return analytical.latency_s if scheduled is None else scheduled
+
+    def handoffs(self, problem: "Problem", groups: Groups) -> tuple[int, int]:
+        moves = reentry(problem, groups)
+        return moves.handoffs, moves.returns
+
+
+FORM = PipelineForm()

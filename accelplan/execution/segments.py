@@ -32,12 +32,80 @@ pieces and the dp strategy, the exhaustive strategy and the evaluator all price 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ..problem import Problem
+from ..plan import AcceleratorPlan, Budget, Plan, SolverFacts, priced_plan
 from . import Metrics, bound_violations
+from .form import PlanForm
 from .prefix import prefix_sums
+
+if TYPE_CHECKING:
+    from ..problem import Problem
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentTables:
+    """What the segment model needs beyond ``time_s``/``energy_j`` (see the module docstring).
+
+    Per layer ``l`` and cluster configuration ``c``: the mapping chosen (the family's record of
+    partition and tile), the weight and buffer bytes each unit holds; per layer its weight bytes;
+    per cut point ``p`` (0..L) the bytes per input that cross DRAM when a segment starts or ends
+    there; per placement (snake offset ``u``) and configuration the mean hops from the DRAM controllers.
+    """
+
+    chiplets: int
+    mappings: tuple[tuple[Any, ...], ...]
+    sram_weight_bytes: np.ndarray  # (L, C) per chiplet
+    sram_buffer_bytes: np.ndarray  # (L, C) per chiplet
+    sram_bytes: float  # per chiplet
+    weight_bytes: np.ndarray  # (L,)
+    boundary_bytes: np.ndarray  # (L+1,)
+    dram_bandwidth: float
+    dram_byte_j: float  # per byte to or from DRAM, NoP hops from the controllers averaged over the mesh
+    reconfiguration_s: float
+    dram_access_j: float  # per byte, the DRAM access alone
+    nop_byte_hop_j: float  # per byte per NoP hop
+    dram_hops: np.ndarray  # (chiplets+1, C): mean hops from DRAM to a cluster placed at snake offset u (inf: no room)
+
+
+class SegmentGroup(NamedTuple):
+    """One cluster of a segment plan: its configuration, its consecutive layers and its temporal segment."""
+
+    config: int
+    layers: tuple[int, ...]
+    segment: int
+
+
+MCMGroups = tuple[SegmentGroup, ...]
+
+
+@dataclass(frozen=True)
+class ClusterPlan(AcceleratorPlan):
+    """A cluster of chiplets: its rectangle on the mesh, its segment and per layer how it is split."""
+
+    array: tuple[int, int, int] = (1, 1, 1)  # cluster rows x cols x 1
+    engine_tile: tuple[int, int, int] = (1, 1, 1)  # the chiplet tile of its first layer
+    buffer_bytes: int = 0  # per chiplet: the weights it holds and the largest layer buffer
+    segment: int = 0  # temporal segment; clusters of one segment run at the same time
+    partitions: tuple[tuple[int, int], ...] = ()  # per layer (weight-shared groups, input-shared groups)
+    layer_tiles: tuple[tuple[int, int, int], ...] = ()  # per layer the chiplet tile
+
+    @property
+    def tiles(self) -> dict[str, list]:
+        return {"array": list(self.array), "layer_tiles": [list(t) for t in self.layer_tiles]}
+
+    def when(self) -> str:
+        return f"segment {self.segment}"
+
+    def operator_list(self) -> list[str]:
+        """Each layer with its partition (weight-shared x input-shared) and tile."""
+        return [f"{name} (ws{gm}×is{gn}, tile {'x'.join(map(str, tile))})"
+                for name, (gm, gn), tile in zip(self.layers, self.partitions, self.layer_tiles)]
+
+    def details(self) -> dict[str, object]:
+        return {"segment": self.segment, "partitions": [list(p) for p in self.partitions]}
 
 
 @dataclass(frozen=True)
@@ -49,7 +117,7 @@ class ObjectiveTerms:
     end: float  # cost of writing the last output
 
 
-def objective_terms(problem: Problem, objective: str | None = None) -> ObjectiveTerms:
+def objective_terms(problem: "Problem", objective: str | None = None) -> ObjectiveTerms:
     """Segment-start and end costs in the units of ``objective`` (default: the problem's)."""
     t = problem.segments
     assert t is not None, "objective_terms needs an mcm problem"
@@ -73,15 +141,25 @@ class ClusterTables:
     weight: np.ndarray  # (L+1,)
 
 
-def cluster_tables(problem: Problem) -> ClusterTables:
+def cluster_tables(problem: "Problem") -> ClusterTables:
     t = problem.segments
     assert t is not None
     return ClusterTables(prefix_sums(problem.time_s), prefix_sums(problem.energy_j),
                          prefix_sums(t.sram_weight_bytes), prefix_sums(np.asarray(t.weight_bytes, dtype=float)))
 
 
-def cluster_costs(problem: Problem, tables: ClusterTables, c: int, start: int, ends: np.ndarray,
-                  objective: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+class ClusterCosts(NamedTuple):
+    """Per end of a run of layers on one cluster configuration (see :func:`cluster_costs`)."""
+
+    time_s: np.ndarray  # T_c, seconds per input
+    separable: np.ndarray  # X_c, objective units per batch
+    energy_j: np.ndarray  # per batch, the NoP hops of the DRAM bytes left out
+    fits: np.ndarray  # bool: the weights fit the chiplets' SRAM
+    dram_bytes: np.ndarray  # per batch
+
+
+def cluster_costs(problem: "Problem", tables: ClusterTables, c: int, start: int, ends: np.ndarray,
+                  objective: str | None = None) -> ClusterCosts:
     """Clusters of configuration ``c`` over layers ``start..end-1`` for each ``end`` in ``ends`` (ascending).
 
     Returns per end: ``T_c`` (s per input), the separable cost ``X_c`` in objective units per batch
@@ -106,10 +184,10 @@ def cluster_costs(problem: Problem, tables: ClusterTables, c: int, start: int, e
         separable = energy + problem.static_power_w * once_s
     else:
         separable = once_s
-    return time_c, separable, energy, fits, dram_bytes
+    return ClusterCosts(time_c, separable, energy, fits, dram_bytes)
 
 
-def placement_energy(problem: Problem, c: int, offsets: np.ndarray, dram_bytes: np.ndarray) -> np.ndarray:
+def placement_energy(problem: "Problem", c: int, offsets: np.ndarray, dram_bytes: np.ndarray) -> np.ndarray:
     """``[i, j]``: joules of the NoP hops of ``dram_bytes[j]`` between the DRAM controllers and a cluster of
     configuration ``c`` placed at snake offset ``offsets[i]`` (the chiplets earlier clusters of its segment hold).
     A cluster past the package's end (an infeasible plan, priced for heuristics' sake) sits at the last place it fits."""
@@ -118,7 +196,7 @@ def placement_energy(problem: Problem, c: int, offsets: np.ndarray, dram_bytes: 
     return t.nop_byte_hop_j * t.dram_hops[offsets, c][:, None] * dram_bytes[None, :]
 
 
-def segment_rules(problem: Problem) -> tuple[int, list[int], int]:
+def segment_rules(problem: "Problem") -> tuple[int, list[int], int]:
     """Per execution model: most layers per cluster, allowed configurations, most clusters per segment."""
     n_l = problem.n_layers
     full = [c for c, cfg in enumerate(problem.configs) if cfg.units == problem.segments.chiplets]
@@ -129,10 +207,7 @@ def segment_rules(problem: Problem) -> tuple[int, list[int], int]:
     return n_l, list(range(problem.n_configs)), problem.accelerator_slots
 
 
-MCMGroups = tuple[tuple[int, tuple[int, ...], int], ...]  # (configuration, layers, segment) per cluster
-
-
-def layout_violations(problem: Problem, groups: MCMGroups) -> list[str]:
+def layout_violations(problem: "Problem", groups: MCMGroups) -> list[str]:
     """Why ``groups`` is not a chain of segments of clusters of consecutive layers (then it cannot be priced)."""
     out = []
     if sorted(l for _, ls, _ in groups for l in ls) != list(range(problem.n_layers)):
@@ -146,7 +221,7 @@ def layout_violations(problem: Problem, groups: MCMGroups) -> list[str]:
     return out
 
 
-def segment_use(problem: Problem, groups: MCMGroups) -> dict[int, tuple[int, int]]:
+def segment_use(problem: "Problem", groups: MCMGroups) -> dict[int, tuple[int, int]]:
     """Per segment: (chiplets its clusters hold, cluster count)."""
     out: dict[int, tuple[int, int]] = {}
     for c, _, s in groups:
@@ -155,7 +230,7 @@ def segment_use(problem: Problem, groups: MCMGroups) -> dict[int, tuple[int, int
     return out
 
 
-def rule_violations(problem: Problem, groups: MCMGroups) -> list[str]:
+def rule_violations(problem: "Problem", groups: MCMGroups) -> list[str]:
     """The execution model's rules and the package: chiplets and clusters per segment."""
     out = []
     max_len, allowed, max_clusters = segment_rules(problem)
@@ -180,7 +255,7 @@ class SegmentMetrics:
     segments: int
 
 
-def price(problem: Problem, groups: MCMGroups) -> SegmentMetrics:
+def price(problem: "Problem", groups: MCMGroups) -> SegmentMetrics:
     """Batch time, energy and objective of a (structurally valid) plan; see the module docstring."""
     tables = cluster_tables(problem)
     terms = objective_terms(problem, "throughput")
@@ -206,7 +281,7 @@ def price(problem: Problem, groups: MCMGroups) -> SegmentMetrics:
     return SegmentMetrics(tuple(busy), tuple(fits), float(batch_time), float(energy_batch / b), len(seg_busy))
 
 
-def metrics(problem: Problem, groups: MCMGroups, check_bounds: bool = True) -> Metrics:
+def metrics(problem: "Problem", groups: MCMGroups, check_bounds: bool = True) -> Metrics:
     """A plan's metrics per input: period = batch time / batch, latency = batch time (infinite when it cannot be priced)."""
     violations = layout_violations(problem, groups)
     if violations:
@@ -217,3 +292,96 @@ def metrics(problem: Problem, groups: MCMGroups, check_bounds: bool = True) -> M
     if check_bounds:
         violations += bound_violations(problem, m.batch_time_s, period)
     return Metrics(m.busy_s, period, m.batch_time_s, m.energy_j, tuple(violations))
+
+
+def _schedule(groups: MCMGroups, busy: tuple[float, ...], batch: int) -> list[tuple[float, float]]:
+    """(start, pace) of each cluster in one batch: segments one after another, each pipelined at its slowest cluster.
+
+    Fixed costs (weights loaded once, reconfiguration, DRAM round trips) are not placed in time.
+    """
+    spans: dict[int, list[float]] = {}
+    for g, b in zip(groups, busy):
+        spans.setdefault(g.segment, []).append(b)
+    offsets, t = {}, 0.0
+    for s in sorted(spans):
+        offsets[s] = t
+        t += sum(spans[s]) + (batch - 1) * max(spans[s])
+    out, within = [], {}
+    for g, b in zip(groups, busy):
+        out.append((offsets[g.segment] + within.get(g.segment, 0.0), max(spans[g.segment])))
+        within[g.segment] = within.get(g.segment, 0.0) + b
+    return out
+
+
+def _cluster(problem: "Problem", index: int, group: SegmentGroup, busy: float, period: float,
+             when: tuple[float, float]) -> ClusterPlan:
+    c, ls, s = group
+    cfg = problem.configs[c]
+    maps = [problem.segments.mappings[l][c] for l in ls]
+    macs = sum(problem.layers[l].gemm.macs for l in ls)
+    return ClusterPlan(
+        index=index, config=cfg.label, units=cfg.units, layers=tuple(problem.layers[l].name for l in ls),
+        ops=tuple(op for l in ls for op in problem.layers[l].ops), busy_ms=busy * 1e3,
+        utilization=busy / period if period not in (0, float("inf")) else 0.0,
+        mac_efficiency=macs / (cfg.units * problem.peak_macs_per_unit_s * busy) if busy else 0.0,
+        start_ms=when[0] * 1e3, pace_ms=when[1] * 1e3,
+        gemms=tuple((g.m, g.k, g.n, g.count) for g in (problem.layers[l].gemm for l in ls)),
+        array=(cfg.rows, cfg.cols, 1), engine_tile=maps[0].tile if maps else (1, 1, 1),
+        buffer_bytes=int(sum(m.weight_bytes_per_chiplet for m in maps)
+                         + max((m.buffer_bytes_per_chiplet for m in maps), default=0)),
+        segment=s, partitions=tuple((m.weight_groups, m.input_groups) for m in maps), layer_tiles=tuple(m.tile for m in maps))
+
+
+def ordered(groups: MCMGroups) -> MCMGroups:
+    """Groups with sorted layers, by segment then first layer."""
+    out = [SegmentGroup(g.config, tuple(sorted(g.layers)), g.segment) for g in groups]
+    return tuple(sorted(out, key=lambda g: (g.segment, g.layers[0] if g.layers else 1 << 30)))
+
+
+class SegmentsForm(PlanForm):
+    """Temporal segments of pipelined clusters on a chiplet package (see the module docstring)."""
+
+    name = "segments"
+    group = SegmentGroup
+    accelerator = ClusterPlan
+    replay = "accelplan.simulate.segments:layout"
+    streams = False
+    has_front = False
+
+    def metrics(self, problem: "Problem", groups: MCMGroups, check_bounds: bool = True) -> Metrics:
+        return metrics(problem, groups, check_bounds)
+
+    def plan(self, problem: "Problem", groups: MCMGroups, solver: SolverFacts | None = None,
+             check_bounds: bool = True) -> Plan:
+        """Price ``groups`` by the segment model and describe every cluster."""
+        groups = ordered(groups)
+        met = metrics(problem, groups, check_bounds)
+        finite = met.period_s != float("inf")
+        schedule = _schedule(groups, met.busy_s, problem.batch) if finite else [(0.0, 0.0)] * len(groups)
+        accs = [_cluster(problem, i, g, b, met.period_s, w)
+                for i, (g, b, w) in enumerate(zip(groups, met.busy_s, schedule))]
+        budgets = tuple(Budget(f"segment {s}: chiplets ({count} cluster{'s' if count != 1 else ''})", used,
+                               problem.segments.chiplets)
+                        for s, (used, count) in sorted(segment_use(problem, groups).items())) if finite else ()
+        return priced_plan(problem, met, accs, solver, segments=len({g.segment for g in groups}), budgets=budgets)
+
+    def plan_groups(self, problem: "Problem", plan: Plan) -> MCMGroups:
+        index = {layer.name: i for i, layer in enumerate(problem.layers)}
+        labels = {cfg.label: c for c, cfg in enumerate(problem.configs)}
+        return tuple(SegmentGroup(labels[a.config], tuple(index[n] for n in a.layers), a.segment)
+                     for a in plan.accelerators)
+
+    def slots_used(self, groups: MCMGroups) -> int:
+        """Segments: each is a fresh use of the whole package."""
+        return len({g.segment for g in groups})
+
+    def fixed_latency_s(self, problem: "Problem", groups: MCMGroups, analytical: Metrics) -> float:
+        """Weights loaded once, reconfiguration and DRAM round trips: the batch time less its pipelined segments."""
+        per_segment: dict[int, list[float]] = {}
+        for g, busy in zip(groups, analytical.busy_s):
+            per_segment.setdefault(g.segment, []).append(busy)
+        pipelined = sum(sum(v) + (problem.batch - 1) * max(v) for v in per_segment.values())
+        return analytical.latency_s - pipelined
+
+
+FORM = SegmentsForm()

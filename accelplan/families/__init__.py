@@ -3,8 +3,8 @@
 A family is everything accelplan knows about one kind of target: the schema of its hardware
 spec, the execution models it offers, how a study is tabulated into a :class:`~accelplan.problem.Problem`,
 how a plan's groups become a :class:`~accelplan.plan.Plan`, the words and tables its reports use
-and the deployment targets it can be emitted to. The contract is :class:`HardwareFamily`;
-:class:`Family` gives its defaults.
+and the deployment targets it can be emitted to. The contract is the abstract class
+:class:`Family`, which gives the defaults.
 
 The registry maps a family name to the module that defines it; the module is imported on first
 use, so commands that load no hardware load no family. A new family is one module with a
@@ -13,18 +13,20 @@ use, so commands that load no hardware load no family. A new family is one modul
 
 from __future__ import annotations
 
+import abc
 import importlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError, SpecIssue
-from ..execution import ExecutionModel
+from ..execution import ExecutionModel, Form, form_named
+from ..objective import objective as lookup_objective
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from ..objective import Objective
-    from ..plan import Plan, SolverFacts
+    from ..plan import Plan
     from ..problem import Problem
     from ..specs.study import Study
 
@@ -66,33 +68,15 @@ class ReportTable:
     rows: tuple[tuple[Any, ...], ...]
 
 
-class HardwareFamily(Protocol):
-    """What a hardware family provides (see :class:`Family` for the defaults)."""
-
-    name: str
-    spec: type["BaseModel"]
-    executions: tuple[ExecutionModel, ...]
-    default_execution: str
-    baseline_execution: str
-    default_strategy: str
-    emit_targets: tuple[str, ...]
-    words: Words
-    model_note: str
-    reference: str | None
-
-    def check(self, hw: Any, lines: dict) -> list[SpecIssue]: ...
-    def dtypes(self, hw: Any) -> tuple[str, ...]: ...
-    def tabulate(self, study: "Study", execution: ExecutionModel, objective: "Objective") -> "Problem": ...
-    def evaluate(self, problem: "Problem", groups: tuple, solver: "SolverFacts | None", check_bounds: bool) -> "Plan": ...
-    def accelerator_table(self, plan: "Plan") -> ReportTable: ...
-    def execution(self, name: str | None) -> ExecutionModel: ...
-    def hardware_cost(self, problem: "Problem") -> HardwareCost | None: ...
-    def calibration(self) -> Any: ...
-
-
 @dataclass(frozen=True)
-class Family:
-    """A hardware family with default behaviour; a family module subclasses it and sets its fields."""
+class Family(abc.ABC):
+    """The contract of a hardware family, with default behaviour where one exists.
+
+    A family module subclasses it, implements the abstract methods (:meth:`dtypes`, :meth:`tabulate`) and
+    creates its ``FAMILY`` object: a subclass missing one cannot be instantiated, so the plug-in fails when it
+    is loaded, not when a command first calls it. Plans are built by the plan forms of its execution models
+    (``problem.form.plan``), from its configurations' ``label``, ``units`` and, on pipelines, ``plan_fields()``.
+    """
 
     name: str
     spec: type
@@ -109,6 +93,15 @@ class Family:
     def default_execution(self) -> str:
         """The most general execution model (declared last)."""
         return self.executions[-1].name
+
+    @abc.abstractmethod
+    def dtypes(self, hw: Any) -> tuple[str, ...]:
+        """The data types the hardware ``hw`` computes."""
+
+    @abc.abstractmethod
+    def tabulate(self, study: "Study", execution: ExecutionModel, objective: "Objective", prune: bool = True) -> "Problem":
+        """The study's :class:`~accelplan.problem.Problem` under ``execution`` and ``objective`` (``prune``: drop
+        configurations another dominates, where the family prunes)."""
 
     def execution(self, name: str | None) -> ExecutionModel:
         """The execution model called ``name`` (None: the default); an error names the valid ones."""
@@ -146,8 +139,14 @@ class Family:
         return ReportTable(self.words.accelerators.capitalize(), header, rows)
 
 
-def register(family: HardwareFamily) -> None:
-    """Make ``family`` known under its name (a plug-in's one registry line)."""
+#: the contract's name where a type is expected
+HardwareFamily = Family
+
+
+def register(family: Family) -> None:
+    """Make ``family`` known under its name (a plug-in's one registry line); anything but a :class:`Family` is refused."""
+    if not isinstance(family, Family):
+        raise TypeError(f"{family!r} is not a Family (accelplan.families.Family)")
     _LOADED[family.name] = family
 
 
@@ -168,10 +167,29 @@ def get(name: str) -> HardwareFamily:
         if not isinstance(name, str) or name not in BUILT_IN:
             raise SpecError("<family>", [SpecIssue(f"unknown hardware family {name!r}; valid: {', '.join(names())}",
                                                    "family")])
-        _LOADED[name] = importlib.import_module(BUILT_IN[name]).FAMILY
+        register(importlib.import_module(BUILT_IN[name]).FAMILY)
     return _LOADED[name]
 
 
 def every() -> list[HardwareFamily]:
     """Every known family, loaded."""
     return [get(n) for n in names()]
+
+
+def plan_form(data: dict) -> Form:
+    """The plan form of a plan file's data: its ``form``, or for a file written before plans named their form, the
+    form of its family's execution model (``KeyError``/``SpecError`` when neither is known)."""
+    if data.get("form"):
+        return form_named(data["form"])
+    return get(data["family"]).execution(data["execution"]).form
+
+
+def build_problem(study: "Study", execution: str | None = None, objective: str | None = None,
+                  prune: bool = True) -> Problem:
+    """Tabulate the study under ``execution`` and ``objective`` (default: the study's own) by its hardware family.
+
+    ``prune=False`` keeps configurations another one dominates (families that prune: versal-aie).
+    """
+    family = get(study.hardware.family)
+    return family.tabulate(study, family.execution(execution or study.execution),
+                           lookup_objective(objective or study.spec.objective), prune)

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..outputs import write_atomic
 from ..plan import Plan
 from ..problem import Problem
-from .tables import accelerator_table, operator_list, quantity, words
+from .tables import accelerator_table, operator_list, plan_facts, quantity, title, words
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
@@ -57,7 +57,7 @@ def plan_picture(plan: Plan) -> str:
         ax.add_patch(plt.Rectangle((0, row - 0.4), a.units, 0.8, facecolor=colors(a.index % 10), alpha=0.45,
                                    edgecolor="black"))
         names = ", ".join(a.layers[:5]) + (f", … (+{len(a.layers) - 5})" if len(a.layers) > 5 else "")
-        where = f"segment {a.segment}, " if plan.segments > 1 else ""
+        where = f"{a.when()}, " if plan.segments > 1 else ""
         ax.text(widest * 1.02, row, f"#{a.index} {where}{a.config}, {a.units} {words(plan).units}: {names}", va="center", fontsize=8)
     ax.set_xlim(0, widest * 2.6)
     ax.set_ylim(n - 0.5, -0.5)
@@ -121,17 +121,10 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
     """The whole report as one HTML document (``reference``: the same model's plan on the study's reference
     hardware)."""
     s = plan.solver
-    title = f"Deployment plan: {plan.model} on {plan.hardware}"
-    body = [f"<h1>{html.escape(title)}</h1>",
-            _table(None, [["execution model", plan.execution], ["objective", plan.objective], ["batch", plan.batch],
-                              ["throughput", f"{_f(plan.throughput, '.2f')} inferences/s"],
-                              ["latency (batch)", f"{_f(plan.latency_ms, '.4f')} ms"],
-                              ["energy", f"{_f(plan.energy_mj, '.4f')} mJ per inference"],
-                              ["pipeline period", f"{_f(plan.period_ms, '.4f')} ms"],
-                              *([["bottleneck", plan.bottleneck]] if plan.bottleneck else []),
-                              ["solver", f"{s.strategy}: {s.status}, bound {_f(s.bound, '.6g')}, "
-                                         f"gap {_f(None if s.gap is None else 100 * s.gap, '.4f')} %, {s.solve_time_s:.2f} s"]],
-                   left=2)]
+    heading = f"Deployment plan: {title(plan)}"
+    solver = f"{s.strategy}: {s.status}, bound {_f(s.bound, '.6g')}, " \
+             f"gap {_f(None if s.gap is None else 100 * s.gap, '.4f')} %, {s.solve_time_s:.2f} s"
+    body = [f"<h1>{html.escape(heading)}</h1>", _table(None, [*plan_facts(plan), ("solver", solver)], left=2)]
     if plan.violations:
         body += ["<h2>Violations</h2><ul>"] + [f"<li>{html.escape(v)}</li>" for v in plan.violations] + ["</ul>"]
     if plan.accelerators:
@@ -158,7 +151,7 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
                           _f(r.evaluations, "d"), r.message] for r in comparison], left=2)]
     if fronts:
         from .pareto import pareto_png, pareto_rows
-        src = "data:image/png;base64," + base64.b64encode(pareto_png(fronts, f"{plan.model} on {plan.hardware}")).decode()
+        src = "data:image/png;base64," + base64.b64encode(pareto_png(fronts, title(plan))).decode()
         body += ["<h2>Latency–throughput Pareto fronts</h2>", _img(src, "Pareto fronts"),
                  _table(["execution", "#", "latency ms", "throughput inf/s", "energy mJ", "exact", "plan"],
                         [[r["execution"], r["point"], f"{r['latency_ms']:.4f}", f"{r['throughput']:.2f}",
@@ -168,7 +161,7 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
         body += ["<h2>Shared budgets</h2>",
                  _table(["resource", "used", "available"],
                         [[b.name, quantity(b.used, b.unit), quantity(b.available, b.unit)] for b in plan.budgets])]
-    return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+    return (f"<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>{html.escape(heading)}</title>"
             f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..outputs import write_atomic
 from ..plan import Plan
 from ..problem import Problem
-from .tables import accelerator_table, model_note, operator_list, quantity, words
+from .tables import accelerator_table, model_note, operator_list, plan_facts, quantity, title, words
 
 
 def _num(value: float | None, spec: str) -> str:
@@ -31,7 +31,7 @@ def _accelerators(plan: Plan) -> list[str]:
     out += ["| " + " | ".join(str(v) for v in row) + " |" for row in table.rows]
     out.append("")
     for a in plan.accelerators:
-        where = f", segment {a.segment}" if plan.segments > 1 or a.segment else ""
+        where = f", {a.when()}" if plan.segments > 1 else ""
         out += [f"### {name} {a.index} ({a.config}{where})", "", ", ".join(f"`{op}`" for op in operator_list(a)), ""]
     return out
 
@@ -42,15 +42,9 @@ def report_markdown(plan: Plan, problem: Problem | None = None, sections: Sequen
     Everything comes from the plan and its family's words and tables (``problem`` is not read).
     """
     s = plan.solver
-    out = [f"# Deployment plan: {plan.model} on {plan.hardware}", ""]
-    out += ["| | |", "|---|---|",
-            f"| execution model | {plan.execution} |", f"| objective | {plan.objective} |", f"| batch | {plan.batch} |",
-            f"| throughput | {_num(plan.throughput, '.2f')} inferences/s |",
-            f"| latency (batch) | {_num(plan.latency_ms, '.4f')} ms |",
-            f"| energy | {_num(plan.energy_mj, '.4f')} mJ per inference |",
-            f"| pipeline period | {_num(plan.period_ms, '.4f')} ms |",
-            f"| {words(plan).accelerators} | {len(plan.accelerators)} |",
-            f"| segments | {plan.segments} |"] + ([f"| bottleneck | {plan.bottleneck} |"] if plan.bottleneck else []) + [""]
+    out = [f"# Deployment plan: {title(plan)}", ""]
+    facts = plan_facts(plan, [(words(plan).accelerators, len(plan.accelerators)), ("segments", plan.segments)])
+    out += ["| | |", "|---|---|", *(f"| {label} | {value} |" for label, value in facts), ""]
     out += ["## Solver", "", "| strategy | status | objective | best bound | gap | wall time |", "|---|---|---|---|---|---|",
             f"| {s.strategy} | {s.status} | {_num(s.objective, '.6g')} | {_num(s.bound, '.6g')} | "
             f"{_num(None if s.gap is None else 100 * s.gap, '.4f')} % | {s.solve_time_s:.2f} s |", ""]

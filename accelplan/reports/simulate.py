@@ -10,6 +10,7 @@ from typing import Any
 from ..simulate import MIN_STREAM_INPUTS, STREAM_BATCHES, TOLERANCE, Figure
 from ..simulate.result import PlanSimulation
 from ..simulate.verdict import Verdict
+from .tables import headline, title
 
 
 def _figure_json(fig: Figure, verdict: Verdict | None = None) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def _ms(x: float) -> str:
 
 def _head(result: PlanSimulation) -> list[str]:
     src, plan = result.source, result.source.plan
-    lines = [f"# Simulation: {plan.model} on {plan.hardware} ({plan.execution}, batch {src.problem.batch})", "",
+    lines = [f"# Simulation: {title(plan)} ({plan.execution}, batch {src.problem.batch})", "",
              f"Plan `{src.path}` (study `{src.study.file or src.study.name}`), replayed event by event on the per-layer "
              "tables of the problem tabulated now, beside the analytical model's figures of the same plan on the same "
              f"tables. Tolerance: {100 * TOLERANCE:g} % (relative); outside it the verdict says which figure to "
@@ -122,8 +123,7 @@ def simulation_markdown(result: PlanSimulation) -> str:
 def simulation_table(result: PlanSimulation) -> str:
     """A few lines for the terminal."""
     sim = result.simulation
-    out = [f"{result.source.plan.model} on {result.source.plan.hardware} | {result.source.plan.execution} | "
-           f"batch {result.source.problem.batch} | tolerance {100 * TOLERANCE:g} %",
+    out = [headline(result.source.plan, f"batch {result.source.problem.batch}", f"tolerance {100 * TOLERANCE:g} %"),
            f"{'':11} {'analytical':>12} {'simulated':>12} {'difference':>11}"]
     for label, fig, verdict in (("latency ms", sim.latency, result.verdicts[0]),
                                 ("throughput", sim.throughput, result.verdicts[1])):

@@ -7,7 +7,7 @@ from typing import Any
 from ..plan import Plan
 from .batch_latency import batch_latency_line
 from .reference import reference_json, reference_line
-from .tables import accelerator_table
+from .tables import accelerator_table, headline
 
 
 def summary_json(plan: Plan, reference: Plan | None = None) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def summary_json(plan: Plan, reference: Plan | None = None) -> dict[str, Any]:
         "period_ms": plan.period_ms, "solve_time_s": s.solve_time_s,
         "accelerators": [{"index": a.index, "config": a.config, "units": a.units, "tiles": a.tiles, "ops": list(a.ops),
                           "layers": list(a.layers), "busy_ms": a.busy_ms, "utilization": a.utilization,
-                          **({"segment": a.segment, "partitions": [list(p) for p in a.partitions]} if a.partitions else {})}
+                          **a.details()}
                          for a in plan.accelerators],
         "family": plan.family, "segments": plan.segments, "bottleneck": plan.bottleneck,
         "message": s.message,
@@ -40,7 +40,7 @@ def summary_table(plan: Plan, reference: Plan | None = None) -> str:
     line giving its scheduled latency)."""
     s = plan.solver
     lines = [
-        f"{plan.model} on {plan.hardware} | {plan.execution} | objective {plan.objective} | batch {plan.batch}",
+        headline(plan, f"objective {plan.objective}", f"batch {plan.batch}"),
         f"status {s.status} ({s.strategy}, {s.solve_time_s:.2f} s)  objective {_fmt(s.objective, '.6g')}  "
         f"bound {_fmt(s.bound, '.6g')}  gap {_fmt(None if s.gap is None else 100 * s.gap, '.3f')}%",
         f"throughput {_fmt(plan.throughput, '.2f')} inf/s  latency {_fmt(plan.latency_ms, '.4f')} ms  "

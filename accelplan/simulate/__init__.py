@@ -5,7 +5,8 @@ another *schedule* model on the same tables: every input of a batch goes through
 chain (layer ``l`` of input ``i`` after layer ``l - 1`` of input ``i``), each accelerator,
 cluster or block runs one operator at a time, and DDR, DRAM, device memories and links are
 shared resources that move one transfer at a time at their bandwidth (:mod:`.engine`; one
-module per plan form builds the jobs: :mod:`.pipeline`, :mod:`.segments`, :mod:`.devices`).
+module per plan form builds the jobs, the one the form names as its ``replay``: :mod:`.pipeline`,
+:mod:`.segments`, :mod:`.devices`, :mod:`.replicated`).
 
 Dispatch rule: a free accelerator, cluster or block runs the ready operator of the oldest input
 (the lowest input index) first. It keeps a batch in order (no input overtakes one that came
@@ -39,14 +40,13 @@ operator times alone), not the closed form the strategies price, which no schedu
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..execution import Form, Metrics
-from ..execution import pipeline as pipeline_form
-from . import devices, pipeline, segments
+from ..execution import Metrics
+from ..plugins import resolve
 from .engine import Schedule, run
 from .layout import Layout
 
@@ -57,29 +57,6 @@ TOLERANCE = 0.05  # relative difference within which the analytical and simulate
 STREAM_BATCHES = 16  # batches back to back for the steady state (pipeline and device chains)
 MIN_STREAM_INPUTS = 16  # ... and at least this many inputs
 STREAM_OPERATORS = 50_000  # ... but fewer batches (at least one) when that many operators would be passed
-
-
-def _priced_latency_s(problem: "Problem", groups: tuple, analytical: Metrics) -> float:
-    return analytical.latency_s
-
-
-def _scheduled_latency_s(problem: "Problem", groups: tuple, analytical: Metrics) -> float:
-    scheduled = pipeline_form.scheduled_latency_s(problem, groups, analytical.busy_s, analytical.period_s)
-    return analytical.latency_s if scheduled is None else scheduled
-
-
-@dataclass(frozen=True)
-class FormReplay:
-    """How a plan form is replayed: its job builder, whether batches follow each other in a stream, and the
-    analytical latency of a batch its replay is compared with."""
-
-    layout: Callable[["Problem", tuple, int], Layout]
-    streams: bool  # True: the steady state is a stream of inputs; False: batch after batch, nothing shared
-    latency_s: Callable[["Problem", tuple, Metrics], float] = _priced_latency_s
-
-
-FORMS = {Form.PIPELINE: FormReplay(pipeline.layout, True, _scheduled_latency_s),
-         Form.SEGMENTS: FormReplay(segments.layout, False), Form.DEVICES: FormReplay(devices.layout, True)}
 
 
 @dataclass(frozen=True)
@@ -124,7 +101,7 @@ def _no_cycle_collection() -> Iterator[None]:
 def replay(problem: "Problem", groups: tuple, inputs: int) -> Replay:
     """Replay ``inputs`` inputs through ``groups`` (the plan's groups, in plan order)."""
     with _no_cycle_collection():
-        layout = FORMS[problem.execution.form].layout(problem, groups, inputs)
+        layout = resolve(problem.form.replay)(problem, problem.form.typed(groups), inputs)
         shared = [k for k, t in enumerate(layout.tracks) if t.shared]
         return Replay(layout, run(layout.jobs, len(layout.tracks), shared))
 
@@ -176,9 +153,9 @@ class Steady:
     inputs: tuple[int, int]
 
 
-def _steady(problem: "Problem", groups: tuple, form: FormReplay, batch: Replay) -> Steady:
+def _steady(problem: "Problem", groups: tuple, batch: Replay) -> Steady:
     """The steady state of the plan (see the module docstring)."""
-    if not form.streams:
+    if not problem.form.streams:
         span = batch.schedule.makespan_s
         return Steady(span / batch.layout.inputs, tuple(h / span for h in batch.held_s(0.0, span)),
                       (batch.layout.inputs,) * 2)
@@ -202,16 +179,16 @@ def latency_bound_s(problem: "Problem", groups: tuple, batch: Replay) -> float:
 
 def simulate(problem: "Problem", groups: tuple, analytical: Metrics, unit_names: list[str]) -> Simulation:
     """Replay ``groups`` and set the simulated figures beside ``analytical`` (the form's metrics of the same groups;
-    the latency: the form's :attr:`FormReplay.latency_s`); ``unit_names``: the plan's accelerators, clusters or
+    the latency: the form's ``replay_latency_s``); ``unit_names``: the plan's accelerators, clusters or
     devices, in plan order."""
-    form = FORMS[problem.execution.form]
+    form = problem.form
     batch = replay(problem, groups, problem.batch)
-    steady = _steady(problem, groups, form, batch)
+    steady = _steady(problem, groups, batch)
     tracks = batch.layout.tracks
     busy = tuple(Figure(name, "fraction", analytical.busy_s[u] / analytical.period_s,
                         max(h for h, t in zip(steady.held, tracks) if t.unit == u))
                  for u, name in enumerate(unit_names))
-    return Simulation(Figure("latency", "ms", form.latency_s(problem, groups, analytical) * 1e3,
+    return Simulation(Figure("latency", "ms", form.replay_latency_s(problem, groups, analytical) * 1e3,
                              batch.schedule.makespan_s * 1e3),
                       Figure("throughput", "inferences/s", analytical.throughput,
                              1.0 / steady.period_s if steady.period_s > 0 else float("inf")),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from .. import families
 from ..execution import Metrics
 from ..plan import metrics
-from . import FORMS, Simulation, simulate
+from . import Simulation, simulate
 from .source import Source
 from .trace import trace_events
 from .verdict import Facts, Verdict, facts, verdicts
@@ -35,7 +35,7 @@ class PlanSimulation:
     def analytical_first_out_ms(self) -> float | None:
         """When the analytical model has the batch's first result out: latency - (batch - 1) x period (pipelines and
         device chains; None for segment plans, whose batch runs segment after segment)."""
-        if not FORMS[self.source.problem.execution.form].streams:
+        if not self.source.problem.form.streams:
             return None
         m = self.analytical
         return (m.latency_s - (self.source.problem.batch - 1) * m.period_s) * 1e3

@@ -50,13 +50,13 @@ def layout(problem: "Problem", groups: tuple, inputs: int) -> Layout:
     per_byte = 1.0 / t.dram_bandwidth
     prev_ops: list[int] = [-1] * inputs  # per input: its last operator so far
     segment_end: list[int] = []  # the jobs that end the previous segment
-    for s in sorted({g[2] for g in groups}):
-        members = [k for k, g in enumerate(groups) if g[2] == s]
-        start = groups[members[0]][1][0]
+    for s in sorted({g.segment for g in groups}):
+        members = [k for k, g in enumerate(groups) if g.segment == s]
+        start = groups[members[0]].layers[0]
         setup = b.add(Job(package, t.reconfiguration_s, (0, start, -1), "reconfiguration", f"segment {s}",
                           after=tuple((j, 0.0) for j in segment_end)))
-        loads = {k: b.add(Job(dram, float(sum(t.weight_bytes[l] for l in groups[k][1])) * per_byte,
-                              (0, groups[k][1][0], 0), "weights", f"cluster {k} weights", after=((setup, 0.0),)))
+        loads = {k: b.add(Job(dram, float(sum(t.weight_bytes[l] for l in groups[k].layers)) * per_byte,
+                              (0, groups[k].layers[0], 0), "weights", f"cluster {k} weights", after=((setup, 0.0),)))
                  for k in members if fits[k]}
         for i in range(inputs):
             cross = b.add(Job(dram, float(t.boundary_bytes[start]) * per_byte, (i, start, 1), "dram",

@@ -16,10 +16,11 @@ from .. import families
 from ..errors import SpecError, SpecIssue
 from ..plan import Plan, metrics
 from ..plan import plan_groups as groups_of
-from ..problem import Problem, build_problem
-from ..reports.plan_file import read_plan
+from ..problem import Problem
+from ..families import build_problem
+from ..plan_file import read_plan
 from ..specs.loader import Lines, line_of, read_yaml
-from ..specs.study import Study, with_overrides
+from ..specs.study import Study, make_study, with_overrides
 
 COMMAND_LINE = "<command line>"  # the study a run records when it was given by --model and --hardware
 
@@ -66,8 +67,6 @@ def _study_file(path: Path, lines: Lines, name: str) -> Path:
 
 def rebuild_study(path: Path, plan: Plan, run: dict[str, Any], lines: Lines) -> Study:
     """The study of the run, with the plan's execution model and objective and the run's constraints."""
-    from ..api import make_study
-
     if run["study"] == COMMAND_LINE:
         study = make_study(None, model=plan.model, hardware=plan.hardware)
     else:
@@ -110,7 +109,7 @@ def load(path: Path) -> Source:
     study = rebuild_study(path, plan, run, lines)
     problem = build_problem(study, prune=False)
     groups = plan_groups(path, problem, plan, lines)
-    if sorted(l for g in groups for l in g[1]) != list(range(problem.n_layers)):
+    if not problem.form.assigns_every_layer_once(problem, groups):
         raise _error(path, lines, ("accelerators",), f"every layer of {problem.model} must be in exactly one "
                      f"{families.get(problem.family).words.accelerator} of the plan")
     priced = metrics(problem, groups, check_bounds=False)

@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..execution import Form, Metrics
-from ..execution import pipeline as pipeline_form
-from ..execution.pipeline import Reentry
-from . import FORMS, TOLERANCE, Figure, Simulation
+from ..execution import Metrics
+from . import TOLERANCE, Figure, Simulation
 
 if TYPE_CHECKING:
     from ..problem import Problem
@@ -42,25 +40,12 @@ class Verdict:
     why: str
 
 
-def reentry(problem: "Problem", groups: tuple) -> Reentry:
-    """Hand-offs and returns of one input through ``groups`` (pipeline plans; zero for the other forms)."""
-    if problem.execution.form is not Form.PIPELINE:
-        return Reentry(0, 0)
-    return pipeline_form.reentry(problem, groups)
-
-
 def facts(problem: "Problem", groups: tuple, analytical: Metrics, sim: Simulation) -> Facts:
     """The facts of ``groups`` replayed in ``sim`` and priced in ``analytical`` (see the module docstring)."""
-    moves = reentry(problem, groups)
-    handoffs, reentrant = moves.handoffs, moves.returns
-    fixed_ms = 0.0
-    if problem.execution.form is Form.SEGMENTS:
-        per_segment: dict[int, list[float]] = {}
-        for g, busy in zip(groups, analytical.busy_s):
-            per_segment.setdefault(g[2], []).append(busy)
-        pipelined = sum(sum(v) + (problem.batch - 1) * max(v) for v in per_segment.values())
-        fixed_ms = (analytical.latency_s - pipelined) * 1e3
-    shared_paced = (FORMS[problem.execution.form].streams  # a segment plan's period is its batch time / batch
+    form = problem.form
+    handoffs, reentrant = form.handoffs(problem, groups)
+    fixed_ms = form.fixed_latency_s(problem, groups, analytical) * 1e3
+    shared_paced = (form.streams  # a segment plan's period is its batch time / batch
                     and analytical.period_s > max(analytical.busy_s, default=0.0) * (1 + 1e-9))
     return Facts(handoffs, reentrant, sim.batch.waited_s() * 1e3, sim.batch.stretched_s() * 1e3, fixed_ms,
                  shared_paced)

@@ -131,7 +131,7 @@ def best_candidate(problem: Problem, candidates: list[Groups]) -> Candidate | No
     for groups in candidates:
         plan = evaluate(problem, groups)
         if plan.feasible and (best is None or better(problem.objective, plan.objective_value(), best.plan.objective_value())):
-            best = Candidate(groups, plan)
+            best = Candidate(problem.form.typed(groups), plan)
     return best
 
 

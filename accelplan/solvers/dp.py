@@ -36,13 +36,11 @@ import numpy as np
 
 from ..dominance import Timeout as _Timeout
 from ..dominance import pareto_min
-from ..execution import Form
 from ..execution.prefix import prefix_sums
 from ..execution.pipeline import busy_cap_s
 from ..plan import Anytime, Groups, Outcome, Plan, evaluate
 from ..problem import Problem
 from .contiguous import Candidate, best_candidate, best_contiguous
-from .segment_dp import solve_segments
 
 def _reach(prefix: np.ndarray, target: float) -> np.ndarray:
     """``reach[i, c]``: the furthest cut point a configuration-``c`` accelerator starting at ``i`` reaches within ``target``."""
@@ -348,14 +346,8 @@ def _solve_bounded(problem: Problem, deadline: float, heuristic: Candidate | Non
 
 
 def solve_dp(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
-    """Exact contiguous plan (pipeline form), the dp over segment and cluster cut points of
-    :mod:`.segment_dp` (segment form), or the target search of :mod:`.device_dp` (devices form).
-    The registry refuses what it does not cover (layers in any order; devices: other than throughput)."""
-    if problem.execution.form is Form.SEGMENTS:
-        return solve_segments(problem, time_limit_s, seed, options)
-    if problem.execution.form is Form.DEVICES:
-        from .device_dp import solve_devices
-        return solve_devices(problem, time_limit_s, seed, options)
+    """Exact contiguous pipeline plan (the pipeline form's dp; the other forms' are :mod:`.segment_dp`,
+    :mod:`.device_dp` and :mod:`.replicated`). The registry refuses layers in any order."""
     deadline = time.perf_counter() + time_limit_s
     bound, anytime = None, Anytime()
     if problem.objective == "throughput" and problem.latency_max_s is None:

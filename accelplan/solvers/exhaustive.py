@@ -14,11 +14,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..execution import Form
-from ..execution.devices import block_options
+from ..execution.devices import DeviceGroup, block_options
+from ..execution.pipeline import PipelineGroup
+from ..execution.segments import SegmentGroup, segment_rules
 from ..plan import Outcome, metrics
 from ..problem import Problem
-from ..execution.segments import segment_rules
 
 #: refuse problems whose (partitions x configurations) count exceeds this
 MAX_CANDIDATES = 5_000_000
@@ -91,21 +91,25 @@ def segment_plans(problem: Problem) -> Iterator[tuple[tuple[int, tuple[int, ...]
         for end in range(start + 1, n + 1):
             for first in clusters(start, end, chiplets, 0):
                 for rest in plans(end, seg + 1):
-                    yield [(c, ls, seg) for c, ls in first] + rest
+                    yield [SegmentGroup(c, ls, seg) for c, ls in first] + rest
 
     for plan in plans(0, 0):
         yield tuple(plan)
 
 
-def too_many(problem: Problem) -> str | None:
-    """Why enumeration is refused: more candidates than :data:`MAX_CANDIDATES` (pipeline and devices forms)."""
-    if problem.execution.form is Form.PIPELINE and count_candidates(problem) > MAX_CANDIDATES:
+def too_many_pipelines(problem: Problem) -> str | None:
+    """Why enumerating pipeline plans is refused: more candidates than :data:`MAX_CANDIDATES`."""
+    if count_candidates(problem) > MAX_CANDIDATES:
         return (f"exhaustive enumeration of {problem.n_layers} layers x {problem.n_configs} configurations "
                 f"exceeds {MAX_CANDIDATES:,} candidates; use milp")
-    if problem.execution.form is Form.DEVICES:
-        count = count_device_plans(problem)
-        if count > MAX_CANDIDATES:
-            return f"exhaustive enumeration of {count:,} device plans exceeds {MAX_CANDIDATES:,}; use dp"
+    return None
+
+
+def too_many_devices(problem: Problem) -> str | None:
+    """Why enumerating device-chain plans is refused: more candidates than :data:`MAX_CANDIDATES`."""
+    count = count_device_plans(problem)
+    if count > MAX_CANDIDATES:
+        return f"exhaustive enumeration of {count:,} device plans exceeds {MAX_CANDIDATES:,}; use dp"
     return None
 
 
@@ -131,7 +135,7 @@ def device_plans(problem: Problem) -> Iterator[tuple]:
     devices = problem.accelerator_slots
     for runs in _device_cuts(problem.n_layers, devices):
         for choice in itertools.product(*options):
-            yield tuple((d, ls, tuple(choice[l] for l in ls)) for d, ls in enumerate(runs))
+            yield tuple(DeviceGroup(d, ls, tuple(choice[l] for l in ls)) for d, ls in enumerate(runs))
 
 
 @dataclass
@@ -200,19 +204,26 @@ def _pipeline_plans(run: Enumeration) -> None:
         if run.out_of_time():
             return
         for configs in _assignments(p, blocks):
-            run.offer(tuple((c, tuple(b)) for c, b in zip(configs, blocks)))
+            run.offer(tuple(PipelineGroup(c, tuple(b)) for c, b in zip(configs, blocks)))
 
 
-def solve_exhaustive(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
-    """Evaluate every plan; the best feasible one is optimal when enumeration finishes in time (``seed`` unused).
-
-    Segment plans beyond :data:`MAX_CANDIDATES` stop the enumeration (status ``time_limit``, no proof).
-    """
+def solve_pipeline(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
+    """Evaluate every pipeline plan within the budgets; the best feasible one is optimal when enumeration finishes in
+    time (``seed`` unused)."""
     run = Enumeration(problem, time.perf_counter() + time_limit_s)
-    if problem.execution.form is Form.SEGMENTS:
-        _bounded(run, segment_plans(problem))
-    elif problem.execution.form is Form.DEVICES:
-        _bounded(run, device_plans(problem))
-    else:
-        _pipeline_plans(run)
+    _pipeline_plans(run)
+    return run.outcome()
+
+
+def solve_segments(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
+    """Evaluate every segment plan; beyond :data:`MAX_CANDIDATES` the enumeration stops (``time_limit``, no proof)."""
+    run = Enumeration(problem, time.perf_counter() + time_limit_s)
+    _bounded(run, segment_plans(problem))
+    return run.outcome()
+
+
+def solve_devices(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
+    """Evaluate every device-chain plan (cuts x block options per layer)."""
+    run = Enumeration(problem, time.perf_counter() + time_limit_s)
+    _bounded(run, device_plans(problem))
     return run.outcome()

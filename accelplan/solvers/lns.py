@@ -36,7 +36,6 @@ them exactly in seconds).
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import random
 import signal
@@ -49,8 +48,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..errors import SolveError
-from ..execution import Form
 from ..execution.pipeline import stage_times, usage
+from ..execution.segments import SegmentGroup
 from ..plan import Anytime, Groups, Outcome, Plan, better, evaluate, metrics
 from ..problem import Problem
 from .contiguous import Candidate, best_candidate, best_contiguous
@@ -107,22 +106,21 @@ class Restriction:
 
     def expand(self, sub_groups: Groups) -> Groups:
         """The whole plan: the kept groups and the sub-problem's, in the problem's layer indices."""
-        mapped = tuple((g[0], tuple(self.layers[l] for l in g[1]), *(s + self.first_segment for s in g[2:]))
-                       for g in sub_groups)
+        sub_groups = self.problem.form.typed(sub_groups)
+        layers = [tuple(self.layers[l] for l in g.layers) for g in sub_groups]
         if not self.freed_segments:
-            return self.kept + mapped
-        shift = len({g[2] for g in sub_groups}) - self.freed_segments
-        kept = tuple((c, ls, s + shift if s > self.first_segment else s) for c, ls, s in self.kept)
+            return self.kept + tuple(g._replace(layers=ls) for g, ls in zip(sub_groups, layers))
+        mapped = tuple(g._replace(layers=ls, segment=g.segment + self.first_segment) for g, ls in zip(sub_groups, layers))
+        shift = len({g.segment for g in sub_groups}) - self.freed_segments
+        kept = tuple(g._replace(segment=g.segment + shift) if g.segment > self.first_segment else g for g in self.kept)
         return kept + mapped
 
 
-def restrict(problem: Problem, groups: Groups, freed: tuple[int, ...]) -> Restriction:
-    """The sub-problem of re-planning the layers of the groups ``freed`` (pipeline: accelerator indices into
-    ``groups``; segments: segment numbers, consecutive)."""
-    if problem.execution.form is Form.SEGMENTS:
-        return _restrict_segments(problem, groups, freed)
+def _restrict_pipeline(problem: Problem, groups: Groups, freed: tuple[int, ...]) -> Restriction:
+    """Accelerators ``freed`` (indices into ``groups``) as a problem of their own (module docstring, step 2)."""
+    groups = problem.form.typed(groups)
     kept = tuple(g for i, g in enumerate(groups) if i not in freed)
-    layers = tuple(sorted(l for i in freed for l in groups[i][1]))
+    layers = tuple(sorted(l for i in freed for l in groups[i].layers))
     idx = list(layers)
     busy = stage_times(problem, kept)
     used = usage(problem, kept)
@@ -142,10 +140,11 @@ def _restrict_segments(problem: Problem, groups: Groups, freed: tuple[int, ...])
     output written, which the sub-chain's end at ``j`` stands for), so the sub-problem's objective is the whole
     plan's less a constant; a latency bound (and throughput_min, as a bound on the batch time) is carried over
     less that constant."""
-    inside = tuple(g for g in groups if g[2] in freed)
-    kept = tuple(g for g in groups if g[2] not in freed)
-    i = min(l for g in inside for l in g[1])
-    j = max(l for g in inside for l in g[1]) + 1
+    groups = problem.form.typed(groups)
+    inside = tuple(g for g in groups if g.segment in freed)
+    kept = tuple(g for g in groups if g.segment not in freed)
+    i = min(l for g in inside for l in g.layers)
+    j = max(l for g in inside for l in g.layers) + 1
     t = problem.segments
     sub = replace(problem, name=f"{problem.name} (lns window)", layers=problem.layers[i:j],
                   time_s=problem.time_s[i:j], energy_j=problem.energy_j[i:j], latency_max_s=None, throughput_min=None,
@@ -153,7 +152,7 @@ def _restrict_segments(problem: Problem, groups: Groups, freed: tuple[int, ...])
                                    sram_buffer_bytes=t.sram_buffer_bytes[i:j], weight_bytes=t.weight_bytes[i:j],
                                    boundary_bytes=t.boundary_bytes[i:j + 1]))
     first = min(freed)
-    current = tuple((c, tuple(l - i for l in ls), s - first) for c, ls, s in inside)
+    current = tuple(SegmentGroup(c, tuple(l - i for l in ls), s - first) for c, ls, s in inside)
     floor_time = problem.batch / problem.throughput_min if problem.throughput_min else None
     caps = [x for x in (problem.latency_max_s, floor_time) if x is not None]
     if caps:
@@ -169,49 +168,95 @@ def _contiguous(problem: Problem) -> Problem:
     return replace(problem, execution=replace(problem.execution, contiguous=True))
 
 
-FIRST_SIZE = {Form.PIPELINE: 3, Form.SEGMENTS: 2}  # the smallest neighbourhood, in units freed
-
-
 def _exact_solver(problem: Problem) -> Callable[[Problem, float, int, dict], Outcome]:
     """The solver function of the exact strategy ``auto`` picks for ``problem`` (sweeps aside: unbounded)."""
     from .registry import STRATEGIES, auto
-    module, function = STRATEGIES[auto(problem)].solver.split(":")
-    return getattr(importlib.import_module(module), function)
+    return STRATEGIES[auto(problem)].solver_for(problem)
 
 
 def _layer_order(groups: Groups) -> list[int]:
     """Accelerator indices in layer order (for windows of consecutive accelerators)."""
-    return sorted(range(len(groups)), key=lambda i: min(groups[i][1]))
+    return sorted(range(len(groups)), key=lambda i: min(groups[i].layers))
 
 
-def units(problem: Problem, groups: Groups) -> int:
-    """How many units a move can free: segments of a segment plan, else accelerators."""
-    return len({g[2] for g in groups}) if problem.execution.form is Form.SEGMENTS else len(groups)
+class Moves:
+    """What a move frees on one plan form: its units, the sets of them tried, and the sub-problem they leave."""
+
+    first_size: int  # the smallest neighbourhood, in units freed
+
+    def units(self, groups: Groups) -> int:
+        raise NotImplementedError
+
+    def neighbourhoods(self, problem: Problem, groups: Groups, size: int, rng: random.Random) -> Iterator[tuple[int, ...]]:
+        """The sets of ``size`` units (module docstring, step 3) a move of that size frees, in a seeded order."""
+        raise NotImplementedError
+
+    def restrict(self, problem: Problem, groups: Groups, freed: tuple[int, ...]) -> Restriction:
+        raise NotImplementedError
+
+    def at_floor(self, problem: Problem, plan: Plan) -> bool:
+        """Whether no plan can beat ``plan`` for a reason the form knows (then it is optimal); none by default."""
+        return False
+
+    def fallback(self, problem: Problem) -> Groups | None:
+        """A start plan when the exact strategies found none; none by default."""
+        return None
 
 
-def neighbourhoods(problem: Problem, groups: Groups, size: int, rng: random.Random) -> Iterator[tuple[int, ...]]:
-    """The sets of ``size`` units (module docstring, step 3) a move of that size frees, in a seeded order.
+class PipelineMoves(Moves):
+    """Free accelerators (indices into the groups)."""
 
-    Segment plans free runs of consecutive segments. Pipeline plans free accelerators (indices into
-    ``groups``): under the throughput objective each set holds every accelerator whose stage sets the
-    period; on contiguous execution the freed accelerators are consecutive in layer order."""
-    n = units(problem, groups)
-    if problem.execution.form is Form.SEGMENTS:
+    first_size = 3
+
+    def units(self, groups: Groups) -> int:
+        return len(groups)
+
+    def neighbourhoods(self, problem: Problem, groups: Groups, size: int, rng: random.Random) -> Iterator[tuple[int, ...]]:
+        """Under the throughput objective each set holds every accelerator whose stage sets the period; on
+        contiguous execution the freed accelerators are consecutive in layer order."""
+        n = len(groups)
+        busy = stage_times(problem, groups)
+        period = max(busy)
+        must = {i for i in range(n) if problem.objective == "throughput" and busy[i] >= period * (1 - IMPROVEMENT)}
+        if problem.execution.contiguous:
+            order = _layer_order(groups)
+            sets = [tuple(order[s:s + size]) for s in range(n - size + 1)]
+        else:
+            sets = [tuple(s) for s in itertools.combinations(range(n), size)]
+        sets = [s for s in sets if must <= set(s)]
+        rng.shuffle(sets)
+        yield from sets
+
+    def restrict(self, problem: Problem, groups: Groups, freed: tuple[int, ...]) -> Restriction:
+        return _restrict_pipeline(problem, groups, freed)
+
+    def at_floor(self, problem: Problem, plan: Plan) -> bool:
+        """The period is the DDR time per input under the throughput objective: no plan's period is below it."""
+        return (problem.objective == "throughput" and problem.ddr_period_s > 0
+                and plan.period_ms / 1e3 <= problem.ddr_period_s * (1 + IMPROVEMENT))
+
+    def fallback(self, problem: Problem) -> Groups | None:
+        """The contiguous heuristic's plan."""
+        heuristic = best_contiguous(problem)
+        return heuristic.groups if heuristic is not None else None
+
+
+class SegmentMoves(Moves):
+    """Free runs of consecutive segments."""
+
+    first_size = 2
+
+    def units(self, groups: Groups) -> int:
+        return len({g.segment for g in groups})
+
+    def neighbourhoods(self, problem: Problem, groups: Groups, size: int, rng: random.Random) -> Iterator[tuple[int, ...]]:
+        n = self.units(groups)
         sets = [tuple(range(s, s + size)) for s in range(n - size + 1)]
         rng.shuffle(sets)
         yield from sets
-        return
-    busy = stage_times(problem, groups)
-    period = max(busy)
-    must = {i for i in range(n) if problem.objective == "throughput" and busy[i] >= period * (1 - IMPROVEMENT)}
-    if problem.execution.contiguous:
-        order = _layer_order(groups)
-        sets = [tuple(order[s:s + size]) for s in range(n - size + 1)]
-    else:
-        sets = [tuple(s) for s in itertools.combinations(range(n), size)]
-    sets = [s for s in sets if must <= set(s)]
-    rng.shuffle(sets)
-    yield from sets
+
+    def restrict(self, problem: Problem, groups: Groups, freed: tuple[int, ...]) -> Restriction:
+        return _restrict_segments(problem, groups, freed)
 
 
 def _better_plan(problem: Problem, new: Plan, old: Plan) -> bool:
@@ -238,6 +283,7 @@ class Search:
     """The search state: the incumbent, the clock, the anytime curve and the moves made."""
 
     problem: Problem
+    moves_of: Moves
     deadline: float
     time_limit_s: float
     seed: int
@@ -258,7 +304,7 @@ class Search:
     def move(self, freed: tuple[int, ...]) -> bool:
         """Re-optimise the units ``freed``; True when a better plan was found (it becomes the incumbent)."""
         self.moves += 1
-        window = restrict(self.problem, self.best.groups, freed)
+        window = self.moves_of.restrict(self.problem, self.best.groups, freed)
         whole = not window.kept
         budget = self.left() if whole else min(self.left(), max(MOVE_MIN_S, MOVE_SHARE * self.time_limit_s))
         try:
@@ -282,31 +328,28 @@ class Search:
         self.record()
         return True
 
-    def at_ddr_floor(self) -> bool:
-        """Whether the incumbent's period is the DDR time per input, which no plan's period is below (pipeline
-        plans, throughput objective): then it is optimal."""
-        p = self.problem
-        return (p.execution.form is Form.PIPELINE and p.objective == "throughput" and p.ddr_period_s > 0
-                and self.best.plan.period_ms / 1e3 <= p.ddr_period_s * (1 + IMPROVEMENT))
+    def at_floor(self) -> bool:
+        """Whether the form knows that no plan beats the incumbent (then it is optimal)."""
+        return self.moves_of.at_floor(self.problem, self.best.plan)
 
     def run(self) -> None:
         """Variable neighbourhood descent over the sizes of the freed sets (module docstring, step 3)."""
-        if self.at_ddr_floor():
+        if self.at_floor():
             self.proven = True
             return
         rng = random.Random(self.seed)
-        first = FIRST_SIZE[self.problem.execution.form]
+        first = self.moves_of.first_size
         size = first
         while not self.proven and self.left() > 0:
-            slots = units(self.problem, self.best.groups)
+            slots = self.moves_of.units(self.best.groups)
             size = min(size, slots)
             improved = False
-            for freed in neighbourhoods(self.problem, self.best.groups, size, rng):
+            for freed in self.moves_of.neighbourhoods(self.problem, self.best.groups, size, rng):
                 if self.left() <= 0 or (self.max_moves is not None and self.moves >= self.max_moves):
                     return
                 if self.move(freed):
                     improved = True
-                    self.proven = self.proven or self.at_ddr_floor()
+                    self.proven = self.proven or self.at_floor()
                     break
                 if self.proven:
                     return
@@ -340,9 +383,8 @@ class Start:
     bound: float | None = None
 
 
-def start(problem: Problem, deadline: float, seed: int, incumbent: Groups | None) -> Start:
+def start(problem: Problem, moves: Moves, deadline: float, seed: int, incumbent: Groups | None) -> Start:
     """The best quick plan (module docstring, step 1)."""
-    from .dp import solve_dp
     from .registry import STRATEGIES
     given = best_candidate(problem, [incumbent]) if incumbent is not None else None
     if given is not None:  # an infeasible warm start is ignored
@@ -357,31 +399,40 @@ def start(problem: Problem, deadline: float, seed: int, incumbent: Groups | None
             proven, bound = outcome.status == "optimal", outcome.bound
     contiguous = _contiguous(problem)
     if (problem.execution.contiguous or not found) and STRATEGIES["dp"].reason(contiguous) is None:
-        outcome = _timed(contiguous, solve_dp, START_SHARE * (deadline - time.perf_counter()), seed)
+        outcome = _timed(contiguous, STRATEGIES["dp"].solver_for(contiguous), START_SHARE * (deadline - time.perf_counter()),
+                         seed)
         if outcome is not None and outcome.groups is not None:
             found.append(outcome.groups)
             if contiguous is problem:  # else dp solved a restriction: its bound is not the problem's
                 proven, bound = outcome.status == "optimal", outcome.bound
-    if not found and problem.execution.form is Form.PIPELINE:
-        heuristic = best_contiguous(problem)
-        if heuristic is not None:
-            found.append(heuristic.groups)
+    if not found:
+        found += [g for g in (moves.fallback(problem),) if g is not None]
     best = best_candidate(problem, found)
     return Start(best, proven and best is not None, bound)
 
 
-def solve_lns(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
+def solve_pipeline(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
+    """lns on a pipeline plan: moves free accelerators."""
+    return solve_lns(problem, PipelineMoves(), time_limit_s, seed, options)
+
+
+def solve_segments(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
+    """lns on a segment plan: moves free runs of consecutive segments."""
+    return solve_lns(problem, SegmentMoves(), time_limit_s, seed, options)
+
+
+def solve_lns(problem: Problem, moves: Moves, time_limit_s: float, seed: int, options: dict) -> Outcome:
     """Large-neighbourhood search from the best quick plan (module docstring); ``options``: ``moves``, ``incumbent``.
 
     The bound reported is the one the start's exact strategy (or a move that frees everything) proved for
     the whole problem, when one did."""
     anytime = Anytime()
     deadline = time.perf_counter() + time_limit_s
-    first = start(problem, deadline, seed, options.get("incumbent"))
+    first = start(problem, moves, deadline, seed, options.get("incumbent"))
     if first.candidate is None:
         return Outcome(None, "time_limit", note="lns: no start plan (dp and the contiguous heuristic found none)",
                        progress=anytime.curve)
-    search = Search(problem, deadline, time_limit_s, seed, options.get("moves"), first.candidate, anytime,
+    search = Search(problem, moves, deadline, time_limit_s, seed, options.get("moves"), first.candidate, anytime,
                     proven=first.proven, bound=first.bound)
     search.record()
     if not problem.execution.single:

@@ -13,8 +13,8 @@ model whose cap is changed between rounds:
    plan lowers ``U``; an optimum under any cap that holds a plan is the global optimum).
 Other objectives are solved in one round with the heuristic's plan as MIP start.
 
-On segment-form problems (chiplet packages) the segment MILP of :mod:`accelplan.formulations.segments_milp` is
-solved in one round, started from the plan that gives every layer the whole package.
+This is the pipeline form's milp; the other forms' are :mod:`.milp_segments` and :mod:`.milp_devices`, which
+share :func:`highs_options` and the HiGHS interface here.
 """
 
 from __future__ import annotations
@@ -27,9 +27,7 @@ import pyomo.environ as pyo
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 from pyomo.contrib.solver.solvers.highs import Highs
 
-from ..execution import Form
 from ..formulations.milp import TIME_SCALE, MilpModel, build_milp
-from ..formulations.segments_milp import build_segments_milp
 from ..plan import Anytime, Groups, Outcome, evaluate
 from ..problem import Problem
 from .contiguous import Candidate, best_contiguous
@@ -178,63 +176,24 @@ def _one_round(problem: Problem, built: MilpModel, incumbent: Candidate | None, 
     return Outcome(incumbent.groups, status, bound, note=note, model_objective=model_objective)
 
 
+def highs_options(seed: int, options: dict) -> dict:
+    """HiGHS's options for a run: the relative gap that counts as proven, the seed, the ``threads`` option."""
+    highs = {"mip_rel_gap": 1e-6, "random_seed": seed}
+    if options.get("threads"):
+        highs["threads"] = options["threads"]
+    return highs
+
+
 def solve_milp(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
-    """Solve the MILP (pipeline form) or the segment MILP (segment form) with HiGHS.
+    """Solve the pipeline MILP with HiGHS.
 
     ``model_objective`` holds the MILP's own objective value so callers can check it agrees with the evaluator.
     """
     start = time.perf_counter()
     deadline = start + time_limit_s
-    highs = {"mip_rel_gap": 1e-6, "random_seed": seed}
-    if options.get("threads"):
-        highs["threads"] = options["threads"]
-    if problem.execution.form is Form.SEGMENTS:
-        return _solve_segments(problem, deadline, highs)
-    if problem.execution.form is Form.DEVICES:
-        return _solve_devices(problem, deadline, highs)
+    highs = highs_options(seed, options)
     incumbent = best_contiguous(problem)
     built = build_milp(problem, _period(incumbent) if incumbent is not None else None)
     if problem.objective == "throughput" and incumbent is not None:
         return _target_search(problem, built, incumbent, start, deadline, highs)
     return _one_round(problem, built, incumbent, deadline, highs, "HiGHS via Pyomo")
-
-
-def _solve_segments(problem: Problem, deadline: float, options: dict) -> Outcome:
-    """The segment MILP, one HiGHS round from the plan that gives every layer the whole package (always fits)."""
-    full = max(range(problem.n_configs), key=lambda c: problem.configs[c].units)
-    first_groups = tuple((full, (l,), l) for l in range(problem.n_layers))
-    first = evaluate(problem, first_groups)
-    built = build_segments_milp(problem, reference=first.latency_ms / 1e3)
-    r = _solve_round(HighsWithStart(), built, deadline - time.perf_counter(), options,
-                     first_groups if first.feasible else None)
-    user = problem.objective.from_batch
-    bound = user(problem.batch, built.to_objective_units(r.raw_bound)) if r.raw_bound is not None else None
-    proven = r.termination == TerminationCondition.convergenceCriteriaSatisfied
-    note = "HiGHS via Pyomo, segment MILP"
-    if r.found is None:
-        return Outcome(None, "infeasible" if r.termination in INFEASIBLE or proven else "time_limit", bound, note=note)
-    return Outcome(r.found.groups, "optimal" if proven else "time_limit", bound, note=note,
-                   model_objective=user(problem.batch, r.model_objective))
-
-
-def _solve_devices(problem: Problem, deadline: float, options: dict) -> Outcome:
-    """The device-chain MILP (:mod:`accelplan.formulations.devices_milp`), one HiGHS round, every objective."""
-    from ..formulations.devices_milp import build_devices_milp
-    from ..execution.devices import block_options
-
-    built = build_devices_milp(problem, [block_options(problem, l) for l in range(problem.n_layers)])
-    res = Highs().solve(built.model, time_limit=max(1.0, deadline - time.perf_counter()), load_solutions=False,
-                        raise_exception_on_nonoptimal_result=False, solver_options=options)
-    note = "HiGHS via Pyomo, device-chain MILP"
-    proven = res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
-    bound = (built.to_objective_units(res.objective_bound)
-             if res.objective_bound is not None and np.isfinite(res.objective_bound) else None)
-    groups, model_obj = None, None
-    if res.termination_condition not in INFEASIBLE and res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible):
-        res.solution_loader.load_vars()
-        if evaluate(problem, built.groups()).feasible:
-            groups, model_obj = built.groups(), built.to_objective_units(res.incumbent_objective)
-    if groups is None:
-        return Outcome(None, "infeasible" if res.termination_condition in INFEASIBLE or proven else "time_limit", bound,
-                       note=note)
-    return Outcome(groups, "optimal" if proven else "time_limit", bound, note=note, model_objective=model_obj)

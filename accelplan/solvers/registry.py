@@ -1,8 +1,10 @@
 """Strategies as declared objects: the one list every command, schema and comparison reads.
 
-A :class:`Strategy` says what it is (exact or heuristic), which plan forms it covers, why a
-problem is out of its reach, which options it takes (typed), and where its solver lives. The
-solver is imported only when a strategy runs, so declaring strategies loads no backend.
+A :class:`Strategy` names one :class:`Implementation` per plan form it covers (where its solver for
+that form lives, why a problem of that form is out of its reach, whether ``auto`` prefers it), the
+options it takes (typed) and the :class:`Feature` set it has (proves bounds, multi-objective, anytime
+curve): commands ask for features, never compare names. Solvers are imported only when a strategy
+runs, so declaring strategies loads no backend.
 
 A solver is a function ``(problem, time_limit_s, seed, options) -> Outcome``; :func:`run`
 measures it, checks its options and turns its :class:`Outcome` into a
@@ -11,13 +13,14 @@ measures it, checks its options and turns its :class:`Outcome` into a
 
 from __future__ import annotations
 
-import importlib
+import enum
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SolveError
+from ..plugins import resolve
 from ..execution import Form
 
 if TYPE_CHECKING:
@@ -73,29 +76,65 @@ def _always(problem: "Problem", bounded: bool) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class Strategy:
-    """A declared strategy. ``refuse(problem)`` gives why a covered form's problem is still out of reach;
-    ``preferred(problem, bounded)`` says whether ``auto`` should pick it (``bounded``: solved under a latency bound)."""
+class Feature(enum.Enum):
+    """What a strategy can do beyond returning a plan; commands ask for a feature, never for a strategy's name."""
 
-    name: str
-    exact: bool
-    summary: str
-    solver: str  # "module:function"
-    forms: tuple[Form, ...]
-    options: tuple[str, ...] = ()
+    PROVES = "proves optimality and bounds"  # an exact strategy: its optimum is certified, its bound valid
+    MULTI_OBJECTIVE = "searches latency, throughput and energy at once"  # can give a Pareto front by itself
+    ANYTIME = "records an anytime curve"  # its plan's progress has a point per improvement
+
+
+@dataclass(frozen=True)
+class Implementation:
+    """How a strategy solves one plan form: its solver (``"module:function"``, imported when it runs), why a problem
+    of that form is still out of reach (``refuse``) and whether ``auto`` should pick it (``preferred(problem,
+    bounded)``, ``bounded``: solved under a latency bound)."""
+
+    solver: str
     refuse: Callable[["Problem"], str | None] = _no_reason
     preferred: Callable[["Problem", bool], bool] = _always
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A declared strategy: one :class:`Implementation` per plan form it solves (the forms it covers are the keys),
+    the options it takes and the :class:`Feature` set it has."""
+
+    name: str
+    summary: str
+    implementations: Mapping[Form, Implementation]
+    features: frozenset[Feature] = frozenset()
+    options: tuple[str, ...] = ()
     compare_by_default: bool = True
+    #: with :attr:`Feature.MULTI_OBJECTIVE`: ``"module:function"`` of ``(problem, time_limit_s, seed, trials) ->
+    #: (groups of each non-dominated plan, note)``
+    front: str = ""
+
+    @property
+    def exact(self) -> bool:
+        """Proves optimality (and bounds): the :attr:`Feature.PROVES` feature."""
+        return Feature.PROVES in self.features
+
+    @property
+    def forms(self) -> tuple[Form, ...]:
+        return tuple(self.implementations)
 
     def reason(self, problem: "Problem") -> str | None:
         """Why this strategy cannot solve ``problem`` (None when it can)."""
         form = problem.execution.form
-        if form not in self.forms:
-            others = [s.name for s in STRATEGIES.values() if form in s.forms]
-            return (f"{self.name} does not model {problem.execution.name} execution ({form.value} plans on "
+        if form not in self.implementations:
+            others = [s.name for s in STRATEGIES.values() if form in s.implementations]
+            return (f"{self.name} does not model {problem.execution.name} execution ({form.label} plans on "
                     f"{problem.family}); strategies that do: {', '.join(others)}")
-        return self.refuse(problem)
+        return self.implementations[form].refuse(problem)
+
+    def preferred(self, problem: "Problem", bounded: bool) -> bool:
+        """Whether ``auto`` should pick this strategy for ``problem`` (a form it covers)."""
+        return self.implementations[problem.execution.form].preferred(problem, bounded)
+
+    def solver_for(self, problem: "Problem") -> Callable[["Problem", float, int, dict], "Outcome"]:
+        """The solver function of ``problem``'s form (imported now)."""
+        return resolve(self.implementations[problem.execution.form].solver)
 
     def check_options(self, options: dict[str, Any]) -> None:
         """Refuse options this strategy does not take, naming the strategies that take them."""
@@ -117,53 +156,60 @@ class Strategy:
         if why:
             raise SolveError(why)
         self.check_options(options)
-        module, function = self.solver.split(":")
-        solve = getattr(importlib.import_module(module), function)
+        solve = self.solver_for(problem)
         start = time.perf_counter()
         outcome: Outcome = solve(problem, time_limit_s, seed, {k: v for k, v in options.items() if v is not None})
         return finish(problem, self.name, outcome, time.perf_counter() - start)
 
 
-def _dp_refuse(problem: "Problem") -> str | None:
-    if problem.execution.form is Form.PIPELINE and not problem.execution.contiguous:
-        return (f"dp covers contiguous plans: {problem.execution.name} execution assigns layers to accelerators "
-                "in any order; use milp or cpsat")
-    if problem.execution.form is Form.PIPELINE and (problem.n_layers + 1) ** 2 > DP_MAX_STAGES:
-        return (f"dp's target search compares every stage time: {problem.n_layers:,} layers give "
-                f"{(problem.n_layers + 1) ** 2:,} of them, more than {DP_MAX_STAGES:,}; use milp")
-    if (problem.execution.form is Form.SEGMENTS and problem.objective == "energy"
-            and (problem.latency_max_s is not None or problem.throughput_min is not None)):
-        return ("dp on segments minimises energy without a latency or throughput bound (a bound needs a second "
-                "label dimension); use exhaustive on small models")
-    if problem.execution.form is Form.DEVICES and (problem.objective != "throughput" or problem.latency_max_s is not None):
-        return ("dp on device chains maximises throughput without a latency bound (a target search on the period); "
-                "use exhaustive on small models for latency, energy or a latency bound")
-    return None
-
-
 DP_MAX_STAGES = 20_000_000  # (layers+1)^2 stage times dp's pipeline target search may enumerate
 
 
-def _dp_preferred(problem: "Problem", bounded: bool) -> bool:
-    """dp is the fastest exact method except in a sweep of latency bounds on pipelines (its label setting grows)."""
-    ex = problem.execution
-    return ex.form is Form.SEGMENTS or ex.single or not bounded
+def _dp_pipeline_refuse(problem: "Problem") -> str | None:
+    if not problem.execution.contiguous:
+        return (f"dp covers contiguous plans: {problem.execution.name} execution assigns layers to accelerators "
+                "in any order; use colgen (throughput), milp or cpsat")
+    if (problem.n_layers + 1) ** 2 > DP_MAX_STAGES:
+        return (f"dp's target search compares every stage time: {problem.n_layers:,} layers give "
+                f"{(problem.n_layers + 1) ** 2:,} of them, more than {DP_MAX_STAGES:,}; use milp")
+    return None
 
 
-def _milp_refuse(problem: "Problem") -> str | None:
-    if problem.execution.form is Form.SEGMENTS:
-        from ..formulations.segments_milp import MAX_CLUSTERS, candidate_clusters
-        if problem.objective == "energy":
-            return ("milp on segments covers the throughput and latency objectives (the weights' hops from DRAM "
-                    "depend on where clusters sit, which the MILP does not track); use dp for energy")
-        count = candidate_clusters(problem)
-        if count > MAX_CLUSTERS:
-            return f"milp on segments: {count:,} candidate clusters exceed {MAX_CLUSTERS:,}; use dp"
-    if problem.execution.form is Form.DEVICES:
-        from ..formulations.devices_milp import MAX_PLACEMENTS
-        pairs = problem.n_layers * problem.accelerator_slots
-        if pairs > MAX_PLACEMENTS:
-            return f"milp on device chains: {pairs:,} layer x device pairs exceed {MAX_PLACEMENTS:,}; use dp"
+def _dp_segments_refuse(problem: "Problem") -> str | None:
+    if problem.objective == "energy" and (problem.latency_max_s is not None or problem.throughput_min is not None):
+        return ("dp on segments minimises energy without a latency or throughput bound (a bound needs a second "
+                "label dimension); use exhaustive on small models")
+    return None
+
+
+def _dp_devices_refuse(problem: "Problem") -> str | None:
+    if problem.objective != "throughput" or problem.latency_max_s is not None:
+        return ("dp on device chains maximises throughput without a latency bound (a target search on the period); "
+                "use milp, or exhaustive on small models, for latency, energy or a latency bound")
+    return None
+
+
+def _dp_pipeline_preferred(problem: "Problem", bounded: bool) -> bool:
+    """dp is the fastest exact method on pipelines except in a sweep of latency bounds (its label setting grows)."""
+    return problem.execution.single or not bounded
+
+
+def _milp_segments_refuse(problem: "Problem") -> str | None:
+    from ..formulations.segments_milp import MAX_CLUSTERS, candidate_clusters
+    if problem.objective == "energy":
+        return ("milp on segments covers the throughput and latency objectives (the weights' hops from DRAM "
+                "depend on where clusters sit, which the MILP does not track); use dp for energy")
+    count = candidate_clusters(problem)
+    if count > MAX_CLUSTERS:
+        return f"milp on segments: {count:,} candidate clusters exceed {MAX_CLUSTERS:,}; use dp"
+    return None
+
+
+def _milp_devices_refuse(problem: "Problem") -> str | None:
+    from ..formulations.devices_milp import MAX_PLACEMENTS
+    pairs = problem.n_layers * problem.accelerator_slots
+    if pairs > MAX_PLACEMENTS:
+        return f"milp on device chains: {pairs:,} layer x device pairs exceed {MAX_PLACEMENTS:,}; use dp"
     return None
 
 
@@ -176,33 +222,55 @@ def _colgen_refuse(problem: "Problem") -> str | None:
     return None
 
 
-def _exhaustive_refuse(problem: "Problem") -> str | None:
-    from .exhaustive import too_many
-    return too_many(problem)
+def _refuse_with(target: str) -> Callable[["Problem"], str | None]:
+    """A refusal that lives beside its solver (imported only when asked)."""
+    return lambda problem: resolve(target)(problem)
 
 
 _OPTUNA = ("trials", "storage", "study_name", "workers", "warm_start", "callbacks")
+#: the forms Optuna searches (the keys of accelplan.solvers.spaces.SPACES)
+_OPTUNA_FORMS = (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES)
+_EXACT = frozenset({Feature.PROVES})
 
 #: every strategy, in the order ``auto`` tries the exact ones
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
-    Strategy("dp", True, "dynamic programming over cut points (contiguous plans, segments, device chains)",
-             "accelplan.solvers.dp:solve_dp", (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), refuse=_dp_refuse,
-             preferred=_dp_preferred),
-    Strategy("colgen", True, "branch and price on the configuration LP (any-order plans, throughput)",
-             "accelplan.solvers.colgen:solve_colgen", (Form.PIPELINE,), refuse=_colgen_refuse,
-             preferred=lambda problem, bounded: not problem.execution.single),
-    Strategy("milp", True, "MILP (Pyomo + HiGHS), target search on the period", "accelplan.solvers.milp:solve_milp",
-             (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), ("threads",), refuse=_milp_refuse),
-    Strategy("cpsat", True, "constraint program (OR-Tools CP-SAT)", "accelplan.solvers.cpsat:solve_cpsat",
-             (Form.PIPELINE,), ("workers",)),
-    Strategy("exhaustive", True, "every plan of a small problem", "accelplan.solvers.exhaustive:solve_exhaustive",
-             (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), refuse=_exhaustive_refuse),
-    Strategy("optuna-tpe", False, "Optuna TPE on the objective", "accelplan.solvers.search:solve_tpe",
-             (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), _OPTUNA),
-    Strategy("optuna-nsga2", False, "Optuna NSGA-II on latency, throughput and energy", "accelplan.solvers.search:solve_nsga2",
-             (Form.PIPELINE, Form.SEGMENTS, Form.DEVICES), _OPTUNA, compare_by_default=False),
-    Strategy("lns", False, "large-neighbourhood search: free a few accelerators, re-plan them exactly",
-             "accelplan.solvers.lns:solve_lns", (Form.PIPELINE, Form.SEGMENTS), ("moves", "incumbent")),
+    Strategy("dp", "dynamic programming over cut points (contiguous plans, segments, device chains, replicas)", {
+        Form.PIPELINE: Implementation("accelplan.solvers.dp:solve_dp", _dp_pipeline_refuse, _dp_pipeline_preferred),
+        Form.SEGMENTS: Implementation("accelplan.solvers.segment_dp:solve_segments", _dp_segments_refuse),
+        Form.DEVICES: Implementation("accelplan.solvers.device_dp:solve_devices", _dp_devices_refuse),
+        Form.REPLICATED: Implementation("accelplan.solvers.replicated:solve_dp"),
+    }, _EXACT | {Feature.ANYTIME}),
+    Strategy("colgen", "branch and price on the configuration LP (any-order plans, throughput)", {
+        Form.PIPELINE: Implementation("accelplan.solvers.colgen:solve_colgen", _colgen_refuse,
+                                      lambda problem, bounded: not problem.execution.single),
+    }, _EXACT | {Feature.ANYTIME}),
+    Strategy("milp", "MILP (Pyomo + HiGHS), target search on the period", {
+        Form.PIPELINE: Implementation("accelplan.solvers.milp:solve_milp"),
+        Form.SEGMENTS: Implementation("accelplan.solvers.milp_segments:solve_segments", _milp_segments_refuse),
+        Form.DEVICES: Implementation("accelplan.solvers.milp_devices:solve_devices", _milp_devices_refuse),
+    }, _EXACT, ("threads",)),
+    Strategy("cpsat", "constraint program (OR-Tools CP-SAT)", {
+        Form.PIPELINE: Implementation("accelplan.solvers.cpsat:solve_cpsat"),
+    }, _EXACT, ("workers",)),
+    Strategy("exhaustive", "every plan of a small problem", {
+        Form.PIPELINE: Implementation("accelplan.solvers.exhaustive:solve_pipeline",
+                                      _refuse_with("accelplan.solvers.exhaustive:too_many_pipelines")),
+        Form.SEGMENTS: Implementation("accelplan.solvers.exhaustive:solve_segments"),
+        Form.DEVICES: Implementation("accelplan.solvers.exhaustive:solve_devices",
+                                     _refuse_with("accelplan.solvers.exhaustive:too_many_devices")),
+        Form.REPLICATED: Implementation("accelplan.solvers.replicated:solve_exhaustive"),
+    }, _EXACT),
+    Strategy("optuna-tpe", "Optuna TPE on the objective",
+             {form: Implementation("accelplan.solvers.search:solve_tpe") for form in _OPTUNA_FORMS},
+             frozenset({Feature.ANYTIME}), _OPTUNA),
+    Strategy("optuna-nsga2", "Optuna NSGA-II on latency, throughput and energy",
+             {form: Implementation("accelplan.solvers.search:solve_nsga2") for form in _OPTUNA_FORMS},
+             frozenset({Feature.ANYTIME, Feature.MULTI_OBJECTIVE}), _OPTUNA, compare_by_default=False,
+             front="accelplan.solvers.search:nsga2_front"),
+    Strategy("lns", "large-neighbourhood search: free a few accelerators, re-plan them exactly", {
+        Form.PIPELINE: Implementation("accelplan.solvers.lns:solve_pipeline"),
+        Form.SEGMENTS: Implementation("accelplan.solvers.lns:solve_segments"),
+    }, frozenset({Feature.ANYTIME}), ("moves", "incumbent")),
 )}
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
 
@@ -219,6 +287,11 @@ def exact_names() -> list[str]:
     return [s.name for s in STRATEGIES.values() if s.exact]
 
 
+def with_feature(feature: Feature) -> list[str]:
+    """Names of the strategies that have ``feature``, in declaration order."""
+    return [s.name for s in STRATEGIES.values() if feature in s.features]
+
+
 def auto(problem: "Problem", bounded: bool = False) -> str:
     """The exact strategy ``auto`` picks: the first preferred one that covers ``problem``, else the first that covers it."""
     covering = [s for s in STRATEGIES.values() if s.exact and s.reason(problem) is None]
@@ -232,5 +305,5 @@ def solve(problem: "Problem", name: str = "milp", time_limit_s: float = 60.0, se
     return strategy(name).run(problem, time_limit_s, seed, **options)
 
 
-__all__ = ["OPTIONS", "Option", "STRATEGIES", "STRATEGY_NAMES", "Strategy", "auto", "exact_names", "solve",
-           "strategy"]
+__all__ = ["OPTIONS", "Feature", "Implementation", "Option", "STRATEGIES", "STRATEGY_NAMES", "Strategy", "auto",
+           "exact_names", "resolve", "solve", "strategy", "with_feature"]

@@ -1,18 +1,11 @@
 """The heuristic strategies ``optuna-tpe`` (one objective) and ``optuna-nsga2`` (latency, throughput, energy).
 
-The decision space is the exact strategies' plan space, as Optuna parameters:
-- ``cfg{a}``: the configuration of accelerator slot ``a`` (categorical over the problem's menu);
-- layers in any order (hybrid): ``slot{l}``, the slot that runs layer ``l``; contiguous groups
-  (spatial): ``cut{a}``, cut points of the chain (sorted, so slot ``a`` runs the layers between the
-  ``a``-th and ``a+1``-th cut); one slot (sequential): it runs every layer.
-Slots that run no layer are not built. Segment form (chiplet packages): ``cut{l}`` before each layer
-``l > 0`` (0: same cluster, 1: a new cluster, 2: a new segment; the execution model narrows the
-choices) and ``cfg@{l}``, the cluster size of the cluster that starts at layer ``l`` (a
-define-by-run parameter, sampled only when a cluster starts there); the warm start is the
-plan with every layer on the whole package (:func:`warm_groups`). Every trial is priced by the shared evaluator; budgets, the
-latency bound and throughput_min are set as the trial's constraints (``Trial.set_constraint``; a
-trial is feasible when every value is <= 0), which both samplers read. The contiguous heuristic's plan is
-enqueued as the first trial (a warm start, as a designer would seed a search).
+The decision space is the exact strategies' plan space, as Optuna parameters: the search space of
+the problem's plan form (:mod:`accelplan.solvers.spaces`). Every trial is priced by the shared
+evaluator; budgets, the latency bound and throughput_min are set as the trial's constraints
+(``Trial.set_constraint``; a trial is feasible when every value is <= 0), which both samplers read.
+The space's warm plan (the contiguous heuristic's plan on a pipeline) is enqueued as the first trial
+(a warm start, as a designer would seed a search).
 
 Storage: in memory by default; a storage URL (``sqlite:///path.db``, ``postgresql://...``, ``journal:///path.log``;
 :mod:`accelplan.solvers.storages`) with a study name keeps every finished trial, so an interrupted search resumes
@@ -39,129 +32,13 @@ import optuna
 
 from ..dominance import pareto_min
 from ..errors import SolveError
-from ..execution import Form, Metrics
-from ..execution.devices import RESOURCES as DEVICE_RESOURCES
-from ..execution.devices import loads as device_loads
-from ..execution.segments import segment_rules, segment_use
+from ..execution import Metrics
 from ..plan import Groups, Outcome, Progress, metrics
 from ..problem import Problem
-from .contiguous import best_candidate, best_contiguous
+from .contiguous import best_candidate
+from .spaces import SearchSpace, search_space
 # GRACE_S and HEARTBEAT_S are read from here too (tests, benchmarks/storage.py)
 from .storages import GRACE_S, HEARTBEAT_S, fail_stale_trials, open_storage  # noqa: F401
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """How Optuna parameters map to accelerator groups for one problem."""
-
-    problem: Problem
-
-    def suggest(self, trial: optuna.Trial) -> Groups:
-        """Sample a plan's groups from ``trial``."""
-        p = self.problem
-        if p.execution.form is Form.SEGMENTS:
-            return self._suggest_segments(trial)
-        if p.execution.form is Form.DEVICES:
-            return self._suggest_devices(trial)
-        slots = p.accelerator_slots
-        cfg = [trial.suggest_categorical(f"cfg{a}", list(range(p.n_configs))) for a in range(slots)]
-        if slots == 1:
-            groups = [(cfg[0], tuple(range(p.n_layers)))]
-        elif not p.execution.contiguous:
-            owner = [trial.suggest_categorical(f"slot{l}", list(range(slots))) for l in range(p.n_layers)]
-            groups = [(cfg[a], tuple(l for l in range(p.n_layers) if owner[l] == a)) for a in range(slots)]
-        else:
-            cuts = sorted(trial.suggest_int(f"cut{a}", 0, p.n_layers) for a in range(1, slots))
-            bounds = [0, *cuts, p.n_layers]
-            groups = [(cfg[a], tuple(range(bounds[a], bounds[a + 1]))) for a in range(slots)]
-        return tuple((c, ls) for c, ls in groups if ls)
-
-    def _cut_choices(self) -> list[int]:
-        ex = self.problem.execution
-        return [0, 2] if ex.single else [1, 2] if ex.one_layer else [0, 1, 2]
-
-    def _suggest_segments(self, trial: optuna.Trial) -> Groups:
-        p = self.problem
-        _, allowed, _ = segment_rules(p)
-        groups, start, segment = [], 0, 0
-        for l in range(1, p.n_layers + 1):
-            cut = 2 if l == p.n_layers else trial.suggest_categorical(f"cut{l}", self._cut_choices())
-            if cut:
-                groups.append((trial.suggest_categorical(f"cfg@{start}", allowed), tuple(range(start, l)), segment))
-                start, segment = l, segment + (cut == 2)
-        return tuple(groups)
-
-    def _block_options(self) -> list[list[int]]:
-        """Per layer the block configurations worth trying (see :func:`accelplan.solvers.exhaustive.block_options`)."""
-        if not hasattr(self, "_options"):
-            from ..execution.devices import block_options
-            object.__setattr__(self, "_options", [block_options(self.problem, l) for l in range(self.problem.n_layers)])
-        return self._options
-
-    def _suggest_devices(self, trial: optuna.Trial) -> Groups:
-        """``par{l}``: the block configuration of layer ``l``; ``cut{l}``: 1 when layer ``l`` starts the next device
-        (asked only while a device is left)."""
-        p, options = self.problem, self._block_options()
-        devices = p.accelerator_slots
-        configs = [trial.suggest_categorical(f"par{l}", options[l]) for l in range(p.n_layers)]
-        groups, start = [], 0
-        for l in range(1, p.n_layers + 1):
-            cut = l == p.n_layers or (len(groups) < devices - 1 and trial.suggest_categorical(f"cut{l}", [0, 1]) == 1)
-            if cut:
-                groups.append((len(groups), tuple(range(start, l)), tuple(configs[start:l])))
-                start = l
-        return tuple(groups)
-
-    def params(self, groups: Groups) -> dict[str, Any]:
-        """The parameters that :meth:`suggest` turns into ``groups`` (groups sorted by first layer)."""
-        p = self.problem
-        if p.execution.form is Form.DEVICES:
-            starts = {ls[0] for _, ls, _ in groups}
-            out = {f"par{l}": c for _, ls, cs in groups for l, c in zip(ls, cs)}
-            return out | {f"cut{l}": int(l in starts) for l in range(1, p.n_layers)}
-        if p.execution.form is Form.SEGMENTS:
-            firsts = {ls[0]: (c, s) for c, ls, s in groups}  # cluster starts: configuration, segment
-            out: dict[str, Any] = {f"cfg@{l}": c for l, (c, _) in firsts.items()}
-            prev = 0
-            for l in range(1, p.n_layers):
-                segment = firsts[l][1] if l in firsts else None
-                out[f"cut{l}"] = 0 if segment is None else (2 if segment != prev else 1)
-                prev = prev if segment is None else segment
-            return out
-        slots = p.accelerator_slots
-        out: dict[str, Any] = {f"cfg{a}": (groups[a][0] if a < len(groups) else groups[0][0]) for a in range(slots)}
-        if slots == 1:
-            pass
-        elif not p.execution.contiguous:
-            out |= {f"slot{l}": a for a, (_, ls) in enumerate(groups) for l in ls}
-        else:
-            ends = [ls[-1] + 1 for _, ls in groups[:-1]]
-            ends += [p.n_layers] * (slots - 1 - len(ends))
-            out |= {f"cut{a + 1}": e for a, e in enumerate(ends)}
-        return out
-
-
-def constraint_values(problem: Problem, groups: Groups, met: Metrics) -> dict[str, float]:
-    """Optuna constraint values (<= 0 when met), by name: each budget, the latency bound, throughput_min.
-
-    ``met``: the groups' metrics (priced once per trial by the caller)."""
-    if problem.execution.form is Form.DEVICES:  # each device's budgets and off-chip memory
-        t, loads = problem.devices, device_loads(problem, groups)
-        values = {name: max(load.use[r] / t.capacity[load.kind, r] for load in loads) - 1.0
-                  for r, name in enumerate(DEVICE_RESOURCES)}
-        values["off-chip bytes"] = max(load.offchip_bytes / t.memory_capacity[load.kind] for load in loads) - 1.0
-    elif problem.execution.form is Form.SEGMENTS:  # the package's chiplets bound each segment
-        use = segment_use(problem, groups).values()
-        values = {"chiplets": max(u for u, _ in use) / problem.segments.chiplets - 1.0,
-                  "clusters": max(k for _, k in use) / segment_rules(problem)[2] - 1.0}
-    else:
-        use = sum((problem.usage[c] for c, _ in groups), np.zeros(len(problem.resources)))
-        values = {name: float(u / cap - 1.0) for name, u, cap in zip(problem.resources, use, problem.capacity)}
-    if problem.latency_max_s is not None:
-        values["latency_max"] = met.latency_s / problem.latency_max_s - 1.0
-    if problem.throughput_min is not None:
-        values["throughput_min"] = problem.throughput_min * met.period_s - 1.0
-    return values
 
 
 def _trial_values(problem: Problem, met: Metrics, multi: bool) -> float | list[float]:
@@ -233,7 +110,7 @@ def trial_groups(trial: optuna.trial.FrozenTrial) -> Groups:
     """The accelerator groups a finished trial evaluated."""
     def plain(value: Any) -> Any:
         return tuple(int(v) for v in value) if isinstance(value, (list, tuple)) else int(value)
-    return tuple(tuple(plain(v) for v in g) for g in trial.user_attrs["groups"])
+    return tuple(tuple(plain(v) for v in g) for g in trial.user_attrs["groups"])  # the form's records, as plain tuples
 
 
 @dataclass(frozen=True)
@@ -247,7 +124,7 @@ class _Objective:
         problem = self.space.problem
         groups = self.space.suggest(trial)
         met = metrics(problem, groups, check_bounds=False)
-        for name, value in constraint_values(problem, groups, met).items():
+        for name, value in self.space.constraints(groups, met).items():
             trial.set_constraint(name, value)
         trial.set_user_attr("groups", [[list(v) if isinstance(v, tuple) else v for v in g] for g in groups])
         trial.set_user_attr("latency_ms", met.latency_s * 1e3)
@@ -280,7 +157,7 @@ def _work(worker: _Worker) -> None:
     """A worker process: join the study and search it until the deadline (no trial when it started too late)."""
     if time.time() < worker.deadline:
         study, _ = make_study(worker.problem, worker.multi, worker.seed, worker.storage, worker.study_name)
-        _optimize(study, _Objective(SearchSpace(worker.problem), worker.multi), worker.trials, worker.deadline)
+        _optimize(study, _Objective(search_space(worker.problem), worker.multi), worker.trials, worker.deadline)
 
 
 def _shares(trials: int | None, workers: int) -> list[int | None]:
@@ -352,9 +229,9 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
                          "--storage (e.g. sqlite:///search.db, journal:///search.log, postgresql://user@host/db) "
                          "and --study-name")
     study, created = make_study(problem, multi, seed, storage, study_name)
-    space = SearchSpace(problem)
+    space = search_space(problem)
     if warm_start and created:
-        warm = warm_groups(problem)
+        warm = space.warm()
         if warm is not None:
             study.enqueue_trial(space.params(warm))
     if not created:
@@ -373,36 +250,6 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
     if pool is not None:
         pool.join(deadline)
     return study, time.perf_counter() - start
-
-
-def _spread_evenly(problem: Problem) -> Groups:
-    """Layers split evenly over the devices, each block with the fewest lanes, weights streamed."""
-    from ..execution.devices import block_options
-    devices = problem.accelerator_slots
-    bounds = [round(i * problem.n_layers / devices) for i in range(devices + 1)]
-    t = problem.devices
-
-    def frugal(l: int) -> int:
-        options = block_options(problem, l)
-        streamed = [c for c in options if not t.onchip[c]] or options
-        return min(streamed, key=lambda c: problem.configs[c].lanes)
-    return tuple((d, tuple(range(bounds[d], bounds[d + 1])), tuple(frugal(l) for l in range(bounds[d], bounds[d + 1])))
-                 for d in range(devices))
-
-
-def warm_groups(problem: Problem) -> Groups | None:
-    """The first trial of a new search: the contiguous heuristic's plan; on segments every layer on the whole
-    package (one segment, or one per layer when each cluster runs one layer); on a chain of devices the layers
-    spread evenly, fewest lanes, weights streamed."""
-    if problem.execution.form is Form.DEVICES:
-        return _spread_evenly(problem)
-    if problem.execution.form is Form.SEGMENTS:
-        full = max(segment_rules(problem)[1], key=lambda c: problem.configs[c].units)
-        if problem.execution.one_layer:
-            return tuple((full, (l,), l) for l in range(problem.n_layers))
-        return ((full, tuple(range(problem.n_layers)), 0),)
-    warm = best_contiguous(problem)
-    return warm.groups if warm is not None else None
 
 
 def _curve(problem: Problem, study: optuna.Study, wall_s: float) -> tuple[Progress, ...]:
@@ -443,6 +290,12 @@ def solve_tpe(problem: Problem, time_limit_s: float, seed: int, options: dict) -
 def solve_nsga2(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
     """Optuna NSGA-II on latency, throughput and energy at once; the best feasible plan on the study's objective."""
     return _solve(problem, True, time_limit_s, seed, options)
+
+
+def nsga2_front(problem: Problem, time_limit_s: float, seed: int, trials: int | None) -> tuple[list[Groups], str]:
+    """NSGA-II on latency, throughput and energy: the groups of the study's non-dominated feasible trials, and a note."""
+    study, _ = run_search(problem, True, time_limit_s, seed, trials)
+    return [trial_groups(t) for t in pareto_trials(study)], f"NSGA-II, {len(study.trials)} trials"
 
 
 def _worker_main() -> int:

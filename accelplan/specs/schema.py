@@ -5,19 +5,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PositiveFloat, PositiveInt, Tag
 
 from ..objective import OBJECTIVES
-from ..solvers.registry import STRATEGY_NAMES
 
 Dtype = Literal["int8", "int16", "fp16", "bf16", "fp32"]
 DTYPE_BYTES: dict[str, int] = {"int8": 1, "int16": 2, "fp16": 2, "bf16": 2, "fp32": 4}
 
 Objective = Literal[tuple(OBJECTIVES)]  # type: ignore[valid-type]
-#: strategy names, as the strategy registry declares them
-Strategy = Literal[STRATEGY_NAMES]  # type: ignore[valid-type]
+#: a strategy's name: which names exist is the strategy registry's to say (:mod:`accelplan.solvers.registry`), so it is
+#: checked where the registry is known (:func:`accelplan.specs.study.check_strategy`, the sweep spec) and listed in the
+#: JSON Schema that ``accelplan schema study`` prints
+Strategy = Annotated[str, Field(min_length=1)]
 
 
 class Strict(BaseModel):
@@ -159,8 +160,8 @@ class Constraints(Strict):
     throughput_min: Finite | None = Field(None, description="lower bound on throughput (inferences/s)")
     batch: Annotated[int, Field(strict=True, gt=0, le=MAX_BATCH)] | None = Field(None, description="inputs per batch; default: the model's batch")
     max_accelerators: Annotated[int, Field(strict=True, gt=0, le=MAX_ACCELERATORS)] | None = Field(
-        None, description="most accelerators carved out of the device (versal-aie, default 6); "
-                          "on mcm, most clusters per segment (default: no limit but the chiplets)")
+        None, description="most accelerators the plan may use, as the hardware's family counts them (e.g. clusters "
+                          "per segment); default: the family's")
 
 
 class StudySpec(Strict):
@@ -169,13 +170,11 @@ class StudySpec(Strict):
     name: str | None = None
     model: str = Field(min_length=1, description="built-in model name or path relative to this file")
     hardware: str = Field(min_length=1, description="built-in hardware name or path relative to this file")
-    execution: str | None = Field(
-        None, min_length=1, description="an execution model of the hardware's family (versal-aie: hybrid (default), "
-                                        "spatial, sequential; mcm: merged-pipeline (default), segmented-pipeline, "
-                                        "layer-sequential)")
+    execution: str | None = Field(None, min_length=1, description="an execution model of the hardware's family; "
+                                                                 "default: the family's")
     objective: Objective = "throughput"
     constraints: Constraints = Constraints()
-    strategy: Strategy | None = Field(None, description="default: the hardware family's (milp on versal-aie, dp on mcm)")
+    strategy: Strategy | None = Field(None, description="a strategy; default: the hardware family's")
     time_limit_s: Annotated[float, Field(gt=0, le=7 * 86400, allow_inf_nan=False)] = Field(
         60.0, description="wall-clock limit of the solver (s)")
     seed: int = Field(0, ge=0, le=MAX_SEED, strict=True, description="random seed of the solver or search (repeatable runs)")
@@ -184,17 +183,7 @@ class StudySpec(Strict):
     reference: Annotated[str, Field(min_length=1)] | Literal[False] | None = Field(
         None, description="a hardware to compare with (built-in name or path relative to this file, e.g. a100): the "
                           "same model at the same batch planned on it, shown beside the plan in the report and in "
-                          "compare-execution; default: the hardware family's reference (a100 for multi-device); "
-                          "false for none")
+                          "compare-execution; false for none; default: the hardware family's reference")
 
 
 SPEC_KINDS = ("model", "hardware", "study")
-
-
-def spec_schema(kind: str) -> Any:
-    """The pydantic type of a spec kind; ``hardware`` is the union of every registered family's spec."""
-    if kind == "hardware":
-        from .. import families
-        specs = tuple(f.spec for f in families.every())
-        return Annotated[Union[specs], Field(discriminator="family")]  # type: ignore[valid-type]
-    return {"model": ModelSpec, "study": StudySpec}[kind]

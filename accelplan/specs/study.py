@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ class Study:
 
     @property
     def execution(self) -> str:
-        """The study's execution model, or its hardware family's default (hybrid on versal-aie, merged-pipeline on mcm)."""
+        """The study's execution model, or its hardware family's default (:attr:`Family.default_execution`)."""
         return self.spec.execution or families.get(self.hardware.family).default_execution
 
     @property
@@ -38,7 +39,7 @@ class Study:
 
     @property
     def strategy(self) -> str:
-        """The study's strategy, or its hardware family's default (milp on versal-aie, dp on mcm)."""
+        """The study's strategy, or its hardware family's default (:attr:`Family.default_strategy`)."""
         return self.spec.strategy or families.get(self.hardware.family).default_strategy
 
     @property
@@ -101,17 +102,32 @@ def _check_compatible(model: Network, hw: Hardware, file: str, lines: Lines, fie
 
 
 def check_execution(spec: StudySpec, hw: Hardware, file: str, lines: Lines) -> None:
-    """The execution model must be one the hardware family offers."""
+    """The execution model must be one the hardware family offers (its :meth:`~accelplan.families.Family.execution`
+    decides), the error naming the hardware, ``file`` and the line."""
+    if spec.execution is None:
+        return
     family = families.get(hw.family)
-    if spec.execution is not None and spec.execution not in [m.name for m in family.executions]:
+    try:
+        family.execution(spec.execution)
+    except SpecError:
         raise SpecError(file, [SpecIssue(f"execution {spec.execution!r} does not apply to hardware {hw.name!r} "
                                          f"(family {hw.family}); valid: {family.execution_names()}",
-                                         "execution", line_of(("execution",), lines))])
+                                         "execution", line_of(("execution",), lines))]) from None
 
 
-def study_from_data(data: dict[str, Any], lines: Lines, file: str, base: Path | None) -> Study:
-    """Validate a study mapping and load what it references."""
+def check_strategy(spec: StudySpec, strategies: Collection[str] | None, file: str, lines: Lines) -> None:
+    """The strategy must be one of ``strategies``: the strategy registry's names, passed in by the layer that knows
+    them (specs import no solver); None checks nothing."""
+    if strategies is not None and spec.strategy is not None and spec.strategy not in strategies:
+        raise SpecError(file, [SpecIssue(f"unknown strategy {spec.strategy!r}; valid: {', '.join(strategies)}",
+                                         "strategy", line_of(("strategy",), lines))])
+
+
+def study_from_data(data: dict[str, Any], lines: Lines, file: str, base: Path | None,
+                    strategies: Collection[str] | None = None) -> Study:
+    """Validate a study mapping and load what it references (``strategies``: the names its strategy may take)."""
     spec = validate(StudySpec, data, lines, file)
+    check_strategy(spec, strategies, file, lines)
     model = load_model(_resolve_or_error(spec.model, "models", base, file, "model", lines), spec.model_dims)
     hw = load_hardware(_resolve_or_error(spec.hardware, "hardware", base, file, "hardware", lines))
     _check_compatible(model, hw, file, lines)
@@ -136,10 +152,34 @@ def load_reference(spec: StudySpec, model: Network, hw: Hardware, file: str, lin
     return ref
 
 
-def load_study(path: Path) -> Study:
+def load_study(path: Path, strategies: Collection[str] | None = None) -> Study:
     """Load a study spec file and everything it references (paths relative to the study file)."""
     data, lines = read_yaml(path)
-    return study_from_data(data, lines, str(path), path.parent)
+    return study_from_data(data, lines, str(path), path.parent, strategies)
+
+
+def make_study(study_file: Path | None = None, *, model: str | None = None, hardware: str | None = None,
+               strategies: Collection[str] | None = None, **overrides: Any) -> Study:
+    """A study from a file, or from a model and hardware name/path; ``overrides`` replace its fields
+    (``strategies``: the names its strategy may take, see :func:`check_strategy`)."""
+    if study_file is not None:
+        study = load_study(study_file, strategies)
+        if model or hardware:
+            data = study.spec.model_dump()
+            for key, kind in (("model", "models"), ("hardware", "hardware")):  # keep the file's own paths valid
+                path = resolve(data[key], kind, study_file.parent)
+                if path is not None and path.is_file():
+                    data[key] = str(path.resolve())
+            data |= {k: v for k, v in (("model", model), ("hardware", hardware)) if v}
+            study = study_from_data(data, {}, str(study_file), Path.cwd(), strategies)
+    else:
+        if not model or not hardware:
+            raise SpecError("<command line>", [SpecIssue("give a study file, or both --model and --hardware")])
+        study = study_from_data({"model": model, "hardware": hardware}, {}, "<command line>", Path.cwd())
+    if any(v is not None for v in overrides.values()):
+        study = with_overrides(study, **overrides)
+        check_strategy(study.spec, strategies, "<command line>", {})
+    return study
 
 
 def with_overrides(study: Study, **changes: Any) -> Study:
@@ -154,14 +194,3 @@ def with_overrides(study: Study, **changes: Any) -> Study:
         return replace(study, spec=spec)
     return replace(study, spec=spec, reference=load_reference(spec, study.model, study.hardware, "<command line>", {},
                                                               Path.cwd()))
-
-
-def detect_kind(data: dict[str, Any]) -> str:
-    """Which spec kind a mapping is: ``hardware`` (has family), ``model`` (has operators) or ``study``."""
-    if "family" in data:
-        return "hardware"
-    if "operators" in data:
-        return "model"
-    if "model" in data or "hardware" in data:
-        return "study"
-    return "unknown"

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
-from ..families import HardwareCost
+from ..families import HardwareCost, plan_form
 from ..outputs import write_atomic
 from ..plan import Plan
-from ..reports.plan_file import RunFacts
+from ..plan_file import RunFacts
 
 if TYPE_CHECKING:
     from ..specs.study import Study
@@ -61,7 +61,7 @@ class Outcome:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Outcome":
-        plan = Plan.from_dict(data["plan"]) if data["plan"] is not None else None
+        plan = Plan.from_dict(data["plan"], plan_form(data["plan"]).model.accelerator) if data["plan"] is not None else None
         cost = HardwareCost(**data["cost"]) if data["cost"] is not None else None
         run = RunFacts(**data["run"]) if data.get("run") is not None else None
         return cls(plan, data["message"], cost, float(data["wall_s"]), data.get("plan_yaml"), run)

@@ -25,7 +25,7 @@ from .results import PointResult, SweepResult
 from .spec import Sweep, SweepPoint
 
 if TYPE_CHECKING:
-    from ..reports.plan_file import RunFacts
+    from ..plan_file import RunFacts
     from ..specs.study import Study
 
 RETRIES = 2  # resubmissions of a point whose task raised
@@ -51,8 +51,8 @@ def solve_point(task: PointTask) -> Outcome:
     """Tabulate and solve one point (on a worker) and render its plan file; a strategy or study the solve refuses is
     an outcome saying why."""
     from ..errors import AccelplanError
-    from ..problem import build_problem
-    from ..reports.plan_file import plan_to_yaml
+    from ..families import build_problem
+    from ..plan_file import plan_to_yaml
     from ..solvers import solve
 
     start = time.perf_counter()

@@ -77,10 +77,6 @@ class GPU(Family):
             energy_j=np.zeros_like(time_s), resources=("gpus",), usage=np.ones((1, 1)), capacity=np.ones(1),
             ddr_period_s=0.0, static_power_w=hw.board_power, peak_macs_per_unit_s=hw.macs_per_s[dtype])
 
-    def evaluate(self, problem, groups, solver=None, check_bounds=True):
-        from ...plan import pipeline_plan
-        return pipeline_plan(problem, groups, solver, check_bounds)
-
     def accelerator_table(self, plan) -> ReportTable:
         rows = tuple((a.index, a.config, len(a.layers), f"{a.busy_ms:.4f}", f"{a.mac_efficiency:.1%}")
                      for a in plan.accelerators)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ...errors import SpecIssue
 from ...execution import ExecutionModel, Form
+from ...execution.segments import ClusterPlan
 from ...specs.loader import line_of
 from .. import Family, ReportTable, Words
 from .spec import MCMHardware
@@ -21,6 +22,8 @@ EXECUTIONS = (
                    single=True),
     ExecutionModel("segmented-pipeline", Form.SEGMENTS, "one layer per cluster, clusters pipelined, segments in turn",
                    one_layer=True),
+    ExecutionModel("replicated", Form.REPLICATED, "identical clusters, each running every layer on its own inputs "
+                   "(data parallel; each reads its weights at its share of the DRAM bandwidth)"),
     ExecutionModel("merged-pipeline", Form.SEGMENTS, "consecutive layers merged into clusters, pipelined, segments in turn"),
 )
 
@@ -69,15 +72,13 @@ class ChipletPackage(Family):
                      if tiles and d in hw.chiplet.macs_per_cycle and d in hw.energy.mac)
 
     def tabulate(self, study, execution, objective, prune=True):
-        from .tabulate import tabulate
-        return tabulate(study, execution, objective, prune)
-
-    def evaluate(self, problem, groups, solver=None, check_bounds=True):
-        from .evaluate import segment_plan
-        return segment_plan(problem, groups, solver, check_bounds)
+        from .tabulate import TABLES
+        return TABLES[execution.form](study, execution, objective, prune)
 
     def accelerator_table(self, plan) -> ReportTable:
-        """Segment, chiplets and SRAM per chiplet per cluster."""
+        """Segment, chiplets and SRAM per chiplet per cluster (replicas: the common table)."""
+        if not all(isinstance(a, ClusterPlan) for a in plan.accelerators):
+            return super().accelerator_table(plan)
         header = ("#", "segment", "chiplets (rows×cols)", "SRAM per chiplet KiB", "layers", "busy ms", "utilisation",
                   "MAC efficiency")
         rows = tuple((a.index, a.segment, a.config, f"{a.buffer_bytes / 1024:.0f}", len(a.layers), f"{a.busy_ms:.4f}",

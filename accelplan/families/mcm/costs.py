@@ -82,6 +82,10 @@ class ClusterConfig:
     def resources(self) -> dict[str, float]:
         return {"chiplets": self.units}
 
+    def plan_fields(self) -> dict[str, object]:
+        """The fields of a replica's :class:`~accelplan.execution.pipeline.PipelineAccelerator`: label, chiplets, shape."""
+        return {"config": self.label, "units": self.units, "array": (self.rows, self.cols, 1)}
+
 
 @dataclass(frozen=True)
 class Mapping:

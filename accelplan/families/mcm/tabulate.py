@@ -1,10 +1,12 @@
-"""A study on a chiplet package as a segment-form :class:`~accelplan.problem.Problem`."""
+"""A study on a chiplet package as a :class:`~accelplan.problem.Problem`: segment tables, or replica tables."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...execution import ExecutionModel
+from dataclasses import replace
+
+from ...execution import ExecutionModel, Form
 from ...objective import Objective
 from ...problem import Layer, Problem, SegmentTables, group_layers
 from . import costs
@@ -62,3 +64,29 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
         resources=("chiplets",), usage=np.array([[c.units] for c in configs], dtype=float),
         capacity=np.array([float(n_chiplets)]), ddr_period_s=0.0, static_power_w=hw.energy.static_power,
         peak_macs_per_unit_s=costs.peak_macs_per_s(hw, dtype), segments=tables)
+
+
+def replica_tables(study, execution: ExecutionModel, objective: Objective, prune: bool = True) -> Problem:
+    """The package as data-parallel replicas: every cluster size runs the whole model, its tables per input.
+
+    From the segment tables of the same clusters: a cluster whose chiplets hold all its weights (and the largest
+    layer buffer) loads them once per batch (``W_l / (dram_bw * b)`` per input); else it streams them for every
+    input at its share of the DRAM bandwidth (``W_l / (dram_bw * g / N)``: replicas of ``g`` of the ``N`` chiplets
+    share the controllers). Each byte from DRAM costs ``dram_byte_j`` (the mean NoP hops included). The shared
+    floor on the period is the model's input read and output written (``ddr_period_s``).
+    """
+    seg = tabulate(study, execution, objective, prune)
+    t, b = seg.segments, seg.batch
+    fits = t.sram_weight_bytes.sum(axis=0) + t.sram_buffer_bytes.max(axis=0) <= t.sram_bytes * (1 + 1e-12)
+    share = np.array([cfg.units / t.chiplets for cfg in seg.configs])
+    weights = t.weight_bytes[:, None]
+    streamed_s = np.where(fits[None, :], weights / (t.dram_bandwidth * b), weights / (t.dram_bandwidth * share[None, :]))
+    dram_bytes = np.where(fits[None, :], weights / b, weights)
+    io_bytes = float(t.boundary_bytes[0] + t.boundary_bytes[-1])
+    return replace(seg, time_s=seg.time_s + streamed_s, energy_j=seg.energy_j + dram_bytes * t.dram_byte_j,
+                   ddr_period_s=io_bytes / t.dram_bandwidth, segments=None,
+                   layers=tuple(replace(layer, ddr_bytes=io_bytes / len(seg.layers)) for layer in seg.layers))
+
+
+#: the tables of each plan form the family offers
+TABLES = {Form.SEGMENTS: tabulate, Form.REPLICATED: replica_tables}

@@ -50,10 +50,6 @@ class MultiDevice(Family):
         from .tabulate import tabulate
         return tabulate(study, execution, objective, prune)
 
-    def evaluate(self, problem, groups, solver=None, check_bounds=True):
-        from .evaluate import device_plan
-        return device_plan(problem, groups, solver, check_bounds)
-
     def hardware_cost(self, problem) -> HardwareCost:
         """The devices of the chain."""
         return HardwareCost(self.words.accelerators, float(len(problem.devices.chain)))

@@ -20,6 +20,8 @@ EXECUTIONS = (
     ExecutionModel("sequential", Form.PIPELINE, "one accelerator of the whole array runs every layer in turn",
                    single=True),
     ExecutionModel("spatial", Form.PIPELINE, "one accelerator per run of consecutive layers, pipelined"),
+    ExecutionModel("replicated", Form.REPLICATED, "identical accelerators, each running every layer on its own inputs "
+                   "(data parallel; weights stream once per batch, broadcast to the replicas)"),
     ExecutionModel("hybrid", Form.PIPELINE, "a few accelerators, each running any layers in turn, pipelined",
                    contiguous=False),
 )
@@ -50,10 +52,6 @@ class VersalAIE(Family):
     def tabulate(self, study, execution, objective, prune=True):
         from .tabulate import tabulate
         return tabulate(study, execution, objective, prune)
-
-    def evaluate(self, problem, groups, solver=None, check_bounds=True):
-        from ...plan import pipeline_plan
-        return pipeline_plan(problem, groups, solver, check_bounds)
 
     def calibration(self):
         """What ``accelplan calibrate`` fits on this family and how it predicts a measured row (:mod:`.calibration`)."""

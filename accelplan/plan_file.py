@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..errors import SpecError, SpecIssue
-from ..outputs import write_atomic
-from ..plan import AcceleratorPlan, Plan
+from .errors import SpecError, SpecIssue
+from .families import plan_form
+from .outputs import write_atomic
+from .plan import AcceleratorPlan, Plan
+from .specs.kinds import data_kind
 
 if TYPE_CHECKING:
-    from ..specs.study import Study
+    from .specs.study import Study
 
 PLAN_FORMAT = 2
 READABLE_FORMATS = (1, 2)  # format 1: GEMMs as [m, k, n, count] lists, every field written, no run facts
@@ -38,8 +40,8 @@ UNITS = {
     "budgets": "used and available in each budget's unit (B: bytes, ms, or a count)",
     "solver.objective, solver.bound": "the objective's unit: inferences/s (throughput), ms (latency), mJ (energy)",
 }
-#: the per-accelerator fields after ``pace_ms``: a configuration as its family's build flows name it
-_FAMILY_FIELDS = fields(AcceleratorPlan)[[f.name for f in fields(AcceleratorPlan)].index("pace_ms") + 1:]
+#: the per-accelerator fields every plan form's record has
+_COMMON = {f.name for f in fields(AcceleratorPlan)}
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,10 @@ class RunFacts:
 
 
 def _accelerator(data: dict[str, Any], acc: AcceleratorPlan) -> dict[str, Any]:
-    """One accelerator's entry: named GEMMs, and no field left at the default of a family that does not use it."""
-    for f in _FAMILY_FIELDS:
-        if f.name != "gemms" and _tuples(data[f.name]) == _tuples(f.default):
+    """One accelerator's entry: named GEMMs, and none of its form's own fields left at the default (a family that does
+    not use it)."""
+    for f in fields(acc):
+        if f.name not in _COMMON and _tuples(data[f.name]) == _tuples(f.default):
             del data[f.name]
     data["gemms"] = [{"layer": layer, "m": m, "k": k, "n": n, "count": c}
                      for layer, (m, k, n, c) in zip(acc.layers, acc.gemms)]
@@ -81,7 +84,7 @@ def _tuples(value: Any) -> Any:
 
 def plan_data(plan: Plan, run: RunFacts | None = None) -> dict[str, Any]:
     """The plan as plain data in the order of the file: format, run, units, metrics, accelerators."""
-    from .. import __version__
+    from . import __version__
 
     data = plan.to_dict()
     head: dict[str, Any] = {"format": PLAN_FORMAT, "accelplan_version": __version__}
@@ -121,12 +124,13 @@ def _load(path: Path) -> Any:
 
 
 def looks_like_plan(path: Path) -> bool:
-    """True when ``path`` is YAML with a plan's ``format`` and ``accelerators`` (it may still be malformed)."""
+    """True when ``path`` is YAML of the plan kind (:func:`~accelplan.specs.kinds.spec_kind`: ``format`` and
+    ``accelerators``); it may still be malformed."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, yaml.YAMLError):
         return False
-    return isinstance(data, dict) and "format" in data and "accelerators" in data
+    return data_kind(data) == "plan"
 
 
 def _gemm(item: Any, where: str) -> tuple[int, int, int, int]:
@@ -157,6 +161,6 @@ def read_plan(path: Path) -> Plan:
             acc["gemms"] = [_gemm(g, f"accelerators[{i}].gemms[{j}]") for j, g in enumerate(acc.get("gemms", []))]
             if len(acc["gemms"]) != len(acc.get("layers", [])):
                 raise TypeError(f"accelerators[{i}]: {len(acc['gemms'])} GEMMs for {len(acc.get('layers', []))} layers")
-        return Plan.from_dict(data)
+        return Plan.from_dict(data, plan_form(data).model.accelerator)
     except (KeyError, TypeError, ValueError) as exc:
         raise SpecError(str(path), [SpecIssue(f"malformed plan: {exc}")]) from None
