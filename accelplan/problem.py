@@ -81,13 +81,26 @@ class Problem:
     ddr_period_s: float
     static_power_w: float
     peak_macs_per_unit_s: float
-    segments: SegmentTables | None = None
-    devices: DeviceTables | None = None
+    tables: Any = None  # the plan form's own tables (its ``tables`` type; None where the generic tables suffice)
     resource_units: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.resource_units) != len(self.resources):
             object.__setattr__(self, "resource_units", ("",) * len(self.resources))
+        expected = self.form.tables
+        if expected is not None and not isinstance(self.tables, expected):
+            raise TypeError(f"a {self.execution.form.label} problem needs its {expected.__name__}, "
+                            f"not {type(self.tables).__name__}")
+
+    @property
+    def segments(self) -> SegmentTables | None:
+        """The segment form's tables (None on other forms)."""
+        return self.tables if isinstance(self.tables, SegmentTables) else None
+
+    @property
+    def devices(self) -> DeviceTables | None:
+        """The devices form's tables (None on other forms)."""
+        return self.tables if isinstance(self.tables, DeviceTables) else None
 
     @property
     def form(self) -> "PlanForm":

@@ -79,6 +79,7 @@ def test_calibrate_then_solve_with_the_written_spec(root: Path, tmp_path: Path, 
     assert optimistic.latency_ms < 0.6 * measured_ms  # the profile alone is far too optimistic
 
 
+@pytest.mark.slow
 def test_rows_that_cannot_determine_a_constant_are_refused(root: Path, tmp_path: Path, capsys) -> None:
     """The CHARM square GEMMs are DDR-bound: aie.array_efficiency moves no row, so fitting it is refused."""
     out = tmp_path / "never.yaml"
@@ -127,6 +128,7 @@ def test_missing_columns_and_unknown_constants_are_refused(tmp_path: Path, capsy
     assert "cannot fit aie.clock" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_calibrated_spec_round_trips_through_solve_and_simulate(root: Path, tmp_path: Path, capsys) -> None:
     """calibrate -> solve (a study naming the written spec) -> simulate: the replay reads the calibrated tables."""
     spec = tmp_path / "vck190-calibrated.yaml"

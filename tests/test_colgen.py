@@ -23,7 +23,7 @@ def _any_order(problem):
     return variant(problem, execution="hybrid") if ex.contiguous and not ex.single else problem
 
 
-@pytest.mark.parametrize("seed", range(40))
+@pytest.mark.parametrize("seed", sweep(range(40), 10))
 def test_colgen_matches_exhaustive(seed: int) -> None:
     problem = _any_order(random_problem(seed, "throughput"))
     reference = solve(problem, "exhaustive")
@@ -136,7 +136,7 @@ def test_dominated_configurations_are_never_needed(seed: int) -> None:
         assert math.isclose(full.objective_value(), reduced.objective_value(), rel_tol=1e-9)
 
 
-@pytest.mark.parametrize("seed", range(16))
+@pytest.mark.parametrize("seed", sweep(range(16), 4))
 def test_colgen_branches_unproven_nodes_exactly(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """With pricing cut short (one knapsack node), nodes are branched unproven: still the optimum."""
     from accelplan.solvers import colgen

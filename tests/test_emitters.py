@@ -122,6 +122,7 @@ def test_json_validates_against_its_schema_and_round_trips(plans, tmp_path: Path
             jsonschema.validate(broken, schema)
 
 
+@pytest.mark.slow
 def test_emit_command(study_file: Path, tmp_path: Path, capsys) -> None:
     assert main(["solve", str(study_file), "-o", str(tmp_path / "out"), "--quiet"]) == 0
     for target, names in (("json", {"plan.json", "plan.schema.json"}), ("vitis", {"accelplan_plan.hpp", "connectivity.cfg"}),

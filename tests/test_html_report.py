@@ -105,6 +105,7 @@ def test_progress_bar_only_on_a_terminal(study_file: Path, tmp_path: Path, tty: 
     assert "strategies:" not in _run_cli(args + ["--quiet"], tty=True)
 
 
+@pytest.mark.slow
 def test_mcm_report_html_images_load(tmp_path: Path, root: Path) -> None:
     """A chiplet-package plan: clusters by segment, the segment-by-segment pipeline, every image loads."""
     out = tmp_path / "solve"  # each command writes <-o>/<command>/

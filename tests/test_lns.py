@@ -17,14 +17,14 @@ from accelplan.solvers import solve
 from accelplan.solvers.contiguous import best_contiguous
 from accelplan.solvers.lns import PipelineMoves, SegmentMoves, _Overrun, watchdog
 
-from conftest import random_mcm_problem, random_problem
+from conftest import random_mcm_problem, random_problem, sweep
 
 
 def _close(a: float, b: float, rel: float = 1e-6) -> bool:
     return math.isclose(a, b, rel_tol=rel, abs_tol=1e-12)
 
 
-@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("seed", sweep(range(10), 3))
 @pytest.mark.parametrize("objective", ["throughput", "latency", "energy"])
 def test_lns_is_feasible_and_exact_on_tiny_chains(seed: int, objective: str) -> None:
     # at most 3 accelerators: the largest neighbourhood frees every one of them, the whole problem

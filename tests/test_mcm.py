@@ -307,6 +307,7 @@ def test_dram_hops_follow_the_snake_placement(tmp_path) -> None:
     assert hops[0, 2] == pytest.approx(9 / 6) and np.isinf(hops[1, 2])
 
 
+@pytest.mark.slow
 def test_compare_execution_on_versal_picks_a_strategy_per_model(capsys, tmp_path, study_file) -> None:
     """On versal-aie auto runs dp on sequential and spatial and colgen on hybrid; a forced dp reports hybrid unsupported."""
     base = ["compare-execution", str(study_file), "--time-limit", "20", "--json", "-o", str(tmp_path / "out")]
@@ -348,6 +349,7 @@ def test_optuna_search_space_round_trips_every_plan(seed: int) -> None:
         assert space.suggest(trial) == tuple(sorted(groups, key=lambda g: g[1][0]))
 
 
+@pytest.mark.slow
 def test_dp_time_limit_keeps_a_valid_bound() -> None:
     """Stopped early, dp reports time_limit with an upper bound on throughput that the optimum respects."""
     problem = build_problem(make_study(model="resnet50", hardware="simba-36", batch=16))

@@ -229,6 +229,7 @@ def test_dp_equals_enumeration_on_random_systems(tmp_path):
     assert max(devices) >= 2 and streamed >= 1, (devices, streamed)
 
 
+@pytest.mark.slow
 def test_off_chip_memory_spreads_weights_and_an_oversized_layer_is_refused(tmp_path):
     small = {"devices.0.device.bram": "100 KB", "devices.0.device.memory.capacity": "300 KB"}
     plan = _best(tmp_path, **small)  # 576 KB of weights; a device holds 75 KB on chip + 300 KB off chip

@@ -124,6 +124,7 @@ def test_optuna_storage_needs_a_study_name(study_file: Path, tmp_path: Path, cap
     assert code == 2 and "--study-name" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_heuristic_front_is_non_dominated_and_below_the_exact_front() -> None:
     problem = variant(random_problem(17, "throughput", layers=(3, 4)), latency_max_s=None, batch=1, execution="hybrid")
     exact = exact_front(problem, "milp", max_points=50, time_limit_s=30)

@@ -69,6 +69,7 @@ def test_only_declared_strategies_cover_it() -> None:
     assert "strategies that do: dp, exhaustive" in STRATEGIES["milp"].reason(problem)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model, hardware", [("deit-tiny", "vck190"), ("resnet50", "mcm-16")])
 def test_a_replicated_plan_round_trips_and_replays(tmp_path, model: str, hardware: str) -> None:
     out = tmp_path / "o"

@@ -161,7 +161,7 @@ def segment_problem(fits: bool) -> Problem:
         sram_buffer_bytes=np.zeros((2, 1)), sram_bytes=1.0, weight_bytes=np.array([250, 250]),
         boundary_bytes=np.array([100.0, 100.0, 100.0]), dram_bandwidth=1e6, dram_byte_j=0.0,
         reconfiguration_s=0.5 * MS, dram_access_j=0.0, nop_byte_hop_j=0.0, dram_hops=np.zeros((5, 1)))
-    return replace(toy_problem([[1.0], [1.0]], batch=2), configs=(Config("4 chiplets", 4),), segments=tables,
+    return replace(toy_problem([[1.0], [1.0]], batch=2), configs=(Config("4 chiplets", 4),), tables=tables,
                    execution=ExecutionModel("chain", Form.SEGMENTS, "segments of clusters"))
 
 
@@ -182,7 +182,7 @@ def test_two_devices_by_hand() -> None:
         link_bandwidth=1e6, link_latency_s=0.2 * MS, link_j_per_byte=0.0)
     base = toy_problem([[1.0, 1.0], [1.0, 1.0]], batch=2)
     problem = replace(base, execution=ExecutionModel("chain", Form.DEVICES, "a run of layers per device"),
-                      devices=tables)
+                      tables=tables)
     groups = ((0, (0,), (0,)), (1, (1,), (1,)))
     rep = replay(problem, groups, 2)
     assert op_times(rep) == {(0, 0): (0, 1), (1, 0): (1, 2), (0, 1): (1.7, 2.7), (1, 1): (2.7, 3.7)}
@@ -304,6 +304,7 @@ def test_bert_hybrid_latency_checked_by_the_simulation(bert) -> None:
     assert "its analytical latency is its scheduled one" in text
 
 
+@pytest.mark.slow
 def test_solve_gives_a_re_entrant_plans_scheduled_latency(bert, tmp_path: Path) -> None:
     """A re-entrant plan's scheduled latency is in its plan file, report, summary and JSON beside the closed form;
     a contiguous plan has none (its closed form is its schedule's latency)."""
@@ -405,6 +406,7 @@ def test_device_chain_study(tmp_path, capsys) -> None:
     assert (tmp_path / "simulate" / "trace.json").is_file() and (tmp_path / "simulate" / "simulate.md").is_file()
 
 
+@pytest.mark.slow
 def test_segment_study(tmp_path) -> None:
     """ResNet-152 on simba-36: a plan of three segments of two clusters of (at most) half the package each, priced by
     the family and written as solve writes it, replayed (dp's optimum takes 10-20 s: too long for the suite)."""

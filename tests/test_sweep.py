@@ -113,6 +113,7 @@ def _check_front(front: list[dict], rows: list[dict]) -> None:
                for o in rows)
 
 
+@pytest.mark.slow
 def test_the_hardware_cost_is_the_familys_count(tmp_path):
     """AI Engines on versal-aie, chiplets on mcm (a mesh dimension swept by index), devices on a device chain."""
     cases = [("vck190\nexecution: spatial", "aie.units", [100, 300], "units", [100, 300]),

@@ -236,6 +236,7 @@ class DevicesForm(PlanForm):
 
     name = "devices"
     group = DeviceGroup
+    tables = DeviceTables
     accelerator = DevicePlan
     replay = "accelplan.simulate.devices:layout"
     streams = True

@@ -5,6 +5,8 @@ A form is one way of pricing a plan's groups (see :mod:`accelplan.execution`). I
 of that shape:
 
 - ``group``: the typed record of one group a strategy decides (a NamedTuple, never a bare tuple);
+- ``tables``: the type of the tables a :class:`~accelplan.problem.Problem` of the form carries beyond
+  the generic per layer x configuration ones (checked when the problem is built);
 - ``accelerator``: its record in a :class:`~accelplan.plan.Plan` (a subclass of
   :class:`~accelplan.plan.AcceleratorPlan` with the form's own fields);
 - :meth:`metrics`: the analytical figures of a set of groups, and what they violate;
@@ -43,6 +45,8 @@ class PlanForm(abc.ABC):
     accelerator: ClassVar[type["AcceleratorPlan"]]
     replay: ClassVar[str]  # "module:function" building the simulator's jobs (problem, groups, inputs) -> Layout
     streams: ClassVar[bool]  # replayed as a stream of inputs (False: batch after batch, nothing shared)
+    #: the type of the form's own tables a Problem carries (``problem.tables``); None: the generic tables suffice
+    tables: ClassVar[type | None] = None
     #: False where a plan's latency is its batch time and its throughput batch / that time: a latency-throughput
     #: front of such a form is a single plan
     has_front: ClassVar[bool] = True

@@ -202,9 +202,8 @@ def _accelerator(problem: "Problem", index: int, group: PipelineGroup, busy: flo
         gemms=tuple((g.m, g.k, g.n, g.count) for g in (problem.layers[l].gemm for l in ls)))
 
 
-def budgets(problem: "Problem", groups: Groups, period_s: float) -> tuple[Budget, ...]:
-    """The shared resources' use, and the DDR time per input against the period when the problem streams from DDR."""
-    use = usage(problem, groups)
+def budgets(problem: "Problem", use: np.ndarray, period_s: float) -> tuple[Budget, ...]:
+    """The shared resources' ``use``, and the DDR time per input against the period when the problem streams from DDR."""
     out = [Budget(name, float(u), float(cap), unit)
            for name, u, cap, unit in zip(problem.resources, use, problem.capacity, problem.resource_units)]
     if problem.ddr_period_s:
@@ -236,7 +235,7 @@ class PipelineForm(PlanForm):
         scheduled = None  # a plan missing a layer has no schedule
         if period != float("inf") and not structure_violations(problem, groups):
             scheduled = scheduled_latency_s(problem, groups, met.busy_s, period)
-        return priced_plan(problem, met, accs, solver, budgets=budgets(problem, groups, period),
+        return priced_plan(problem, met, accs, solver, budgets=budgets(problem, usage(problem, groups), period),
                            scheduled_latency_ms=None if scheduled is None else scheduled * 1e3)
 
     def plan_groups(self, problem: "Problem", plan: Plan) -> Groups:

@@ -24,10 +24,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..plan import Budget, Plan, SolverFacts, priced_plan
+from ..plan import Plan, SolverFacts, priced_plan
 from . import Metrics, bound_violations
 from .form import PlanForm
-from .pipeline import PipelineAccelerator
+from .pipeline import PipelineAccelerator, budgets
 
 if TYPE_CHECKING:
     from ..problem import Problem
@@ -131,15 +131,10 @@ class ReplicatedForm(PlanForm):
             return priced_plan(problem, met, (), solver)
         (c, k), = groups
         accs = [_replica(problem, i, c, k, met.period_s) for i in range(k)]
-        use = problem.usage[c] * k
-        budgets = [Budget(name, float(u), float(cap), unit)
-                   for name, u, cap, unit in zip(problem.resources, use, problem.capacity, problem.resource_units)]
-        if problem.ddr_period_s:
-            budgets.append(Budget("DDR time per input (of the period)", problem.ddr_period_s * 1e3,
-                                  met.period_s * 1e3, "ms"))
         bottleneck = ("the memory the replicas share" if problem.ddr_period_s >= met.period_s * (1 - 1e-12)
                       else "each replica's time per input")
-        return priced_plan(problem, met, accs, solver, budgets=tuple(budgets), bottleneck=bottleneck)
+        return priced_plan(problem, met, accs, solver, budgets=budgets(problem, problem.usage[c] * k, met.period_s),
+                           bottleneck=bottleneck)
 
     def plan_groups(self, problem: "Problem", plan: Plan) -> Groups:
         labels = {cfg.label: c for c, cfg in enumerate(problem.configs)}

@@ -343,6 +343,7 @@ class SegmentsForm(PlanForm):
 
     name = "segments"
     group = SegmentGroup
+    tables = SegmentTables
     accelerator = ClusterPlan
     replay = "accelplan.simulate.segments:layout"
     streams = False

@@ -148,7 +148,7 @@ def _restrict_segments(problem: Problem, groups: Groups, freed: tuple[int, ...])
     t = problem.segments
     sub = replace(problem, name=f"{problem.name} (lns window)", layers=problem.layers[i:j],
                   time_s=problem.time_s[i:j], energy_j=problem.energy_j[i:j], latency_max_s=None, throughput_min=None,
-                  segments=replace(t, mappings=t.mappings[i:j], sram_weight_bytes=t.sram_weight_bytes[i:j],
+                  tables=replace(t, mappings=t.mappings[i:j], sram_weight_bytes=t.sram_weight_bytes[i:j],
                                    sram_buffer_bytes=t.sram_buffer_bytes[i:j], weight_bytes=t.weight_bytes[i:j],
                                    boundary_bytes=t.boundary_bytes[i:j + 1]))
     first = min(freed)

@@ -63,7 +63,7 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
         layers=tuple(layers), configs=tuple(configs), time_s=time_s, energy_j=energy_j,
         resources=("chiplets",), usage=np.array([[c.units] for c in configs], dtype=float),
         capacity=np.array([float(n_chiplets)]), ddr_period_s=0.0, static_power_w=hw.energy.static_power,
-        peak_macs_per_unit_s=costs.peak_macs_per_s(hw, dtype), segments=tables)
+        peak_macs_per_unit_s=costs.peak_macs_per_s(hw, dtype), tables=tables)
 
 
 def replica_tables(study, execution: ExecutionModel, objective: Objective, prune: bool = True) -> Problem:
@@ -84,7 +84,7 @@ def replica_tables(study, execution: ExecutionModel, objective: Objective, prune
     dram_bytes = np.where(fits[None, :], weights / b, weights)
     io_bytes = float(t.boundary_bytes[0] + t.boundary_bytes[-1])
     return replace(seg, time_s=seg.time_s + streamed_s, energy_j=seg.energy_j + dram_bytes * t.dram_byte_j,
-                   ddr_period_s=io_bytes / t.dram_bandwidth, segments=None,
+                   ddr_period_s=io_bytes / t.dram_bandwidth, tables=None,
                    layers=tuple(replace(layer, ddr_bytes=io_bytes / len(seg.layers)) for layer in seg.layers))
 
 

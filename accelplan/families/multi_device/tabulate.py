@@ -76,4 +76,4 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
         configs=tuple(configs), time_s=time_s[0], energy_j=energy_j[0],
         resources=("dsp", "lut", "ff"), usage=tables.fabric, capacity=tables.capacity[0, :3],
         ddr_period_s=0.0, static_power_w=float(first.static_power),
-        peak_macs_per_unit_s=float(first.clock), devices=tables)
+        peak_macs_per_unit_s=float(first.clock), tables=tables)
