@@ -182,10 +182,7 @@ def _layer_order(groups: Groups) -> list[int]:
 class Moves:
     """What a move frees on one plan form: its units, the sets of them tried, and the sub-problem they leave."""
 
-    first_size: int  # the smallest neighbourhood, in units freed
-
-    def units(self, groups: Groups) -> int:
-        raise NotImplementedError
+    first_size: int  # the smallest neighbourhood, in units freed (units: the plan form's ``slots_used``)
 
     def neighbourhoods(self, problem: Problem, groups: Groups, size: int, rng: random.Random) -> Iterator[tuple[int, ...]]:
         """The sets of ``size`` units (module docstring, step 3) a move of that size frees, in a seeded order."""
@@ -207,9 +204,6 @@ class PipelineMoves(Moves):
     """Free accelerators (indices into the groups)."""
 
     first_size = 3
-
-    def units(self, groups: Groups) -> int:
-        return len(groups)
 
     def neighbourhoods(self, problem: Problem, groups: Groups, size: int, rng: random.Random) -> Iterator[tuple[int, ...]]:
         """Under the throughput objective each set holds every accelerator whose stage sets the period; on
@@ -246,11 +240,8 @@ class SegmentMoves(Moves):
 
     first_size = 2
 
-    def units(self, groups: Groups) -> int:
-        return len({g.segment for g in groups})
-
     def neighbourhoods(self, problem: Problem, groups: Groups, size: int, rng: random.Random) -> Iterator[tuple[int, ...]]:
-        n = self.units(groups)
+        n = problem.form.slots_used(groups)
         sets = [tuple(range(s, s + size)) for s in range(n - size + 1)]
         rng.shuffle(sets)
         yield from sets
@@ -341,7 +332,7 @@ class Search:
         first = self.moves_of.first_size
         size = first
         while not self.proven and self.left() > 0:
-            slots = self.moves_of.units(self.best.groups)
+            slots = self.problem.form.slots_used(self.best.groups)
             size = min(size, slots)
             improved = False
             for freed in self.moves_of.neighbourhoods(self.problem, self.best.groups, size, rng):
