@@ -9,23 +9,24 @@ from typing import TYPE_CHECKING, Any
 
 from . import families
 from .errors import SpecError, SpecIssue
+from .families import build_problem
 from .outputs import moved, staged_folder, write_atomic
 from .plan import Plan, best_plan
+from .plan_file import RunFacts, read_plan, write_plan
 from .problem import Problem
-from .families import build_problem
 from .reports.html import write_html
 from .reports.markdown import write_report
-from .plan_file import RunFacts, read_plan, write_plan
 from .solvers import solve
 from .solvers.registry import STRATEGY_NAMES
-from .sweeps import Comparison, ExecutionResult, Front, compare, compare_executions, pareto_fronts
-from .specs import check, study as studies
+from .specs import check
+from .specs import study as studies
 from .specs.kinds import data_kind, spec_kind
 from .specs.library import KINDS, builtin_names
 from .specs.loader import read_yaml, validate
 from .specs.network import flatten
 from .specs.schema import ModelSpec
 from .specs.study import Study, resolve, with_overrides
+from .sweeps import Comparison, ExecutionResult, Front, compare, compare_executions, pareto_fronts
 
 if TYPE_CHECKING:
     from .sweep.results import SweepResult

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from accelplan import api
 from accelplan.errors import AccelplanError, SolveError
-from accelplan.outputs import write_atomic
 from accelplan.families import build_problem
+from accelplan.outputs import write_atomic
 from accelplan.solvers import solve
 from accelplan.specs.library import builtin_names, builtin_path
 

@@ -37,8 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from accelplan import api, families  # noqa: E402
-from accelplan.outputs import write_atomic  # noqa: E402
 from accelplan.families import build_problem  # noqa: E402
+from accelplan.outputs import write_atomic  # noqa: E402
 from accelplan.solvers import solve  # noqa: E402
 from accelplan.specs.network import flatten  # noqa: E402
 from accelplan.specs.schema import ModelSpec, StudySpec  # noqa: E402

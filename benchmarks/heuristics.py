@@ -34,10 +34,10 @@ from pathlib import Path
 from accelplan import api
 from accelplan.errors import AccelplanError, SolveError
 from accelplan.execution import Form
+from accelplan.families import build_problem
 from accelplan.outputs import write_atomic
 from accelplan.plan import Plan
 from accelplan.problem import Problem
-from accelplan.families import build_problem
 from accelplan.solvers import solve
 from accelplan.solvers.contiguous import best_contiguous
 from accelplan.solvers.registry import auto, strategy

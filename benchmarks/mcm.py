@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from accelplan import api
-from accelplan.outputs import write_atomic
-from accelplan.families import build_problem
 from accelplan import families
+from accelplan.families import build_problem
+from accelplan.outputs import write_atomic
 from accelplan.sweeps import compare_executions
 
 

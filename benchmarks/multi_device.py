@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 from accelplan import api
-from accelplan.outputs import write_atomic
 from accelplan.families import build_problem
+from accelplan.outputs import write_atomic
 from accelplan.solvers import solve
 
 CASES = ("llama-7b-decode@u250-x32,llama-7b-prefill@u250-x32,llama-7b-decode@u55c-x128,gpt3-xl-decode@u250-x32,"

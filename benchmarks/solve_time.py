@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from accelplan import api
-from accelplan.outputs import write_atomic
 from accelplan.families import build_problem
+from accelplan.outputs import write_atomic
 from accelplan.solvers import solve
 from accelplan.specs.library import builtin_names
 

@@ -36,8 +36,8 @@ from pathlib import Path
 import optuna
 
 from accelplan import api
-from accelplan.outputs import write_atomic
 from accelplan.families import build_problem
+from accelplan.outputs import write_atomic
 from accelplan.solvers import search
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from accelplan import api
 from accelplan.errors import SolveError
+from accelplan.families import build_problem
 from accelplan.outputs import write_atomic
 from accelplan.plan import better, relative_gap
-from accelplan.families import build_problem
 from accelplan.solvers import solve
 from accelplan.specs.library import builtin_names
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from accelplan.problem import Problem
 from accelplan.families import build_problem
-from accelplan.specs.network import flatten
 from accelplan.families.mcm.spec import MCMHardware
 from accelplan.families.versal_aie.spec import VersalAIEHardware
+from accelplan.problem import Problem
+from accelplan.specs.network import flatten
 from accelplan.specs.schema import ModelSpec, StudySpec
 from accelplan.specs.study import Study
 

@@ -11,8 +11,8 @@ import pytest
 
 from accelplan import api
 from accelplan.errors import SolveError
-from accelplan.plan import evaluate, plan_groups
 from accelplan.families import build_problem
+from accelplan.plan import evaluate, plan_groups
 from accelplan.solvers import solve
 from accelplan.solvers.contiguous import best_contiguous
 from accelplan.solvers.lns import PipelineMoves, SegmentMoves, _Overrun, watchdog

@@ -11,12 +11,12 @@ import yaml
 
 from accelplan.api import make_study
 from accelplan.cli import main
-from accelplan.families.mcm import costs as mcm
 from accelplan.dominance import pareto_min_counted
 from accelplan.errors import SolveError, SpecError
-from accelplan.plan import evaluate, metrics, plan_groups
-from accelplan.families import build_problem
 from accelplan.execution.segments import price
+from accelplan.families import build_problem
+from accelplan.families.mcm import costs as mcm
+from accelplan.plan import evaluate, metrics, plan_groups
 from accelplan.solvers import solve
 from accelplan.solvers.exhaustive import segment_plans
 from accelplan.specs.lowering import Gemm

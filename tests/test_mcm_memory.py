@@ -7,10 +7,10 @@ import math
 import pytest
 
 from accelplan.execution.segments import price
+from accelplan.families import build_problem
 from accelplan.families.mcm import costs as mcm
 from accelplan.families.mcm import memory
 from accelplan.families.mcm.spec import MCMHardware
-from accelplan.families import build_problem
 from accelplan.solvers import solve
 from accelplan.specs.lowering import Gemm, lower
 from accelplan.specs.network import flatten

@@ -9,8 +9,8 @@ import pytest
 
 from accelplan.api import make_study
 from accelplan.calibrate import with_value
-from accelplan.families.versal_aie import costs as v
 from accelplan.families import build_problem
+from accelplan.families.versal_aie import costs as v
 from accelplan.specs.lowering import Gemm, lower
 from accelplan.specs.schema import Conv2dOp
 from accelplan.specs.study import load_hardware

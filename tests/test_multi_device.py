@@ -11,8 +11,8 @@ import yaml
 
 from accelplan import api
 from accelplan.errors import SpecError
-from accelplan.plan import evaluate, plan_groups
 from accelplan.families import build_problem
+from accelplan.plan import evaluate, plan_groups
 from accelplan.solvers import STRATEGIES, solve
 
 from conftest import sweep

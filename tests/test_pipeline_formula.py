@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from accelplan.api import make_study
-from accelplan.plan import evaluate
 from accelplan.families import build_problem
+from accelplan.plan import evaluate
 
 from conftest import ROOT
 

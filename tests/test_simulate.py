@@ -14,12 +14,12 @@ from accelplan import api
 from accelplan.cli import main
 from accelplan.execution import ExecutionModel, Form, segments
 from accelplan.execution.pipeline import scheduled_latency_s
+from accelplan.families import build_problem
 from accelplan.objective import objective
 from accelplan.outputs import json_text
 from accelplan.plan import evaluate, metrics
-from accelplan.problem import DeviceTables, Layer, Problem, SegmentTables
-from accelplan.families import build_problem
 from accelplan.plan_file import RunFacts, plan_data, write_plan
+from accelplan.problem import DeviceTables, Layer, Problem, SegmentTables
 from accelplan.reports.simulate import simulation_json, simulation_markdown, simulation_table
 from accelplan.simulate import TOLERANCE, replay, simulate
 from accelplan.simulate.source import COMMAND_LINE

@@ -7,10 +7,10 @@ import math
 import optuna
 import pytest
 
+from accelplan.dominance import pareto_min
 from accelplan.errors import SolveError
 from accelplan.plan import evaluate, plan_groups
 from accelplan.solvers import solve
-from accelplan.dominance import pareto_min
 from accelplan.solvers import STRATEGIES
 from accelplan.solvers.search import feasible_trials, pareto_trials, run_search
 

@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import pytest
 
-from accelplan.families.versal_aie import costs as versal_aie
-from accelplan.plan import plan_groups
 from accelplan.families import build_problem
+from accelplan.families.versal_aie import costs as versal_aie
+from accelplan.families.versal_aie.spec import VersalMenuSpec
+from accelplan.plan import plan_groups
 from accelplan.solvers import solve
 from accelplan.specs.network import flatten
-from accelplan.families.versal_aie.spec import VersalMenuSpec
 from accelplan.specs.schema import StudySpec
 from accelplan.specs.study import Study
 

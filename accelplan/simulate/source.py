@@ -14,11 +14,11 @@ from typing import Any
 
 from .. import families
 from ..errors import SpecError, SpecIssue
+from ..families import build_problem
 from ..plan import Plan, metrics
 from ..plan import plan_groups as groups_of
-from ..problem import Problem
-from ..families import build_problem
 from ..plan_file import read_plan
+from ..problem import Problem
 from ..specs.loader import Lines, line_of, read_yaml
 from ..specs.study import Study, make_study, with_overrides
 
