@@ -44,15 +44,21 @@ UNITS = {
 _COMMON = {f.name for f in fields(AcceleratorPlan)}
 
 
+COMMAND_LINE = "<command line>"  # the study a run records when it was given by --model and --hardware
+
+
 @dataclass(frozen=True)
 class RunFacts:
-    """How a plan was asked for: the study, strategy, constraints, time limit and seed."""
+    """How a plan was asked for: the study, strategy, constraints, time limit and seed; for a study given on the command
+    line (``study``: ``<command line>``), its model and hardware as given (built-in names, or absolute paths)."""
 
     study: str
     strategy: str
     time_limit_s: float
     seed: int
     constraints: dict[str, Any] = field(default_factory=dict)
+    model: str | None = None
+    hardware: str | None = None
 
     @classmethod
     def of(cls, study: "Study", strategy: str | None = None, time_limit_s: float | None = None,
@@ -60,9 +66,11 @@ class RunFacts:
         """The facts of a run of ``study`` (its own strategy, time limit and seed unless given)."""
         spec = study.spec
         constraints = {k: v for k, v in spec.constraints.model_dump().items() if v is not None}
+        given = study.file == COMMAND_LINE
         return cls(study.file or study.name, strategy or study.strategy,
                    spec.time_limit_s if time_limit_s is None else time_limit_s,
-                   spec.seed if seed is None else seed, constraints)
+                   spec.seed if seed is None else seed, constraints,
+                   spec.model if given else None, spec.hardware if given else None)
 
 
 def _accelerator(data: dict[str, Any], acc: AcceleratorPlan) -> dict[str, Any]:
@@ -89,7 +97,7 @@ def plan_data(plan: Plan, run: RunFacts | None = None) -> dict[str, Any]:
     data = plan.to_dict()
     head: dict[str, Any] = {"format": PLAN_FORMAT, "accelplan_version": __version__}
     if run is not None:
-        head["run"] = asdict(run)
+        head["run"] = {k: v for k, v in asdict(run).items() if v is not None}
     head["units"] = UNITS
     data["accelerators"] = [_accelerator(d, acc) for d, acc in zip(data["accelerators"], plan.accelerators)]
     for key in ("bottleneck", "scheduled_latency_ms"):

@@ -475,3 +475,22 @@ def test_plan_that_does_not_fit_its_study_exits_2(bert, tmp_path, capsys, change
     assert main(["simulate", str(tmp_path / "plan.yaml"), "-o", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert message in err and str(tmp_path / "plan.yaml") in err and "Traceback" not in err
+
+
+def test_a_plan_of_a_model_file_given_on_the_command_line_simulates_from_anywhere(tmp_path, monkeypatch) -> None:
+    """The run block keeps a command-line model file by its absolute path (a built-in by its name), so the plan is
+    rebuilt and replayed from another folder, as it was solved (a model named unlike any built-in)."""
+    mine = tmp_path / "work" / "mine"
+    mine.mkdir(parents=True)
+    text = (Path(__file__).parent.parent / "specs" / "models" / "deit-tiny.yaml").read_text()
+    (mine / "tiny.yaml").write_text(text.replace("name: deit-tiny", "name: my-tiny", 1))
+    monkeypatch.chdir(tmp_path / "work")
+    assert main(["solve", "--model", "mine/tiny.yaml", "--hardware", "vck190", "--strategy", "dp", "--execution",
+                 "spatial", "--time-limit", "10", "-o", "out", "--quiet"]) == 0
+    run = yaml.safe_load((tmp_path / "work" / "out" / "solve" / "plan.yaml").read_text())["run"]
+    assert run["study"] == COMMAND_LINE and run["model"] == str(mine / "tiny.yaml") and run["hardware"] == "vck190"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["simulate", str(tmp_path / "work" / "out" / "solve" / "plan.yaml"), "-o", "sim", "--quiet"]) == 0
+    assert json.loads((elsewhere / "sim" / "simulate" / "simulate.json").read_text())["model"] == "my-tiny"

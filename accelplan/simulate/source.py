@@ -17,12 +17,11 @@ from ..errors import SpecError, SpecIssue
 from ..families import build_problem
 from ..plan import Plan, metrics
 from ..plan import plan_groups as groups_of
-from ..plan_file import read_plan
+from ..plan_file import COMMAND_LINE, read_plan
 from ..problem import Problem
 from ..specs.loader import Lines, line_of, read_yaml
 from ..specs.study import Study, make_study, with_overrides
 
-COMMAND_LINE = "<command line>"  # the study a run records when it was given by --model and --hardware
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def _study_file(path: Path, lines: Lines, name: str) -> Path:
 def rebuild_study(path: Path, plan: Plan, run: dict[str, Any], lines: Lines) -> Study:
     """The study of the run, with the plan's execution model and objective and the run's constraints."""
     if run["study"] == COMMAND_LINE:
-        study = make_study(None, model=plan.model, hardware=plan.hardware)
+        study = make_study(None, model=run.get("model") or plan.model, hardware=run.get("hardware") or plan.hardware)
     else:
         study = make_study(_study_file(path, lines, run["study"]))
     try:

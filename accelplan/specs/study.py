@@ -175,7 +175,11 @@ def make_study(study_file: Path | None = None, *, model: str | None = None, hard
     else:
         if not model or not hardware:
             raise SpecError("<command line>", [SpecIssue("give a study file, or both --model and --hardware")])
-        study = study_from_data({"model": model, "hardware": hardware}, {}, "<command line>", Path.cwd())
+        refs = {}
+        for key, kind, ref in (("model", "models", model), ("hardware", "hardware", hardware)):
+            path = Path(ref)  # a file by its absolute path, so the run can be rebuilt from anywhere; a built-in by name
+            refs[key] = str(path.resolve()) if path.suffix in (".yaml", ".yml") and path.is_file() else ref
+        study = study_from_data(refs, {}, "<command line>", Path.cwd())
     if any(v is not None for v in overrides.values()):
         study = with_overrides(study, **overrides)
         check_strategy(study.spec, strategies, "<command line>", {})
