@@ -299,13 +299,15 @@ class UserSpec:
 
 
 def user_specs(folder: Path, depth: int = 2, most: int = 200) -> list[UserSpec]:
-    """YAML files under ``folder`` (to ``depth`` subfolders, hidden ones and the built-in library skipped) that
-    are a model, hardware, study, sweep or plan, judged by the top-level keys in their first 64 KiB; at most ``most``."""
+    """YAML files under ``folder`` (to ``depth`` subfolders, hidden ones skipped, and the built-in library unless
+    ``folder`` is inside it) that are a model, hardware, study, sweep or plan, judged by the top-level keys in their
+    first 64 KiB; at most ``most``."""
     import re
 
     from .specs.library import library_dirs
 
-    builtin = [d.resolve() for d in library_dirs()]
+    asked = Path(folder).resolve()
+    builtin = [d.resolve() for d in library_dirs() if not asked.is_relative_to(d.resolve())]
     found = []
     for path in _yaml_files(Path(folder), depth):
         if len(found) >= most or any(path.resolve().is_relative_to(d) for d in builtin):

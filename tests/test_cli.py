@@ -74,6 +74,14 @@ def test_list_and_installed_entry_point(capsys) -> None:
     assert proc.returncode == 0 and "resnet50" in proc.stdout
 
 
+def test_list_of_a_library_folder_lists_its_files(capsys) -> None:
+    """Asked for a folder of the built-in library itself, list shows its files (elsewhere the library is skipped)."""
+    models = Path(__file__).parent.parent / "specs" / "models"
+    assert main(["list", str(models)]) == 0
+    listed = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  model: ")]
+    assert len(listed) == len(list(models.glob("*.yaml"))) >= 12
+
+
 def test_unreadable_plan_file_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "plan.yaml"
     bad.write_text(yaml.safe_dump({"hello": 1}))
