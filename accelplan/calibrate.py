@@ -87,6 +87,12 @@ class Calibration:
     after: dict[str, float]
     rows: tuple[RowFit, ...]
     hardware_spec: Any = None  # the fitted spec object
+    left_out: tuple[str, ...] = ()  # constants the rows cannot determine, kept as they were (no --fit given)
+    dimensions: dict[str, str] = field(default_factory=dict)  # path -> "time" or "fraction"
+
+    def value_text(self, path: str, value: float) -> str:
+        """A constant's value as the spec writes it (a time with its unit)."""
+        return str(_yaml_value(value, self.dimensions.get(path, "")))
 
 
 def _int(text: str, column: str) -> int:
@@ -199,20 +205,10 @@ def _starts(x0: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> list[np.nda
     return [np.clip(x0, inside, upper)] + [np.array(p) for p in grid]
 
 
-def calibrate(hw: Any, rows: Sequence[Measurement], model: Any, fit: Sequence[str] | None = None) -> Calibration:
-    """Fit ``model.CONSTANTS`` (or those named in ``fit``) of ``hw`` to ``rows`` by bounded least squares.
-
-    Residuals: ``predicted_s / measured_s - 1`` per row. Raises :class:`AccelplanError` naming the
-    constants the rows cannot determine (and why) instead of returning an arbitrary value for them.
-    """
+def _least_squares(hw: Any, rows: Sequence[Measurement], model: Any, constants: Sequence[Constant]) -> Any:
+    """The best bounded least-squares fit of ``constants`` over several starts (scipy's result)."""
     from scipy.optimize import least_squares
 
-    by_path = {c.path: c for c in model.CONSTANTS}
-    unknown = [name for name in fit or () if name not in by_path]
-    if unknown:
-        raise AccelplanError(f"cannot fit {', '.join(unknown)}: the constants of {hw.name}'s family are "
-                             f"{', '.join(by_path)}")
-    constants = [by_path[name] for name in fit] if fit else list(model.CONSTANTS)
     x0 = np.array([min(max(get_value(hw, c.path), c.lower), c.upper) for c in constants])
     lower, upper = np.array([c.lower for c in constants]), np.array([c.upper for c in constants])
 
@@ -220,25 +216,48 @@ def calibrate(hw: Any, rows: Sequence[Measurement], model: Any, fit: Sequence[st
         trial = _with_all(hw, constants, x)
         return np.array([model.predict_s(trial, r) / r.measured_s - 1 for r in rows])
 
-    if len(rows) < len(constants):
+    return min((least_squares(residuals, start, bounds=(lower, upper), x_scale=upper - lower, diff_step=1e-4)
+                for start in _starts(x0, lower, upper)), key=lambda r: r.cost)
+
+
+def calibrate(hw: Any, rows: Sequence[Measurement], model: Any, fit: Sequence[str] | None = None) -> Calibration:
+    """Fit ``model.CONSTANTS`` (or those named in ``fit``) of ``hw`` to ``rows`` by bounded least squares.
+
+    Residuals: ``predicted_s / measured_s - 1`` per row. Constants named in ``fit`` that the rows cannot
+    determine raise :class:`AccelplanError` naming them (and why) instead of returning an arbitrary value;
+    without ``fit``, those are left as they are (``Calibration.left_out``) and the others fitted.
+    """
+    by_path = {c.path: c for c in model.CONSTANTS}
+    unknown = [name for name in fit or () if name not in by_path]
+    if unknown:
+        raise AccelplanError(f"cannot fit {', '.join(unknown)}: the constants of {hw.name}'s family are "
+                             f"{', '.join(by_path)}")
+    constants = [by_path[name] for name in fit] if fit else list(model.CONSTANTS)
+    if fit and len(rows) < len(constants):
         raise AccelplanError(f"{len(rows)} rows for {len(constants)} constants cannot determine "
                              f"{', '.join(c.path for c in constants)}: give at least one row per constant, "
                              f"or fit fewer constants with --fit")
+    left_out: list[str] = []
+    while True:
+        result = _least_squares(hw, rows, model, constants)
+        lost = _undetermined(np.atleast_2d(result.jac), constants)
+        if not lost:
+            break
+        if fit or len(lost) == len(constants):
+            raise AccelplanError(
+                f"the {len(rows)} measurement rows cannot determine {', '.join(lost)}: no row's predicted time "
+                f"depends on {'it' if len(lost) == 1 else 'them'} independently of the other constants "
+                f"({len(rows)} rows for {len(constants)} constants; rank-deficient Jacobian). Add rows bound by "
+                f"{'it' if len(lost) == 1 else 'them'}, or fit fewer constants with --fit")
+        left_out += lost
+        constants = [c for c in constants if c.path not in lost]
     before = [model.predict_s(hw, r) for r in rows]
-    result = min((least_squares(residuals, start, bounds=(lower, upper), x_scale=upper - lower, diff_step=1e-4)
-                  for start in _starts(x0, lower, upper)), key=lambda r: r.cost)
-    lost = _undetermined(np.atleast_2d(result.jac), constants)
-    if lost:
-        raise AccelplanError(
-            f"the {len(rows)} measurement rows cannot determine {', '.join(lost)}: no row's predicted time "
-            f"depends on {'it' if len(lost) == 1 else 'them'} independently of the other constants "
-            f"({len(rows)} rows for {len(constants)} constants; rank-deficient Jacobian). Add rows bound by "
-            f"{'it' if len(lost) == 1 else 'them'}, or fit fewer constants with --fit")
     fitted = _with_all(hw, constants, result.x)
     after = [model.predict_s(fitted, r) for r in rows]
     return Calibration(hw.name, {c.path: get_value(hw, c.path) for c in constants},
                        {c.path: float(v) for c, v in zip(constants, result.x)},
-                       tuple(RowFit(r, b, a) for r, b, a in zip(rows, before, after)), fitted)
+                       tuple(RowFit(r, b, a) for r, b, a in zip(rows, before, after)), fitted, tuple(left_out),
+                       {c.path: c.dimension for c in constants})
 
 
 def _yaml_value(value: float, dimension: str) -> Any:

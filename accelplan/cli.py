@@ -187,7 +187,8 @@ def _parser() -> argparse.ArgumentParser:
     ca.add_argument("measurements", type=Path, help="CSV of measured runs (e.g. specs/measurements/vck190.csv)")
     ca.add_argument("--hardware", required=True, help="built-in hardware name or hardware spec path")
     ca.add_argument("-o", "--out", type=Path, required=True, help="calibrated hardware spec to write (YAML)")
-    ca.add_argument("--fit", help="comma-separated constants to fit (default: every constant of the family)")
+    ca.add_argument("--fit", help="comma-separated constants to fit (default: every constant of the family the rows "
+                                  "can determine; the others are left as they are)")
 
     sh = sub.add_parser("show", help="print a built-in spec (model, hardware or study) as YAML")
     sh.add_argument("name", help="a name from `accelplan list`")
@@ -464,7 +465,9 @@ def _calibrate(args: argparse.Namespace) -> int:
         print(f"{m.name:<24} {m.measured_s * 1e3:>12.4g} {row.before_s * 1e3:>11.4g} {row.error_before:>+8.1%} "
               f"{row.after_s * 1e3:>11.4g} {row.error_after:>+8.1%}  {m.source}")
     for name, value in result.after.items():
-        print(f"{name}: {result.before[name]:.6g} -> {value:.6g}")
+        print(f"{name}: {result.value_text(name, result.before[name])} -> {result.value_text(name, value)}")
+    if result.left_out:
+        print(f"left as they are (the rows cannot determine them; --fit names what to fit): {', '.join(result.left_out)}")
     print(f"wrote {path}")
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -81,13 +82,26 @@ def test_calibrate_then_solve_with_the_written_spec(root: Path, tmp_path: Path, 
 
 @pytest.mark.slow
 def test_rows_that_cannot_determine_a_constant_are_refused(root: Path, tmp_path: Path, capsys) -> None:
-    """The CHARM square GEMMs are DDR-bound: aie.array_efficiency moves no row, so fitting it is refused."""
+    """The CHARM square GEMMs are DDR-bound: aie.array_efficiency moves no row, so fitting it by name is refused."""
     out = tmp_path / "never.yaml"
     code = main(["calibrate", str(root / "specs" / "measurements" / "vck190.csv"), "--hardware", "vck190",
-                 "-o", str(out)])
+                 "--fit", "aie.array_efficiency,ddr.efficiency,launch_overhead", "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 2 and not out.exists()
     assert "cannot determine aie.array_efficiency: no row's predicted time" in err and "rank-deficient" in err
+
+
+@pytest.mark.slow
+def test_without_fit_what_the_rows_cannot_determine_is_left_as_it_is(root: Path, tmp_path: Path, capsys) -> None:
+    """The README's command (no --fit): the two constants the rows determine are fitted, aie.array_efficiency is left
+    at the spec's value and named; times print with their unit."""
+    out = tmp_path / "vck190-calibrated.yaml"
+    code = main(["calibrate", str(root / "specs" / "measurements" / "vck190.csv"), "--hardware", "vck190",
+                 "-o", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0 and out.is_file()
+    assert "left as they are (the rows cannot determine them; --fit names what to fit): aie.array_efficiency" in text
+    assert re.search(r"launch_overhead: [0-9.e+-]+ us -> [0-9.e+-]+ us", text) and "ddr.efficiency: 0.4 -> " in text
 
 
 def test_fewer_rows_than_constants_are_refused(tmp_path: Path, capsys) -> None:

@@ -254,3 +254,21 @@ def test_bundled_sweep_schema_and_list(tmp_path, capsys):
     _write(tmp_path, "model: deit-tiny\nhardware: vck190\n", "study.yaml")
     found = [(u.kind, u.path.name) for u in api.user_specs(tmp_path)]
     assert found == [("study", "study.yaml"), ("sweep", "sweep.yaml")]
+
+
+def test_the_embedded_cluster_listens_on_loopback_only() -> None:
+    """The scheduler, its workers and the dashboard of a sweep's own cluster bind 127.0.0.1, not every interface."""
+    from accelplan.sweep.run import dask_client
+
+    import psutil
+
+    def listening(process: psutil.Process) -> set[str]:
+        return {c.laddr.ip for c in process.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN}
+
+    me = psutil.Process()
+    before = listening(me)
+    with dask_client(workers=1) as client:
+        info = client.scheduler_info()
+        assert info["address"].startswith("tcp://127.0.0.1:")
+        ips = listening(me) - before | {ip for child in me.children(recursive=True) for ip in listening(child)}
+        assert ips and ips <= {"127.0.0.1"}, ips
