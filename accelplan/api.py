@@ -17,7 +17,7 @@ from .problem import Problem
 from .reports.html import write_html
 from .reports.markdown import write_report
 from .solvers import solve
-from .solvers.registry import STRATEGY_NAMES
+from .solvers.registry import AUTO, STRATEGY_CHOICES
 from .specs import check
 from .specs import study as studies
 from .specs.kinds import data_kind, spec_kind
@@ -47,7 +47,7 @@ def make_study(study_file: Path | None = None, *, model: str | None = None, hard
                **overrides: Any) -> Study:
     """A study from a file, or from a model and hardware name/path; ``overrides`` replace its fields
     (:func:`accelplan.specs.study.make_study`, its strategy checked against the strategy registry)."""
-    return studies.make_study(study_file, model=model, hardware=hardware, strategies=STRATEGY_NAMES, **overrides)
+    return studies.make_study(study_file, model=model, hardware=hardware, strategies=STRATEGY_CHOICES, **overrides)
 
 
 def validate_file(path: Path) -> str:
@@ -56,7 +56,7 @@ def validate_file(path: Path) -> str:
     if path.suffix != ".onnx" and data_kind(read_yaml(path)[0]) == "sweep":
         load_sweep(path)
         return "sweep"
-    return check.validate_file(path, STRATEGY_NAMES)
+    return check.validate_file(path, STRATEGY_CHOICES)
 
 
 def json_schema(kind: str) -> str:
@@ -66,26 +66,24 @@ def json_schema(kind: str) -> str:
 
         from .sweep.spec import sweep_schema
         return json.dumps(sweep_schema(), indent=2)
-    return check.json_schema(kind, STRATEGY_NAMES)
+    return check.json_schema(kind, STRATEGY_CHOICES)
 
 
 def plan_study(study: Study, strategy: str | None = None, time_limit_s: float | None = None,
                seed: int | None = None, **options: Any) -> Result:
-    """Tabulate the study and solve it with its (or the given) strategy, time limit and seed (neither given: the
-    family's default strategy, or ``auto``'s exact one where the default does not cover the execution model).
+    """Tabulate the study and solve it with its (or the given) strategy, time limit and seed (``auto``, the default:
+    the exact strategy :func:`accelplan.solvers.auto` picks for the problem).
 
     ``options`` go to the strategy (Optuna: ``trials``, ``storage``, ``study_name``, ``workers``); one it does not
     take is a :class:`~accelplan.errors.SolveError` naming the strategies that take it, raised
     before the study is tabulated.
     """
-    from .solvers import auto
     from .solvers import strategy as lookup
 
     name = strategy or study.strategy
-    lookup(name).check_options(options)
+    if name != AUTO:  # auto's strategy is known once the study is tabulated (solve checks its options then)
+        lookup(name).check_options(options)
     problem = build_problem(study)
-    if not (strategy or study.spec.strategy) and lookup(name).reason(problem):  # the family's default does not cover
-        name = auto(problem)  # this execution model: the exact strategy auto picks
     plan = solve(problem, name, time_limit_s or study.spec.time_limit_s,
                  study.spec.seed if seed is None else seed, **{k: v for k, v in options.items() if v is not None})
     return Result(study, problem, plan, reference_plan(study, time_limit_s))

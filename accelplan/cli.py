@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 from .errors import AccelplanError, SpecError, SpecIssue
 from .objective import OBJECTIVES
-from .solvers.registry import OPTIONS, STRATEGIES, Feature, exact_names, with_feature
+from .solvers.registry import AUTO, OPTIONS, STRATEGIES, STRATEGY_CHOICES, Feature, exact_names, with_feature
 
 if TYPE_CHECKING:
     from .specs.study import Study
@@ -114,8 +114,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="find the best plan for a study")
     _study_args(s)
     _reference_arg(s)
-    s.add_argument("--strategy", choices=list(STRATEGIES),
-                   help="(default: the study's, else the hardware family's: {default_strategies})")
+    s.add_argument("--strategy", choices=list(STRATEGY_CHOICES),
+                   help="auto: the fastest exact strategy that covers the problem (default: the study's, else the "
+                        "hardware family's: {default_strategies})")
     for option in (o for o in OPTIONS.values() if o.cli):
         s.add_argument("--" + option.name.replace("_", "-"), dest=option.name, type=option.type, metavar=option.metavar,
                        help=option.help if "default" in option.help else option.help + " (default: none)")
@@ -129,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     _study_args(p, "comma-separated execution models of the hardware's family ({executions}) "
                    "(default: every execution model of the family)")
     multi = with_feature(Feature.MULTI_OBJECTIVE)
-    p.add_argument("--strategy", default="auto", choices=["auto", *exact_names(), *multi],
+    p.add_argument("--strategy", default=AUTO, choices=[AUTO, *exact_names(), *multi],
                    help=f"exact sweep (auto: the fastest exact strategy per execution model) or a multi-objective "
                         f"search's front ({', '.join(multi)}) (default: %(default)s)")
     p.add_argument("--points", type=int, default=8, help="most points per exact front (default: %(default)s)")
@@ -138,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     _study_args(x, "comma-separated execution models of the hardware's family ({executions}) "
                    "(default: every execution model of the family)")
     _reference_arg(x)
-    x.add_argument("--strategy", default="auto", choices=["auto", *STRATEGIES],
+    x.add_argument("--strategy", default=AUTO, choices=list(STRATEGY_CHOICES),
                    help="strategy for every solve (auto: the fastest exact strategy per execution model) "
                         "(default: %(default)s)")
 

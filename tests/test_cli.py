@@ -25,7 +25,7 @@ def test_solve_writes_plan_that_loads_back(study_file: Path, tmp_path: Path, cap
         assert key in summary
     for acc in summary["accelerators"]:
         assert {"units", "tiles", "ops", "busy_ms", "utilization"} <= set(acc)
-    assert summary["status"] == "optimal" and summary["strategy"] == "milp"
+    assert summary["status"] == "optimal" and summary["strategy"] == "colgen"  # auto on a hybrid throughput study
     plan = read_plan(out / "solve" / "plan.yaml")
     # the same plan as solving in-process: the file is a faithful copy
     again = api.plan_study(api.make_study(study_file)).plan
@@ -169,3 +169,19 @@ def test_the_cli_names_every_emit_target_and_spec_kind() -> None:
     from accelplan.emitters import EMITTERS
     from accelplan.specs.schema import SPEC_KINDS
     assert set(cli.EMIT_TARGETS) == set(EMITTERS) and set(cli.SPEC_KINDS) == set(SPEC_KINDS)
+
+
+def test_auto_is_the_default_and_a_strategy_name_everywhere(tmp_path: Path, capsys) -> None:
+    """Without --strategy a solve runs the exact strategy auto picks (colgen on hybrid throughput, dp on spatial); a
+    study file may name auto."""
+    assert main(["solve", "--model", "deit-tiny", "--hardware", "vck190", "--batch", "4", "--time-limit", "20",
+                 "-o", str(tmp_path / "h"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["strategy"] == "colgen"
+    assert main(["solve", "--model", "deit-tiny", "--hardware", "vck190", "--execution", "spatial", "--strategy", "auto",
+                 "-o", str(tmp_path / "s"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["strategy"] == "dp"
+    study = tmp_path / "auto.yaml"
+    study.write_text("model: deit-tiny\nhardware: vck190\nexecution: spatial\nstrategy: auto\n")
+    assert main(["validate", str(study)]) == 0 and "study" in capsys.readouterr().out
+    assert main(["solve", str(study), "-o", str(tmp_path / "f"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["strategy"] == "dp"

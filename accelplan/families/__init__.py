@@ -81,8 +81,8 @@ class Family(abc.ABC):
     name: str
     spec: type
     executions: tuple[ExecutionModel, ...]
-    default_strategy: str
     baseline_execution: str
+    default_strategy: str = "auto"  # a strategy name, or auto: the exact strategy that covers the problem fastest
     emit_targets: tuple[str, ...] = ("json",)
     words: Words = Words()
     model_note: str = ""

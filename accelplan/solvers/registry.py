@@ -273,6 +273,9 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     }, frozenset({Feature.ANYTIME}), ("moves", "incumbent")),
 )}
 STRATEGY_NAMES: tuple[str, ...] = tuple(STRATEGIES)
+AUTO = "auto"  # not a strategy: the exact one :func:`auto` picks for the problem at hand
+#: what a study, a sweep or ``--strategy`` may name
+STRATEGY_CHOICES: tuple[str, ...] = (AUTO, *STRATEGY_NAMES)
 
 
 def strategy(name: str) -> Strategy:
@@ -300,10 +303,11 @@ def auto(problem: "Problem", bounded: bool = False) -> str:
     return next((s for s in covering if s.preferred(problem, bounded)), covering[0]).name
 
 
-def solve(problem: "Problem", name: str = "milp", time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> "Plan":
-    """Solve ``problem`` with the named strategy within ``time_limit_s``; ``seed`` makes runs repeatable."""
-    return strategy(name).run(problem, time_limit_s, seed, **options)
+def solve(problem: "Problem", name: str = AUTO, time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> "Plan":
+    """Solve ``problem`` with the named strategy (``auto``: the exact one :func:`auto` picks) within ``time_limit_s``;
+    ``seed`` makes runs repeatable."""
+    return strategy(auto(problem) if name == AUTO else name).run(problem, time_limit_s, seed, **options)
 
 
-__all__ = ["OPTIONS", "Feature", "Implementation", "Option", "STRATEGIES", "STRATEGY_NAMES", "Strategy", "auto",
+__all__ = ["AUTO", "OPTIONS", "STRATEGY_CHOICES", "Feature", "Implementation", "Option", "STRATEGIES", "STRATEGY_NAMES", "Strategy", "auto",
            "exact_names", "resolve", "solve", "strategy", "with_feature"]

@@ -38,7 +38,7 @@ from .. import families
 from ..errors import SpecError, SpecIssue
 from ..plan_file import RunFacts
 from ..specs.loader import Lines, line_of, read_yaml, validate
-from ..solvers.registry import STRATEGY_NAMES
+from ..solvers.registry import STRATEGY_CHOICES
 from ..specs.schema import MAX_ACCELERATORS, MAX_BATCH, MAX_SEED, Constraints, Dim, Finite, Objective, Strict, StudySpec
 from ..specs.study import Study, check_execution, load_model, load_study, resolve, study_from_data
 from ..specs.library import builtin_names
@@ -55,7 +55,7 @@ Accelerators = Annotated[int, Field(strict=True, gt=0, le=MAX_ACCELERATORS)]
 ModelRef = Annotated[str, Field(min_length=1, description="built-in model name or path relative to the sweep file")]
 Execution = Annotated[str, Field(min_length=1)]
 #: a strategy's name, as the strategy registry declares them (checked when the sweep file is read)
-Strategy = Literal[STRATEGY_NAMES]  # type: ignore[valid-type]
+Strategy = Literal[STRATEGY_CHOICES]  # type: ignore[valid-type]
 AnyValues = Annotated[list[Any], Field(min_length=1, max_length=MAX_VALUES)]
 ModelValues = Annotated[list[ModelRef], Field(min_length=1, max_length=MAX_VALUES)]
 BatchValues = Annotated[list[Batch], Field(min_length=1, max_length=MAX_VALUES)]
@@ -224,7 +224,7 @@ def _base(spec: SweepSpec, lines: Lines, file: str, folder: Path) -> _Base:
         path = Path(spec.study) if Path(spec.study).is_absolute() else folder / spec.study
         if not path.is_file():
             raise SpecError(file, [SpecIssue(f"file {str(path)!r} not found", "study", line_of(("study",), lines))])
-        study = load_study(path, STRATEGY_NAMES)
+        study = load_study(path, STRATEGY_CHOICES)
         data = study.spec.model_dump(exclude_none=True)
         for key, kind in (("model", "models"), ("hardware", "hardware")):
             ref = resolve(data[key], kind, path.parent)
@@ -238,7 +238,7 @@ def _base(spec: SweepSpec, lines: Lines, file: str, folder: Path) -> _Base:
         data["constraints"] = data.get("constraints", {}) | spec.constraints.model_dump(exclude_unset=True)
     if spec.name is not None:
         data["name"] = spec.name
-    study = study_from_data(data, lines, file, folder, STRATEGY_NAMES)
+    study = study_from_data(data, lines, file, folder, STRATEGY_CHOICES)
     hw_path = resolve(study.spec.hardware, "hardware", folder)
     hardware_data, _ = read_yaml(hw_path)
     return _Base(study, hardware_data, file, folder, lines)

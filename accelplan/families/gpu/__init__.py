@@ -84,7 +84,7 @@ class GPU(Family):
 
 
 FAMILY = GPU(
-    name="gpu", spec=GPUHardware, default_strategy="dp", baseline_execution="roofline",
+    name="gpu", spec=GPUHardware, baseline_execution="roofline",
     executions=(ExecutionModel("roofline", Form.PIPELINE, "the whole GPU runs the layers in turn, each for the batch",
                                single=True),),
     words=Words("GPU", "GPUs", "GPUs"),

@@ -87,7 +87,7 @@ class ChipletPackage(Family):
 
 
 FAMILY = ChipletPackage(
-    name="mcm", spec=MCMHardware, executions=EXECUTIONS, default_strategy="dp", baseline_execution="segmented-pipeline",
+    name="mcm", spec=MCMHardware, executions=EXECUTIONS, baseline_execution="segmented-pipeline",
     emit_targets=("json",), words=Words("cluster", "clusters", "chiplets"),
     model_note=("Per segment: Σ cluster times + (batch − 1) × slowest cluster + weights loaded from DRAM + "
                 "reconfiguration + activations crossing DRAM at its start; batch latency = Σ segments (+ the output "

@@ -64,7 +64,7 @@ class MultiDevice(Family):
 
 
 FAMILY = MultiDevice(
-    name="multi-device", spec=MultiDeviceHardware, executions=EXECUTIONS, default_strategy="dp",
+    name="multi-device", spec=MultiDeviceHardware, executions=EXECUTIONS,
     baseline_execution="device-pipeline", emit_targets=("json", "rtl"), words=Words("device", "devices", "DSP"),
     model_note=("Per input: a block's time = its cycles (with the ceilings of its parallelism) / clock; a device's "
                 "time = max(slowest block, weights streamed from DDR/HBM / bandwidth); a link's time = activations "

@@ -69,7 +69,7 @@ class VersalAIE(Family):
 
 
 FAMILY = VersalAIE(
-    name="versal-aie", spec=VersalAIEHardware, executions=EXECUTIONS, default_strategy="milp",
+    name="versal-aie", spec=VersalAIEHardware, executions=EXECUTIONS,
     baseline_execution="spatial", emit_targets=("json", "vitis", "sv"),
     model_note=("Per input: stage time = sum of its layers' times on its accelerator (each at least its own DDR "
                 "time); period = max(slowest stage, all layers' DDR bytes per input / the DDR channel's total "
