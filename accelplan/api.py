@@ -84,9 +84,36 @@ def plan_study(study: Study, strategy: str | None = None, time_limit_s: float | 
     if name != AUTO:  # auto's strategy is known once the study is tabulated (solve checks its options then)
         lookup(name).check_options(options)
     problem = build_problem(study)
-    plan = solve(problem, name, time_limit_s or study.spec.time_limit_s,
-                 study.spec.seed if seed is None else seed, **{k: v for k, v in options.items() if v is not None})
+    limit, seed = time_limit_s or study.spec.time_limit_s, study.spec.seed if seed is None else seed
+    plan = solve(problem, name, limit, seed, **{k: v for k, v in options.items() if v is not None})
+    if plan.solver.status == "infeasible":
+        plan = replace(plan, solver=replace(plan.solver, message="; ".join(
+            filter(None, (plan.solver.message, *binding_bounds(study, problem, limit, seed))))))
     return Result(study, problem, plan, reference_plan(study, time_limit_s))
+
+
+def binding_bounds(study: Study, problem: Problem, time_limit_s: float, seed: int) -> list[str]:
+    """Why no plan meets the study's bounds: for each bound (latency_max_ms, throughput_min), the best value any plan
+    reaches under the others (one extra exact solve each, by ``auto``), and a hint where the bound looks given in
+    the wrong unit (seconds for milliseconds)."""
+    out = []
+    if problem.latency_max_s is not None:
+        best = solve(build_problem(study, objective="latency").with_latency_bound(None), "auto", time_limit_s, seed)
+        if best.feasible and best.latency_ms > problem.latency_max_s * 1e3 * (1 + 1e-9):
+            bound_ms = problem.latency_max_s * 1e3
+            hint = (f" (given in seconds? latency_max_ms {bound_ms * 1e3:g} would allow it)"
+                    if bound_ms < 1 <= bound_ms * 1e3 and best.latency_ms <= bound_ms * 1e3 else "")
+            out.append(f"latency_max_ms {bound_ms:g} binds: the lowest latency of any plan is "
+                       f"{best.latency_ms:.6g} ms{' (' + best.solver.status + ')' if best.solver.status != 'optimal' else ''}"
+                       f"{hint}")
+    if problem.throughput_min is not None:
+        best = solve(replace(build_problem(study, objective="throughput"), throughput_min=None), "auto", time_limit_s,
+                     seed)
+        if best.feasible and best.throughput < problem.throughput_min * (1 - 1e-9):
+            out.append(f"throughput_min {problem.throughput_min:g} binds: the highest throughput of any plan"
+                       f"{' within latency_max_ms' if problem.latency_max_s is not None else ''} is "
+                       f"{best.throughput:.6g} inferences/s")
+    return out
 
 
 def reference_plan(study: Study, time_limit_s: float | None = None) -> Plan | None:

@@ -185,3 +185,21 @@ def test_auto_is_the_default_and_a_strategy_name_everywhere(tmp_path: Path, caps
     assert main(["validate", str(study)]) == 0 and "study" in capsys.readouterr().out
     assert main(["solve", str(study), "-o", str(tmp_path / "f"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["strategy"] == "dp"
+
+
+def test_an_infeasible_study_names_the_bound_that_binds_and_the_best_reachable(tmp_path: Path, capsys) -> None:
+    """No plan within the bounds: the message gives each binding bound with the best value any plan reaches under the
+    others (an exact solve without it), and a unit hint for a latency bound given in seconds."""
+    base = ["solve", "--model", "deit-tiny", "--hardware", "vck190", "--execution", "sequential", "--batch", "4",
+            "--time-limit", "20", "--json"]
+    assert main([*base, "-o", str(tmp_path / "best")]) == 0
+    best = json.loads(capsys.readouterr().out)
+    fastest = main([*base, "--objective", "latency", "-o", str(tmp_path / "fast")])
+    lowest = json.loads(capsys.readouterr().out)["latency_ms"]
+    assert fastest == 0
+    assert main([*base, "--latency-max", f"{lowest * 1.01e-3:.6g}", "-o", str(tmp_path / "s")]) == 1  # s for ms
+    message = json.loads(capsys.readouterr().out)["message"]
+    assert f"the lowest latency of any plan is {lowest:.6g} ms (given in seconds? latency_max_ms" in message
+    assert main([*base, "--throughput-min", f"{best['throughput'] * 2:g}", "-o", str(tmp_path / "t")]) == 1
+    message = json.loads(capsys.readouterr().out)["message"]
+    assert f"the highest throughput of any plan is {best['throughput']:.6g} inferences/s" in message
