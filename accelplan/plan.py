@@ -290,8 +290,6 @@ def finish(problem: "Problem", strategy: str, outcome: Outcome, elapsed_s: float
     form it was optimised on, says so in its message.
     """
     note = outcome.note
-    if outcome.groups is not None:
-        outcome = replace(outcome, groups=problem.form.typed(outcome.groups))
     if outcome.groups is None:
         status = "infeasible" if outcome.status in ("infeasible", "optimal") else "time_limit"
         message = _NO_PLAN[outcome.status] + (f" ({note})" if note else "")

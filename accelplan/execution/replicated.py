@@ -120,8 +120,7 @@ class ReplicatedForm(PlanForm):
         """Replicas are not bounded by the layer count: the accelerator limit alone."""
         return problem.max_accelerators
 
-    def metrics(self, problem: "Problem", groups: Groups, check_bounds: bool = True) -> Metrics:
-        return metrics(problem, groups, check_bounds)
+    metrics = staticmethod(metrics)  # the module's pricing, as the form's
 
     def plan(self, problem: "Problem", groups: Groups, solver: SolverFacts | None = None,
              check_bounds: bool = True) -> Plan:
