@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from .objective import objective as _objective
+from .specs.schema import DTYPE_BYTES
 
 if TYPE_CHECKING:
     from .execution import Metrics
@@ -139,6 +140,47 @@ class Budget:
     unit: str = ""
 
 
+@dataclass(frozen=True)
+class ServingPoint:
+    """The plan's figures at another number of sequences in flight (same devices, blocks and placement)."""
+
+    sequences: int
+    tokens_per_s: float | None  # None: the caches of that many sequences do not fit where the plan placed them
+    tpot_ms: float | None
+
+
+@dataclass(frozen=True)
+class Serving:
+    """A language model served by the plan: what a serving engineer reads.
+
+    With ``sequences`` S in flight, one token of each per step: TPOT (time per output token of one sequence) is
+    the plan's latency, tokens/s = S / TPOT (Little's law, never above 1 / the slowest stage's time per token),
+    energy per token the plan's energy per input, TTFT the latency of the prompt through the same plan, a request
+    takes TTFT + (generate - 1) x TPOT.
+    """
+
+    sequences: int
+    prompt: int
+    generate: int
+    context: int
+    ttft_ms: float
+    tpot_ms: float
+    tokens_per_s: float
+    request_latency_ms: float
+    joules_per_token: float
+    weight_bytes: float  # of the whole model
+    kv_cache_bytes: float  # of all sequences in flight, at the context
+    kv_bytes_per_token: float  # KV cache one generated token reads (its sequence's, every layer)
+    stage_ms: float  # the slowest stage's time per token: tokens/s reaches 1 / stage_ms at enough sequences
+    curve: tuple[ServingPoint, ...] = ()
+
+    @property
+    def saturating_sequences(self) -> float:
+        """Sequences in flight from which the slowest stage, not the wait for a sequence's previous token, sets
+        tokens/s (TPOT / stage time at S = ``sequences``, scaled)."""
+        return self.tpot_ms / self.stage_ms if self.stage_ms else float("inf")
+
+
 def _tuples(value: Any) -> Any:
     """Lists (from YAML/JSON) as tuples, nested."""
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
@@ -176,6 +218,7 @@ class Plan:
     # strategies price. None: the closed form is the schedule's latency.
     scheduled_latency_ms: float | None = None
     form: str = ""  # the plan form that priced it (accelplan.execution.Form label); "" in files written before forms
+    serving: Serving | None = None  # a served language model's figures (a study with a workload)
 
     def objective_value(self) -> float | None:
         """The plan's value of its objective: inferences/s, ms or mJ."""
@@ -202,8 +245,11 @@ class Plan:
             if unknown and not legacy:
                 raise TypeError(f"unknown accelerator fields: {', '.join(sorted(unknown))}")
             accs.append(accelerator(**{k: _tuples(v) for k, v in acc.items() if k in names}))
-        top = {k: v for k, v in data.items() if k not in ("accelerators", "solver", "violations", "budgets")}
-        return cls(**top, accelerators=tuple(accs), violations=tuple(data.get("violations", ())),
+        top = {k: v for k, v in data.items() if k not in ("accelerators", "solver", "violations", "budgets", "serving")}
+        serving = data.get("serving")
+        if serving is not None:
+            serving = Serving(**{**serving, "curve": tuple(ServingPoint(**p) for p in serving.get("curve", ()))})
+        return cls(**top, accelerators=tuple(accs), violations=tuple(data.get("violations", ())), serving=serving,
                    solver=SolverFacts(**{k: v for k, v in data["solver"].items() if k != "progress"}),
                    budgets=tuple(Budget(**b) for b in data.get("budgets", ())))
 
@@ -238,11 +284,33 @@ def evaluate(problem: "Problem", groups: Groups, solver: SolverFacts | None = No
     return problem.form.plan(problem, problem.form.typed(groups), solver, check_bounds)
 
 
+def serving_of(problem: "Problem", groups: Groups, met: "Metrics") -> Serving | None:
+    """The served language model's figures of priced ``groups`` (None without a workload or a price): TPOT, tokens/s
+    and energy per token are the metrics' latency, throughput and energy; TTFT is the latency of the same groups
+    on the problem's prompt phase."""
+    w = problem.workload
+    if w is None or met.period_s == float("inf"):
+        return None
+    ttft = problem.form.metrics(problem.prefill, groups, False).latency_s if problem.prefill is not None else 0.0
+    nbytes = DTYPE_BYTES[problem.dtype]
+    kv_token = sum(layer.gemm.cache_elements for layer in problem.layers) * nbytes
+    stage = met.stage_s if met.stage_s is not None else met.period_s
+    return Serving(
+        sequences=w.sequences, prompt=w.prompt, generate=w.generate, context=w.context, ttft_ms=ttft * 1e3,
+        tpot_ms=met.latency_s * 1e3, tokens_per_s=met.throughput,
+        request_latency_ms=(ttft + (w.generate - 1) * met.latency_s) * 1e3, joules_per_token=met.energy_j,
+        weight_bytes=float(sum(layer.gemm.weight_elements for layer in problem.layers) * nbytes),
+        kv_cache_bytes=float(kv_token * w.sequences), kv_bytes_per_token=float(kv_token), stage_ms=stage * 1e3)
+
+
 def priced_plan(problem: "Problem", met: "Metrics", accelerators: Iterable[AcceleratorPlan], solver: SolverFacts | None,
-                **extra: Any) -> Plan:
-    """The :class:`Plan` of priced groups: metrics in user units (None when the groups could not be priced), the
-    problem's names, and ``extra`` plan fields (segments, budgets, bottleneck)."""
+                groups: Groups = (), **extra: Any) -> Plan:
+    """The :class:`Plan` of priced ``groups``: metrics in user units (None when the groups could not be priced), the
+    problem's names, a served model's figures (:func:`serving_of`), and ``extra`` plan fields (segments, budgets,
+    bottleneck)."""
     finite = met.period_s != float("inf")
+    if problem.workload is not None:
+        extra["serving"] = serving_of(problem, groups, met)
     return Plan(
         model=problem.model, hardware=problem.hardware, execution=problem.execution.name,
         objective=problem.objective.name, batch=problem.batch, accelerators=tuple(accelerators),

@@ -41,6 +41,17 @@ class Layer:
 
 
 @dataclass(frozen=True)
+class Workload:
+    """A language model served (the study's workload): prompt and generated tokens per request, KV-cache positions
+    per sequence, sequences in flight (the problem's batch)."""
+
+    prompt: int
+    generate: int
+    context: int
+    sequences: int
+
+
+@dataclass(frozen=True)
 class LayerGroup:
     """A GEMM-like operator as lowered, with the operators fused into it and their element-wise work."""
 
@@ -83,6 +94,10 @@ class Problem:
     peak_macs_per_unit_s: float
     tables: Any = None  # the plan form's own tables (its ``tables`` type; None where the generic tables suffice)
     resource_units: tuple[str, ...] = ()
+    # a served language model: per input is per generated token (throughput tokens/s, latency the time per output
+    # token, energy per token), and ``prefill`` is the same model and menu priced on one prompt (its latency: TTFT)
+    workload: Workload | None = None
+    prefill: "Problem | None" = None
 
     def __post_init__(self) -> None:
         if len(self.resource_units) != len(self.resources):

@@ -108,6 +108,7 @@ class Metrics:
     latency_s: float
     energy_j: float
     violations: tuple[str, ...]
+    stage_s: float | None = None  # the slowest stage's time per input where the period is more (None: the period)
 
     @property
     def throughput(self) -> float:

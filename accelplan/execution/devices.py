@@ -257,7 +257,7 @@ class DevicesForm(PlanForm):
                 accs.append(_device(problem, group, load, met.period_s, start))
                 start += sum(load.block_s) + (problem.devices.link_latency_s if load.link_bytes else 0.0)
             budgets, what = _budgets(problem, devices), bottleneck(problem, groups, devices)
-        return priced_plan(problem, met, accs, solver, budgets=budgets, bottleneck=what)
+        return priced_plan(problem, met, accs, solver, groups, budgets=budgets, bottleneck=what)
 
     def plan_groups(self, problem: "Problem", plan: Plan) -> Groups:
         """Per device its position, layers and each layer's block configuration, the one with that layer's

@@ -234,7 +234,7 @@ class PipelineForm(PlanForm):
         scheduled = None  # a plan missing a layer has no schedule
         if period != float("inf") and not structure_violations(problem, groups):
             scheduled = scheduled_latency_s(problem, groups, met.busy_s, period)
-        return priced_plan(problem, met, accs, solver, budgets=budgets(problem, usage(problem, groups), period),
+        return priced_plan(problem, met, accs, solver, groups, budgets=budgets(problem, usage(problem, groups), period),
                            scheduled_latency_ms=None if scheduled is None else scheduled * 1e3)
 
     def plan_groups(self, problem: "Problem", plan: Plan) -> Groups:

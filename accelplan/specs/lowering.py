@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .schema import AttentionOp, Conv2dOp, ElementwiseOp, GemmOp, Operator
 
@@ -45,6 +45,7 @@ class Gemm:
     count: int = 1
     weight: bool = True
     source_elements: int = 0
+    cache_axis: str = ""  # "k" or "n": the k x n operand is a sequence's KV cache, that axis its positions; "": not
     conv: ConvGeometry | None = field(default=None, compare=False)  # equal GEMMs stay equal whatever their geometry
 
     @property
@@ -61,6 +62,30 @@ class Gemm:
     def operand_elements(self) -> int:
         """Elements of the ``[m,k]`` operands as the engines consume them (im2col-expanded for a convolution)."""
         return self.m * self.k * self.count
+
+    @property
+    def cached(self) -> bool:
+        """The k x n operand is a KV cache: one per sequence, read by every token the sequence decodes."""
+        return bool(self.cache_axis)
+
+    @property
+    def cache_elements(self) -> int:
+        """Elements of one sequence's KV cache this GEMM reads (0 when it reads none)."""
+        return self.k * self.n * self.count if self.cached else 0
+
+    def at_context(self, positions: int) -> "Gemm":
+        """The GEMM with its KV cache holding ``positions`` (itself when it reads no cache)."""
+        if not self.cached:
+            return self
+        return replace(self, **{self.cache_axis: positions})
+
+    def prefill(self, prompt: int) -> "Gemm":
+        """The GEMM of a decode step applied to a whole prompt of ``prompt`` tokens at once: every row becomes
+        ``prompt`` rows, and attention reads the prompt's own keys and values (``prompt`` positions, causal work
+        priced as the full square). A GEMM that reads no cache simply gets ``m * prompt`` rows."""
+        if not self.cached:
+            return replace(self, m=self.m * prompt)
+        return replace(self, m=self.m * prompt, **{self.cache_axis: prompt}, cache_axis="")
 
     @property
     def weight_elements(self) -> int:
@@ -99,10 +124,10 @@ def lower(op: Operator) -> Gemm | Elementwise:
         weight = op.weight if op.weight is not None else op.kind == "linear"
         return Gemm(op.m, op.k, op.n, op.heads, weight)
     if isinstance(op, AttentionOp):
-        kv = op.kv_seq or op.seq
+        kv, cached = op.kv_seq or op.seq, op.kv_seq is not None
         if op.kind == "attention_qk":
-            return Gemm(op.seq, op.head_dim, kv, op.heads, weight=False)
-        return Gemm(op.seq, kv, op.head_dim, op.heads, weight=False)
+            return Gemm(op.seq, op.head_dim, kv, op.heads, weight=False, cache_axis="n" if cached else "")
+        return Gemm(op.seq, kv, op.head_dim, op.heads, weight=False, cache_axis="k" if cached else "")
     if isinstance(op, Conv2dOp):
         if op.in_channels % op.groups or op.out_channels % op.groups:
             raise ValueError(f"groups={op.groups} must divide in_channels={op.in_channels} and out_channels={op.out_channels}")

@@ -68,7 +68,9 @@ class AttentionOp(_Operator):
     heads: Dim
     seq: Dim = Field(description="query length")
     head_dim: Dim
-    kv_seq: Dim | None = Field(None, description="key/value length; default: seq")
+    kv_seq: Dim | None = Field(None, description="key/value length; default: seq. Given, the keys and values are a "
+                                                 "KV cache read by the queries (decode), placed and streamed per "
+                                                 "sequence; a study's workload.context replaces it")
 
 
 class Conv2dOp(_Operator):
@@ -164,6 +166,30 @@ class Constraints(Strict):
                           "per segment); default: the family's")
 
 
+MAX_TOKENS = 2**24  # prompt, generated tokens or context positions of one sequence
+
+
+class WorkloadSpec(Strict):
+    """How a language model is served: each request's prompt and generated tokens, the positions its KV cache holds,
+    and how many sequences are in flight at once. Only for models whose attention reads a KV cache (an
+    ``attention_qk``/``attention_pv`` operator with ``kv_seq`` given)."""
+
+    prompt: Annotated[int, Field(strict=True, gt=0, le=MAX_TOKENS)] = Field(
+        description="tokens of each request's prompt (the prefill phase)")
+    generate: Annotated[int, Field(strict=True, gt=0, le=MAX_TOKENS)] = Field(
+        description="tokens each request generates (the decode phase, one token per step)")
+    context: Annotated[int, Field(strict=True, gt=0, le=MAX_TOKENS)] | None = Field(
+        None, description="positions the KV cache holds per sequence (at least prompt + generate); "
+                          "default: prompt + generate")
+    sequences: Annotated[int, Field(strict=True, gt=0, le=MAX_BATCH)] = Field(
+        1, description="sequences in flight: decoded together, one token each per step (the batch)")
+
+    @property
+    def positions(self) -> int:
+        """Positions of the KV cache per sequence."""
+        return self.context or self.prompt + self.generate
+
+
 class StudySpec(Strict):
     """What to plan: a model on a hardware, under an execution model, objective and constraints."""
 
@@ -174,6 +200,9 @@ class StudySpec(Strict):
                                                                  "default: the family's")
     objective: Objective = "throughput"
     constraints: Constraints = Constraints()
+    workload: WorkloadSpec | None = Field(None, description="a language model's serving workload (prompt, generated "
+                                                            "tokens, context, sequences in flight); results then "
+                                                            "read TTFT, TPOT, tokens/s and J/token")
     strategy: Strategy | None = Field(None, description="a strategy; default: the hardware family's")
     time_limit_s: Annotated[float, Field(gt=0, le=7 * 86400, allow_inf_nan=False)] = Field(
         60.0, description="wall-clock limit of the solver (s)")

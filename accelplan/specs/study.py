@@ -34,8 +34,15 @@ class Study:
 
     @property
     def batch(self) -> int:
-        """Inputs per batch: the study's constraint, else the model's default."""
+        """Inputs per batch: the workload's sequences in flight, else the study's constraint, else the model's default."""
+        if self.spec.workload is not None:
+            return self.spec.workload.sequences
         return self.spec.constraints.batch or self.model.batch
+
+    @property
+    def workload(self):
+        """The study's serving workload (:class:`~accelplan.specs.schema.WorkloadSpec`), None for other studies."""
+        return self.spec.workload
 
     @property
     def strategy(self) -> str:
@@ -115,6 +122,29 @@ def check_execution(spec: StudySpec, hw: Hardware, file: str, lines: Lines) -> N
                                          "execution", line_of(("execution",), lines))]) from None
 
 
+def check_workload(spec: StudySpec, model: Network, file: str, lines: Lines) -> None:
+    """A workload needs a model whose attention reads a KV cache, a context that holds the prompt and the generated
+    tokens, and no other batch than its sequences in flight."""
+    w = spec.workload
+    if w is None:
+        return
+    if not any(getattr(nop.op, "kv_seq", None) is not None for nop in model.ops):
+        raise SpecError(file, [SpecIssue(
+            f"model {model.name!r} has no attention reading a KV cache (attention_qk/attention_pv with kv_seq), so "
+            "it has no decode phase to serve; use a decode model (e.g. llama-7b-decode) or drop the workload",
+            "workload", line_of(("workload",), lines))])
+    if w.context is not None and w.context < w.prompt + w.generate:
+        raise SpecError(file, [SpecIssue(
+            f"context {w.context} cannot hold the prompt and the generated tokens ({w.prompt} + {w.generate} = "
+            f"{w.prompt + w.generate}); give at least that, or leave it out", "workload.context",
+            line_of(("workload", "context"), lines))])
+    batch = spec.constraints.batch
+    if batch is not None and batch != w.sequences:
+        raise SpecError(file, [SpecIssue(
+            f"batch {batch} differs from the workload's {w.sequences} sequences in flight (a decode step batches the "
+            "sequences in flight); give one of them", "constraints.batch", line_of(("constraints", "batch"), lines))])
+
+
 def check_strategy(spec: StudySpec, strategies: Collection[str] | None, file: str, lines: Lines) -> None:
     """The strategy must be one of ``strategies``: the strategy registry's names, passed in by the layer that knows
     them (specs import no solver); None checks nothing."""
@@ -132,6 +162,7 @@ def study_from_data(data: dict[str, Any], lines: Lines, file: str, base: Path | 
     hw = load_hardware(_resolve_or_error(spec.hardware, "hardware", base, file, "hardware", lines))
     _check_compatible(model, hw, file, lines)
     check_execution(spec, hw, file, lines)
+    check_workload(spec, model, file, lines)
     return Study(spec, model, hw, file, load_reference(spec, model, hw, file, lines, base))
 
 
