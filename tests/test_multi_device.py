@@ -237,7 +237,7 @@ def test_off_chip_memory_spreads_weights_and_an_oversized_layer_is_refused(tmp_p
     for strategy in ("dp", "exhaustive"):
         again = solve(build_problem(_study(tmp_path, **small)), strategy, time_limit_s=60)
         assert again.throughput == pytest.approx(plan.throughput) and len(again.accelerators) >= 2
-    with pytest.raises(SpecError, match="layer 'b' has 0.2621 MB of weights, more than any device holds .*tensor parallelism"):
+    with pytest.raises(SpecError, match="layer 'b' holds 0.2621 MB of weights, and the hardware splits no layer.*more than any device holds .*tensor_parallel"):
         build_problem(_study(tmp_path, **{"devices.0.device.bram": "100 KB", "devices.0.device.memory.capacity": "100 KB"}))
 
 

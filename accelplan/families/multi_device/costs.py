@@ -15,13 +15,23 @@ weight GEMM) either on chip or streamed from the device's DDR/HBM:
 - energy per input  = MACs * e_mac(dtype) + on chip: W * e_onchip_byte; streamed: (W / batch) * 8 * e_mem_bit
 A device's resources are the sums over its blocks and must stay within each resource times the cap.
 Element-wise operators fused after a GEMM run inside its block's stream at line rate (no time of their own).
+
+A served language model (a study's workload, S sequences in flight, one token of each per step) adds each
+attention layer's KV cache as a stored operand: ``S * cache bytes`` of the layer (keys or values at the
+context, every head) kept on chip or in DDR/HBM like weights, and read once per token (each token reads its
+own sequence's cache: ``cache bytes`` per token, not amortised over the batch).
+
+Tensor parallelism: a run of layers split ``k`` ways over ``k`` adjacent devices of one kind gives each
+device every layer's GEMM with ``count / k`` heads (when ``k`` divides them) or ``ceil(N / k)`` columns,
+and 1/k of its weights and KV cache; after each layer the devices all-gather its output over the chain's
+links (a ring: each device sends ``(k - 1) / k`` of the output, ``k - 1`` hops).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ...specs.lowering import Gemm
 from ...specs.schema import DTYPE_BYTES
@@ -78,6 +88,25 @@ def energy_j(device: DeviceSpec, dtype: str, gemm: Gemm, cfg: StreamConfig, batc
     w = weight_bytes(gemm, dtype)
     traffic = w * device.energy.onchip_byte if cfg.onchip else (w / batch) * 8 * device.memory.energy_per_bit
     return gemm.macs * device.energy.mac[dtype] + traffic
+
+
+def split(gemm: Gemm, ways: int) -> Gemm:
+    """One device's share of ``gemm`` split ``ways`` ways: its heads when ``ways`` divides them, else its columns."""
+    if ways == 1:
+        return gemm
+    if gemm.count % ways == 0:
+        return replace(gemm, count=gemm.count // ways)
+    return replace(gemm, n=math.ceil(gemm.n / ways))
+
+
+def gather_bytes(gemm: Gemm, dtype: str, ways: int) -> float:
+    """Bytes per input one device sends to all-gather the output of ``gemm`` split ``ways`` ways (ring)."""
+    return activation_bytes(gemm, dtype) * (ways - 1) / ways
+
+
+def cache_bytes(gemm: Gemm, dtype: str) -> int:
+    """Bytes of one sequence's KV cache the layer reads (0 when it reads none)."""
+    return gemm.cache_elements * DTYPE_BYTES[dtype]
 
 
 def capacity(device: DeviceSpec) -> tuple[float, float, float, float]:

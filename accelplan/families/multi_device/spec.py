@@ -89,3 +89,7 @@ class MultiDeviceHardware(Strict):
     lane: dict[Dtype, LaneCostSpec] = Field(description="fabric cost of one MAC lane, per dtype")
     block: BlockCostSpec
     parallelism: ParallelismMenuSpec
+    tensor_parallel: list[Count] = Field(
+        [1], min_length=1, description="ways a run of layers may be split across that many adjacent devices of one kind "
+                                       "(each device holds 1/k of every layer's weights, heads and KV cache and the "
+                                       "layer outputs are all-gathered over the chain's links); [1]: no splitting")
