@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,20 +26,43 @@ if TYPE_CHECKING:
     from ..specs.study import Study
 
 CACHE_FORMAT = 1
+MAX_ENTRY_BYTES = 256 * 2**20  # an entry larger than this is not one accelplan wrote
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+#: the JSON text of recently keyed models, by identity (a sweep's points share a few models): (model, text)
+_MODEL_TEXT: dict[int, tuple[Any, str]] = {}
+
+
+def _model_text(network: Any) -> str:
+    hit = _MODEL_TEXT.get(id(network))
+    if hit is not None and hit[0] is network:
+        return hit[1]
+    text = _json({"name": network.name, "dtype": network.dtype, "batch": network.batch,
+                  "ops": [[o.name, o.op.model_dump(mode="json"), list(o.inputs)] for o in network.ops]})
+    if len(_MODEL_TEXT) >= 16:
+        _MODEL_TEXT.clear()
+    _MODEL_TEXT[id(network)] = (network, text)  # the model is kept, so its id is not reused while cached
+    return text
 
 
 def point_key(study: "Study", strategy: str, time_limit_s: float, seed: int) -> str:
-    """The cache key of solving ``study`` with ``strategy``, ``time_limit_s`` and ``seed`` (hex SHA-256)."""
-    network = study.model
+    """The cache key of solving ``study`` with ``strategy``, ``time_limit_s`` and ``seed`` (hex SHA-256).
+
+    The SHA-256 of the payload's JSON text with sorted keys; the model's part (the same for most points of a
+    sweep) is rendered once per model and spliced in where ``json.dumps(payload, sort_keys=True)`` puts it."""
     payload = {
         "format": CACHE_FORMAT, "accelplan": __version__, "strategy": strategy, "time_limit_s": float(time_limit_s),
         "seed": seed, "execution": study.execution, "batch": study.batch,
         "study": study.spec.model_dump(mode="json", include={"objective", "constraints"}),
-        "model": {"name": network.name, "dtype": network.dtype, "batch": network.batch,
-                  "ops": [[o.name, o.op.model_dump(mode="json"), list(o.inputs)] for o in network.ops]},
+        "model": None,
         "hardware": study.hardware.model_dump(mode="json"),
     }
-    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    text = "{" + ",".join(f"{json.dumps(k)}:{_model_text(study.model) if k == 'model' else _json(payload[k])}"
+                          for k in sorted(payload)) + "}"
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -68,30 +92,70 @@ class Outcome:
 
 
 class PointCache:
-    """Finished points under ``folder``, one atomically written JSON file each."""
+    """Finished points under ``folder``, one atomically written JSON file each.
+
+    An entry that does not read back as an outcome (a folder or other non-file where the entry belongs, text
+    that is not JSON, JSON of another shape, a plan that does not load) is ignored: counted in ``ignored``
+    (key -> why), recomputed, and replaced when the point's new outcome is stored."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
+        self.ignored: dict[str, str] = {}
+        self.unstored: dict[str, str] = {}  # key -> why its outcome could not be stored
 
     def path(self, key: str) -> Path:
         """Where the entry of ``key`` is (or would be) stored."""
         return self.folder / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> Outcome | None:
-        """The stored outcome of ``key``; None when absent or unreadable (an entry of another format is ignored)."""
+        """The stored outcome of ``key``; None when absent or unreadable (an unreadable entry is counted in
+        ``ignored``; an entry of another format or accelplan version is ignored silently)."""
+        path = self.path(key)
         try:
-            data = json.loads(self.path(key).read_text(encoding="utf-8"))
-            if data.get("format") != CACHE_FORMAT or data.get("key") != key:
+            if not path.exists() and not path.is_symlink():
                 return None
+            if not path.is_file():
+                raise ValueError("not a regular file")
+            if path.stat().st_size > MAX_ENTRY_BYTES:
+                raise ValueError(f"larger than {MAX_ENTRY_BYTES:,} bytes")
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not an object")
+            if data.get("format") != CACHE_FORMAT or data.get("accelplan", __version__) != __version__:
+                return None
+            if data.get("key") != key:
+                raise ValueError("stored under another key")
+            if not isinstance(data.get("outcome"), dict):
+                raise ValueError("no outcome object")
             return Outcome.from_dict(data["outcome"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+        except RecursionError:
+            self.ignored[key] = "nested too deeply"
+        except Exception as exc:  # noqa: BLE001 - any entry that does not read back is recomputed, whatever it holds
+            self.ignored[key] = f"{type(exc).__name__}: {exc}"[:200]
+        return None
 
-    def put(self, key: str, outcome: Outcome) -> Path:
-        """Store ``outcome`` under ``key`` (atomically)."""
+    def put(self, key: str, outcome: Outcome) -> Path | None:
+        """Store ``outcome`` under ``key`` (atomically), replacing whatever unreadable entry stands there; None (and
+        the reason in ``unstored``) when it cannot be written."""
         data = {"format": CACHE_FORMAT, "key": key, "accelplan": __version__, "outcome": outcome.to_dict()}
-        return write_atomic(self.path(key), json.dumps(data))
+        path = self.path(key)
+        try:
+            for place in (path.parent, path):
+                if place.is_symlink() or (place.exists() and place.is_dir() != (place == path.parent)):
+                    _remove(place)
+            return write_atomic(path, json.dumps(data))
+        except OSError as exc:
+            self.unstored[key] = f"cannot write {path}: {exc.strerror or exc}"
+            return None
 
     def keys(self) -> set[str]:
         """Keys of every stored entry."""
-        return {p.stem for p in self.folder.glob("*/*.json")}
+        return {p.stem for p in self.folder.glob("*/*.json") if p.is_file()}
+
+
+def _remove(path: Path) -> None:
+    """Remove what stands where a cache entry or its folder belongs (a folder, a file, a link)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -99,6 +100,9 @@ def run_sweep(sweep: Sweep, cache: PointCache, workers: int | None = None, sched
     ``progress`` is called once before the first point and once as each point is done, with its id and status.
     Points with the same key are solved once.
     """
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise SpecError("<command line>", [SpecIssue(f"expected a positive number of worker processes, got {workers!r}",
+                                                     "--workers")])
     start = time.perf_counter()
     step = progress or (lambda text: None)
     step(f"{len(sweep.points)} points")
@@ -121,10 +125,21 @@ def run_sweep(sweep: Sweep, cache: PointCache, workers: int | None = None, sched
                 for same in todo[point.key]:
                     rows[same.id] = PointResult.of(same, outcome, cached=False, failed=failed)
                     step(f"{same.id} {rows[same.id].status}")
+    _tell_cache(cache)
     ordered = tuple(rows[p.id] for p in sweep.points)
     computed = sum(len(same) for same in todo.values())
     return SweepResult(sweep.name, sweep.file, sweep.axes, ordered, computed, len(ordered) - computed, used, address,
                        time.perf_counter() - start)
+
+
+def _tell_cache(cache: PointCache) -> None:
+    """Say on stderr how many cache entries did not read back (recomputed) or could not be stored."""
+    for what, found in (("ignored (it did not read back as a result) and recomputed", cache.ignored),
+                        ("not stored", cache.unstored)):
+        if found:
+            key, why = next(iter(found.items()))
+            print(f"warning: sweep cache {cache.folder}: {len(found)} entr{'y' if len(found) == 1 else 'ies'} {what}; "
+                  f"e.g. {key[:12]}: {why}", file=sys.stderr)
 
 
 def _solve_all(client: object, points: Sequence[SweepPoint]) -> Iterator[tuple[SweepPoint, Outcome, bool]]:

@@ -44,7 +44,7 @@ from ..specs.study import Study, check_execution, load_model, load_study, resolv
 from ..specs.library import builtin_names
 from .cache import point_key
 
-MAX_POINTS = 100_000  # points of one sweep, grid and list together
+MAX_POINTS = 10_000  # points of one sweep, grid and list together (each is loaded and checked before any solve)
 MAX_VALUES = 10_000  # values of one axis
 MAX_ISSUES = 20  # distinct problems reported at once
 
@@ -278,8 +278,10 @@ def _combinations(spec: SweepSpec, lines: Lines, file: str) -> list[tuple[_Setti
                                              "[100, 400]} or batch: [8, 16]", "grid", line_of(("grid",), lines))])
         count = math.prod(len(a) for a in axes)
         if count + len(spec.points or ()) > MAX_POINTS:
-            raise SpecError(file, [SpecIssue(f"the grid expands to {count:,} points; a sweep is limited to "
-                                             f"{MAX_POINTS:,}", "grid", line_of(("grid",), lines))])
+            listed = f" and {len(spec.points):,} listed points" if spec.points else ""
+            raise SpecError(file, [SpecIssue(f"the grid expands to {count:,} points{listed}; a sweep is limited to "
+                                             f"{MAX_POINTS:,} (the product of the axes' lengths): split it into "
+                                             "several sweeps or give fewer values", "grid", line_of(("grid",), lines))])
         combos += list(itertools.product(*axes))
     for j, point in enumerate(spec.points or ()):
         settings = [_Setting(f"hardware.{p}", v, f"points[{j}].hardware.{p}",
@@ -379,8 +381,11 @@ def _hardware(base: _Base, settings: list[_Setting]) -> Any:
     if not settings:
         return base.study.hardware
     data = copy.deepcopy(base.hardware_data)
-    for s in settings:
-        _set(data, s.axis.split(".")[1:], s.value)
+    for i, s in enumerate(settings):
+        try:
+            _set(data, s.axis.split(".")[1:], s.value)
+        except _Crossed as exc:
+            raise SpecError(base.file, [SpecIssue(_crossed_message(s, exc, settings[:i]), s.field, s.line)]) from None
     family = families.get(base.study.hardware.family)
     try:
         hw = validate(family.spec, data, {}, base.file)
@@ -389,7 +394,7 @@ def _hardware(base: _Base, settings: list[_Setting]) -> Any:
         issues = exc.issues
     if not issues:
         return hw
-    values = ", ".join(f"{s.axis[len('hardware.'):]}={s.value!r}" for s in settings)
+    values = ", ".join(f"{s.axis[len('hardware.'):]}={_short(s.value)}" for s in settings)
     out = []
     for issue in issues:
         where = next((s for s in settings if issue.field and issue.field.startswith(s.axis[len("hardware."):])),
@@ -399,22 +404,61 @@ def _hardware(base: _Base, settings: list[_Setting]) -> Any:
     raise SpecError(base.file, out)
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """``value`` as the sweep file writes it, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+class _Crossed(Exception):
+    """A dotted path that runs through a value that is not a mapping or a list of that length (set by an earlier
+    axis, or so in the hardware file): ``at`` is the part of the path reached, ``found`` what is there."""
+
+    def __init__(self, at: list[str], found: Any, part: str) -> None:
+        super().__init__(".".join(at))
+        self.at, self.found, self.part = at, found, part
+
+
+def _crossed_message(setting: _Setting, exc: _Crossed, earlier: list[_Setting]) -> str:
+    """Why ``setting``'s path cannot be set: what stands where it goes and which earlier axis put it there."""
+    path = setting.axis[len("hardware."):]
+    where = ".".join(exc.at) or "the top level"
+    found = exc.found
+    what = (f"a list of {len(found)}" if isinstance(found, list) else
+            "a mapping" if isinstance(found, dict) else f"{_short(found)} (of type {type(found).__name__})")
+    step = (f"index {exc.part} is out of range" if isinstance(found, list) and exc.part.isdigit() else
+            f"{exc.part!r} is not an index" if isinstance(found, list) else f"it has no field {exc.part!r}")
+    by = next((s for s in reversed(earlier) if ".".join(exc.at).startswith(s.axis[len("hardware."):])
+               or s.axis[len("hardware."):].startswith(".".join(exc.at) + ".")), None)
+    cause = (f"; the earlier axis {by.axis[len('hardware.'):]} = {_short(by.value)} ({by.field}) changed its shape"
+             if by is not None else "")
+    return (f"{path} = {_short(setting.value)} cannot be set: {where} is {what} at this point, so {step}{cause}. "
+            "A hardware axis may not run through a value an earlier axis replaces: give each point the whole "
+            "value of the outer field, or leave the outer field's axis out")
+
+
 def _set(data: dict[str, Any], parts: list[str], value: Any) -> None:
-    """Set a dotted path in the hardware data, making the mappings of an optional block that the file leaves out."""
+    """Set a dotted path in the hardware data, making the mappings of an optional block that the file leaves out
+    (absent or null); raise :class:`_Crossed` where the path runs through a scalar or past a list's end."""
     cur: Any = data
-    for part in parts[:-1]:
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
         if isinstance(cur, list):
-            cur = cur[int(part)]
+            if not part.isdigit() or int(part) >= len(cur):
+                raise _Crossed(parts[:i], cur, part)
+            if last:
+                cur[int(part)] = value
+            else:
+                cur = cur[int(part)]
+        elif isinstance(cur, dict):
+            if last:
+                cur[part] = value
+            else:
+                if cur.get(part) is None:
+                    cur[part] = {}
+                cur = cur[part]
         else:
-            nxt = cur.get(part)
-            if not isinstance(nxt, (dict, list)):
-                nxt = cur[part] = {}
-            cur = nxt
-    last = parts[-1]
-    if isinstance(cur, list):
-        cur[int(last)] = value
-    else:
-        cur[last] = value
+            raise _Crossed(parts[:i], cur, part)
 
 
 def _check_hardware_path(base: _Base, path: str, field: str, line: int | None) -> None:
