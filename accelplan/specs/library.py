@@ -22,7 +22,10 @@ def builtin_names(kind: str) -> list[str]:
 
 
 def builtin_path(kind: str, name: str) -> Path | None:
-    """Path of the built-in spec ``name`` of ``kind``, or None."""
+    """Path of the built-in spec ``name`` of ``kind``, or None (also for a name no file could have: a path, a NUL, a
+    name longer than a file name may be; such a name is never looked up in the file system)."""
+    if not name or "/" in name or "\0" in name or name in (".", "..") or len(name.encode("utf-8", "replace")) > 250:
+        return None
     for root in library_dirs():
         path = root / kind / f"{name}.yaml"
         if path.is_file():

@@ -89,13 +89,21 @@ def resolve(ref: str, kind: str, base: Path | None) -> Path | None:
     return builtin_path(kind, ref)
 
 
+def is_file(path: Path) -> bool:
+    """``path.is_file()``, False also for a path the system refuses to look up (a name too long, a NUL byte)."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _resolve_or_error(ref: str, kind: str, base: Path | None, file: str, field: str, lines: Lines) -> Path:
     path = resolve(ref, kind, base)
     if path is None:
         raise SpecError(file, [SpecIssue(f"no built-in {kind[:-1] if kind != 'hardware' else kind} named {ref!r}; "
                                          f"built-in: {', '.join(builtin_names(kind))}; or give a path to a .yaml file",
                                          field, line_of((field,), lines))])
-    if not path.is_file():
+    if not is_file(path):
         raise SpecError(file, [SpecIssue(f"file {str(path)!r} not found", field, line_of((field,), lines))])
     return path
 
@@ -199,7 +207,7 @@ def make_study(study_file: Path | None = None, *, model: str | None = None, hard
             data = study.spec.model_dump()
             for key, kind in (("model", "models"), ("hardware", "hardware")):  # keep the file's own paths valid
                 path = resolve(data[key], kind, study_file.parent)
-                if path is not None and path.is_file():
+                if path is not None and is_file(path):
                     data[key] = str(path.resolve())
             data |= {k: v for k, v in (("model", model), ("hardware", hardware)) if v}
             study = study_from_data(data, {}, str(study_file), Path.cwd(), strategies)
@@ -209,7 +217,7 @@ def make_study(study_file: Path | None = None, *, model: str | None = None, hard
         refs = {}
         for key, kind, ref in (("model", "models", model), ("hardware", "hardware", hardware)):
             path = Path(ref)  # a file by its absolute path, so the run can be rebuilt from anywhere; a built-in by name
-            refs[key] = str(path.resolve()) if path.suffix in (".yaml", ".yml") and path.is_file() else ref
+            refs[key] = str(path.resolve()) if path.suffix in (".yaml", ".yml") and is_file(path) else ref
         study = study_from_data(refs, {}, "<command line>", Path.cwd())
     if any(v is not None for v in overrides.values()):
         study = with_overrides(study, **overrides)
