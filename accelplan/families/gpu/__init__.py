@@ -1,59 +1,34 @@
-"""A GPU as a roofline reference (``family: gpu``): the comparison users of many-device systems make first.
+"""A GPU, or a node of GPUs, as a roofline reference (``family: gpu``): the comparison users of many-device systems
+make first.
 
-One execution model, ``roofline``: the whole GPU runs the layers one after another, each for the
-batch at once. Per input (the batch's time divided by the batch), a layer takes
-``max(MACs / (peak MAC rate * compute efficiency), (weights / batch + activations) / (bandwidth *
-memory efficiency)) + launch overhead / batch``; period = the sum over layers; throughput = 1 /
-period; latency = batch x period; energy = board power x period. A pipeline-form problem with one
-configuration (the GPU), so every pipeline strategy solves it.
+One execution model, ``roofline``: the GPUs run the layers one after another, each for the batch at once, every
+layer split over the k GPUs of the configuration (tensor parallelism; k = 1 on a single GPU). Per input (the batch's
+time divided by the batch), a layer takes ``max(MACs / k / sustained MAC rate, (weights / k / batch + activations)
+/ sustained bandwidth) + launch overhead / batch`` plus its all-reduce on the links when k > 1
+(:mod:`~accelplan.families.gpu.costs`); period = the sum over layers; throughput = 1 / period; latency = batch x
+period; energy = k x board power x period. A pipeline-form problem with one accelerator whose configurations are
+the degrees k (:mod:`~accelplan.families.gpu.tabulate`), so every pipeline strategy solves it and picks k by the
+objective.
+
+A study with a workload is a served language model: an input is one generated token of one of the S sequences in
+flight (TPOT = the latency, tokens/s = S / TPOT), the KV caches are read at the workload's context, the weights and
+caches must fit in the k GPUs' memory, and the prompt priced through the same GPUs gives the TTFT.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-import numpy as np
-from pydantic import Field
-
+from ...errors import SpecIssue
 from ...execution import ExecutionModel, Form
-from ...specs.schema import DTYPE_BYTES, Dtype, Strict
-from ...specs.units import Bandwidth, Power, Time
+from ...specs.loader import line_of
 from .. import Family, ReportTable, Words
+from .costs import layer_time_s
+from .spec import GPUHardware
+from .tabulate import TensorParallel, WholeGPU
 
-
-class GPUHardware(Strict):
-    """A GPU described by its roofline: peak MAC rates per dtype, memory bandwidth, board power."""
-
-    name: str = Field(min_length=1)
-    family: Literal["gpu"]
-    description: str = ""
-    macs_per_s: dict[Dtype, float] = Field(description="peak multiply-accumulates per second, per dtype (dense)")
-    compute_efficiency: float = Field(0.7, gt=0, le=1, description="fraction of peak a large GEMM sustains")
-    memory_bandwidth: Bandwidth
-    memory_efficiency: float = Field(0.8, gt=0, le=1, description="fraction of peak bandwidth a stream sustains")
-    board_power: Power = Field(description="board power while running (charged for the whole time)")
-    launch_overhead: Time = Field(description="per layer (kernel launch), per batch")
-
-
-@dataclass(frozen=True)
-class WholeGPU:
-    """The one configuration: the whole GPU."""
-
-    units: int = 1
-    label: str = "gpu"
-
-    def plan_fields(self) -> dict[str, object]:
-        return {"config": self.label, "units": self.units}
-
-
-def _layer_time_s(hw: GPUHardware, dtype: str, gemm, batch: int) -> float:
-    nbytes = DTYPE_BYTES[dtype]
-    weights = gemm.k * gemm.n * gemm.count * nbytes if gemm.weight else 0
-    activations = (gemm.m * gemm.k + gemm.m * gemm.n) * gemm.count * nbytes + (0 if gemm.weight else gemm.k * gemm.n * gemm.count * nbytes)
-    compute = gemm.macs / (hw.macs_per_s[dtype] * hw.compute_efficiency)
-    memory = (weights / batch + activations) / (hw.memory_bandwidth * hw.memory_efficiency)
-    return max(compute, memory) + hw.launch_overhead / batch
+__all__ = ["FAMILY", "GPU", "GPUHardware", "TensorParallel", "WholeGPU", "layer_time_s"]
 
 
 @dataclass(frozen=True)
@@ -63,32 +38,32 @@ class GPU(Family):
     def dtypes(self, hw: Any) -> tuple[str, ...]:
         return tuple(hw.macs_per_s)
 
+    def check(self, hw: Any, lines: dict) -> list[SpecIssue]:
+        """A node of several GPUs needs the link its collectives run on."""
+        if hw.count > 1 and hw.link_bandwidth is None:
+            return [SpecIssue(f"a node of {hw.count} GPUs needs link_bandwidth (e.g. '300 GB/s' for NVLink3) to price "
+                              "the all-reduce of tensor parallelism", "link_bandwidth", line_of(("count",), lines))]
+        return []
+
     def tabulate(self, study, execution, objective, prune=True):
-        from ...problem import Layer, Problem, group_layers
-        hw, dtype, batch = study.hardware, study.model.dtype, study.batch
-        groups = group_layers(study)
-        time_s = np.array([[_layer_time_s(hw, dtype, g.gemm, batch)] for g in groups])
-        return Problem(
-            name=study.name, model=study.model.name, hardware=hw.name, family=hw.family, dtype=dtype,
-            execution=execution, objective=objective, batch=batch, max_accelerators=1, latency_max_s=(
-                study.spec.constraints.latency_max_ms / 1e3 if study.spec.constraints.latency_max_ms else None),
-            throughput_min=study.spec.constraints.throughput_min,
-            layers=tuple(Layer(g.name, g.ops, g.gemm, 0.0) for g in groups), configs=(WholeGPU(),), time_s=time_s,
-            energy_j=np.zeros_like(time_s), resources=("gpus",), usage=np.ones((1, 1)), capacity=np.ones(1),
-            ddr_period_s=0.0, static_power_w=hw.board_power, peak_macs_per_unit_s=hw.macs_per_s[dtype])
+        from .tabulate import tabulate
+        return tabulate(study, execution, objective)
 
     def accelerator_table(self, plan) -> ReportTable:
-        rows = tuple((a.index, a.config, len(a.layers), f"{a.busy_ms:.4f}", f"{a.mac_efficiency:.1%}")
+        rows = tuple((a.index, a.config, a.units, len(a.layers), f"{a.busy_ms:.4f}", f"{a.mac_efficiency:.1%}")
                      for a in plan.accelerators)
-        return ReportTable("GPU", ("#", "device", "layers", "busy ms", "MAC efficiency"), rows)
+        return ReportTable("GPU", ("#", "configuration", "GPUs", "layers", "busy ms", "MAC efficiency"), rows)
 
 
 FAMILY = GPU(
     name="gpu", spec=GPUHardware, baseline_execution="roofline",
-    executions=(ExecutionModel("roofline", Form.PIPELINE, "the whole GPU runs the layers in turn, each for the batch",
-                               single=True),),
+    executions=(ExecutionModel("roofline", Form.PIPELINE, "the GPUs run the layers in turn, each for the batch, "
+                               "every layer split over them", single=True),),
     words=Words("GPU", "GPUs", "GPUs"),
-    model_note=("Per input: a layer takes max(MACs / sustained MAC rate, (weights / batch + activations) / sustained "
-                "bandwidth) + launch overhead / batch; period = Σ layers; throughput = 1 / period; latency = batch × "
-                "period; energy = board power × period (accelplan.families.gpu)."),
-    description="a GPU as a roofline reference (e.g. NVIDIA A100)")
+    model_note=("Per input: a layer takes max(MACs / k / sustained MAC rate, (weights / k / batch + activations) / "
+                "sustained bandwidth) + launch overhead / batch, plus a ring all-reduce on the links per attention and "
+                "MLP block when split over k > 1 GPUs; period = Σ layers; throughput = 1 / period; latency = batch × "
+                "period; energy = k × board power × period. With a workload an input is a generated token: the batch "
+                "is the sequences in flight, each reading its KV cache at the context, which must fit with the "
+                "weights in the k GPUs' memory (accelplan.families.gpu)."),
+    description="a GPU or a node of GPUs (tensor parallel) as a roofline reference (e.g. NVIDIA A100, DGX A100)")
