@@ -117,8 +117,8 @@ def binding_bounds(study: Study, problem: Problem, time_limit_s: float, seed: in
 
 
 def reference_plan(study: Study, time_limit_s: float | None = None) -> Plan | None:
-    """The study's model at its batch on its reference hardware (:attr:`Study.reference`), unconstrained, solved
-    by the exact strategy ``auto`` picks; None when the study has no reference."""
+    """The study's model at its batch (and workload) on its reference hardware (:attr:`Study.reference`),
+    unconstrained, solved by the exact strategy ``auto`` picks; None when the study has no reference."""
     if study.reference is None:
         return None
     from .solvers import auto
@@ -126,8 +126,13 @@ def reference_plan(study: Study, time_limit_s: float | None = None) -> Plan | No
 
     spec = StudySpec(name=f"{study.model.name} on {study.reference.name}", model=study.spec.model,
                      hardware=study.reference.name, objective=study.spec.objective,
-                     constraints={"batch": study.batch}, seed=study.spec.seed)
-    problem = build_problem(Study(spec, study.model, study.reference, study.file))
+                     constraints={"batch": study.batch}, workload=study.spec.workload, seed=study.spec.seed)
+    try:  # a served model at the same workload: the same sequences in flight, prompt and context
+        problem = build_problem(Study(spec, study.model, study.reference, study.file))
+    except SpecError as e:
+        raise SpecError(e.file, [SpecIssue(f"the reference {study.reference.name}: {i.message}; name another "
+                                           "(--reference, the study's reference) or none", "reference", i.line)
+                                 for i in e.issues]) from None
     return solve(problem, auto(problem), time_limit_s or study.spec.time_limit_s, study.spec.seed)
 
 
