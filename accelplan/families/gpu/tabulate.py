@@ -76,8 +76,10 @@ def _times(hw: "GPUHardware", dtype: str, gemms: list["Gemm"], batch: int, menu:
     return np.array([[layer_time_s(hw, dtype, g, batch, k, c) for k in menu] for g, c in zip(gemms, reduce)])
 
 
-def tabulate(study: "Study", execution: "ExecutionModel", objective: "Objective") -> "Problem":
-    """The study's problem (see the module docstring)."""
+def tabulate(study: "Study", execution: "ExecutionModel", objective: "Objective", prefill_batch: int = 1) -> "Problem":
+    """The study's problem (see the module docstring); ``prefill_batch`` prompts are prefilled together in its
+    ``prefill`` problem (1: the time to the first token of one request; S: of a static batch of S requests, whose
+    latency is the batch's prefill time, as ``benchmarks/llm.py`` reads it)."""
     from ...problem import Layer, Problem, Workload, group_layers
 
     hw, dtype, batch = study.hardware, study.model.dtype, study.batch
@@ -114,7 +116,7 @@ def tabulate(study: "Study", execution: "ExecutionModel", objective: "Objective"
             capacity=capacity, ddr_period_s=0.0, static_power_w=0.0, peak_macs_per_unit_s=hw.macs_per_s[dtype],
             resource_units=units, **extra)
 
-    prefill = problem([g.prefill(work.prompt) for g in gemms], 1) if work is not None else None
+    prefill = problem([g.prefill(work.prompt) for g in gemms], prefill_batch) if work is not None else None
     c = study.spec.constraints
     return problem(gemms, batch, workload=workload, prefill=prefill, throughput_min=c.throughput_min,
                    latency_max_s=c.latency_max_ms / 1e3 if c.latency_max_ms else None)
