@@ -175,8 +175,9 @@ def test_two_devices_by_hand() -> None:
     paces the chain at 1.5 ms per input, as the period says.
     """
     tables = DeviceTables(
-        kinds=("fpga",), parts=("",), chain=(0, 0), time_s=np.full((1, 2, 2), 1.0) * MS, energy_j=np.zeros((1, 2, 2)),
-        fabric=np.zeros((2, 3)), capacity=np.ones((1, 4)), weight_bytes=np.array([0, 3000]),
+        kinds=("fpga",), parts=("",), chain=(0, 0), splits=(1,), block_s=np.full((1, 1, 2, 2), 1.0) * MS,
+        block_j=np.zeros((1, 1, 2, 2)), fabric=np.zeros((2, 3)), capacity=np.ones((1, 4)),
+        stored_bytes=np.array([[0, 3000]]), kv_bytes=np.zeros(2), gather_bytes=np.zeros((1, 2)),
         onchip=np.array([True, False]), memory_bandwidth=np.array([1e6]), memory_capacity=np.array([1e9]),
         clock_hz=np.array([1e9]), static_power_w=np.zeros(1), boundary_bytes=np.array([0.0, 500.0, 0.0]),
         link_bandwidth=1e6, link_latency_s=0.2 * MS, link_j_per_byte=0.0)

@@ -59,7 +59,7 @@ class DevicesMilp:
 def build_devices_milp(problem: Problem, options: list[list[int]]) -> DevicesMilp:
     """Build the MILP of the module docstring for ``problem`` with each layer's block ``options``."""
     t, p = problem.devices, problem
-    n, devices = p.n_layers, p.accelerator_slots
+    n, devices = p.n_layers, min(p.accelerator_slots, p.n_layers)  # one layer at least per device
     kind = [t.chain[d] for d in range(devices)]
     m = pyo.ConcreteModel(name="accelplan-devices")
     m.L, m.D = pyo.RangeSet(0, n - 1), pyo.RangeSet(0, devices - 1)

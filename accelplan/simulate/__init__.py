@@ -177,6 +177,15 @@ def latency_bound_s(problem: "Problem", groups: tuple, batch: Replay) -> float:
     return max(replay(problem, groups, 1).schedule.makespan_s, max(work, default=0.0))
 
 
+def sequence_interval_s(problem: "Problem", replayed: Replay) -> float:
+    """A served model's time per output token as the replay runs it: per sequence (input ``i`` a token of sequence
+    ``i mod S``), the time between its first and last token out over the tokens between, averaged over sequences."""
+    ends = [replayed.schedule.end_s[j] for j in replayed.layout.outputs]
+    s = problem.batch
+    steps = len(ends) // s - 1
+    return sum(ends[q + steps * s] - ends[q] for q in range(s)) / (s * steps) if steps > 0 else float("nan")
+
+
 def simulate(problem: "Problem", groups: tuple, analytical: Metrics, unit_names: list[str]) -> Simulation:
     """Replay ``groups`` and set the simulated figures beside ``analytical`` (the form's metrics of the same groups;
     the latency: the form's ``replay_latency_s``); ``unit_names``: the plan's accelerators, clusters or
@@ -188,8 +197,10 @@ def simulate(problem: "Problem", groups: tuple, analytical: Metrics, unit_names:
     busy = tuple(Figure(name, "fraction", analytical.busy_s[u] / analytical.period_s,
                         max(h for h, t in zip(steady.held, tracks) if t.unit == u))
                  for u, name in enumerate(unit_names))
-    return Simulation(Figure("latency", "ms", form.replay_latency_s(problem, groups, analytical) * 1e3,
-                             batch.schedule.makespan_s * 1e3),
+    latency = batch.schedule.makespan_s
+    if problem.workload is not None:  # a served model's latency is its time per output token
+        latency = sequence_interval_s(problem, replay(problem, groups, steady.inputs[1]))
+    return Simulation(Figure("latency", "ms", form.replay_latency_s(problem, groups, analytical) * 1e3, latency * 1e3),
                       Figure("throughput", "inferences/s", analytical.throughput,
                              1.0 / steady.period_s if steady.period_s > 0 else float("inf")),
                       busy, batch, steady.inputs, latency_bound_s(problem, groups, batch) * 1e3)

@@ -118,11 +118,29 @@ def _device_cuts(n: int, devices: int) -> Iterator[list[tuple[int, ...]]]:
         yield [tuple(b) for b in blocks]
 
 
+def _split_runs(problem: Problem, runs: list[tuple[int, ...]]) -> Iterator[tuple[tuple[int, int], ...]]:
+    """Per run its first device position and ways (a split from the hardware's menu over devices of one kind),
+    positions consecutive from 0 and within the chain."""
+    t = problem.devices
+    slots = problem.accelerator_slots
+
+    def place(r: int, pos: int) -> Iterator[tuple[tuple[int, int], ...]]:
+        if r == len(runs):
+            yield ()
+            return
+        for ways in t.splits:
+            if pos + ways <= slots and all(t.chain[d] == t.chain[pos] for d in range(pos, pos + ways)):
+                for rest in place(r + 1, pos + ways):
+                    yield ((pos, ways),) + rest
+    yield from place(0, 0)
+
+
 def count_device_plans(problem: Problem) -> int:
-    """Cut structures x block options per layer (an upper bound on what :func:`device_plans` yields)."""
+    """Cut structures x splits x block options per layer (an upper bound on what :func:`device_plans` yields)."""
+    splits = len(problem.devices.splits)
     options = 1
     for l in range(problem.n_layers):
-        options *= len(block_options(problem, l))
+        options *= max(len(block_options(problem, l, s)) for s in range(splits)) * splits
         if options > MAX_CANDIDATES:
             return options
     devices = problem.accelerator_slots
@@ -130,12 +148,17 @@ def count_device_plans(problem: Problem) -> int:
 
 
 def device_plans(problem: Problem) -> Iterator[tuple]:
-    """Every plan of the devices form: cuts into at most the available devices x a block option per layer."""
-    options = [block_options(problem, l) for l in range(problem.n_layers)]
+    """Every plan of the devices form: cuts into at most the available devices, each run on one device or split over
+    adjacent ones, x a block option per layer (of its share under the run's split)."""
+    t = problem.devices
+    options = [[block_options(problem, l, s) for l in range(problem.n_layers)] for s in range(len(t.splits))]
     devices = problem.accelerator_slots
     for runs in _device_cuts(problem.n_layers, devices):
-        for choice in itertools.product(*options):
-            yield tuple(DeviceGroup(d, ls, tuple(choice[l] for l in ls)) for d, ls in enumerate(runs))
+        for placed in _split_runs(problem, runs):
+            per_layer = [options[t.split_index(ways)][l] for ls, (_, ways) in zip(runs, placed) for l in ls]
+            for choice in itertools.product(*per_layer):
+                yield tuple(DeviceGroup(d, ls, tuple(choice[l] for l in ls), ways)
+                            for ls, (d, ways) in zip(runs, placed))
 
 
 @dataclass

@@ -183,6 +183,8 @@ def _dp_segments_refuse(problem: "Problem") -> str | None:
 
 
 def _dp_devices_refuse(problem: "Problem") -> str | None:
+    if problem.workload is not None and problem.objective in ("throughput", "latency"):
+        return None  # a served model: TPOT = sequences / tokens/s, so both objectives are the one target search
     if problem.objective != "throughput" or problem.latency_max_s is not None:
         return ("dp on device chains maximises throughput without a latency bound (a target search on the period); "
                 "use milp, or exhaustive on small models, for latency, energy or a latency bound")
@@ -207,7 +209,11 @@ def _milp_segments_refuse(problem: "Problem") -> str | None:
 
 def _milp_devices_refuse(problem: "Problem") -> str | None:
     from ..formulations.devices_milp import MAX_PLACEMENTS
-    pairs = problem.n_layers * problem.accelerator_slots
+    if len(problem.devices.splits) > 1 or problem.workload is not None:
+        return ("milp on device chains covers runs on single devices of a model without a workload; the hardware "
+                "splits runs across devices (tensor_parallel) or the study serves a language model: use dp, or "
+                "exhaustive on small models")
+    pairs = problem.n_layers * min(problem.accelerator_slots, problem.n_layers)
     if pairs > MAX_PLACEMENTS:
         return f"milp on device chains: {pairs:,} layer x device pairs exceed {MAX_PLACEMENTS:,}; use dp"
     return None

@@ -172,8 +172,8 @@ class DeviceSpace(SearchSpace):
         return tuple(groups)
 
     def params(self, groups: Groups) -> dict[str, Any]:
-        starts = {ls[0] for _, ls, _ in groups}
-        out = {f"par{l}": c for _, ls, cs in groups for l, c in zip(ls, cs)}
+        starts = {g.layers[0] for g in groups}
+        out = {f"par{l}": c for g in groups for l, c in zip(g.layers, g.configs)}
         return out | {f"cut{l}": int(l in starts) for l in range(1, self.problem.n_layers)}
 
     def budget_values(self, groups: Groups) -> dict[str, float]:
@@ -185,9 +185,9 @@ class DeviceSpace(SearchSpace):
         return values
 
     def warm(self) -> Groups:
-        """The layers spread evenly over the devices, fewest lanes, weights streamed."""
+        """The layers spread evenly over the devices (at most one per layer), fewest lanes, weights streamed."""
         p = self.problem
-        devices = p.accelerator_slots
+        devices = min(p.accelerator_slots, p.n_layers)
         bounds = [round(i * p.n_layers / devices) for i in range(devices + 1)]
         t = p.devices
 

@@ -87,6 +87,12 @@ class Gemm:
             return replace(self, m=self.m * prompt)
         return replace(self, m=self.m * prompt, **{self.cache_axis: prompt}, cache_axis="")
 
+    def prompt_token(self, prompt: int) -> "Gemm":
+        """The GEMM of one prompt token when a whole prompt of ``prompt`` tokens streams through: attention reads the
+        keys and values the prompt itself produces (``prompt`` positions, causal work priced as the full square),
+        held as activations, not a stored cache."""
+        return replace(self.at_context(prompt), cache_axis="")
+
     @property
     def weight_elements(self) -> int:
         """Elements of the stored k x n operand (0 when it is an activation)."""

@@ -122,7 +122,8 @@ def _problem(study, execution, objective, groups, gemms: list[Gemm], batch: int,
 def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool = True) -> Problem:
     """Price every layer's block on every configuration of the menu, on every device kind and tensor-parallel split
     (``prune`` unused). With a workload: each KV cache at the workload's context, S sequences in flight as the batch,
-    and the prompt phase as the problem's ``prefill`` (the same menu, one prompt, no cache read)."""
+    and the prompt phase as the problem's ``prefill``: the prompt's tokens streamed through the same blocks as a
+    batch of ``prompt`` inputs (weights read once per prompt, attention over the prompt's own keys and values)."""
     groups = group_layers(study)
     w = study.workload
     if w is None:
@@ -132,6 +133,7 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
     dtype = study.model.dtype
     _refuse_cache_overflow(study, study.hardware, kinds, chain, float(sum(costs.weight_bytes(g, dtype) for g in gemms)),
                            float(sum(costs.cache_bytes(g, dtype) for g in gemms)))
-    prefill = _problem(study, execution, objective, groups, [g.gemm.prefill(w.prompt) for g in groups], 1, None, None)
+    prefill = _problem(study, execution, objective, groups, [g.gemm.prompt_token(w.prompt) for g in groups], w.prompt,
+                       None, None)
     workload = Workload(w.prompt, w.generate, w.positions, w.sequences)
     return _problem(study, execution, objective, groups, gemms, w.sequences, workload, prefill)
