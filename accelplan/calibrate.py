@@ -32,6 +32,13 @@ OPTIONAL = ("count", "batch")
 #: a singular value below this fraction of the largest (columns scaled by each constant's range) = not determined
 RANK_TOLERANCE = 1e-6
 
+# limits of a measurements file, checked as it is read (a fit prices every row a few thousand times)
+MAX_BYTES = 4 * 2**20  # the file; at most this much (and one byte more) is ever read
+MAX_ROWS = 100  # measurement rows
+MAX_FIELD = 1000  # characters of one value (a source's citation included)
+MAX_NAME = 200  # characters of a row's name and dtype
+MIN_MS, MAX_MS = 1e-6, 1e9  # a measured time: 1 ns to 11.6 days [ms]
+
 
 @dataclass(frozen=True)
 class Constant:
@@ -95,27 +102,39 @@ class Calibration:
         return str(_yaml_value(value, self.dimensions.get(path, "")))
 
 
-def _int(text: str, column: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise ValueError(f"{column}: expected a positive integer, got {text!r}")
+def _int(text: str, column: str, most: int) -> int:
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 20 or not 1 <= int(text) <= most:
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise ValueError(f"{column}: expected a positive integer, got {shown!r} (at most {most:,})")
     return int(text)
 
 
 def _row(raw: dict[str, str], line: int, extra: Sequence[str]) -> Measurement:
     """One CSV row as a Measurement; raises ValueError naming the column."""
+    from .specs.schema import MAX_BATCH, MAX_DIM
+
+    for column, value in raw.items():
+        if isinstance(value, str) and len(value) > MAX_FIELD:
+            raise ValueError(f"{column}: {len(value):,} characters; a value has at most {MAX_FIELD:,}")
     for column in (*COMMON, *extra):
         if not (raw.get(column) or "").strip():
             raise ValueError(f"{column}: missing value")
+    for column in ("name", "dtype"):
+        if len(raw[column].strip()) > MAX_NAME:
+            raise ValueError(f"{column}: {len(raw[column].strip()):,} characters; at most {MAX_NAME}")
+    text = raw["measured_ms"].strip()
     try:
-        measured = float(raw["measured_ms"])
+        measured = float(text)
     except ValueError:
-        raise ValueError(f"measured_ms: expected a number of milliseconds, got {raw['measured_ms']!r}") from None
-    if not math.isfinite(measured) or measured <= 0:
-        raise ValueError(f"measured_ms: expected a positive time in milliseconds, got {raw['measured_ms']!r}")
-    return Measurement(line, raw["name"].strip(), _int(raw["m"], "m"), _int(raw["k"], "k"), _int(raw["n"], "n"),
-                       _int(raw.get("count") or "1", "count"), raw["dtype"].strip(),
-                       _int(raw.get("batch") or "1", "batch"), measured / 1e3, raw["source"].strip(),
-                       {c: raw[c].strip() for c in extra})
+        raise ValueError(f"measured_ms: expected a number of milliseconds, got {text[:40]!r}") from None
+    if not math.isfinite(measured) or not MIN_MS <= measured <= MAX_MS:
+        raise ValueError(f"measured_ms: expected a time between {MIN_MS:g} ms (1 ns) and {MAX_MS:g} ms, "
+                         f"got {text[:40]!r}")
+    return Measurement(line, raw["name"].strip(), _int(raw["m"], "m", MAX_DIM), _int(raw["k"], "k", MAX_DIM),
+                       _int(raw["n"], "n", MAX_DIM), _int(raw.get("count") or "1", "count", MAX_DIM),
+                       raw["dtype"].strip(), _int(raw.get("batch") or "1", "batch", MAX_BATCH), measured / 1e3,
+                       raw["source"].strip(), {c: raw[c].strip() for c in extra})
 
 
 def _issue(message: str, line: int) -> SpecIssue:
@@ -128,21 +147,53 @@ def read_measurements(path: Path, model: Any, hw: Any) -> list[Measurement]:
     """Rows of ``path`` checked against the family's calibration ``model`` on ``hw``; every bad row named by line."""
     file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(file, [SpecIssue(f"cannot read the measurements: {exc}")]) from None
-    reader = csv.DictReader(text.splitlines())
-    header = reader.fieldnames or []
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except (OSError, ValueError) as exc:
+        raise SpecError(file, [SpecIssue(f"cannot read the measurements: {getattr(exc, 'strerror', None) or exc}")]) \
+            from None
+    if len(data) > MAX_BYTES:
+        raise SpecError(file, [SpecIssue(f"larger than {MAX_BYTES // 2**20} MiB: a measurements file holds at most "
+                                         f"{MAX_ROWS} rows of a few hundred characters")])
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise SpecError(file, [SpecIssue(f"not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})",
+                                         "", line)]) from None
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise SpecError(file, [SpecIssue("a NUL character: a measurements file is CSV text", "", line)])
+    reader = csv.DictReader(text.splitlines(keepends=True))
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise SpecError(file, [SpecIssue(f"cannot read the header as CSV ({exc})", "header", 1)]) from None
+    if any(len(c) > MAX_NAME for c in header):
+        raise SpecError(file, [SpecIssue(f"a column name longer than {MAX_NAME} characters", "header", 1)])
     missing = [c for c in (*COMMON, *model.COLUMNS) if c not in header]
     if missing:
         raise SpecError(file, [SpecIssue(f"the header lacks {', '.join(missing)} (columns: "
                                          f"{', '.join((*COMMON[:5], *OPTIONAL, *model.COLUMNS, *COMMON[5:]))})",
                                          "header", 1)])
-    rows, issues = [], []
-    for raw in reader:
+    rows, issues, count = [], [], 0
+    while len(issues) < 20:
+        line = reader.line_num + 1
+        try:
+            raw = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            issues.append(SpecIssue(f"cannot read the row as CSV ({exc})", "row", line))
+            break
         line = reader.line_num
         if not any((v or "").strip() for v in raw.values() if isinstance(v, str)):
             continue
+        count += 1
+        if count > MAX_ROWS:
+            raise SpecError(file, [SpecIssue(f"more than {MAX_ROWS} measurement rows (a fit prices every row a few "
+                                             "thousand times); keep the rows that bind the constants to fit", "row",
+                                             line)])
         if None in raw:
             issues.append(SpecIssue(f"more values than the {len(header)} columns of the header", "row", line))
             continue
@@ -214,7 +265,15 @@ def _least_squares(hw: Any, rows: Sequence[Measurement], model: Any, constants: 
 
     def residuals(x: np.ndarray) -> np.ndarray:
         trial = _with_all(hw, constants, x)
-        return np.array([model.predict_s(trial, r) / r.measured_s - 1 for r in rows])
+        out = np.array([model.predict_s(trial, r) / r.measured_s - 1 for r in rows], dtype=float)
+        if not np.all(np.isfinite(out)):  # refused here: the solver must not see an infinity or a NaN
+            bad = [r for r, v in zip(rows, out) if not math.isfinite(v)]
+            values = ", ".join(f"{c.path} = {float(v):.6g}" for c, v in zip(constants, x))
+            raise AccelplanError(
+                f"the fit is degenerate: the relative error of {len(bad)} row(s) is not a finite number at {values} "
+                f"(line {', '.join(str(r.line) for r in bad[:5])}: a predicted time that overflows, or a measured time "
+                "too small to divide by); check those rows' dimensions and measured_ms")
+        return out
 
     return min((least_squares(residuals, start, bounds=(lower, upper), x_scale=upper - lower, diff_step=1e-4)
                 for start in _starts(x0, lower, upper)), key=lambda r: r.cost)

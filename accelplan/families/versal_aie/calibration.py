@@ -7,6 +7,10 @@ with ``first`` and ``last``), timed for its ``batch`` inputs: ``predicted = batc
 
 from __future__ import annotations
 
+import functools
+
+from typing import Any
+
 from ...calibrate import Constant, Measurement
 from ...specs.lowering import Gemm
 from . import costs
@@ -19,13 +23,16 @@ CONSTANTS = (
     Constant("launch_overhead", 0.0, 10e-3, "time", "fixed time per GEMM launch"),
 )
 
+MAX_ENGINES = 100_000  # engines along one side of an array, or elements along one side of a tile
+
 #: configuration columns a measurement row needs
 COLUMNS = ("array", "engine_tile")
 
 
+@functools.lru_cache(maxsize=1024)
 def _triple(text: str, column: str) -> tuple[int, int, int]:
     parts = text.lower().replace(" ", "").split("x")
-    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and 0 < int(p) <= MAX_ENGINES for p in parts):
         raise ValueError(f"{column}: expected three positive integers as AxBxC (e.g. 6x4x16), got {text!r}")
     return int(parts[0]), int(parts[1]), int(parts[2])
 
@@ -46,10 +53,24 @@ def check_row(hw: VersalAIEHardware, row: Measurement) -> str | None:
     return None
 
 
+_MEMORY: dict[tuple[Any, ...], costs.MemoryPlan] = {}
+
+
+def _memory_plan(hw: VersalAIEHardware, dtype: str, gemm: Gemm, batch: int) -> costs.MemoryPlan:
+    """The row's memory plan. It reads only the hardware's PL block (part of the key; the fitted constants leave it
+    as it is), so a fit prices it once per row rather than once per trial."""
+    key = (hw.pl, dtype, gemm, batch)
+    if key not in _MEMORY:
+        if len(_MEMORY) >= 65536:
+            _MEMORY.clear()
+        _MEMORY[key] = costs.memory_plan(hw, dtype, gemm, batch, first=True, last=True)
+    return _MEMORY[key]
+
+
 def predict_s(hw: VersalAIEHardware, row: Measurement) -> float:
     """Predicted time of the measured run [s]: ``batch`` inputs of the row's GEMM, alone on its accelerator."""
     cfg = costs.make_config(hw, row.dtype, _triple(row.config["array"], "array"),
                             _triple(row.config["engine_tile"], "engine_tile"))
     gemm = Gemm(row.m, row.k, row.n, row.count, True)
-    memory = costs.memory_plan(hw, row.dtype, gemm, row.batch, first=True, last=True)
+    memory = _memory_plan(hw, row.dtype, gemm, row.batch)
     return row.batch * costs.gemm_cost(hw, row.dtype, gemm, cfg, row.batch, memory).time_s
