@@ -9,6 +9,7 @@ from ..outputs import write_atomic
 from ..plan import Plan
 from ..problem import Problem
 from .tables import accelerator_table, model_note, operator_list, plan_facts, quantity, title, words
+from .serving import serving_markdown
 
 
 def _num(value: float | None, spec: str) -> str:
@@ -52,6 +53,8 @@ def report_markdown(plan: Plan, problem: Problem | None = None, sections: Sequen
         out += [f"{s.message}", ""]
     if plan.violations:
         out += ["## Violations", ""] + [f"- {v}" for v in plan.violations] + [""]
+    if plan.serving is not None:
+        out += [serving_markdown(plan)]
     out += _budgets(plan) + _accelerators(plan) + list(sections)
     out += ["## Model", "", model_note(plan), ""]
     return "\n".join(out)

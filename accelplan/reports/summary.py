@@ -7,6 +7,7 @@ from typing import Any
 from ..plan import Plan
 from .batch_latency import batch_latency_line
 from .reference import reference_json, reference_line
+from .serving import serving_json, serving_line
 from .tables import accelerator_table, headline
 
 
@@ -26,7 +27,7 @@ def summary_json(plan: Plan, reference: Plan | None = None) -> dict[str, Any]:
                           **a.details()}
                          for a in plan.accelerators],
         "family": plan.family, "segments": plan.segments, "bottleneck": plan.bottleneck,
-        "message": s.message,
+        "message": s.message, "serving": serving_json(plan),
         **({"reference": reference_json(plan, reference)} if reference is not None else {}),
     }
 
@@ -46,6 +47,8 @@ def summary_table(plan: Plan, reference: Plan | None = None) -> str:
         f"throughput {_fmt(plan.throughput, '.2f')} inf/s  latency {_fmt(plan.latency_ms, '.4f')} ms  "
         f"energy {_fmt(plan.energy_mj, '.4f')} mJ/inf",
     ]
+    if plan.serving is not None:
+        lines[-1] = serving_line(plan)
     if plan.scheduled_latency_ms is not None:
         lines.append(batch_latency_line(plan))
     if plan.accelerators:

@@ -55,10 +55,13 @@ class MultiDevice(Family):
         return HardwareCost(self.words.accelerators, float(len(problem.devices.chain)))
 
     def accelerator_table(self, plan) -> ReportTable:
-        """Per device: its kind, layers, busy time and the parallelism of its blocks."""
-        header = ("#", "device", "DSP", "layers", "busy ms", "utilisation", "weights on chip / streamed")
-        rows = tuple((a.index, a.config, a.units, len(a.layers), f"{a.busy_ms:.4f}", f"{a.utilization:.1%}",
-                      f"{sum(1 for w in a.placements if w == 'on-chip')}/{sum(1 for w in a.placements if w != 'on-chip')}")
+        """Per device (or devices splitting a run): its kind, ways, layers, busy time, where its blocks' weights live
+        and its KV cache (per device)."""
+        header = ("#", "device", "ways", "DSP", "layers", "busy ms", "utilisation", "weights on chip / streamed",
+                  "KV MB on / off chip")
+        rows = tuple((a.index, a.config, a.ways, a.units, len(a.layers), f"{a.busy_ms:.4f}", f"{a.utilization:.1%}",
+                      f"{sum(1 for w in a.placements if w == 'on-chip')}/{sum(1 for w in a.placements if w != 'on-chip')}",
+                      f"{a.kv_onchip_bytes / 1e6:,.1f} / {a.kv_offchip_bytes / 1e6:,.1f}")
                      for a in plan.accelerators)
         return ReportTable("Devices", header, rows)
 
@@ -66,7 +69,12 @@ class MultiDevice(Family):
 FAMILY = MultiDevice(
     name="multi-device", spec=MultiDeviceHardware, executions=EXECUTIONS,
     baseline_execution="device-pipeline", emit_targets=("json", "rtl"), words=Words("device", "devices", "DSP"),
-    model_note=("Per input: a block's time = its cycles (with the ceilings of its parallelism) / clock; a device's "
+    model_note=("A served language model (a study's workload): an input is a generated token; S sequences in flight "
+                "are the batch; every attention layer's KV cache (S caches) is placed on chip or in DDR/HBM and each "
+                "token reads its own; TPOT = max(one token's trip, with every streamed byte read, S x period); "
+                "tokens/s = S / TPOT; TTFT = the prompt streamed through the same blocks; a run may be split k ways "
+                "over adjacent devices, its outputs all-gathered on the links. "
+                "Per input: a block's time = its cycles (with the ceilings of its parallelism) / clock; a device's "
                 "time = max(slowest block, weights streamed from DDR/HBM / bandwidth); a link's time = activations "
                 "crossing it / link bandwidth; period = the slowest device or link; latency = Σ block times + "
                 "link hops + (batch − 1) × period; energy = MACs + weight and link traffic + static power of the "
