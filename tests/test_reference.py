@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -17,8 +18,11 @@ LLAMA = "specs/studies/llama-7b-decode_u250-x32.yaml"
 
 @pytest.fixture(scope="module")
 def a100_decode():
-    """LLaMA-7B decode at batch 1 on the A100 roofline, solved on its own."""
-    return solve(build_problem(api.make_study(model="llama-7b-decode", hardware="a100", batch=1)), "dp", time_limit_s=30)
+    """LLaMA-7B served on the A100 roofline at the built-in study's workload (16 sequences in flight, 512-token
+    prompts, KV caches of 2048 positions), solved on its own: the reference is planned like for like."""
+    workload = api.make_study(Path(LLAMA)).spec.workload.model_dump()
+    return solve(build_problem(api.make_study(model="llama-7b-decode", hardware="a100", workload=workload)), "dp",
+                 time_limit_s=30)
 
 
 @pytest.mark.slow
@@ -28,13 +32,21 @@ def test_solve_reports_the_family_reference(tmp_path, capsys, a100_decode):
     out = json.loads(capsys.readouterr().out)
     ref = out["reference"]
     assert ref["hardware"] == "a100" and ref["execution"] == "roofline"
-    assert ref["throughput"] == pytest.approx(a100_decode.throughput)
+    served = a100_decode.serving
+    assert served.sequences == 16 and served.context == 2048 and served.prompt == 512
+    assert ref["throughput"] == pytest.approx(a100_decode.throughput) == pytest.approx(ref["tokens_per_s"])
+    assert ref["tokens_per_s"] == pytest.approx(served.tokens_per_s) and ref["ttft_ms"] == pytest.approx(served.ttft_ms)
     assert ref["energy_mj"] == pytest.approx(a100_decode.energy_mj)
     assert ref["throughput_ratio"] == pytest.approx(out["throughput"] / a100_decode.throughput)
     assert ref["energy_ratio"] == pytest.approx(out["energy_mj"] / a100_decode.energy_mj)
+    versus = ref["versus"]["tokens_per_s"]
+    assert versus["ratio"] == pytest.approx(out["throughput"] / served.tokens_per_s)
+    assert versus["plan_is"] == ("better" if versus["ratio"] > 1.005 else "worse" if versus["ratio"] < 0.995 else "the same")
     report = (tmp_path / "solve" / "report.md").read_text()
     section = report[report.index("## Against a100"):]
-    assert f"| throughput (inferences/s) | {out['throughput']:.2f} | {a100_decode.throughput:.2f} |" in section
+    assert f"| tokens/s | {out['throughput']:.2f} | {served.tokens_per_s:.2f} |" in section
+    assert f"u250-x32 gives {versus['ratio']:.3g}x the tokens/s of a100 ({versus['plan_is']})" in section
+    assert "16 sequences in flight, prompt 512, context 2048" in section
     assert "Against a100" in (tmp_path / "solve" / "report.html").read_text()
 
 
