@@ -158,7 +158,7 @@ def test_a_served_plan_file_carries_its_figures(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sequences", [1, 16, 256])
+@pytest.mark.parametrize("sequences", [1, 256])
 def test_llama_7b_on_u55c_obeys_littles_law_and_scales_past_65_devices(sequences):
     study = api.make_study(model="llama-7b-decode", hardware="u55c-x128")
     from dataclasses import replace
