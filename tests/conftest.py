@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from accelplan.families import build_problem
 from accelplan.families.mcm.spec import MCMHardware
 from accelplan.families.versal_aie.spec import VersalAIEHardware
+from accelplan.plan import Plan
 from accelplan.problem import Problem
 from accelplan.specs.network import flatten
 from accelplan.specs.schema import ModelSpec, StudySpec
@@ -103,6 +105,15 @@ def random_mcm_problem(seed: int, objective: str, layers: tuple[int, int] = (2, 
     spec = StudySpec(model="random", hardware="random-mcm", execution=execution, objective=objective,
                      constraints={"batch": rng.choice([1, 2, 8, 32])})
     return _built(Study(spec, flatten(model), hw))
+
+
+@functools.lru_cache(maxsize=None)
+def mcm_exhaustive(seed: int, objective: str) -> Plan:
+    """The enumerated optimum of ``random_mcm_problem(seed, objective)`` (default layers and execution), solved once
+    per session: test_mcm and test_mcm_memory check dp, milp and the Optuna searches on the same instances, and
+    enumeration is the expensive part (seconds on the largest). A Plan is frozen, so sharing it is safe."""
+    from accelplan.solvers import solve
+    return solve(random_mcm_problem(seed, objective), "exhaustive", time_limit_s=120)
 
 
 _STUDY_OF: dict[int, tuple[Study, Problem]] = {}  # id(problem) -> the study it was built from (and the problem, kept alive)

@@ -14,6 +14,7 @@ from accelplan import api
 from accelplan.cli import main
 from accelplan.outputs import write_atomic
 from accelplan.plan_file import read_plan
+from accelplan.specs.study import with_overrides
 
 @pytest.mark.slow
 def test_solve_writes_plan_that_loads_back(study_file: Path, tmp_path: Path, capsys) -> None:
@@ -51,11 +52,13 @@ def test_solve_from_flags_and_table_output(tmp_path: Path, capsys, study_file: P
     assert len(plan.accelerators) <= 2
 
 
-@pytest.mark.slow
 def test_exact_strategies_agree_on_the_small_study(study_file: Path) -> None:
-    study = api.make_study(study_file)
+    # at most 2 accelerators: enumeration proves it from 5,516 plans in under a second (at the study's 3, from
+    # 137,228 plans in 15 s); hybrid, the latency bound and the batch as the study has them
+    study = with_overrides(api.make_study(study_file), max_accelerators=2)
     milp = api.plan_study(study, "milp").plan
     ref = api.plan_study(study, "exhaustive").plan
+    assert ref.solver.status == "optimal"
     assert milp.objective_value() == pytest.approx(ref.objective_value(), rel=1e-6)
 
 
@@ -171,10 +174,11 @@ def test_the_cli_names_every_emit_target_and_spec_kind() -> None:
     assert set(cli.EMIT_TARGETS) == set(EMITTERS) and set(cli.SPEC_KINDS) == set(SPEC_KINDS)
 
 
-def test_auto_is_the_default_and_a_strategy_name_everywhere(tmp_path: Path, capsys) -> None:
+def test_auto_is_the_default_and_a_strategy_name_everywhere(tmp_path: Path, capsys, study_file: Path) -> None:
     """Without --strategy a solve runs the exact strategy auto picks (colgen on hybrid throughput, dp on spatial); a
     study file may name auto."""
-    assert main(["solve", "--model", "deit-tiny", "--hardware", "vck190", "--batch", "4", "--time-limit", "20",
+    tiny = study_file.parent.parent / "models" / "tiny.yaml"  # colgen proves it in 0.5 s (deit-tiny: 6 s)
+    assert main(["solve", "--model", str(tiny), "--hardware", "vck190", "--batch", "4", "--time-limit", "20",
                  "-o", str(tmp_path / "h"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["strategy"] == "colgen"
     assert main(["solve", "--model", "deit-tiny", "--hardware", "vck190", "--execution", "spatial", "--strategy", "auto",

@@ -62,7 +62,8 @@ def test_compare_and_pareto_reports_show_their_sections(study_file: Path, tmp_pa
     assert main(["compare", str(study_file), "--strategies", "milp,dp", "--time-limit", "5", "-o", str(tmp_path), "--quiet"]) == 0
     html = (cmp_out / "report.html").read_text()
     assert "<h2>Strategies compared</h2>" in html and "unsupported" in html
-    assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "4", "-o", str(tmp_path), "--quiet"]) == 0
+    # 2 s a solve: the hybrid front's colgen runs to its limit; every front has its first point in well under that
+    assert main(["pareto", str(study_file), "--batch", "2", "--time-limit", "2", "-o", str(tmp_path), "--quiet"]) == 0
     html = (par_out / "report.html").read_text()
     _self_contained(html)
     assert "Pareto fronts</h2>" in html
@@ -102,7 +103,8 @@ def test_progress_bar_only_on_a_terminal(study_file: Path, tmp_path: Path, tty: 
     args = ["compare", str(study_file), "--strategies", "milp,dp", "--time-limit", "3", "-o", str(tmp_path / "o")]
     err = _run_cli(args, tty)
     assert ("strategies:" in err) == tty, err[-500:]
-    assert "strategies:" not in _run_cli(args + ["--quiet"], tty=True)
+    if tty:  # --quiet silences it on a terminal too (one run: the same check under either parameter)
+        assert "strategies:" not in _run_cli(args + ["--quiet"], tty=True)
 
 
 @pytest.mark.slow

@@ -22,9 +22,12 @@ from accelplan.solvers.exhaustive import segment_plans
 from accelplan.specs.lowering import Gemm
 from accelplan.specs.study import load_hardware
 
-from conftest import random_mcm_problem, ROOT, sweep, variant
+from conftest import mcm_exhaustive, random_mcm_problem, ROOT, sweep, variant
 
-SEEDS = range(30)  # 30 random instances per objective: the suite stays under 5 minutes on CI
+# 30 random instances per objective. Seed 11 is left out: it draws the same shape as seed 0 (five layers, five
+# cluster sizes on a 2x3 mesh, segmented-pipeline), the largest of the sweep, whose enumeration costs seconds per
+# objective; seed 0 keeps that shape checked and seed 30 keeps the count.
+SEEDS = [s for s in range(31) if s != 11]
 
 
 def _value(problem, groups) -> float:
@@ -32,11 +35,11 @@ def _value(problem, groups) -> float:
 
 
 @pytest.mark.parametrize("objective", ["throughput", "latency", "energy"])
-@pytest.mark.parametrize("seed", sweep(SEEDS, 3, heavy=(0, 11)))
+@pytest.mark.parametrize("seed", sweep(SEEDS, 3, heavy=(0,)))
 def test_dp_matches_exhaustive(seed: int, objective: str) -> None:
     """On 30 random packages x models x execution models dp (and, for time objectives, milp) finds the enumerated optimum."""
     problem = random_mcm_problem(seed, objective)
-    ref = solve(problem, "exhaustive", time_limit_s=120)
+    ref = mcm_exhaustive(seed, objective)  # enumeration, shared with the Optuna and spill tests on these instances
     dp = solve(problem, "dp", time_limit_s=60)
     assert ref.solver.status == "optimal" and dp.solver.status == "optimal", (seed, dp.solver)
     assert dp.solver.gap == 0.0
@@ -52,7 +55,9 @@ def test_dp_matches_exhaustive(seed: int, objective: str) -> None:
         assert math.isclose(milp.solver.model_objective, milp.objective_value(), rel_tol=1e-6)
 
 
-@pytest.mark.parametrize("seed", sweep(range(5), 4, heavy=(0,)))
+# seed 32 is the package with five cluster sizes on six chiplets (2928 plans); seed 0, its like with five layers
+# (24079 plans, 20-45 s of metrics), exercised nothing more
+@pytest.mark.parametrize("seed", sweep((1, 2, 3, 4, 32), 5))
 def test_dp_plan_ranks_first_among_every_plan(seed: int) -> None:
     """Enumerate every plan of small instances: none beats the dp's plan (it ranks first, not in a top fraction)."""
     problem = random_mcm_problem(seed, "throughput", layers=(4, 5), execution="merged-pipeline")
@@ -232,8 +237,15 @@ def test_latency_bound_on_mcm(seed: int) -> None:
 
 @pytest.mark.slow
 def test_compare_execution_command(tmp_path, capsys) -> None:
+    # a three-layer CNN: the command's rows, files and table as with resnet50 (planned on mcm-16 in test_mcm_plan_outputs
+    # and the HTML report test), without drawing 4 x 50 layers of report figures twice
+    small = tmp_path / "small-cnn.yaml"
+    small.write_text("name: small-cnn\noperators:\n"
+                     "  - {name: c1, kind: conv2d, in_channels: 3, out_channels: 32, height: 32, width: 32, kernel: 3, padding: 1}\n"
+                     "  - {name: c2, kind: conv2d, in_channels: 32, out_channels: 64, height: 32, width: 32, kernel: 3, padding: 1}\n"
+                     "  - {name: fc, kind: linear, m: 1, k: 65536, n: 10}\n")
     out = tmp_path / "compare-execution"  # each command writes <-o>/<command>/
-    code = main(["compare-execution", "--model", "resnet50", "--hardware", "mcm-16", "--batch", "8", "--json", "-o", str(tmp_path)])
+    code = main(["compare-execution", "--model", str(small), "--hardware", "mcm-16", "--batch", "8", "--json", "-o", str(tmp_path)])
     assert code == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["execution"] for r in rows] == ["layer-sequential", "segmented-pipeline", "replicated", "merged-pipeline"]
@@ -244,7 +256,7 @@ def test_compare_execution_command(tmp_path, capsys) -> None:
     assert merged["throughput"] >= max(rows[0]["throughput"], rows[1]["throughput"]) * (1 - 1e-12)
     assert merged["baseline"] == "segmented-pipeline" and merged["throughput_ratio"] == pytest.approx(merged["throughput"] / rows[1]["throughput"])
     assert (out / "compare-execution.md").is_file() and (out / "merged-pipeline" / "plan.yaml").is_file()
-    code = main(["compare-execution", "--model", "resnet50", "--hardware", "mcm-16", "--batch", "8", "-o", str(tmp_path)])
+    code = main(["compare-execution", "--model", str(small), "--hardware", "mcm-16", "--batch", "8", "-o", str(tmp_path)])
     text = capsys.readouterr().out
     assert code == 0 and "merged/segmented" in text and "layer-sequential" in text
 
@@ -326,7 +338,7 @@ def test_compare_execution_on_versal_picks_a_strategy_per_model(capsys, tmp_path
 def test_optuna_on_mcm_never_beats_the_optimum(seed: int, strategy: str) -> None:
     """Heuristic searches over cut points and cluster sizes: feasible plans, metrics as the evaluator's, never above the optimum."""
     problem = random_mcm_problem(seed, "throughput")
-    best = solve(problem, "exhaustive")
+    best = mcm_exhaustive(seed, "throughput")  # enumerated once per seed for both searches (and test_dp_matches_exhaustive)
     plan = solve(problem, strategy, time_limit_s=30, seed=seed, trials=40)
     assert plan.feasible and plan.solver.status == "feasible" and plan.solver.evaluations == 40
     assert plan.throughput <= best.throughput * (1 + 1e-9)

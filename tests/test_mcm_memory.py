@@ -17,7 +17,7 @@ from accelplan.specs.network import flatten
 from accelplan.specs.schema import Conv2dOp, ModelSpec, StudySpec
 from accelplan.specs.study import Study
 
-from conftest import random_mcm_problem
+from conftest import mcm_exhaustive, random_mcm_problem
 
 
 def _hw(mesh=(1, 2), sram="4 MiB", dram="8 GB/s", tiles=((1, 8, 8),), **extra) -> MCMHardware:
@@ -217,7 +217,7 @@ def test_dp_matches_exhaustive_where_layers_spill() -> None:
         problem = random_mcm_problem(seed, "throughput")
         if not any(m.blocking for row in problem.segments.mappings for m in row):
             continue
-        ref, dp = solve(problem, "exhaustive", time_limit_s=60), solve(problem, "dp", time_limit_s=60)
+        ref, dp = mcm_exhaustive(seed, "throughput"), solve(problem, "dp", time_limit_s=60)  # enumerated once per session
         assert ref.solver.status == dp.solver.status == "optimal"
         assert math.isclose(dp.objective_value(), ref.objective_value(), rel_tol=1e-9), seed
         checked += 1
