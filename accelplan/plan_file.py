@@ -9,17 +9,27 @@ hold their defaults) are left out and read back as those defaults.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import types
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, create_model
 
+from . import families
 from .errors import SpecError, SpecIssue
+from .execution import Form
 from .families import plan_form
+from .objective import OBJECTIVES
 from .outputs import write_atomic
-from .plan import AcceleratorPlan, Plan
+from .plan import AcceleratorPlan, Plan, SolverFacts
 from .specs.kinds import data_kind
+from .specs.loader import Lines, format_path, line_of, read_yaml, validate
+from .specs.schema import MAX_BATCH, MAX_DIM, MAX_OPERATORS, MAX_SEED
 
 if TYPE_CHECKING:
     from .specs.study import Study
@@ -120,55 +130,235 @@ def write_plan(plan: Plan, path: Path, run: RunFacts | None = None) -> Path:
     return write_atomic(path, plan_to_yaml(plan, run))
 
 
-def _load(path: Path) -> Any:
+# ------------------------------------------------------------------------------------------------ reading
+# plan.yaml is read through a schema built from the plan's dataclasses (so a field added to a record is checked as
+# its type says), with the limits of the specs: every int in range, every number finite, names strings, lists
+# bounded. A file a command cannot use is refused before any command uses it, naming the file, line and field.
+MAX_PLAN_ACCELERATORS = 4096  # accelerators (clusters, devices) of one plan
+MAX_PORTS = 4096  # streams of one accelerator, in or out
+MAX_PLAN_PORTS = 65_536  # streams of all accelerators together (each is a name in the emitted configs)
+MAX_NAME = 1000  # characters of a name (model, layer, operator, configuration)
+MAX_TEXT = 100_000  # characters of a message
+MAX_NUMBER = 1e30  # a plan's times, rates, energies and fractions lie below
+MAX_BYTES_FIELD = 2**53  # a byte count
+PER_LAYER = ("gemms", "partitions", "layer_tiles", "placements")  # one entry per layer of the accelerator, when given
+_INT_LIMITS: dict[str, tuple[int, int]] = {
+    "batch": (1, MAX_BATCH), "index": (0, MAX_PLAN_ACCELERATORS - 1), "segment": (0, MAX_PLAN_ACCELERATORS),
+    "segments": (0, MAX_PLAN_ACCELERATORS), "ways": (1, MAX_PLAN_ACCELERATORS), "ports_in": (0, MAX_PORTS),
+    "ports_out": (0, MAX_PORTS), "ports_lhs": (0, MAX_PORTS), "seed": (0, MAX_SEED), "evaluations": (0, 2**63 - 1),
+    "format": (1, PLAN_FORMAT)}
+#: the solver's figures may be infinite (the bound of an unbounded search) or missing; they are only printed
+_UNBOUNDED_FLOATS = {SolverFacts: ("objective", "bound", "gap", "model_objective")}
+
+
+def _int_type(name: str) -> Any:
+    low, high = _INT_LIMITS.get(name, (0, MAX_BYTES_FIELD if name.endswith("bytes") else MAX_DIM))
+    return Annotated[int, Field(strict=True, ge=low, le=high)]
+
+
+def _gemm_row(value: Any) -> Any:
+    """A GEMM as written since format 2, ``{layer, m, k, n, count}``, or format 1's row ``[m, k, n, count]``, as that
+    row; each number an integer 0..MAX_DIM (a message naming the dimension and the limit)."""
+    names = ("m", "k", "n", "count")
+    if isinstance(value, dict):
+        extra = sorted(str(k) for k in value if k not in ("layer", *names))
+        missing = [k for k in names if k not in value]
+        if extra or missing:
+            raise ValueError(f"a GEMM is {{layer, m, k, n, count}}: {'unknown ' + ', '.join(extra) if extra else ''}"
+                             f"{'; ' if extra and missing else ''}{'missing ' + ', '.join(missing) if missing else ''}")
+        if not isinstance(value.get("layer", ""), str):
+            raise ValueError(f"a GEMM's layer is a name, not {type(value['layer']).__name__}")
+        value = [value[k] for k in names]
+    if not isinstance(value, (list, tuple)) or len(value) != 4:
+        got = f"{len(value)} numbers" if isinstance(value, (list, tuple)) else type(value).__name__
+        raise ValueError(f"a GEMM is {{layer, m, k, n, count}} or [m, k, n, count], not {got}")
+    for name, v in zip(names, value):
+        if type(v) is not int or not 0 <= v <= MAX_DIM:
+            shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
+            raise ValueError(f"{name} = {shown}: a GEMM's {name} is an integer from 0 to {MAX_DIM:,}")
+    return value
+
+
+_Size = Annotated[int, Field(strict=True, ge=0, le=MAX_DIM)]
+GemmRow = Annotated[tuple[_Size, _Size, _Size, _Size], BeforeValidator(_gemm_row)]
+
+
+def _field_type(owner: type, name: str, annotation: Any) -> Any:
+    """The schema type of a plan dataclass field: its Python type with the plan file's limits."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if name == "gemms":
+        return Annotated[list[GemmRow], Field(max_length=MAX_OPERATORS)]
+    if annotation is bool:
+        return StrictBool
+    if annotation is int:
+        return _int_type(name)
+    if annotation is float:
+        if name in _UNBOUNDED_FLOATS.get(owner, ()):
+            return Annotated[float, Field(strict=False)]
+        return Annotated[float, Field(ge=0, le=MAX_NUMBER, allow_inf_nan=False)]
+    if annotation is str:
+        return Annotated[str, Field(strict=True, max_length=MAX_TEXT if name in ("message",) else MAX_NAME)]
+    if origin in (typing.Union, types.UnionType):
+        kinds = [_field_type(owner, name, a) for a in args]
+        return typing.Union[tuple(kinds)]
+    if annotation is type(None):
+        return type(None)
+    if origin is typing.Literal:
+        return annotation
+    if origin is tuple and args:
+        if args[-1] is Ellipsis:
+            limit = MAX_PLAN_ACCELERATORS if name == "accelerators" else MAX_OPERATORS
+            item = _field_type(owner, "message" if name == "violations" else name, args[0])
+            return Annotated[list[item], Field(max_length=limit)]  # type: ignore[valid-type]
+        return tuple[tuple(_field_type(owner, name, a) for a in args)]  # type: ignore[misc]
+    if origin is dict:
+        return dict[Annotated[str, Field(max_length=MAX_NAME)], Any]
+    if dataclasses.is_dataclass(annotation):
+        return _schema_of(annotation, False)
+    return Any
+
+
+@functools.lru_cache(maxsize=None)
+def _schema_of(cls: type, legacy: bool) -> type[BaseModel]:
+    """The pydantic model of a plan dataclass (``legacy``: a file written before plans named their form, whose
+    accelerators held every form's fields; those the record does not have are ignored)."""
+    hints = typing.get_type_hints(cls)
+    fields_ = {}
+    for f in dataclasses.fields(cls):
+        kind = _field_type(cls, f.name, hints[f.name])
+        if f.default is not dataclasses.MISSING:
+            fields_[f.name] = (kind, f.default)
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            fields_[f.name] = (kind, Field(default_factory=f.default_factory))  # type: ignore[misc]
+        else:
+            fields_[f.name] = (kind, ...)
+    config = ConfigDict(extra="ignore" if legacy else "forbid", frozen=True, protected_namespaces=())
+    return create_model(f"{cls.__name__}File", __config__=config, **fields_)  # type: ignore[call-overload]
+
+
+@functools.lru_cache(maxsize=None)
+def _plan_schema(legacy: bool) -> type[BaseModel]:
+    """The whole file's top level: the format, version, run and units blocks and the plan's own fields (the
+    accelerators as mappings: checked by their form's record once the form is known)."""
+    base = _schema_of(Plan, legacy)
+    extra: dict[str, Any] = {
+        "format": (_int_type("format"), ...),
+        "accelplan_version": (Annotated[str, Field(strict=True, max_length=MAX_NAME)] | None, None),
+        "run": (_schema_of(RunFacts, False) | None, None),
+        "units": (dict[Annotated[str, Field(max_length=MAX_NAME)], Any] | None, None),
+        "accelerators": (Annotated[list[dict[str, Any]], Field(max_length=MAX_PLAN_ACCELERATORS)], ...),
+    }
+    config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
+    return create_model("PlanFile", __config__=config,
+                        **{**{n: (f.annotation, f) for n, f in base.model_fields.items()}, **extra})
+
+
+def plan_file_schema() -> dict[str, Any]:
+    """JSON Schema of a ``plan.yaml`` as read (the accelerators' fields depend on the plan form)."""
+    return _plan_schema(False).model_json_schema()
+
+
+def _issue(path: Path, lines: Lines, at: tuple, message: str) -> SpecError:
+    return SpecError(str(path), [SpecIssue(message, format_path(at), line_of(at, lines))])
+
+
+def _read(path: Path) -> tuple[Any, Lines]:
+    """The YAML document at ``path`` with its lines (read with the spec reader's limits: size, aliases, depth)."""
+    if _is_dir(path):
+        raise SpecError(str(path), [SpecIssue("is a folder; give a plan.yaml written by accelplan solve")])
+    return read_yaml(path)
+
+
+def _is_dir(path: Path) -> bool:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError(str(path), [SpecIssue("file not found")]) from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise SpecError(str(path), [SpecIssue(f"not a text file: {exc}")]) from None
-    except yaml.YAMLError as exc:
-        raise SpecError(str(path), [SpecIssue(f"invalid YAML: {exc}")]) from None
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def looks_like_plan(path: Path) -> bool:
     """True when ``path`` is YAML of the plan kind (:func:`~accelplan.specs.kinds.spec_kind`: ``format`` and
-    ``accelerators``); it may still be malformed."""
+    ``accelerators``); it may still be malformed. A file that cannot be read within the spec limits is not."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, yaml.YAMLError):
+        data, _ = _read(path)
+    except SpecError:
         return False
     return data_kind(data) == "plan"
 
 
-def _gemm(item: Any, where: str) -> tuple[int, int, int, int]:
-    if isinstance(item, dict):
-        missing = [k for k in ("m", "k", "n", "count") if k not in item]
-        if missing:
-            raise TypeError(f"{where}: a GEMM needs {', '.join(missing)}")
-        item = [item["m"], item["k"], item["n"], item["count"]]
-    if not isinstance(item, (list, tuple)) or len(item) != 4 or not all(type(v) is int and v >= 0 for v in item):
-        raise TypeError(f"{where}: a GEMM is {{layer, m, k, n, count}} with non-negative integers, not {item!r}")
-    return tuple(item)  # type: ignore[return-value]
+def check_plan_data(data: Any, lines: Lines, path: Path) -> dict[str, Any]:
+    """The plan file's data checked against the plan schema and its form's accelerator record; returns the plan's
+    fields (without format, version, run and units) with the accelerators checked. Raises :class:`SpecError`
+    naming the file, line and field."""
+    file = str(path)
+    if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS or isinstance(data.get("format"), bool):
+        raise _issue(path, lines, ("format",), f"not an accelplan plan (expected 'format: {PLAN_FORMAT}' written by "
+                                               f"accelplan solve; readable formats: "
+                                               f"{', '.join(map(str, READABLE_FORMATS))})")
+    legacy = "form" not in data
+    top = validate(_plan_schema(legacy), data, lines, file)
+    family = top.family
+    if family not in families.names():
+        raise _issue(path, lines, ("family",), f"unknown hardware family {family!r}; known: "
+                                               f"{', '.join(families.names())}")
+    fam = families.get(family)
+    executions = [m.name for m in fam.executions]
+    if top.execution not in executions:
+        raise _issue(path, lines, ("execution",), f"{top.execution!r} is not an execution model of {family}; "
+                                                  f"valid: {', '.join(executions)}")
+    if top.objective not in OBJECTIVES:
+        raise _issue(path, lines, ("objective",), f"unknown objective {top.objective!r}; valid: "
+                                                  f"{', '.join(OBJECTIVES)}")
+    try:
+        form = plan_form({"form": top.form, "family": family, "execution": top.execution})
+    except (KeyError, ValueError, SpecError):
+        raise _issue(path, lines, ("form",), f"unknown plan form {top.form!r}; valid: "
+                                             f"{', '.join(f.label for f in Form)}") from None
+    record = form.model.accelerator
+    if top.feasible and not top.accelerators:
+        raise _issue(path, lines, ("accelerators",), "a feasible plan has at least one accelerator (an empty list "
+                                                     "is written only for an infeasible plan, feasible: false)")
+    schema = _schema_of(record, legacy)
+    accelerators, seen, ports = [], {}, 0
+    for i, acc in enumerate(top.accelerators):
+        at = ("accelerators", i)
+        try:
+            checked = validate(schema, acc, {k[2:]: v for k, v in lines.items() if k[:2] == at}, file)
+        except SpecError as exc:  # fields named from the top of the file
+            raise SpecError(file, [dataclasses.replace(x, field=format_path(at) + (
+                "." + x.field if x.field and not x.field.startswith("[") else x.field or "")) for x in exc.issues]) \
+                from None
+        layers = len(checked.layers)
+        for name in PER_LAYER:
+            value = getattr(checked, name, None)
+            if value and len(value) != layers:
+                raise _issue(path, lines, at + (name,), f"{len(value)} entries for the {layers} layers of the "
+                                                       "accelerator: one per layer")
+        if layers == 0 and top.feasible:
+            raise _issue(path, lines, at + ("layers",), "an accelerator of a feasible plan runs at least one layer")
+        if checked.index in seen:
+            raise _issue(path, lines, at + ("index",), f"index {checked.index} is also accelerators[{seen[checked.index]}]"
+                                                       "'s; each accelerator has its own")
+        seen[checked.index] = i
+        ports += sum(getattr(checked, n, 0) for n in ("ports_in", "ports_out"))
+        if ports > MAX_PLAN_PORTS:
+            raise _issue(path, lines, at, f"the plan's accelerators have more than {MAX_PLAN_PORTS:,} streams "
+                                          "(ports_in + ports_out) together")
+        if getattr(checked, "ports_lhs", 0) > getattr(checked, "ports_in", 0):
+            raise _issue(path, lines, at + ("ports_lhs",), f"{checked.ports_lhs} LHS streams of "
+                                                           f"{checked.ports_in} ports_in: at most ports_in")
+        accelerators.append({k: v for k, v in checked.model_dump().items() if k in acc or k == "gemms"})
+    out = {k: v for k, v in data.items() if k not in ("format", "accelplan_version", "run", "units")}
+    out["accelerators"] = accelerators
+    return out
 
 
 def read_plan(path: Path) -> Plan:
-    """Load a ``plan.yaml`` written by :func:`write_plan` (format 2, or format 1 of earlier versions)."""
-    data = _load(path)
-    if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
-        raise SpecError(str(path), [SpecIssue(
-            f"not an accelplan plan (expected 'format: {PLAN_FORMAT}' written by accelplan solve)", "format")])
-    data = {k: v for k, v in data.items() if k not in ("format", "accelplan_version", "run", "units")}
+    """Load a ``plan.yaml`` written by :func:`write_plan` (format 2, or format 1 of earlier versions), checked
+    through the plan schema first (:func:`check_plan_data`)."""
+    data, lines = _read(path)
+    checked = check_plan_data(data, lines, path)
     try:
-        accs = data.get("accelerators")
-        if not isinstance(accs, list):
-            raise TypeError("accelerators must be a list")
-        for i, acc in enumerate(accs):
-            if not isinstance(acc, dict):
-                raise TypeError(f"accelerators[{i}] must be a mapping")
-            acc["gemms"] = [_gemm(g, f"accelerators[{i}].gemms[{j}]") for j, g in enumerate(acc.get("gemms", []))]
-            if len(acc["gemms"]) != len(acc.get("layers", [])):
-                raise TypeError(f"accelerators[{i}]: {len(acc['gemms'])} GEMMs for {len(acc.get('layers', []))} layers")
-        return Plan.from_dict(data, plan_form(data).model.accelerator)
+        return Plan.from_dict(checked, plan_form(checked).model.accelerator)
     except (KeyError, TypeError, ValueError) as exc:
         raise SpecError(str(path), [SpecIssue(f"malformed plan: {exc}")]) from None

@@ -96,3 +96,107 @@ def test_a_fit_whose_errors_are_not_finite_is_refused_before_the_solver(monkeypa
     monkeypatch.setattr(calibration, "predict_s", lambda hw, r: float("inf"))
     with pytest.raises(AccelplanError, match=r"the fit is degenerate: .*line 7"):
         cal.calibrate(hw, [row], calibration, ["ddr.efficiency"])
+
+
+# ------------------------------------------------------------------------------------------------ plan files
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def plan_text(tmp_path_factory) -> str:
+    """A feasible versal-aie plan (deit-tiny, spatial, dp: well under a second)."""
+    out = tmp_path_factory.mktemp("plan")
+    assert cli.main(["solve", "--model", "deit-tiny", "--hardware", "vck190", "--execution", "spatial", "--strategy",
+                     "dp", "--batch", "2", "--quiet", "-o", str(out)]) == 0
+    return (out / "solve" / "plan.yaml").read_text()
+
+
+def _edit(text: str, change) -> str:
+    import yaml
+
+    data = yaml.safe_load(text)
+    change(data)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _acc(data: dict) -> dict:
+    return data["accelerators"][0]
+
+
+PLAN_CASES = [
+    ("gemm row of 2", lambda d: _acc(d)["gemms"].__setitem__(0, [1, 2]), "accelerators[0].gemms[0]",
+     "a GEMM is {layer, m, k, n, count} or [m, k, n, count], not 2 numbers"),
+    ("gemm missing k", lambda d: _acc(d)["gemms"][0].pop("k"), "accelerators[0].gemms[0]", "missing k"),
+    ("10^12 rows", lambda d: _acc(d)["gemms"][0].__setitem__("m", 10**12), "accelerators[0].gemms[0]",
+     "m = 1000000000000: a GEMM's m is an integer from 0 to 2,147,483,647"),
+    ("float port count", lambda d: _acc(d).__setitem__("ports_in", 2.5), "accelerators[0].ports_in",
+     "valid integer (got 2.5)"),
+    ("string port count", lambda d: _acc(d).__setitem__("ports_in", "4"), "accelerators[0].ports_in",
+     "valid integer (got '4')"),
+    ("10^9 ports", lambda d: _acc(d).__setitem__("ports_in", 10**9), "accelerators[0].ports_in",
+     "less than or equal to 4096"),
+    ("list for a number", lambda d: _acc(d).__setitem__("busy_ms", [1, 2]), "accelerators[0].busy_ms",
+     "valid number"),
+    ("empty accelerators", lambda d: d.__setitem__("accelerators", []), "accelerators",
+     "a feasible plan has at least one accelerator"),
+    ("dict for a name", lambda d: d.__setitem__("model", {"a": 1}), "model", "valid string"),
+    ("dict for a layer", lambda d: _acc(d)["layers"].__setitem__(0, {"a": 1}), "accelerators[0].layers[0]",
+     "valid string"),
+    ("string position", lambda d: _acc(d).__setitem__("index", "0"), "accelerators[0].index", "valid integer"),
+    ("10^9 inputs", lambda d: d.__setitem__("batch", 10**9), "batch", "less than or equal to 1048576"),
+    ("nan", lambda d: d.__setitem__("throughput", float("nan")), "throughput", "finite number"),
+    ("unknown family", lambda d: d.__setitem__("family", "warp-drive"), "family", "unknown hardware family"),
+    ("unknown execution", lambda d: d.__setitem__("execution", "warp"), "execution",
+     "not an execution model of versal-aie; valid: "),
+    ("ports_lhs above ports_in", lambda d: _acc(d).__setitem__("ports_lhs", _acc(d)["ports_in"] + 1),
+     "accelerators[0].ports_lhs", "at most ports_in"),
+    ("a run that is a list", lambda d: d.__setitem__("run", [1]), "run", "valid dictionary"),
+]
+
+
+@pytest.mark.parametrize("name, change, field, message", PLAN_CASES, ids=[c[0] for c in PLAN_CASES])
+def test_a_bad_plan_file_is_refused_by_every_command_naming_file_line_and_field(tmp_path, capsys, plan_text, name,
+                                                                               change, field, message):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(_edit(plan_text, change))
+    commands = [["validate", plan], ["simulate", plan, "-o", tmp_path / "sim"]]
+    commands += [["emit", plan, "--target", target, "-o", tmp_path / target] for target in ("json", "vitis", "sv")]
+    for argv in commands:
+        status, err = _run(argv, capsys)
+        assert status == 2, (argv, err)
+        assert f"{plan}:" in err and f": {field}: " in err and message in err, (argv, err)
+        assert not (tmp_path / "sim").exists()
+
+
+def test_a_plan_file_that_is_not_a_file_or_too_big_is_refused(tmp_path, capsys, plan_text):
+    for argv in (["validate", "/dev/zero"], ["emit", "/dev/zero", "--target", "json", "-o", tmp_path / "e"],
+                 ["simulate", tmp_path, "-o", tmp_path / "s"]):
+        status, err = _run(argv, capsys)
+        assert status == 2 and ("limited to" in err or "is a folder" in err), (argv, err)
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(plan_text + 'z0: &z0 ["x","x","x","x","x","x","x","x","x","x"]\n'
+                    + "".join(f"z{i}: &z{i} [{', '.join([f'*z{i - 1}'] * 10)}]\n" for i in range(1, 8)))
+    status, err = _run(["validate", bomb], capsys)
+    assert status == 2 and ("alias" in err or "expand" in err), err
+
+
+def test_simulate_refuses_a_replay_beyond_its_limit_naming_the_batch(tmp_path, capsys, plan_text):
+    from accelplan.simulate.source import MAX_JOBS
+
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(_edit(plan_text, lambda d: d["run"]["constraints"].__setitem__("batch", 2**20)))
+    status, err = _run(["simulate", plan, "-o", tmp_path / "s"], capsys)
+    assert status == 2
+    assert f"{plan}:" in err and "run.constraints.batch: batch 1048576 x" in err and f"at most {MAX_JOBS:,}" in err, err
+
+
+def test_an_infeasible_plan_validates_and_emit_says_there_is_nothing(tmp_path, capsys, plan_text):
+    plan = tmp_path / "plan.yaml"
+
+    def infeasible(d):
+        d.update(accelerators=[], feasible=False, period_ms=None, latency_ms=None, throughput=None, energy_mj=None)
+    plan.write_text(_edit(plan_text, infeasible))
+    status, err = _run(["validate", plan], capsys)
+    assert status == 0
+    status, err = _run(["emit", plan, "--target", "json", "-o", tmp_path / "e"], capsys)
+    assert status == 2 and "the plan has no accelerators" in err, err

@@ -22,6 +22,7 @@ from ..problem import Problem
 from ..specs.loader import Lines, line_of, read_yaml
 from ..specs.study import Study, make_study, with_overrides
 
+MAX_JOBS = 100_000  # operator runs (inputs x operators) one replay lays out
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,12 @@ def load(path: Path) -> Source:
         raise _error(path, lines, ("accelerators",), "the plan has no accelerators (no plan was found: "
                      f"{'; '.join(plan.violations) or plan.solver.message or 'infeasible'}); nothing to simulate")
     study = rebuild_study(path, plan, run, lines)
+    jobs = study.batch * len(study.model.ops)
+    if jobs > MAX_JOBS:
+        field = ("run", "constraints", "batch") if "batch" in run.get("constraints", {}) else ("batch",)
+        raise _error(path, lines, field, f"batch {study.batch} x {len(study.model.ops)} operators of {study.model.name} "
+                     f"= {jobs:,} operator runs to replay; simulate replays at most {MAX_JOBS:,} (about 15 s and "
+                     f"0.5 GB): simulate the plan solved at a batch of at most {max(1, MAX_JOBS // len(study.model.ops))}")
     problem = build_problem(study, prune=False)
     groups = plan_groups(path, problem, plan, lines)
     if not problem.form.assigns_every_layer_once(problem, groups):

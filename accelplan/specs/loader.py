@@ -32,10 +32,11 @@ _TAGS: dict[str, type[BaseModel]] = {"gemm": GemmOp, "attention": AttentionOp, "
 def read_yaml(path: Path) -> tuple[Any, Lines]:
     """Return the document at ``path`` and a map from field path to 1-based line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:  # at most what MAX_BYTES characters take in UTF-8: /dev/zero is refused, not read
+            text = fh.read(4 * MAX_BYTES + 1).decode("utf-8")
     except FileNotFoundError:
         raise SpecError(str(path), [SpecIssue("file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise SpecError(str(path), [SpecIssue(f"cannot read file: {exc}")]) from None
     if len(text) > MAX_BYTES:
         raise SpecError(str(path), [SpecIssue(f"file is {len(text):,} characters; spec files are limited to "
