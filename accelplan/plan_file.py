@@ -140,7 +140,7 @@ MAX_PLAN_PORTS = 65_536  # streams of all accelerators together (each is a name 
 MAX_NAME = 1000  # characters of a name (model, layer, operator, configuration)
 MAX_TEXT = 100_000  # characters of a message
 MAX_NUMBER = 1e30  # a plan's times, rates, energies and fractions lie below
-MAX_BYTES_FIELD = 2**53  # a byte count
+MAX_BYTES_FIELD = 2**63 - 1  # a byte count (SystemVerilog longint)
 PER_LAYER = ("gemms", "partitions", "layer_tiles", "placements")  # one entry per layer of the accelerator, when given
 _INT_LIMITS: dict[str, tuple[int, int]] = {
     "batch": (1, MAX_BATCH), "index": (0, MAX_PLAN_ACCELERATORS - 1), "segment": (0, MAX_PLAN_ACCELERATORS),

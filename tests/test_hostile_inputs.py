@@ -200,3 +200,40 @@ def test_an_infeasible_plan_validates_and_emit_says_there_is_nothing(tmp_path, c
     assert status == 0
     status, err = _run(["emit", plan, "--target", "json", "-o", tmp_path / "e"], capsys)
     assert status == 2 and "the plan has no accelerators" in err, err
+
+
+# ------------------------------------------------------------------------------------------------ spec limits
+@pytest.mark.parametrize("hardware, old, new, field, message", [
+    ("u250-x4-pcie", "  - count: 4", "  - count: 1000000000", "devices[0].count", "less than or equal to 1024"),
+    ("u250-x4-pcie", "int8: {dsp: 0.5, lut: 30, ff: 40}", "int8: {dsp: 0.5, lut: 1.0e300, ff: 40}",
+     "lane.int8.lut", "less than or equal to 1000000"),
+    ("u250-x4-pcie", "int8: {dsp: 0.5, lut: 30, ff: 40}", "int8: {dsp: .nan, lut: 30, ff: 40}",
+     "lane.int8.dsp", "finite number"),
+    ("u250-x4-pcie", "max_lanes: 8192", "max_lanes: 2147483647", "parallelism.max_lanes", "less than or equal to"),
+    ("vck190", "ports_in: 100", "ports_in: 1000000", "plio.ports_in", "less than or equal to 4096"),
+    ("vck190", "units: 400 ", "units: 2000000000 ", "aie.units", "less than or equal to 1000000"),
+    ("vck190", "bandwidth: 14 GB/s", "bandwidth: 0 GB/s", "ddr.bandwidth", "above zero"),
+    ("vck190", "bandwidth: 14 GB/s", "bandwidth: .inf", "ddr.bandwidth", ""),
+    ("simba-36", "macs_per_cycle: {int8: 1024}", "macs_per_cycle: {int8: 2147483647}", "chiplet.macs_per_cycle.int8",
+     "less than or equal to"),
+])
+def test_spec_numbers_out_of_their_physical_range_are_refused(tmp_path, capsys, hardware, old, new, field, message):
+    text = (ROOT / "specs" / "hardware" / f"{hardware}.yaml").read_text()
+    assert old in text, old
+    spec = tmp_path / "hw.yaml"
+    spec.write_text(text.replace(old, new, 1))
+    status, err = _run(["validate", spec], capsys)
+    assert status == 2 and f"{spec}:" in err and field in err and message in err, err
+
+
+def test_a_chain_of_more_devices_than_the_limit_is_refused(tmp_path, capsys):
+    import yaml
+
+    from accelplan.families.multi_device.spec import MAX_DEVICES
+
+    data = yaml.safe_load((ROOT / "specs" / "hardware" / "u250-x4-pcie.yaml").read_text())
+    data["devices"] = [dict(data["devices"][0], count=600), dict(data["devices"][0], count=600)]
+    spec = tmp_path / "hw.yaml"
+    spec.write_text(yaml.safe_dump(data))
+    status, err = _run(["validate", spec], capsys)
+    assert status == 2 and f"the chain has 1,200 devices; at most {MAX_DEVICES:,}" in err, err

@@ -9,17 +9,21 @@ from pydantic import Field
 from ...specs.schema import Count, Dtype, Strict
 from ...specs.units import Bandwidth, Energy, Frequency, Power, Size, Time
 
+MAX_RATE = 2**24  # MACs or elements per cycle of one chiplet
+
+
 class ChipletSpec(Strict):
     """One chiplet: a MAC array with its per-cycle tile shapes, a global buffer (SRAM) and its clock."""
 
-    macs_per_cycle: dict[Dtype, Count] = Field(description="MACs per cycle per chiplet, per dtype")
+    macs_per_cycle: dict[Dtype, Annotated[int, Field(strict=True, gt=0, le=MAX_RATE)]] = Field(
+        description="MACs per cycle per chiplet, per dtype")
     tiles: dict[Dtype, Annotated[list[tuple[Count, Count, Count]], Field(max_length=1024)]] = Field(
         description="per-cycle tile shapes (m, k, n) the chiplet's MAC array can be configured to, per dtype; "
                     "m*k*n must equal macs_per_cycle (Simba: 16 PEs x 8 lanes x 8-wide vector MACs)")
     efficiency: Annotated[float, Field(gt=0, le=1)] = Field(1.0, description="fraction of peak a full tile sustains")
     sram: Size = Field(description="global buffer per chiplet (weights of its layers + activation buffers)")
     clock: Frequency
-    elementwise_per_cycle: Count = Field(
+    elementwise_per_cycle: Annotated[int, Field(strict=True, gt=0, le=MAX_RATE)] = Field(
         128, description="elements per cycle of the chiplet's post-processing (element-wise) units")
 
 
@@ -32,12 +36,12 @@ class NoPSpec(Strict):
 
 
 class DRAMControllerSpec(Strict):
-    at: tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]] = Field(description="mesh position (row, column) it attaches to")
+    at: tuple[Annotated[int, Field(strict=True, ge=0, le=64)], Annotated[int, Field(strict=True, ge=0, le=64)]] = Field(description="mesh position (row, column) it attaches to")
     bandwidth: Bandwidth
 
 
 class DRAMSpec(Strict):
-    controllers: list[DRAMControllerSpec] = Field(min_length=1)
+    controllers: list[DRAMControllerSpec] = Field(min_length=1, max_length=4096)
     energy_per_bit: Energy = Field(description="DRAM access energy per bit (HBM 5.5 to GDDR6X 10.5 pJ/bit)")
 
 
@@ -50,7 +54,7 @@ class MCMEnergySpec(Strict):
 class MCMMenuSpec(Strict):
     """Cluster sizes a plan may give a group of consecutive layers."""
 
-    cluster_chiplets: list[Count] | None = Field(
+    cluster_chiplets: Annotated[list[Annotated[int, Field(strict=True, gt=0, le=4096)]], Field(max_length=4096)] | None = Field(
         None, description="allowed chiplet counts per cluster; default: the sizes of every rectangle that fits the mesh")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ...specs.schema import Count, Dtype, Strict
 from ...specs.units import Bandwidth, Energy, Frequency, Power, Size, Time
@@ -42,9 +42,16 @@ class DeviceSpec(Strict):
     energy: DeviceEnergySpec
 
 
+MAX_DEVICES = 1024  # devices of one chain, every kind together (each is a stage the solvers place)
+MAX_LANE_COST = 1e6  # DSP, LUT or FF of one MAC lane
+MAX_BLOCK_COST = 10**8  # LUT or FF of one layer block
+MAX_LANES = 2**20  # MAC lanes of one block
+
+
 class DeviceGroupSpec(Strict):
     device: DeviceSpec
-    count: Count = Field(description="devices of this kind, next in the chain")
+    count: Annotated[int, Field(strict=True, gt=0, le=MAX_DEVICES)] = Field(
+        description=f"devices of this kind, next in the chain (at most {MAX_DEVICES} in the chain)")
 
 
 class LinkSpec(Strict):
@@ -59,23 +66,25 @@ class LinkSpec(Strict):
 class LaneCostSpec(Strict):
     """Fabric cost of one multiply-accumulate lane of a streaming datapath."""
 
-    dsp: Annotated[float, Field(ge=0)]
-    lut: Annotated[float, Field(ge=0)]
-    ff: Annotated[float, Field(ge=0)]
+    dsp: Annotated[float, Field(ge=0, le=MAX_LANE_COST, allow_inf_nan=False)]
+    lut: Annotated[float, Field(ge=0, le=MAX_LANE_COST, allow_inf_nan=False)]
+    ff: Annotated[float, Field(ge=0, le=MAX_LANE_COST, allow_inf_nan=False)]
 
 
 class BlockCostSpec(Strict):
     """Fixed fabric cost of one layer block (control, stream FIFOs, address generation)."""
 
-    lut: Annotated[int, Field(ge=0)]
-    ff: Annotated[int, Field(ge=0)]
+    lut: Annotated[int, Field(strict=True, ge=0, le=MAX_BLOCK_COST)]
+    ff: Annotated[int, Field(strict=True, ge=0, le=MAX_BLOCK_COST)]
 
 
 class ParallelismMenuSpec(Strict):
     """Parallelism a layer block may take along each GEMM dimension (powers of two)."""
 
-    per_dimension: list[Count] = Field(min_length=1, description="allowed parallelism along M, K and N")
-    max_lanes: Count = Field(description="most MAC lanes in one block")
+    per_dimension: list[Annotated[int, Field(strict=True, gt=0, le=MAX_LANES)]] = Field(
+        min_length=1, max_length=64, description="allowed parallelism along M, K and N")
+    max_lanes: Annotated[int, Field(strict=True, gt=0, le=MAX_LANES)] = Field(
+        description=f"most MAC lanes in one block (at most {MAX_LANES:,})")
 
 
 class MultiDeviceHardware(Strict):
@@ -84,12 +93,20 @@ class MultiDeviceHardware(Strict):
     name: str = Field(min_length=1)
     family: Literal["multi-device"]
     description: str = ""
-    devices: list[DeviceGroupSpec] = Field(min_length=1, description="device kinds in chain order, each with a count")
+    devices: list[DeviceGroupSpec] = Field(min_length=1, max_length=MAX_DEVICES,
+                                           description="device kinds in chain order, each with a count")
     link: LinkSpec
     lane: dict[Dtype, LaneCostSpec] = Field(description="fabric cost of one MAC lane, per dtype")
     block: BlockCostSpec
     parallelism: ParallelismMenuSpec
-    tensor_parallel: list[Count] = Field(
-        [1], min_length=1, description="ways a run of layers may be split across that many adjacent devices of one kind "
+    tensor_parallel: list[Annotated[int, Field(strict=True, gt=0, le=MAX_DEVICES)]] = Field(
+        [1], min_length=1, max_length=64, description="ways a run of layers may be split across that many adjacent devices of one kind "
                                        "(each device holds 1/k of every layer's weights, heads and KV cache and the "
                                        "layer outputs are all-gathered over the chain's links); [1]: no splitting")
+
+    @model_validator(mode="after")
+    def _chain_length(self) -> "MultiDeviceHardware":
+        total = sum(g.count for g in self.devices)
+        if total > MAX_DEVICES:
+            raise ValueError(f"the chain has {total:,} devices; at most {MAX_DEVICES:,} (devices[].count together)")
+        return self

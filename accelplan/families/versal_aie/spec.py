@@ -9,11 +9,19 @@ from pydantic import Field
 from ...specs.schema import Count, Dtype, Strict
 from ...specs.units import Bandwidth, Energy, Frequency, Power, Size, Time
 
+MAX_UNITS = 1_000_000  # AI Engine tiles of one device
+MAX_PORTS = 4096  # PLIO streams one way (what a plan file holds per accelerator)
+MAX_RATE = 2**20  # MACs per cycle of one engine
+Units = Annotated[int, Field(strict=True, gt=0, le=MAX_UNITS)]
+Ports = Annotated[int, Field(strict=True, gt=0, le=MAX_PORTS)]
+
+
 class AIEArraySpec(Strict):
-    units: Count = Field(description="AI Engine tiles in the array")
-    grid: tuple[Count, Count] = Field(description="rows, columns")
+    units: Units = Field(description=f"AI Engine tiles in the array (at most {MAX_UNITS:,})")
+    grid: tuple[Units, Units] = Field(description="rows, columns")
     clock: Frequency
-    macs_per_cycle: dict[Dtype, Count] = Field(description="MACs per cycle per engine, per dtype")
+    macs_per_cycle: dict[Dtype, Annotated[int, Field(strict=True, gt=0, le=MAX_RATE)]] = Field(
+        description="MACs per cycle per engine, per dtype")
     kernel_efficiency: dict[Dtype, Annotated[float, Field(gt=0, le=1)]] = Field(
         description="fraction of peak a per-engine GEMM kernel reaches (CHARM: int8 0.79, fp32 0.93)")
     local_memory: Size = Field(description="data memory per engine")
@@ -23,11 +31,11 @@ class AIEArraySpec(Strict):
 
 
 class PLIOSpec(Strict):
-    width_bits: Count = Field(description="bits per PLIO stream per PL cycle")
+    width_bits: Annotated[int, Field(strict=True, gt=0, le=4096)] = Field(description="bits per PLIO stream per PL cycle")
     clock: Frequency = Field(description="PL clock driving the PLIO streams")
-    ports_in: Count = Field(description="PL->AIE streams available")
-    ports_out: Count = Field(description="AIE->PL streams available")
-    engines_per_port: Count = Field(4, description="engines fed by one stream (packet switching / broadcast)")
+    ports_in: Ports = Field(description=f"PL->AIE streams available (at most {MAX_PORTS})")
+    ports_out: Ports = Field(description=f"AIE->PL streams available (at most {MAX_PORTS})")
+    engines_per_port: Units = Field(4, description="engines fed by one stream (packet switching / broadcast)")
 
 
 class PLSpec(Strict):
@@ -64,7 +72,7 @@ class VersalMenuSpec(Strict):
         default_factory=dict,
         description="tile sizes to search along M, K and N per dtype: every (m, k, n) combination that fits the "
                     "engine local memory joins the menu (dominated configurations are pruned per model)")
-    max_units_per_accelerator: Count | None = None
+    max_units_per_accelerator: Units | None = None
 
 
 class VersalAIEHardware(Strict):
