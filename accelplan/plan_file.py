@@ -160,6 +160,7 @@ def _gemm_row(value: Any) -> Any:
     """A GEMM as written since format 2, ``{layer, m, k, n, count}``, or format 1's row ``[m, k, n, count]``, as that
     row; each number an integer 0..MAX_DIM (a message naming the dimension and the limit)."""
     names = ("m", "k", "n", "count")
+    layer = value.get("layer") if isinstance(value, dict) and isinstance(value.get("layer"), str) else None
     if isinstance(value, dict):
         extra = sorted(str(k) for k in value if k not in ("layer", *names))
         missing = [k for k in names if k not in value]
@@ -175,7 +176,8 @@ def _gemm_row(value: Any) -> Any:
     for name, v in zip(names, value):
         if type(v) is not int or not 0 <= v <= MAX_DIM:
             shown = repr(v) if len(repr(v)) <= 40 else repr(v)[:37] + "..."
-            raise ValueError(f"{name} = {shown}: a GEMM's {name} is an integer from 0 to {MAX_DIM:,}")
+            raise ValueError(f"{'' if layer is None else f'layer {layer[:80]!r}: '}{name} = {shown}: a GEMM's {name} "
+                             f"is an integer from 0 to {MAX_DIM:,}")
     return value
 
 

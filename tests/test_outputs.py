@@ -257,7 +257,8 @@ def test_plan_yaml_describes_itself_and_validates_as_a_plan(study_file: Path, tm
     bad.write_text(yaml.safe_dump(data))
     assert main(["validate", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert "malformed plan" in err and "a GEMM needs k, n, count" in err and "hardware" not in err.split(":", 2)[-1]
+    assert f"{bad}:" in err and "accelerators[0].gemms[0]: a GEMM is {layer, m, k, n, count}: missing k, n, count" in err
+    assert "hardware" not in err.split(":", 2)[-1]
     # format 1 (GEMMs as lists, every field written) still reads back
     plan = read_plan(path)
     old = yaml.safe_load(plan_to_yaml(plan))
@@ -309,7 +310,8 @@ def test_dimensions_beyond_int_are_refused_naming_layer_and_field(study_file: Pa
     for target in ("vitis", "sv"):
         assert main(["emit", str(tmp_path / "huge.yaml"), "--target", target, "-o", str(tmp_path / target)]) == 2
         err = capsys.readouterr().err
-        assert f"layer {layer!r}: k = 2147483648 does not fit a 32-bit int" in err and "Traceback" not in err
+        assert f"layer {layer!r}: k = 2147483648: a GEMM's k is an integer from 0 to 2,147,483,647" in err
+        assert "accelerators[0].gemms[0]" in err and "Traceback" not in err
         assert not (tmp_path / target).exists()
 
 
