@@ -135,4 +135,4 @@ def test_emit_command(study_file: Path, tmp_path: Path, capsys) -> None:
     empty = replace(read_plan(tmp_path / "out" / "solve" / "plan.yaml"), accelerators=())
     write_plan(empty, tmp_path / "empty.yaml")
     assert main(["emit", str(tmp_path / "empty.yaml"), "--target", "sv", "-o", str(tmp_path / "x")]) == 2
-    assert "nothing to emit" in capsys.readouterr().err
+    assert "accelerators: a feasible plan has at least one accelerator" in capsys.readouterr().err

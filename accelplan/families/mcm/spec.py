@@ -21,7 +21,8 @@ class ChipletSpec(Strict):
         description="per-cycle tile shapes (m, k, n) the chiplet's MAC array can be configured to, per dtype; "
                     "m*k*n must equal macs_per_cycle (Simba: 16 PEs x 8 lanes x 8-wide vector MACs)")
     efficiency: Annotated[float, Field(gt=0, le=1)] = Field(1.0, description="fraction of peak a full tile sustains")
-    sram: Size = Field(description="global buffer per chiplet (weights of its layers + activation buffers)")
+    sram: Annotated[Size, Field(gt=0)] = Field(description="global buffer per chiplet (weights of its layers + "
+                                                           "activation buffers); more than 0 B")
     clock: Frequency
     elementwise_per_cycle: Annotated[int, Field(strict=True, gt=0, le=MAX_RATE)] = Field(
         128, description="elements per cycle of the chiplet's post-processing (element-wise) units")
