@@ -141,15 +141,6 @@ class Budget:
 
 
 @dataclass(frozen=True)
-class ServingPoint:
-    """The plan's figures at another number of sequences in flight (same devices, blocks and placement)."""
-
-    sequences: int
-    tokens_per_s: float | None  # None: the caches of that many sequences do not fit where the plan placed them
-    tpot_ms: float | None
-
-
-@dataclass(frozen=True)
 class Serving:
     """A language model served by the plan: what a serving engineer reads.
 
@@ -172,7 +163,6 @@ class Serving:
     kv_cache_bytes: float  # of all sequences in flight, at the context
     kv_bytes_per_token: float  # KV cache one generated token reads (its sequence's, every layer)
     stage_ms: float  # the slowest stage's time per token: tokens/s reaches 1 / stage_ms at enough sequences
-    curve: tuple[ServingPoint, ...] = ()
 
     @property
     def saturating_sequences(self) -> float:
@@ -248,7 +238,7 @@ class Plan:
         top = {k: v for k, v in data.items() if k not in ("accelerators", "solver", "violations", "budgets", "serving")}
         serving = data.get("serving")
         if serving is not None:
-            serving = Serving(**{**serving, "curve": tuple(ServingPoint(**p) for p in serving.get("curve", ()))})
+            serving = Serving(**serving)
         return cls(**top, accelerators=tuple(accs), violations=tuple(data.get("violations", ())), serving=serving,
                    solver=SolverFacts(**{k: v for k, v in data["solver"].items() if k != "progress"}),
                    budgets=tuple(Budget(**b) for b in data.get("budgets", ())))
