@@ -54,7 +54,7 @@ def test_colgen_refuses_what_it_does_not_model() -> None:
     problem = random_problem(3, "throughput")
     with pytest.raises(SolveError, match="consecutive layers"):
         solve(variant(problem, execution="spatial"), "colgen")
-    with pytest.raises(SolveError, match="use milp for latency"):
+    with pytest.raises(SolveError, match=r"not latency; strategies that cover this problem: milp, cpsat"):
         solve(variant(problem, execution="hybrid", objective="latency"), "colgen")
 
 
@@ -191,3 +191,19 @@ def test_placements_match_enumeration(seed: int) -> None:
             assert result.bound_us <= best * (1 + 1e-9)
             assert result.none_within(best * (1 - 1e-6)) and not result.none_within(best)
             assert math.isclose(result.period_us, best, rel_tol=1e-6), (place.__name__, result, best)
+
+
+def test_refusals_name_every_strategy_that_covers_the_problem() -> None:
+    """dp on hybrid names colgen as well as milp and cpsat (issue 25, item 2): the list is the registry's, each
+    named strategy solves the problem and each left out refuses it."""
+    from accelplan.solvers.registry import STRATEGIES
+
+    problem = variant(random_problem(3, "throughput"), execution="hybrid")
+    with pytest.raises(SolveError) as refused:
+        solve(problem, "dp")
+    message = str(refused.value)
+    named = message.split("strategies that cover this problem: ")[1]
+    assert "colgen, milp, cpsat" in named and "auto picks colgen" in named and "optuna-tpe" in named
+    for name, strategy in STRATEGIES.items():
+        covers = strategy.reason(problem) is None
+        assert (name in named.replace("auto picks colgen", "")) == covers, name

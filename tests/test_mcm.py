@@ -211,7 +211,7 @@ def test_spec_errors(tmp_path) -> None:
 
 def test_other_strategies_refuse_mcm() -> None:
     problem = random_mcm_problem(1, "throughput")
-    with pytest.raises(SolveError, match="cpsat does not model .* execution .*; strategies that do: dp, milp"):
+    with pytest.raises(SolveError, match=r"cpsat does not model .* execution .*; strategies that cover this problem: dp, milp.*\(exact"):
         solve(problem, "cpsat")
     energy = random_mcm_problem(1, "energy")
     with pytest.raises(SolveError, match="milp on segments covers the throughput and latency objectives"):

@@ -66,7 +66,7 @@ def test_only_declared_strategies_cover_it() -> None:
     problem = _versal(0, "throughput")
     covering = [s.name for s in STRATEGIES.values() if s.reason(problem) is None]
     assert covering == ["dp", "exhaustive"]
-    assert "strategies that do: dp, exhaustive" in STRATEGIES["milp"].reason(problem)
+    assert "strategies that cover this problem: dp, exhaustive (exact; auto picks dp)" in STRATEGIES["milp"].reason(problem)
 
 
 @pytest.mark.slow

@@ -101,7 +101,7 @@ def too_many_pipelines(problem: Problem) -> str | None:
     """Why enumerating pipeline plans is refused: more candidates than :data:`MAX_CANDIDATES`."""
     if count_candidates(problem) > MAX_CANDIDATES:
         return (f"exhaustive enumeration of {problem.n_layers} layers x {problem.n_configs} configurations "
-                f"exceeds {MAX_CANDIDATES:,} candidates; use milp")
+                f"exceeds {MAX_CANDIDATES:,} candidates")
     return None
 
 
@@ -109,7 +109,7 @@ def too_many_devices(problem: Problem) -> str | None:
     """Why enumerating device-chain plans is refused: more candidates than :data:`MAX_CANDIDATES`."""
     count = count_device_plans(problem)
     if count > MAX_CANDIDATES:
-        return f"exhaustive enumeration of {count:,} device plans exceeds {MAX_CANDIDATES:,}; use dp"
+        return f"exhaustive enumeration of {count:,} device plans exceeds {MAX_CANDIDATES:,}"
     return None
 
 

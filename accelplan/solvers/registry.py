@@ -119,14 +119,19 @@ class Strategy:
     def forms(self) -> tuple[Form, ...]:
         return tuple(self.implementations)
 
-    def reason(self, problem: "Problem") -> str | None:
-        """Why this strategy cannot solve ``problem`` (None when it can)."""
+    def refusal(self, problem: "Problem") -> str | None:
+        """Why this strategy cannot solve ``problem``, without the strategies that can (None when it can)."""
         form = problem.execution.form
         if form not in self.implementations:
-            others = [s.name for s in STRATEGIES.values() if form in s.implementations]
             return (f"{self.name} does not model {problem.execution.name} execution ({form.label} plans on "
-                    f"{problem.family}); strategies that do: {', '.join(others)}")
+                    f"{problem.family})")
         return self.implementations[form].refuse(problem)
+
+    def reason(self, problem: "Problem") -> str | None:
+        """Why this strategy cannot solve ``problem`` and every strategy that can, read from :data:`STRATEGIES`
+        (None when it can)."""
+        why = self.refusal(problem)
+        return None if why is None else f"{why}; {covering_text(problem)}"
 
     def preferred(self, problem: "Problem", bounded: bool) -> bool:
         """Whether ``auto`` should pick this strategy for ``problem`` (a form it covers)."""
@@ -168,17 +173,17 @@ DP_MAX_STAGES = 20_000_000  # (layers+1)^2 stage times dp's pipeline target sear
 def _dp_pipeline_refuse(problem: "Problem") -> str | None:
     if not problem.execution.contiguous:
         return (f"dp covers contiguous plans: {problem.execution.name} execution assigns layers to accelerators "
-                "in any order; use colgen (throughput), milp or cpsat")
+                "in any order")
     if (problem.n_layers + 1) ** 2 > DP_MAX_STAGES:
         return (f"dp's target search compares every stage time: {problem.n_layers:,} layers give "
-                f"{(problem.n_layers + 1) ** 2:,} of them, more than {DP_MAX_STAGES:,}; use milp")
+                f"{(problem.n_layers + 1) ** 2:,} of them, more than {DP_MAX_STAGES:,}")
     return None
 
 
 def _dp_segments_refuse(problem: "Problem") -> str | None:
     if problem.objective == "energy" and (problem.latency_max_s is not None or problem.throughput_min is not None):
         return ("dp on segments minimises energy without a latency or throughput bound (a bound needs a second "
-                "label dimension); use exhaustive on small models")
+                "label dimension)")
     return None
 
 
@@ -186,8 +191,8 @@ def _dp_devices_refuse(problem: "Problem") -> str | None:
     if problem.workload is not None and problem.objective in ("throughput", "latency"):
         return None  # a served model: TPOT = sequences / tokens/s, so both objectives are the one target search
     if problem.objective != "throughput" or problem.latency_max_s is not None:
-        return ("dp on device chains maximises throughput without a latency bound (a target search on the period); "
-                "use milp, or exhaustive on small models, for latency, energy or a latency bound")
+        return ("dp on device chains maximises throughput without a latency bound (a target search on the period), "
+                "not latency, energy or under a latency bound")
     return None
 
 
@@ -200,10 +205,10 @@ def _milp_segments_refuse(problem: "Problem") -> str | None:
     from ..formulations.segments_milp import MAX_CLUSTERS, candidate_clusters
     if problem.objective == "energy":
         return ("milp on segments covers the throughput and latency objectives (the weights' hops from DRAM "
-                "depend on where clusters sit, which the MILP does not track); use dp for energy")
+                "depend on where clusters sit, which the MILP does not track)")
     count = candidate_clusters(problem)
     if count > MAX_CLUSTERS:
-        return f"milp on segments: {count:,} candidate clusters exceed {MAX_CLUSTERS:,}; use dp"
+        return f"milp on segments: {count:,} candidate clusters exceed {MAX_CLUSTERS:,}"
     return None
 
 
@@ -211,20 +216,19 @@ def _milp_devices_refuse(problem: "Problem") -> str | None:
     from ..formulations.devices_milp import MAX_PLACEMENTS
     if len(problem.devices.splits) > 1 or problem.workload is not None:
         return ("milp on device chains covers runs on single devices of a model without a workload; the hardware "
-                "splits runs across devices (tensor_parallel) or the study serves a language model: use dp, or "
-                "exhaustive on small models")
+                "splits runs across devices (tensor_parallel) or the study serves a language model")
     pairs = problem.n_layers * min(problem.accelerator_slots, problem.n_layers)
     if pairs > MAX_PLACEMENTS:
-        return f"milp on device chains: {pairs:,} layer x device pairs exceed {MAX_PLACEMENTS:,}; use dp"
+        return f"milp on device chains: {pairs:,} layer x device pairs exceed {MAX_PLACEMENTS:,}"
     return None
 
 
 def _colgen_refuse(problem: "Problem") -> str | None:
     if problem.execution.contiguous and not problem.execution.single:
         return (f"colgen covers plans whose accelerators run layers in any order; {problem.execution.name} "
-                "execution needs consecutive layers per accelerator: use dp or milp")
+                "execution needs consecutive layers per accelerator")
     if problem.objective != "throughput":
-        return f"colgen maximises throughput (a target search on the period); use milp for {problem.objective}"
+        return f"colgen maximises throughput (a target search on the period), not {problem.objective}"
     return None
 
 
@@ -301,12 +305,34 @@ def with_feature(feature: Feature) -> list[str]:
     return [s.name for s in STRATEGIES.values() if feature in s.features]
 
 
+def covering(problem: "Problem") -> list[Strategy]:
+    """Every strategy that covers ``problem`` (its form, and no refusal), in declaration order."""
+    return [s for s in STRATEGIES.values() if s.refusal(problem) is None]
+
+
+def covering_text(problem: "Problem") -> str:
+    """The strategies that cover ``problem``, for a refusal: exact ones (``auto``'s pick first) and heuristics."""
+    names = covering(problem)
+    exact = [s.name for s in names if s.exact]
+    heuristic = [s.name for s in names if not s.exact]
+    if not names:
+        return "no strategy covers this problem"
+    text = "strategies that cover this problem: "
+    parts = []
+    if exact:
+        parts.append(f"{', '.join(exact)} (exact; auto picks {auto(problem)})")
+    if heuristic:
+        parts.append(f"{', '.join(heuristic)} (heuristic)")
+    return text + "; ".join(parts)
+
+
 def auto(problem: "Problem", bounded: bool = False) -> str:
     """The exact strategy ``auto`` picks: the first preferred one that covers ``problem``, else the first that covers it."""
-    covering = [s for s in STRATEGIES.values() if s.exact and s.reason(problem) is None]
-    if not covering:
-        raise SolveError(f"no exact strategy covers {problem.execution.name} execution on {problem.family}")
-    return next((s for s in covering if s.preferred(problem, bounded)), covering[0]).name
+    covering_ = [s for s in covering(problem) if s.exact]
+    if not covering_:
+        raise SolveError(f"no exact strategy covers {problem.execution.name} execution on {problem.family}; "
+                         + covering_text(problem).replace("no strategy", "and no heuristic"))
+    return next((s for s in covering_ if s.preferred(problem, bounded)), covering_[0]).name
 
 
 def solve(problem: "Problem", name: str = AUTO, time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> "Plan":
@@ -315,5 +341,5 @@ def solve(problem: "Problem", name: str = AUTO, time_limit_s: float = 60.0, seed
     return strategy(auto(problem) if name == AUTO else name).run(problem, time_limit_s, seed, **options)
 
 
-__all__ = ["AUTO", "OPTIONS", "STRATEGY_CHOICES", "Feature", "Implementation", "Option", "STRATEGIES", "STRATEGY_NAMES", "Strategy", "auto",
+__all__ = ["AUTO", "OPTIONS", "covering", "covering_text", "STRATEGY_CHOICES", "Feature", "Implementation", "Option", "STRATEGIES", "STRATEGY_NAMES", "Strategy", "auto",
            "exact_names", "resolve", "solve", "strategy", "with_feature"]
