@@ -120,10 +120,11 @@ def test_segment_formula_by_hand() -> None:
     def cluster(ls):
         w_chip = sum(t.sram_weight_bytes[l, c1] for l in ls) + max(t.sram_buffer_bytes[l, c1] for l in ls)
         weights = sum(t.weight_bytes[l] for l in ls)
-        busy = sum(problem.time_s[l, c1] for l in ls)
         fits = w_chip <= t.sram_bytes
-        share = t.dram_bandwidth * problem.configs[c1].units / t.chiplets  # streamed at the cluster's DRAM share
-        return busy + (0 if fits else weights / share), (weights / t.dram_bandwidth if fits else 0)
+        # held: the layer times, weights loaded once; streamed (at the cluster's DRAM share): each layer's
+        # overlapped time, the slower of compute and streaming plus one tile's fetch
+        busy = sum(problem.time_s[l, c1] if fits else t.mappings[l][c1].streaming_time_s for l in ls)
+        return busy, (weights / t.dram_bandwidth if fits else 0)
 
     (a, oa), (bb, ob), (c, oc) = cluster([0]), cluster([1, 2]), cluster([3])
     io = b * (t.boundary_bytes[0] + t.boundary_bytes[3] + t.boundary_bytes[4]) / t.dram_bandwidth
@@ -155,15 +156,21 @@ def test_layer_cost_by_hand() -> None:
 
 @pytest.mark.parametrize("seed", range(40))
 def test_weights_stream_when_sram_is_short(seed: int) -> None:
-    """A cluster whose weights overflow its SRAM pays their DRAM time per input instead of once per batch."""
+    """A cluster whose weights overflow its SRAM streams them per input instead of once per batch, overlapped with
+    the compute: per layer at least the slower of the two, never their sum (plus at most one tile's exposed fetch)."""
     problem = random_mcm_problem(seed, "throughput", execution="layer-sequential")
     t = problem.segments
     groups = ((0, tuple(range(problem.n_layers)), 0),)
     m = price(problem, groups)
     need = t.sram_weight_bytes[:, 0].sum() + t.sram_buffer_bytes[:, 0].max()
     assert m.fits[0] == (need <= t.sram_bytes)
-    busy = problem.time_s[:, 0].sum() + (0 if m.fits[0] else t.weight_bytes.sum() / t.dram_bandwidth)
+    maps = [row[0] for row in t.mappings]
+    busy = problem.time_s[:, 0].sum() if m.fits[0] else sum(x.streaming_time_s for x in maps)
     assert m.busy_s[0] == pytest.approx(busy)
+    for l, x in enumerate(maps):  # the whole package: the full DRAM bandwidth
+        alt = x.as_streamed()  # the mapping used when streaming (the fastest streamed)
+        assert alt.streamed_time_s >= max(problem.time_s[l, 0], (t.weight_bytes[l] + alt.spill_bytes) / t.dram_bandwidth) * (1 - 1e-12)
+        assert alt.streamed_time_s <= problem.time_s[l, 0] + (t.weight_bytes[l] + x.spill_bytes) / t.dram_bandwidth + 1e-15
 
 
 def test_weights_fit_in_sram_on_some_random_packages_only() -> None:

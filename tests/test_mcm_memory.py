@@ -147,8 +147,10 @@ def _study(hw: MCMHardware, ops: list[dict], execution: str = "layer-sequential"
 
 
 def test_spilled_layer_in_a_plan_by_hand() -> None:
-    """The spilled GEMM above as a one-layer model: the cluster cannot keep its weights, so per input it pays the
-    layer time (re-reads overlapped with compute) plus the weights' first pass; its energy carries the DRAM bytes."""
+    """The spilled GEMM above as a one-layer model: the cluster cannot keep its weights, so per input it streams the
+    weights' first pass and the re-reads (1.25 MiB at 0.5 GB/s) overlapped with the compute (1.05 ms), plus one
+    tile's exposed compute (the weights in 4 tiles of half the 64 KiB SRAM left... see below); its energy carries the
+    DRAM bytes."""
     hw = _hw(mesh=(1, 1), sram="64 KiB", dram="0.5 GB/s")
     problem = build_problem(_study(hw, [{"name": "g", "kind": "linear", "m": 256, "k": 512, "n": 512}]))
     t = problem.segments
@@ -156,8 +158,12 @@ def test_spilled_layer_in_a_plan_by_hand() -> None:
     assert m.fits == (False,)
     layer = problem.time_s[0, 0]
     assert layer == pytest.approx(1048576 / 0.5e9)
-    assert m.busy_s[0] == pytest.approx(layer + 512 * 512 / 0.5e9)
-    assert m.batch_time_s == pytest.approx(layer + 512 * 512 / 0.5e9 + (256 * 512 + 256 * 512) / 0.5e9)
+    compute, stream = 256 * 64 * 64 / 1e9, (1048576 + 512 * 512) / 0.5e9
+    tiles = math.ceil(512 * 512 / (64 * 1024 / 4))  # no weight buffer declared: half of half the SRAM (spilled)
+    assert tiles == 16 and t.mappings[0][0].weight_tiles == tiles
+    busy = max(compute, stream) + min(compute, stream) / tiles
+    assert m.busy_s[0] == pytest.approx(busy) and busy < compute + stream
+    assert m.batch_time_s == pytest.approx(busy + (256 * 512 + 256 * 512) / 0.5e9)
     dram_j = 8 * 5e-12  # the DRAM access; the spill bytes add the hops from the controller (0 on a 1x1 mesh)
     assert m.energy_j == pytest.approx(problem.energy_j[0, 0] + (512 * 512 + 2 * 256 * 512) * dram_j)
     assert problem.energy_j[0, 0] > 1048576 * dram_j
@@ -173,7 +179,11 @@ def test_dram_share_of_a_streaming_cluster() -> None:
     one = [c for c, cfg in enumerate(problem.configs) if cfg.units == 1][0]
     m = price(problem, ((one, (0,), 0), (one, (1,), 0)))
     assert m.fits == (False, False)
-    assert m.busy_s[0] == pytest.approx(problem.time_s[0, one] + 256 * 256 / 1e9)  # 64 KiB at 1 GB/s, half of 2
+    x = problem.segments.mappings[0][one].as_streamed()
+    stream = (256 * 256 + x.spill_bytes) / 1e9  # 64 KiB of weights and the blocking's re-reads at 1 GB/s, half of 2
+    compute = 16 * 32 * 32 / 1e9  # 16 x 256 x 256 on a 1x8x8 tile
+    assert x.streamed_time_s == pytest.approx(max(compute, stream) + min(compute, stream) / x.weight_tiles)
+    assert m.busy_s[0] == pytest.approx(x.streamed_time_s) and stream > compute
 
 
 def test_dram_enters_through_the_controllers_links() -> None:
@@ -224,3 +234,60 @@ def test_dp_matches_exhaustive_where_layers_spill() -> None:
         if checked == 6:
             break
     assert checked == 6
+
+
+def test_streamed_weights_overlap_compute_by_hand() -> None:
+    """Two 64x512x512 GEMMs on one chiplet (600 KiB SRAM, 64 KiB of it the weight buffer): 2 x 256 KiB of weights and
+    128 KiB of buffers overflow the SRAM, so the weights stream for every input. Per layer compute 64 x 64 x 64 cycles
+    = 0.262 ms, streaming 256 KiB at 0.5 GB/s = 0.524 ms, double-buffered in 8 tiles of 32 KiB (half the weight
+    buffer): max(C, S) + min(C, S) / 8 = 0.557 ms, not C + S = 0.786 ms."""
+    def hw_of(sram):
+        hw = _hw(mesh=(1, 1), sram=sram, dram="0.5 GB/s", tiles=((1, 8, 8),))
+        return hw.model_copy(update={"chiplet": hw.chiplet.model_copy(update={"weight_buffer": 64 * 1024.0})})
+
+    ops = [{"name": f"g{i}", "kind": "linear", "m": 64, "k": 512, "n": 512} for i in range(2)]
+    problem = build_problem(_study(hw_of("600 KiB"), ops))
+    m = price(problem, ((0, (0, 1), 0),))
+    assert m.fits == (False,)
+    compute, stream = 64 * 64 * 64 / 1e9, 512 * 512 / 0.5e9
+    x = problem.segments.mappings[0][0].as_streamed()
+    assert x.weight_tiles == 8 and x.blocking == ""  # the layer alone fits: no re-reads
+    per_layer = max(compute, stream) + min(compute, stream) / 8
+    assert x.streamed_time_s == pytest.approx(per_layer) and per_layer == pytest.approx(0.5570560e-3)
+    assert m.busy_s[0] == pytest.approx(2 * per_layer)
+    assert m.busy_s[0] < 2 * (compute + stream) * 0.75  # the serial sum would be 41 % longer
+    assert problem.time_s[0, 0] == pytest.approx(compute)  # weights held: compute only, loaded once per batch
+    held = price(build_problem(_study(hw_of("2 MiB"), ops)), ((0, (0, 1), 0),))
+    assert held.fits == (True,) and held.busy_s[0] == pytest.approx(2 * compute)
+
+
+def test_array_use_follows_the_layer_shape() -> None:
+    """Spatial utilisation = MACs / (cycles x tile): 64x128x256 on a 1x32x32 tile fills the array; N = 40 fills 40
+    of 64 columns; a 3-channel 7x7 convolution puts its 3 input channels on 32 lanes (kernel positions in time:
+    49 x ceil(3/32) steps, not ceil(147/32)): 3/32 of the lanes; on an 8-lane tile 3/8."""
+    hw = _hw()
+    hw = hw.model_copy(update={"chiplet": hw.chiplet.model_copy(update={
+        "macs_per_cycle": {"int8": 1024}, "tiles": {"int8": [(1, 32, 32), (16, 8, 8)]}})})
+    cfg = mcm.cluster_shape(hw, 1)
+
+    def use(gemm, tile):
+        return next(m for m in mcm.mappings(hw, "int8", gemm, cfg, []) if m.tile == tile).utilization
+
+    assert use(Gemm(64, 128, 256), (1, 32, 32)) == 1.0
+    assert use(Gemm(64, 128, 40), (1, 32, 32)) == pytest.approx(40 / 64)
+    conv1 = _conv(in_channels=3, out_channels=64, height=224, width=224, kernel=7, stride=2, padding=3)
+    assert conv1.k == 147
+    assert use(conv1, (1, 32, 32)) == pytest.approx(3 / 32)
+    assert use(conv1, (16, 8, 8)) == pytest.approx(3 / 8)
+    cycles = mcm.array_cycles(conv1, conv1.m, 64, (1, 32, 32))
+    assert cycles == 112 * 112 * 49 * 1 * 2  # rows x kernel positions x ceil(3/32) x ceil(64/32)
+    assert mcm.array_cycles(Gemm(12544, 147, 64), 12544, 64, (1, 32, 32)) == 12544 * 5 * 2  # im2col GEMM: 147 of 160
+
+
+def test_weight_buffer_is_part_of_sram() -> None:
+    """A weight buffer larger than the chiplet's SRAM is refused by the family's check, naming the field."""
+    from accelplan.families import get
+    hw = _hw(sram="64 KiB").model_copy()
+    hw = hw.model_copy(update={"chiplet": hw.chiplet.model_copy(update={"weight_buffer": 128 * 1024.0})})
+    issues = get("mcm").check(hw, {})
+    assert [i.field for i in issues] == ["chiplet.weight_buffer"]

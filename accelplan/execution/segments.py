@@ -8,10 +8,14 @@ pipelined over the batch. Per batch of ``b`` inputs, in seconds:
 - cluster ``c`` (layers ``l``, configuration ``g``): ``T_c = sum_l time[l, g]`` per input; its
   weights ``W_c`` enter from DRAM once per batch (``O_c = W_c / dram_bw``) when every chiplet holds
   its share (``sum_l w[l, g] + max_l buffer[l, g] <= SRAM``), else they stream from DRAM for each
-  input at the cluster's share of the DRAM bandwidth (``T_c += W_c / (dram_bw * g / N)``, ``O_c = 0``;
-  ``g`` of the package's ``N`` chiplets: the clusters of a segment run at once, and their shares add up
-  to at most the whole bandwidth). A layer whose share alone does not fit runs blocked from DRAM: its
-  re-reads are in ``time[l, g]`` (:mod:`accelplan.families.mcm.memory`);
+  input at the cluster's share of the DRAM bandwidth (``dram_bw * g / N``; ``g`` of the package's ``N``
+  chiplets: the clusters of a segment run at once, and their shares add up to at most the whole
+  bandwidth), double-buffered so the streaming overlaps the compute it feeds:
+  ``T_c = sum_l streamed[l, g]``, ``O_c = 0``, where ``streamed[l, g]`` is the family's per-layer time
+  when its weights stream (the mapping's ``streamed_time_s``; mcm: the slower of compute and streaming
+  plus one tile's exposed fetch, :mod:`accelplan.families.mcm.costs`), not ``time + W / share``. A layer
+  whose share alone does not fit runs blocked from DRAM: its re-reads are in ``time[l, g]``
+  (:mod:`accelplan.families.mcm.memory`);
 - segment ``s``: ``sum_c T_c + (b - 1) * max_c T_c`` (fill, then the slowest cluster paces the batch)
   ``+ sum_c O_c + reconfiguration + b * boundary_bytes[start] / dram_bw`` (the activations that
   cross DRAM where the segment starts, at their real size: the model input, or the previous
@@ -91,6 +95,7 @@ class ClusterPlan(AcceleratorPlan):
     segment: int = 0  # temporal segment; clusters of one segment run at the same time
     partitions: tuple[tuple[int, int], ...] = ()  # per layer (weight-shared groups, input-shared groups)
     layer_tiles: tuple[tuple[int, int, int], ...] = ()  # per layer the chiplet tile
+    layer_array_use: tuple[float, ...] = ()  # per layer the fraction of the cluster's MAC array its shape fills
 
     @property
     def tiles(self) -> dict[str, list]:
@@ -101,8 +106,10 @@ class ClusterPlan(AcceleratorPlan):
 
     def operator_list(self) -> list[str]:
         """Each layer with its partition (weight-shared x input-shared) and tile."""
-        return [f"{name} (ws{gm}×is{gn}, tile {'x'.join(map(str, tile))})"
-                for name, (gm, gn), tile in zip(self.layers, self.partitions, self.layer_tiles)]
+        use = self.layer_array_use or (None,) * len(self.layers)
+        return [f"{name} (ws{gm}×is{gn}, tile {'x'.join(map(str, tile))}"
+                + (f", {u:.0%} of the array filled)" if u is not None else ")")
+                for name, (gm, gn), tile, u in zip(self.layers, self.partitions, self.layer_tiles, use)]
 
     def details(self) -> dict[str, object]:
         return {"segment": self.segment, "partitions": [list(p) for p in self.partitions]}
@@ -139,13 +146,38 @@ class ClusterTables:
     energy: np.ndarray
     sram_weight: np.ndarray
     weight: np.ndarray  # (L+1,)
+    streamed: np.ndarray  # (L+1, C): layer times when the cluster streams its weights
+    streamed_energy: np.ndarray  # (L+1, C): layer energies then (the mapping a streaming cluster uses)
+
+
+def streamed_time(problem: "Problem") -> np.ndarray:
+    """``(L, C)``: each layer's time per input on each configuration when its cluster streams its weights from DRAM
+    (the mapping's ``streaming_time_s``: streaming overlapped with compute, double-buffered)."""
+    t = problem.segments
+    assert t is not None
+    return np.array([[m.streaming_time_s for m in row] for row in t.mappings], dtype=float).reshape(problem.time_s.shape)
+
+
+def streamed_energy(problem: "Problem") -> np.ndarray:
+    """``(L, C)``: each layer's energy per input when its cluster streams its weights (the mapping used then)."""
+    t = problem.segments
+    assert t is not None
+    return np.array([[m.streaming_energy_j for m in row] for row in t.mappings], dtype=float).reshape(problem.time_s.shape)
 
 
 def cluster_tables(problem: "Problem") -> ClusterTables:
     t = problem.segments
     assert t is not None
     return ClusterTables(prefix_sums(problem.time_s), prefix_sums(problem.energy_j),
-                         prefix_sums(t.sram_weight_bytes), prefix_sums(np.asarray(t.weight_bytes, dtype=float)))
+                         prefix_sums(t.sram_weight_bytes), prefix_sums(np.asarray(t.weight_bytes, dtype=float)),
+                         prefix_sums(streamed_time(problem)), prefix_sums(streamed_energy(problem)))
+
+
+def cluster_fits(problem: "Problem", c: int, layers: tuple[int, ...]) -> bool:
+    """Whether a cluster of configuration ``c`` holds the weights of ``layers`` (and its largest layer buffer)."""
+    t = problem.segments
+    need = sum(t.sram_weight_bytes[l, c] for l in layers) + max((t.sram_buffer_bytes[l, c] for l in layers), default=0)
+    return bool(need <= t.sram_bytes * (1 + 1e-12))
 
 
 class ClusterCosts(NamedTuple):
@@ -175,10 +207,12 @@ def cluster_costs(problem: "Problem", tables: ClusterTables, c: int, start: int,
     fits = (tables.sram_weight[ends, c] - tables.sram_weight[start, c]) + buffer <= t.sram_bytes * (1 + 1e-12)
     weights = tables.weight[ends] - tables.weight[start]
     load_s = weights / t.dram_bandwidth
-    stream_s = load_s * (t.chiplets / problem.configs[c].units)  # at the cluster's share of the DRAM bandwidth
-    time_c = tables.time[ends, c] - tables.time[start, c] + np.where(fits, 0.0, stream_s)
+    streamed = tables.streamed[ends, c] - tables.streamed[start, c]  # overlapped, at the cluster's DRAM share
+    time_c = np.where(fits, tables.time[ends, c] - tables.time[start, c], streamed)
     dram_bytes = np.where(fits, 1.0, b) * weights
-    energy = b * (tables.energy[ends, c] - tables.energy[start, c]) + dram_bytes * t.dram_access_j
+    layer_j = np.where(fits, tables.energy[ends, c] - tables.energy[start, c],
+                       tables.streamed_energy[ends, c] - tables.streamed_energy[start, c])
+    energy = b * layer_j + dram_bytes * t.dram_access_j
     once_s = np.where(fits, load_s, 0.0)
     if (objective or problem.objective) == "energy":
         separable = energy + problem.static_power_w * once_s
@@ -318,6 +352,8 @@ def _cluster(problem: "Problem", index: int, group: SegmentGroup, busy: float, p
     c, ls, s = group
     cfg = problem.configs[c]
     maps = [problem.segments.mappings[l][c] for l in ls]
+    if ls and not cluster_fits(problem, c, ls):  # its weights stream: the mappings chosen for that
+        maps = [m.as_streamed() for m in maps]
     macs = sum(problem.layers[l].gemm.macs for l in ls)
     return ClusterPlan(
         index=index, config=cfg.label, units=cfg.units, layers=tuple(problem.layers[l].name for l in ls),
@@ -329,7 +365,8 @@ def _cluster(problem: "Problem", index: int, group: SegmentGroup, busy: float, p
         array=(cfg.rows, cfg.cols, 1), engine_tile=maps[0].tile if maps else (1, 1, 1),
         buffer_bytes=int(sum(m.weight_bytes_per_chiplet for m in maps)
                          + max((m.buffer_bytes_per_chiplet for m in maps), default=0)),
-        segment=s, partitions=tuple((m.weight_groups, m.input_groups) for m in maps), layer_tiles=tuple(m.tile for m in maps))
+        segment=s, partitions=tuple((m.weight_groups, m.input_groups) for m in maps), layer_tiles=tuple(m.tile for m in maps),
+        layer_array_use=tuple(round(float(getattr(m, "utilization", 1.0)), 6) for m in maps))
 
 
 def ordered(groups: MCMGroups) -> MCMGroups:

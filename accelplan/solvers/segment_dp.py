@@ -39,7 +39,8 @@ from ..dominance import Timeout, pareto_min, pareto_min_counted
 from ..plan import Outcome, evaluate
 from ..problem import Problem
 from ..execution.segments import (ClusterTables, MCMGroups, cluster_costs, cluster_tables, objective_terms,
-                                  placement_energy, segment_rules)
+                                  placement_energy, segment_rules, streamed_energy,
+                                  streamed_time)
 
 #: labels kept per cut point by the first (heuristic) pass that gives the exact pass its bound
 BEAM = 24
@@ -88,18 +89,20 @@ class _Registered:
 
 def _rest_bound(problem: Problem, allowed: list[int], w: float) -> tuple[np.ndarray, np.ndarray]:
     """Lower bounds for layers ``q..L-1``: ``rest[q]`` on their separable cost and fill (fastest time, weights
-    from DRAM once) and ``work[q]`` on their chiplet-seconds per input (least ``chiplets x time``).
+    from DRAM once or streamed overlapped with the compute) and ``work[q]`` on their chiplet-seconds per input (least ``chiplets x time``).
 
     A segment's slowest cluster ``M_s`` is at least its clusters' chiplet-seconds over the package's
     chiplets, so ``(b - 1) * sum_s M_s >= (b - 1) * (chiplet-seconds of the open segment + work[q]) / N``.
     """
     t = problem.segments
-    per_layer = w * (problem.time_s[:, allowed].min(axis=1) + t.weight_bytes / t.dram_bandwidth)
+    streamed = streamed_time(problem)
+    held = problem.time_s + (t.weight_bytes / t.dram_bandwidth)[:, None]  # weights loaded once, or streamed (overlapped)
+    per_layer = w * np.minimum(held, streamed)[:, allowed].min(axis=1)
     if problem.objective == "energy":
         least_hops = float(np.min(t.dram_hops[:, allowed]))
-        per_layer = (per_layer + problem.batch * problem.energy_j[:, allowed].min(axis=1)
+        per_layer = (per_layer + problem.batch * np.minimum(problem.energy_j, streamed_energy(problem))[:, allowed].min(axis=1)
                      + t.weight_bytes * (t.dram_access_j + t.nop_byte_hop_j * least_hops))
-    work = (problem.time_s[:, allowed] * problem.usage[allowed, 0][None, :]).min(axis=1)
+    work = (np.minimum(problem.time_s, streamed)[:, allowed] * problem.usage[allowed, 0][None, :]).min(axis=1)
     suffix = lambda a: np.append(np.cumsum(a[::-1])[::-1], 0.0)  # noqa: E731
     return suffix(per_layer), suffix(work)
 

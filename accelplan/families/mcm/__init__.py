@@ -58,13 +58,22 @@ def _mesh_issues(hw: MCMHardware, lines: dict) -> list[SpecIssue]:
     return issues
 
 
+def _buffer_issues(hw: MCMHardware, lines: dict) -> list[SpecIssue]:
+    """The weight buffer is part of the chiplet's SRAM."""
+    wb = hw.chiplet.weight_buffer
+    if wb is not None and wb > hw.chiplet.sram:
+        return [SpecIssue(f"weight_buffer ({wb:.0f} B) is part of sram and cannot exceed it ({hw.chiplet.sram:.0f} B)",
+                          "chiplet.weight_buffer", line_of(("chiplet", "weight_buffer"), lines))]
+    return []
+
+
 @dataclass(frozen=True)
 class ChipletPackage(Family):
     """The mcm family."""
 
     def check(self, hw: Any, lines: dict) -> list[SpecIssue]:
-        """Tiles must match the MAC rate; controllers and clusters must fit the mesh."""
-        return _tile_issues(hw, lines) + _mesh_issues(hw, lines)
+        """Tiles must match the MAC rate; controllers and clusters must fit the mesh; the weight buffer fit the SRAM."""
+        return _tile_issues(hw, lines) + _mesh_issues(hw, lines) + _buffer_issues(hw, lines)
 
     def dtypes(self, hw: Any) -> tuple[str, ...]:
         """Data types with chiplet tiles (a non-empty list), a MAC rate and a MAC energy."""
@@ -80,9 +89,10 @@ class ChipletPackage(Family):
         if not all(isinstance(a, ClusterPlan) for a in plan.accelerators):
             return super().accelerator_table(plan)
         header = ("#", "segment", "chiplets (rows×cols)", "SRAM per chiplet KiB", "layers", "busy ms", "utilisation",
-                  "MAC efficiency")
+                  "MAC efficiency", "array filled (per layer)")
         rows = tuple((a.index, a.segment, a.config, f"{a.buffer_bytes / 1024:.0f}", len(a.layers), f"{a.busy_ms:.4f}",
-                      f"{a.utilization:.1%}", f"{a.mac_efficiency:.1%}") for a in plan.accelerators)
+                      f"{a.utilization:.1%}", f"{a.mac_efficiency:.1%}",
+                      " ".join(f"{u:.0%}" for u in a.layer_array_use) or "—") for a in plan.accelerators)
         return ReportTable("Clusters", header, rows)
 
 
@@ -93,7 +103,8 @@ FAMILY = ChipletPackage(
                 "reconfiguration + activations crossing DRAM at its start; batch latency = Σ segments (+ the output "
                 "written); throughput = batch / latency; energy = Σ layer energy + DRAM traffic + static power × "
                 "latency, per inference (see accelplan.execution.segments). A cluster whose weights do not fit its "
-                "chiplets' SRAM streams them from DRAM for every input, at its chiplets' share of the DRAM bandwidth; "
+                "chiplets' SRAM streams them from DRAM for every input, at its chiplets' share of the DRAM bandwidth, "
+                "double-buffered: each layer takes the slower of its compute and its streaming plus one tile's fetch; "
                 "a layer whose share alone does not fit runs blocked from DRAM (weight- or input-stationary, the "
                 "least traffic). Tensors cross links and DRAM at their real size (a convolution's feature map and "
                 "halo, not its im2col expansion)."),

@@ -15,7 +15,14 @@ chiplets shaped ``r x c`` with factors ``(gm, gn)`` and tile ``(tm, tk, tn)``:
 - ``m = ceil(M/gm)``, ``n = ceil(N/gn)``                      [each chiplet's share; ceilings = padding]
   (a convolution splits its output pixels into a ``gh x gw = gm`` grid, ``m`` = one rectangle's pixels, or
   into runs of ``ceil(M/gm)`` consecutive pixels: both are candidate mappings)
-- ``compute = count * ceil(m/tm) * ceil(K/tk) * ceil(n/tn) / (efficiency * clock)``
+- ``compute = cycles / (efficiency * clock)``, ``cycles = count * ceil(m/tm) * ceil(K/tk) * ceil(n/tn)``; for a
+  convolution the array's ``tk`` lanes take the input channels ``C`` of one kernel position and the ``R x S``
+  kernel positions run one after another (``ceil(K/tk)`` becomes ``R*S * ceil(C/tk)``), as Simba's vector MACs
+  run over input channels (Shao et al., MICRO 2019, Sec. III; ZigZag/Stream map Simba-like cores spatially
+  over K and C the same way): a 3-channel first layer fills 3 of 32 lanes, not 147 of 160 im2col columns.
+  The layer's *spatial utilisation* is the fraction of the cluster's MAC array its shape fills,
+  ``macs / (g * cycles * tm*tk*tn)`` (every ceiling above and the partition's ``ceil(M/gm)``, ``ceil(N/gn)``
+  padding are idle lanes); it is reported per layer (``Mapping.utilization``) instead of assuming 100 %;
 - inputs at their real size (:mod:`.memory`): per chiplet ``in = count * x [+ count * K*n when both operands
   are activations]`` with ``x = m*K``, or for a convolution the input its share reads (its pixels'
   rows and columns plus the halo), not the im2col expansion; ``in_total`` = the same summed over the
@@ -27,11 +34,30 @@ chiplets shaped ``r x c`` with factors ``(gm, gn)`` and tile ``(tm, tk, tn)``:
   of the cheaper of weight- and input-stationary blocking beyond the weights' first pass, at the
   cluster's share of the DRAM bandwidth ``dram_bw * g / chiplets`` (:mod:`.memory`, :func:`dram_share`)
 - ``time = max(compute, nop, spill) + layer_overhead + element-wise epilogue``
-  (epilogue: elements moved / (g * elementwise_per_cycle * clock))
+  (epilogue: elements moved / (g * elementwise_per_cycle * clock)): the layer's time when its cluster holds
+  its weights (loaded once per batch, :mod:`accelplan.execution.segments`);
+- ``streamed_time``: the layer's time when its cluster streams its weights from DRAM for every input.
+  Weights stream *double-buffered*: while the MACs work on one weight tile the next is fetched, so the
+  streaming overlaps the compute it feeds and only the first tile's fetch (or the last tile's compute) is
+  exposed. With ``S = (W + spill) / dram_share`` (the layer's distinct weights plus its blocking re-reads
+  at the cluster's DRAM share) and ``C = max(compute, nop)`` over ``n_t`` tiles,
+  ``fill + (n_t - 1) * max(C/n_t, S/n_t) + drain = max(C, S) + min(C, S) / n_t``:
+  ``streamed_time = max(C, S) + min(C, S) / n_t + layer_overhead + epilogue`` — the max, not the sum
+  ``C + S`` an undivided load would cost. ``n_t = ceil(w / (buffer / 2))``: a chiplet's weights ``w`` in
+  tiles of half its weight buffer (``chiplet.weight_buffer``; undeclared: the global buffer left after
+  the double-buffered activations), the other half feeding the array. This is how the hardware and
+  the schedulers that model it run: Simba's PEs double-buffer their weight and input buffers so
+  transfers hide behind compute (Shao et al., MICRO 2019, Sec. III-A); Stream (Symons et al., "Stream: A
+  Modeling Framework for Fine-grained Layer Fusion on Multi-core DNN Accelerators", arXiv 2212.10612) and
+  ZigZag schedule a layer's off-chip transfers concurrently with the compute and charge a stall only
+  where the transfer outlasts it; Tangram (Gao et al., ASPLOS 2019) and Gemini (Cai et al., HPCA 2024)
+  likewise price a layer on a chiplet at the slower of compute and its (DRAM or NoP) traffic;
 - ``energy = padded MACs * e_mac + g*(in+out) * 8 * e_bit_nop * (r+c)/2 + g*(in+out+w) * e_sram
   + spill bytes * (DRAM access + mean NoP hops from the controllers)``
 - SRAM per chiplet: weights ``w = count*K*n*B`` (weight operands only) and double-buffered
-  activations ``2*(in+out)``.
+  activations ``2*(in+out)``. The spec's buffers: ``sram`` (all of a chiplet's SRAM: the fit test, the
+  blocking of a spilled layer and, by default, the streaming tile) and ``weight_buffer`` (the part of it
+  next to the MACs that streamed weights are double-buffered in: the streaming tile).
 
 Weights enter from DRAM once per batch when a cluster's weights fit its chiplets' SRAM, else per
 input (streamed); that and the segment-level terms are in :mod:`accelplan.execution.segments`.
@@ -46,7 +72,7 @@ is priced as redistributed), and the live tensors of residual branches at segmen
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -100,6 +126,22 @@ class Mapping:
     buffer_bytes_per_chiplet: float  # double-buffered activations
     blocking: str = ""  # "" (fits the SRAM), "weight-stationary" or "input-stationary" (runs blocked from DRAM)
     spill_bytes: float = 0.0  # DRAM bytes per input of that blocking beyond the weights' first pass
+    utilization: float = 1.0  # spatial: fraction of the cluster's MAC array the layer's shape fills (module docstring)
+    streamed_time_s: float = 0.0  # per input when the cluster streams its weights from DRAM (overlapped, double-buffered)
+    weight_tiles: int = 1  # n_t: the double-buffered tiles a chiplet's weights stream in
+    when_streamed: "Mapping | None" = None  # the mapping a cluster streaming its weights uses instead (None: this one)
+
+    def as_streamed(self) -> "Mapping":
+        """The mapping used when the layer's cluster streams its weights (the best by streamed time may differ)."""
+        return self.when_streamed or self
+
+    @property
+    def streaming_time_s(self) -> float:
+        return self.as_streamed().streamed_time_s
+
+    @property
+    def streaming_energy_j(self) -> float:
+        return self.as_streamed().energy_j
 
     @property
     def partition(self) -> str:
@@ -217,6 +259,31 @@ def mappings(hw: MCMHardware, dtype: str, gemm: Gemm, cfg: ClusterConfig, epilog
     return out
 
 
+def array_cycles(gemm: Gemm, m: int, n: int, tile: tuple[int, int, int]) -> int:
+    """Cycles of one chiplet computing ``m`` rows and ``n`` columns of ``gemm`` on a ``(tm, tk, tn)`` array: ``tk``
+    lanes over K, or for a convolution over its input channels with the kernel positions in time (module docstring)."""
+    tm, tk, tn = tile
+    if gemm.conv is not None and gemm.conv.channels * gemm.conv.kernel[0] * gemm.conv.kernel[1] == gemm.k:
+        k_steps = gemm.conv.kernel[0] * gemm.conv.kernel[1] * math.ceil(gemm.conv.channels / tk)
+    else:
+        k_steps = math.ceil(gemm.k / tk)
+    return gemm.count * math.ceil(m / tm) * k_steps * math.ceil(n / tn)
+
+
+def weight_tile_bytes(hw: MCMHardware, activations: float) -> float:
+    """Bytes of one streamed weight tile on a chiplet: half its weight buffer (double buffering), or half the global
+    buffer left after the ``activations`` (double-buffered inputs and outputs) when the spec declares none."""
+    if hw.chiplet.weight_buffer is not None:
+        return hw.chiplet.weight_buffer / 2
+    return max(hw.chiplet.sram - activations, hw.chiplet.sram / 2) / 2
+
+
+def overlapped_s(compute_s: float, transfer_s: float, tiles: int) -> float:
+    """``tiles`` double-buffered tiles: the first fetch (or the last compute) exposed, the rest hidden behind the
+    slower of the two: ``fill + (tiles - 1) * max(c, s) + drain = max(C, S) + min(C, S) / tiles``."""
+    return max(compute_s, transfer_s) + min(compute_s, transfer_s) / max(1, tiles)
+
+
 def _priced(hw: MCMHardware, dtype: str, gemm: Gemm, cfg: ClusterConfig, factors: tuple[int, int], s: memory.Shares,
             fixed: tuple[float, float, float, float]) -> list[Mapping]:
     """One partition ``(gm, gn)`` and share of ``gemm`` on ``cfg``, once per chiplet tile; ``fixed``: the epilogue's
@@ -233,24 +300,37 @@ def _priced(hw: MCMHardware, dtype: str, gemm: Gemm, cfg: ClusterConfig, factors
     nop = (max(max(in_total, out_total) / (bw * cfg.bisection_links), max(cin, cout) / bw)
            + hw.nop.hop_latency * cfg.diameter_hops)
     io = max(nop, spill.extra_bytes / share_bw)
+    streamed_s = (weight_bytes(gemm, dtype) + spill.extra_bytes) / share_bw  # weights and re-reads at the DRAM share
+    tiles = max(1, math.ceil(w / weight_tile_bytes(hw, 2 * (cin + cout)))) if w else 1
     n = math.ceil(gemm.n / factors[1])
     moved_j = (g * (cin + cout) * 8 * hw.nop.energy_per_bit * (cfg.rows + cfg.cols) / 2
                + g * (cin + cout + w) * hw.energy.sram_byte + spill.extra_bytes * spill_j + ep_e)
+    fixed_s = hw.layer_overhead + ep_t
     out = []
-    for tm, tk, tn in hw.chiplet.tiles[dtype]:
-        cycles = gemm.count * math.ceil(s.m / tm) * math.ceil(gemm.k / tk) * math.ceil(n / tn)
-        time_s = max(cycles / (hw.chiplet.efficiency * hw.chiplet.clock), io) + hw.layer_overhead + ep_t
-        energy = g * cycles * tm * tk * tn * hw.energy.mac[dtype] + moved_j
-        out.append(Mapping(*factors, (tm, tk, tn), time_s, energy, w, 2 * (cin + cout), spill.kind, spill.extra_bytes))
+    for tile in hw.chiplet.tiles[dtype]:
+        cycles = array_cycles(gemm, s.m, n, tile)
+        lanes = tile[0] * tile[1] * tile[2]
+        compute_s = cycles / (hw.chiplet.efficiency * hw.chiplet.clock)
+        time_s = max(compute_s, io) + fixed_s
+        streamed = overlapped_s(max(compute_s, nop), streamed_s, tiles) + fixed_s
+        energy = g * cycles * lanes * hw.energy.mac[dtype] + moved_j
+        out.append(Mapping(*factors, tuple(tile), time_s, energy, w, 2 * (cin + cout), spill.kind, spill.extra_bytes,
+                           gemm.macs / (g * cycles * lanes), streamed, tiles))
     return out
 
 
 def best_mapping(candidates: list[Mapping], objective: str, static_share_w: float) -> Mapping:
     """The mapping a plan uses: fastest (then least energy, then least SRAM) for throughput and latency;
-    for energy the least dynamic energy plus ``static_share_w`` x time (the cluster's share of static power)."""
-    if objective == "energy":
-        return min(candidates, key=lambda c: (c.energy_j + static_share_w * c.time_s, c.time_s, c.weight_bytes_per_chiplet))
-    return min(candidates, key=lambda c: (c.time_s, c.energy_j, c.weight_bytes_per_chiplet))
+    for energy the least dynamic energy plus ``static_share_w`` x time (the cluster's share of static power).
+    Chosen twice: for a cluster holding its weights (``time_s``) and for one streaming them (``streamed_time_s``),
+    the second kept as the first's ``when_streamed`` when it differs."""
+    def pick(time: str) -> Mapping:
+        if objective == "energy":
+            return min(candidates, key=lambda c: (c.energy_j + static_share_w * getattr(c, time), getattr(c, time),
+                                                  c.weight_bytes_per_chiplet))
+        return min(candidates, key=lambda c: (getattr(c, time), c.energy_j, c.weight_bytes_per_chiplet))
+    held, streamed = pick("time_s"), pick("streamed_time_s")
+    return held if streamed is held else replace(held, when_streamed=streamed)
 
 
 def weight_bytes(gemm: Gemm, dtype: str) -> float:

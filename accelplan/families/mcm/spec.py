@@ -23,6 +23,10 @@ class ChipletSpec(Strict):
     efficiency: Annotated[float, Field(gt=0, le=1)] = Field(1.0, description="fraction of peak a full tile sustains")
     sram: Annotated[Size, Field(gt=0)] = Field(description="global buffer per chiplet (weights of its layers + "
                                                            "activation buffers); more than 0 B")
+    weight_buffer: Annotated[Size, Field(gt=0)] | None = Field(
+        None, description="the part of sram next to the MACs that weights streamed from DRAM are double-buffered in "
+                          "(Simba: 16 PEs x 32 KB weight buffers): tiles of half of it stream while the other half "
+                          "feeds the array; default: the global buffer left after the activations")
     clock: Frequency
     elementwise_per_cycle: Annotated[int, Field(strict=True, gt=0, le=MAX_RATE)] = Field(
         128, description="elements per cycle of the chiplet's post-processing (element-wise) units")

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from ...execution import ExecutionModel, Form
 from ...objective import Objective
+from ...execution.segments import streamed_energy, streamed_time
 from ...problem import Layer, Problem, SegmentTables, group_layers
 from . import costs
 
@@ -71,19 +72,19 @@ def replica_tables(study, execution: ExecutionModel, objective: Objective, prune
 
     From the segment tables of the same clusters: a cluster whose chiplets hold all its weights (and the largest
     layer buffer) loads them once per batch (``W_l / (dram_bw * b)`` per input); else it streams them for every
-    input at its share of the DRAM bandwidth (``W_l / (dram_bw * g / N)``: replicas of ``g`` of the ``N`` chiplets
-    share the controllers). Each byte from DRAM costs ``dram_byte_j`` (the mean NoP hops included). The shared
+    input at its share of the DRAM bandwidth (``dram_bw * g / N``: replicas of ``g`` of the ``N`` chiplets share the
+    controllers), double-buffered and overlapped with the compute (each layer's ``streamed_time_s``, :mod:`.costs`). Each byte from DRAM costs ``dram_byte_j`` (the mean NoP hops included). The shared
     floor on the period is the model's input read and output written (``ddr_period_s``).
     """
     seg = tabulate(study, execution, objective, prune)
     t, b = seg.segments, seg.batch
     fits = t.sram_weight_bytes.sum(axis=0) + t.sram_buffer_bytes.max(axis=0) <= t.sram_bytes * (1 + 1e-12)
-    share = np.array([cfg.units / t.chiplets for cfg in seg.configs])
     weights = t.weight_bytes[:, None]
-    streamed_s = np.where(fits[None, :], weights / (t.dram_bandwidth * b), weights / (t.dram_bandwidth * share[None, :]))
+    time_s = np.where(fits[None, :], seg.time_s + weights / (t.dram_bandwidth * b), streamed_time(seg))
     dram_bytes = np.where(fits[None, :], weights / b, weights)
     io_bytes = float(t.boundary_bytes[0] + t.boundary_bytes[-1])
-    return replace(seg, time_s=seg.time_s + streamed_s, energy_j=seg.energy_j + dram_bytes * t.dram_byte_j,
+    layer_j = np.where(fits[None, :], seg.energy_j, streamed_energy(seg))
+    return replace(seg, time_s=time_s, energy_j=layer_j + dram_bytes * t.dram_byte_j,
                    ddr_period_s=io_bytes / t.dram_bandwidth, tables=None,
                    layers=tuple(replace(layer, ddr_bytes=io_bytes / len(seg.layers)) for layer in seg.layers))
 
