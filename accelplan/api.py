@@ -60,7 +60,12 @@ def validate_file(path: Path) -> str:
 
 
 def json_schema(kind: str) -> str:
-    """JSON Schema of a spec kind (``model``, ``hardware``, ``study`` or ``sweep``)."""
+    """JSON Schema of a spec kind (``model``, ``hardware``, ``study`` or ``sweep``) or of ``plan`` (plan.yaml)."""
+    if kind == "plan":
+        import json
+
+        from .plan_file import plan_file_schema
+        return json.dumps(plan_file_schema(), indent=2)
     if kind == "sweep":
         import json
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 EMIT_TARGETS = ("json", "rtl", "sv", "vitis")  # accelplan.emitters.EMITTERS, named here to keep --help light
 SPEC_KINDS = ("hardware", "model", "study")
+SCHEMA_KINDS = (*SPEC_KINDS, "sweep", "plan")  # accelplan.api.json_schema's kinds
 
 
 def _per_family(value: Callable) -> str:
@@ -58,14 +59,45 @@ class _HelpFormatter(argparse.HelpFormatter):
         return text
 
 
+STUDY_DEFAULT = " (default: the study's, else the hardware family's)"
+
+
+def _close(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean X?"`` for the choice nearest a misspelt ``word`` (difflib), or ``""``."""
+    import difflib
+
+    match = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean {match[0]}?" if match else ""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors suggest the nearest flag or choice, and name the subcommand's usage."""
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        if action.choices is not None and value not in action.choices:
+            raise argparse.ArgumentError(action, f"invalid choice: {value!r}{_close(str(value), action.choices)} "
+                                                 f"(choose from {', '.join(map(str, action.choices))})")
+
+    def parse_args(self, args=None, namespace=None):  # type: ignore[override]
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:  # reported by the subcommand that was given them, with its flags as suggestions
+            sub = next((a.choices.get(getattr(parsed, a.dest, None)) for a in self._actions
+                        if isinstance(a, argparse._SubParsersAction)), None) or self
+            flags = [f for a in sub._actions for f in a.option_strings]
+            hints = "".join(_close(x.split("=", 1)[0], flags) for x in extras if x.startswith("-"))
+            sub.error(f"unrecognized arguments: {' '.join(extras)}{hints}")
+        return parsed
+
+
 def _study_args(p: argparse.ArgumentParser,
-                execution_help: str = "an execution model of the hardware's family ({executions})") -> None:
-    """Arguments naming a study and overriding its fields (shared by solve, compare and pareto)."""
-    study = " (default: the study's, else the hardware family's)"
+                execution_help: str = "an execution model of the hardware's family ({executions})" + STUDY_DEFAULT) -> None:
+    """Arguments naming a study and overriding its fields (shared by solve, compare and pareto); ``execution_help``
+    ends with its one default."""
+    study = STUDY_DEFAULT
     p.add_argument("study", nargs="?", type=Path, help="study YAML (or use --model and --hardware)")
     p.add_argument("--model", help="built-in model name or model YAML path (default: the study's)")
     p.add_argument("--hardware", help="built-in hardware name or hardware YAML path (default: the study's)")
-    p.add_argument("--execution", help=execution_help + study)
+    p.add_argument("--execution", help=execution_help)
     p.add_argument("--objective", choices=list(OBJECTIVES), help="objective (default: the study's, else throughput)")
     p.add_argument("--latency-max", type=float, dest="latency_max_ms", metavar="MS",
                    help="latency bound (ms) (default: the study's, else none)")
@@ -105,11 +137,11 @@ def _reference_arg(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="accelplan", description="Plan DNN inference deployments on accelerators.",
-                                 formatter_class=_HelpFormatter)
+    ap = _Parser(prog="accelplan", description="Plan DNN inference deployments on accelerators.",
+                 formatter_class=_HelpFormatter)
     ap.add_argument("--version", action="version", version=f"accelplan {__version__}")
     sub = ap.add_subparsers(dest="command", required=True,
-                            parser_class=partial(argparse.ArgumentParser, formatter_class=_HelpFormatter))
+                            parser_class=partial(_Parser, formatter_class=_HelpFormatter))
 
     s = sub.add_parser("solve", help="find the best plan for a study")
     _study_args(s)
@@ -152,7 +184,8 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--cache", type=Path, metavar="DIR",
                     help="folder of finished points, reused by later runs (default: <out>/.sweep-cache)")
     _output_args(sw, "output folder; the sweep writes <out>/sweep/",
-                 "print one strict JSON object per point on stdout and nothing else (default: off)")
+                 "print the points as one strict JSON array on stdout (an object per point) and nothing else "
+                 "(default: off)")
 
     si = sub.add_parser("simulate", help="replay a plan event by event beside its analytical latency, throughput "
                                          "and busy fractions; writes simulate.md and a Perfetto trace")
@@ -165,7 +198,7 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("--batch", type=int, default=1, help="the spec's default batch (shapes are per inference) (default: %(default)s)")
     im.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE", help="value of a symbolic dimension, repeatable (default: none)")
     im.add_argument("--lump", action="store_true", help="price unsupported operators as element-wise passes (default: off)")
-    im.add_argument("--name", help="model name (default: the graph's name)")
+    im.add_argument("--name", help="model name (default: the ONNX file's name without .onnx)")
     im.add_argument("--dtype", default="int8", help="deployment data type (default: %(default)s)")
 
     e = sub.add_parser("emit", help="write a plan's deployment config for a build flow")
@@ -176,8 +209,8 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check spec or plan files; errors name file, line and field")
     v.add_argument("files", nargs="+", type=Path, help="model, hardware, study or sweep YAML, or a plan.yaml")
 
-    sc = sub.add_parser("schema", help="print the JSON Schema of a spec kind")
-    sc.add_argument("kind", choices=(*SPEC_KINDS, "sweep"), help=" | ".join((*SPEC_KINDS, "sweep")))
+    sc = sub.add_parser("schema", help="print the JSON Schema of a spec kind or of plan.yaml")
+    sc.add_argument("kind", choices=SCHEMA_KINDS, help=" | ".join(SCHEMA_KINDS))
 
     ls = sub.add_parser("list", help="list built-in models, hardware and studies, and the spec files of a folder")
     ls.add_argument("folder", nargs="?", type=Path, default=Path("."),

@@ -293,7 +293,11 @@ def strategy(name: str) -> Strategy:
     try:
         return STRATEGIES[name]
     except KeyError:
-        raise SolveError(f"unknown strategy {name!r}; available: {', '.join(STRATEGIES)}") from None
+        import difflib
+
+        close = difflib.get_close_matches(name, STRATEGY_CHOICES, n=1, cutoff=0.6)
+        raise SolveError(f"unknown strategy {name!r}" + (f"; did you mean {close[0]}?" if close else "")
+                         + f"; available: {', '.join(STRATEGIES)}") from None
 
 
 def exact_names() -> list[str]:

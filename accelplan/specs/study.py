@@ -125,8 +125,12 @@ def check_execution(spec: StudySpec, hw: Hardware, file: str, lines: Lines) -> N
     try:
         family.execution(spec.execution)
     except SpecError:
+        import difflib
+
+        close = difflib.get_close_matches(str(spec.execution), [m.name for m in family.executions], n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
         raise SpecError(file, [SpecIssue(f"execution {spec.execution!r} does not apply to hardware {hw.name!r} "
-                                         f"(family {hw.family}); valid: {family.execution_names()}",
+                                         f"(family {hw.family}){hint}; valid: {family.execution_names()}",
                                          "execution", line_of(("execution",), lines))]) from None
 
 

@@ -29,6 +29,21 @@ UNITS: dict[str, dict[str, float]] = {
 }
 
 
+#: per dimension, where a hardware figure usually lies (SI units, log-middle of the range): a bare number is read in
+#: the unit that puts it nearest, for the suggestion in the refusal (``clock: 1000`` -> ``1000 MHz``, not GHz)
+TYPICAL: dict[str, float] = {"frequency": 1e9, "size": 3e7, "bandwidth": 1e10, "energy": 1e-11, "power": 10.0,
+                             "time": 1e-6}
+#: spellings never suggested (the same factor as a plainer unit, or a bit rate)
+_NOT_SUGGESTED = frozenset({"µJ", "µs", "KiB", "MiB", "GiB", "GiB/s", "Mb/s", "Gb/s"})
+
+
+def suggest_unit(value: float, dimension: str) -> str:
+    """The unit of ``dimension`` in which the bare number ``value`` is the most usual hardware figure."""
+    units = [u for u in UNITS[dimension] if u not in _NOT_SUGGESTED]
+    typical = TYPICAL.get(dimension, 1.0)
+    return min(units, key=lambda u: abs(math.log10(max(abs(value) * UNITS[dimension][u], 1e-300) / typical)))
+
+
 SMALLEST, LARGEST = 1e-18, 1e18  # a non-zero quantity in SI units lies between these (no underflow, no overflow)
 POSITIVE = frozenset({"frequency", "bandwidth"})  # dimensions that divide work: zero is refused
 
@@ -47,7 +62,7 @@ def parse_quantity(value: object, dimension: str) -> float:
             raise ValueError(f"a {dimension} must be above zero: it divides work")
         if value == 0:
             return 0.0
-        raise ValueError(f"a {dimension} needs a unit (got bare number {value}); write e.g. '{value} {next(reversed(allowed))}'; units: {examples}")
+        raise ValueError(f"a {dimension} needs a unit (got bare number {value}); write e.g. '{value} {suggest_unit(value, dimension)}'; units: {examples}")
     match = _QUANTITY.match(value)
     if not match:
         raise ValueError(f"cannot read {value!r} as a {dimension}; write '<number> <unit>' with a unit among: {examples}")
