@@ -317,7 +317,7 @@ def emit_plan(plan_file: Path, target: str, out_dir: Path) -> list[Path]:
     """Read ``plan.yaml`` and write its ``target`` deployment config (json, vitis, sv) into ``out_dir``."""
     from .emitters import emit
 
-    return emit(read_plan(plan_file), target, out_dir)
+    return emit(read_plan(plan_file), target, out_dir, plan_file=plan_file)
 
 
 def library() -> dict[str, list[str]]:

@@ -21,8 +21,9 @@ Emitter = Callable[[Plan, Path], list[Path]]
 EMITTERS: dict[str, Emitter] = {"json": emit_json, "vitis": emit_vitis, "sv": emit_sv, "rtl": emit_rtl}
 
 
-def emit(plan: Plan, target: str, out_dir: Path) -> list[Path]:
-    """Write the ``target`` config of ``plan`` into ``out_dir`` (a target the plan's family declares)."""
+def emit(plan: Plan, target: str, out_dir: Path, plan_file: Path | None = None) -> list[Path]:
+    """Write the ``target`` config of ``plan`` into ``out_dir`` (a target the plan's family declares); an emitter
+    that reads the model graph (``reads_plan_file``) gets the plan's file, whose run block names the study."""
     try:
         run = EMITTERS[target]
     except KeyError:
@@ -33,4 +34,6 @@ def emit(plan: Plan, target: str, out_dir: Path) -> list[Path]:
                          f"targets for it: {', '.join(family.emit_targets)}")
     if not plan.accelerators:
         raise SolveError("the plan has no accelerators (it records an infeasible or unfinished solve): nothing to emit")
+    if getattr(run, "reads_plan_file", False):
+        return run(plan, out_dir, plan_file=plan_file)  # type: ignore[call-arg]
     return run(plan, out_dir)

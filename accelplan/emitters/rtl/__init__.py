@@ -1,266 +1,105 @@
-"""``rtl`` target (multi-device): per device of the chain, synthesisable SystemVerilog and a Vivado build script.
+"""``rtl`` target (multi-device): per device SystemVerilog that computes the model as its graph says, weights
+where the plan puts them, a system top for simulation and a Vivado build script.
 
-Into ``out_dir/device<d>/`` for each device ``d``:
+Into ``out_dir/device<d>/`` for each device group ``d`` (a group split ``ways`` ways is one design, the
+first device's):
 
-- ``accelplan_device<d>_pkg.sv``: ``DEVICE_ID``, ``DATA_WIDTH``, ``NUM_LAYERS`` and per layer (a prefix
-  sanitised from its name, ``block0.qkv`` -> ``BLOCK0_QKV_``) its streaming parameters: along dim 0 / dim 1
-  the input (K / M), weight (K / N) and output (N / M) tensor sizes and parallelism, ``COUNT`` (independent
-  GEMMs of the shape, e.g. attention heads) and ``WEIGHTS_ON_CHIP``.
-- ``accelplan_stream_linear.sv``: the block every layer instantiates, a streaming integer MAC (see its header).
-- ``accelplan_stream_reshape.sv``: re-packs a stream between blocks whose beats hold different numbers of elements.
-- ``top.sv``: ``accelplan_device<d>_top``, the layers' blocks chained in order between a valid/ready
-  (AXI-Stream-like) input ``s_axis_*`` and output ``m_axis_*``.
-- ``build.tcl``: a Vivado non-project flow from the sources to ``accelplan_device<d>.bit`` for the device's ``part``.
+- ``accelplan_device<d>_pkg.sv``: per layer its GEMM shape, parallelism, weight placement, output shift and
+  (streamed) base address in the device's DDR/HBM; the device's on-chip weight and cache bits.
+- the operator library (``lib/`` of this package, copied): ``accelplan_gemm`` (GEMM/GEMV with an on-chip weight
+  ROM, streamed weights or a KV cache), ``accelplan_im2col``, ``accelplan_unary`` (ReLU, GELU, SiLU ... by
+  table), ``accelplan_binary`` (residual add, product), ``accelplan_softmax``, ``accelplan_norm`` (LayerNorm,
+  RMSNorm), ``accelplan_pool``, ``accelplan_fifo``, ``accelplan_broadcast``, ``accelplan_stream_reshape``,
+  ``accelplan_axi_reader`` and ``accelplan_axi_read_mux`` (streamed weights through one AXI4 read port),
+  ``accelplan_all_gather`` (stand-in of a tensor-parallel all-gather).
+- ``top.sv``: ``accelplan_device<d>_top``, one block per operator of the device wired as the model's graph:
+  a tensor read by several operators fans out through ``accelplan_broadcast`` with a FIFO per branch deep
+  enough for the whole tensor (a residual's skip never stalls its producer); tensors from or to other devices
+  are AXI-Stream ports ``s_<tensor>_*`` / ``m_<tensor>_*``; streamed weights arrive on ``m_axi_*``.
+- ``<layer>.mem``: on-chip weights ($readmemh words, layout in ``accelplan_gemm.sv``); ``memory.mem``: the
+  streamed weights as the memory port serves them (bus words). Written when the device holds at most
+  ``MAX_WEIGHT_ELEMENTS`` weight elements; bigger designs name the files and leave them to be made.
+- ``build.tcl``: Vivado non-project flow for the device's part, with ``clock.xdc`` (its clock) and the
+  memory-controller and link IP as named black boxes.
 
-What the RTL is: the GEMM layers of the device as streaming blocks with the plan's parallelism, each holding its
-weights in a ROM (zero unless ``<layer>.mem`` files are given, see ``build.tcl``). What it is not: the operators
-between GEMMs (activations, normalisation, softmax, residual adds), the re-ordering of elements between layers
-with different tensor layouts, the DDR/HBM readers of streamed weights and the links between devices are not
-generated; ``WEIGHTS_ON_CHIP`` records the plan's placement for them.
+And ``out_dir/system/accelplan_system_top.sv``: every device, the links between them and a behavioural AXI4
+memory per device (``accelplan_axi_mem_model``), for simulation.
+
+Numbers: signed integers of the plan's dtype; the fixed-point rules of each block are in its header and in the
+README ("Generated RTL"). Weights: from ``weights`` (layer name -> array [count, K, N], e.g. an ONNX file's
+initialisers), else seeded random int8.
 """
 
 from __future__ import annotations
 
+import math
 import re
+import shutil
+import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import SolveError
-from ..outputs import write_atomic
-from ..plan import AcceleratorPlan, Plan
-from .vitis import INT_MAX
+import numpy as np
+
+from ...errors import SolveError
+from ...outputs import write_atomic
+from ...plan import AcceleratorPlan, Plan
+from ..vitis import INT_MAX
 
 #: bits per element of the integer data types the blocks compute in
 DATA_BITS = {"int8": 8, "int16": 16, "int32": 32}
-BLOCK = "accelplan_stream_linear"
-RESHAPE = "accelplan_stream_reshape"
+LIB = Path(__file__).parent / "lib"
 #: the Vivado commands build.tcl calls (a test stubs them to run it in plain tclsh)
-VIVADO_COMMANDS = ("create_project", "read_verilog", "read_mem", "synth_design", "opt_design", "place_design",
-                   "route_design", "report_utilization", "report_timing_summary", "write_bitstream")
+VIVADO_COMMANDS = ("create_project", "read_verilog", "read_xdc", "read_mem", "create_ip_black_box", "synth_design",
+                   "opt_design", "place_design", "route_design", "report_utilization", "report_timing_summary",
+                   "write_bitstream")
+#: a device's weight files are written up to this many weight elements (bigger: named, left to be made)
+MAX_WEIGHT_ELEMENTS = 1 << 22
+UNARY_TABLES = ("gelu", "sigmoid", "tanh", "silu", "hardswish", "hardsigmoid")
+SUPPORTED = ("linear", "matmul (a weight)", "conv2d (groups 1)", "attention_qk / attention_pv (a KV cache)", "relu",
+             *UNARY_TABLES, "add", "mul", "softmax", "layernorm", "pool")
 
-BLOCK_SV = """\
-// Generated by accelplan: a streaming linear block, Y = X W (one GEMM of M x K by K x N, COUNT times). Do not edit.
-//
-// Streams are valid/ready: a beat moves when valid and ready are both high on a rising clock edge.
-// Element (dim 1 = i, dim 0 = j) of a beat sits at index i * PARALLELISM_DIM_0 + j of the packed data
-// (DATA_WIDTH bits each), dim 0 fastest:
-//   data_in_0  : DATA_IN_0_PARALLELISM_DIM_1 (rows of M) x DATA_IN_0_PARALLELISM_DIM_0 (columns of K)
-//   data_out_0 : DATA_OUT_0_PARALLELISM_DIM_1 (rows of M) x DATA_OUT_0_PARALLELISM_DIM_0 (columns of N)
-// Input order: for each GEMM of COUNT, each block of rows, ceil(K / pk) beats along K. Output order: for
-// each GEMM, each block of rows, ceil(N / pn) beats along N. Edges of the tensors are padded to whole beats;
-// the padding is ignored when the weights beyond K and N are zero.
-//
-// Operation: the block loads the ceil(K / pk) input beats of a block of rows into a buffer (ready high,
-// one beat per cycle), then for each block of pn output columns multiplies them, one beat per cycle, by
-// pk x pn weights read from its weight ROM, accumulating pm x pn sums over the ceil(K / pk) beats; each
-// finished block of sums is shifted right by OUTPUT_SHIFT, saturated to DATA_WIDTH and held in an output
-// register until taken (data_out_0_ready low stalls the block). Loading and computing do not overlap, so
-// a block of rows takes ceil(K / pk) + ceil(K / pk) * ceil(N / pn) cycles without back-pressure.
-// Arithmetic: signed two's-complement integers (DATA_WIDTH bits), full-precision accumulation.
-//
-// Weights: a ROM of COUNT x ceil(N / pn) x ceil(K / pk) words of pk x pn elements (element (n, k) of a
-// word at index n * pk + k), in the order they are used: GEMM, block of output columns, beat along K.
-// WEIGHTS_FILE names a $readmemh file of those words (one hex word per line); empty: all weights are zero
-// and there is no ROM.
-module accelplan_stream_linear #(
-    parameter int DATA_WIDTH = 8,
-    parameter int DATA_IN_0_TENSOR_SIZE_DIM_0 = 4,   // K
-    parameter int DATA_IN_0_TENSOR_SIZE_DIM_1 = 1,   // M
-    parameter int DATA_IN_0_PARALLELISM_DIM_0 = 1,   // pk
-    parameter int DATA_IN_0_PARALLELISM_DIM_1 = 1,   // pm
-    parameter int WEIGHT_TENSOR_SIZE_DIM_0 = DATA_IN_0_TENSOR_SIZE_DIM_0,  // K
-    parameter int WEIGHT_TENSOR_SIZE_DIM_1 = 4,      // N
-    parameter int WEIGHT_PARALLELISM_DIM_0 = DATA_IN_0_PARALLELISM_DIM_0,  // pk
-    parameter int WEIGHT_PARALLELISM_DIM_1 = 1,      // pn
-    parameter int DATA_OUT_0_TENSOR_SIZE_DIM_0 = WEIGHT_TENSOR_SIZE_DIM_1,  // N
-    parameter int DATA_OUT_0_TENSOR_SIZE_DIM_1 = DATA_IN_0_TENSOR_SIZE_DIM_1,  // M
-    parameter int DATA_OUT_0_PARALLELISM_DIM_0 = WEIGHT_PARALLELISM_DIM_1,  // pn
-    parameter int DATA_OUT_0_PARALLELISM_DIM_1 = DATA_IN_0_PARALLELISM_DIM_1,  // pm
-    parameter int COUNT = 1,                         // independent GEMMs of this shape, one after the other
-    parameter int OUTPUT_SHIFT = 0,                  // arithmetic right shift of the sums before saturation
-    parameter string WEIGHTS_FILE = ""
-) (
-    input  logic clk,
-    input  logic rst,  // synchronous, active high
-    input  logic [DATA_IN_0_PARALLELISM_DIM_0*DATA_IN_0_PARALLELISM_DIM_1*DATA_WIDTH-1:0] data_in_0,
-    input  logic data_in_0_valid,
-    output logic data_in_0_ready,
-    output logic [DATA_OUT_0_PARALLELISM_DIM_0*DATA_OUT_0_PARALLELISM_DIM_1*DATA_WIDTH-1:0] data_out_0,
-    output logic data_out_0_valid,
-    input  logic data_out_0_ready
-);
-  localparam int PK = DATA_IN_0_PARALLELISM_DIM_0;
-  localparam int PM = DATA_IN_0_PARALLELISM_DIM_1;
-  localparam int PN = WEIGHT_PARALLELISM_DIM_1;
-  localparam int K = DATA_IN_0_TENSOR_SIZE_DIM_0;
-  localparam int M = DATA_IN_0_TENSOR_SIZE_DIM_1;
-  localparam int N = WEIGHT_TENSOR_SIZE_DIM_1;
-  localparam int KB = (K + PK - 1) / PK;  // input beats per block of rows
-  localparam int NB = (N + PN - 1) / PN;  // output beats per block of rows
-  localparam int MB = (M + PM - 1) / PM;  // blocks of rows per GEMM
-  localparam int DEPTH = COUNT * NB * KB;  // weight ROM words
-  localparam int ACC_WIDTH = 2 * DATA_WIDTH + $clog2(KB * PK) + 1;
-  localparam int KB_BITS = KB > 1 ? $clog2(KB) : 1;  // counter widths: index widths of what they count
-  localparam int NB_BITS = NB > 1 ? $clog2(NB) : 1;
-  localparam int MB_BITS = MB > 1 ? $clog2(MB) : 1;
-  localparam int COUNT_BITS = COUNT > 1 ? $clog2(COUNT) : 1;
-  localparam int ADDR_BITS = DEPTH > 1 ? $clog2(DEPTH) : 1;
-  localparam logic signed [ACC_WIDTH-1:0] OUT_MAX = $signed({{(ACC_WIDTH - DATA_WIDTH + 1){1'b0}}, {(DATA_WIDTH - 1){1'b1}}});
-  localparam logic signed [ACC_WIDTH-1:0] OUT_MIN = ~OUT_MAX;
 
-  // the shapes must agree with each other (the package gives them all; a mismatch is a generator bug)
-  if (WEIGHT_TENSOR_SIZE_DIM_0 != K || WEIGHT_PARALLELISM_DIM_0 != PK || DATA_OUT_0_TENSOR_SIZE_DIM_0 != N
-      || DATA_OUT_0_TENSOR_SIZE_DIM_1 != M || DATA_OUT_0_PARALLELISM_DIM_0 != PN || DATA_OUT_0_PARALLELISM_DIM_1 != PM)
-    $error("accelplan_stream_linear: inconsistent tensor sizes or parallelism");
+def output_shift(k: int) -> int:
+    """A GEMM's output shift: 7 + ceil(log2(K) / 2) (int8 x int8 sums of K terms grow as sqrt(K))."""
+    return 7 + ((max(k, 1) - 1).bit_length() + 1) // 2
 
-  logic [PM*PK*DATA_WIDTH-1:0] in_buf [KB];
-  logic loading;                 // high: filling in_buf; low: computing
-  logic [KB_BITS-1:0] kb;        // beat along K being loaded or used
-  logic [NB_BITS-1:0] nb;        // block of output columns being computed
-  logic [MB_BITS-1:0] mb;        // block of rows within the GEMM
-  logic [COUNT_BITS-1:0] gemm;   // GEMM of COUNT
-  logic [ADDR_BITS-1:0] addr;    // weight ROM word of (gemm, nb, kb)
-  logic [ADDR_BITS-1:0] base;    // first weight ROM word of gemm
-  logic signed [PM*PN-1:0][ACC_WIDTH-1:0] acc, acc_next;
-  logic [PK*PN*DATA_WIDTH-1:0] weights;
 
-  wire last_kb = kb == KB_BITS'(KB - 1);
-  wire last_nb = nb == NB_BITS'(NB - 1);
-  wire last_mb = mb == MB_BITS'(MB - 1);
-  wire last_gemm = gemm == COUNT_BITS'(COUNT - 1);
-  // a compute step may run unless it finishes a block of sums and the output register is full and held
-  wire step = !loading && !(last_kb && data_out_0_valid && !data_out_0_ready);
+def q4(f) -> list[int]:
+    """A 256-entry table of f over int8 inputs in Q3.4: round(16 f(x / 16)) clamped to int8, entry i for x = i
+    (i < 128) or i - 256."""
+    out = []
+    for i in range(256):
+        x = i - 256 if i >= 128 else i
+        out.append(max(-128, min(127, math.floor(16 * f(x / 16) + 0.5))))
+    return out
 
-  assign data_in_0_ready = loading;
-  if (WEIGHTS_FILE == "") begin : g_zero_weights
-    assign weights = '0;
-  end else begin : g_weight_rom
-    logic [PK*PN*DATA_WIDTH-1:0] weight_rom [DEPTH];
-    initial $readmemh(WEIGHTS_FILE, weight_rom);
-    assign weights = weight_rom[addr];
-  end
 
-  function automatic logic signed [ACC_WIDTH-1:0] widen(input logic [DATA_WIDTH-1:0] value);
-    return ACC_WIDTH'($signed(value));
-  endfunction
+def _gelu(x: float) -> float:
+    return 0.5 * x * (1 + math.erf(x / math.sqrt(2)))  # Hendrycks & Gimpel 2016, exact (erf) form
 
-  function automatic logic [DATA_WIDTH-1:0] saturate(input logic signed [ACC_WIDTH-1:0] sum);
-    logic signed [ACC_WIDTH-1:0] shifted = sum >>> OUTPUT_SHIFT;
-    if (shifted > OUT_MAX) return DATA_WIDTH'(OUT_MAX);
-    if (shifted < OUT_MIN) return DATA_WIDTH'(OUT_MIN);
-    return DATA_WIDTH'(shifted);
-  endfunction
 
-  always_comb begin
-    for (int m = 0; m < PM; m++) begin
-      for (int n = 0; n < PN; n++) begin
-        acc_next[m*PN+n] = kb == '0 ? '0 : acc[m*PN+n];
-        for (int k = 0; k < PK; k++)
-          acc_next[m*PN+n] = acc_next[m*PN+n]
-              + widen(in_buf[kb][(m*PK+k)*DATA_WIDTH +: DATA_WIDTH]) * widen(weights[(n*PK+k)*DATA_WIDTH +: DATA_WIDTH]);
-      end
-    end
-  end
+def _sigmoid(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
 
-  always_ff @(posedge clk) begin
-    if (rst) begin
-      loading <= 1'b1;
-      kb <= '0;
-      nb <= '0;
-      mb <= '0;
-      gemm <= '0;
-      addr <= '0;
-      base <= '0;
-      acc <= '0;
-      data_out_0_valid <= 1'b0;
-    end else begin
-      if (data_out_0_valid && data_out_0_ready) data_out_0_valid <= 1'b0;
-      if (loading) begin
-        if (data_in_0_valid) begin
-          in_buf[kb] <= data_in_0;
-          kb <= last_kb ? '0 : kb + 1'b1;
-          if (last_kb) loading <= 1'b0;
-        end
-      end else if (step) begin
-        acc <= acc_next;
-        addr <= addr + 1'b1;
-        kb <= last_kb ? '0 : kb + 1'b1;
-        if (last_kb) begin
-          for (int i = 0; i < PM * PN; i++) data_out_0[i*DATA_WIDTH +: DATA_WIDTH] <= saturate(acc_next[i]);
-          data_out_0_valid <= 1'b1;
-          nb <= last_nb ? '0 : nb + 1'b1;
-          if (last_nb) begin  // the block of rows is done: load the next one
-            loading <= 1'b1;
-            mb <= last_mb ? '0 : mb + 1'b1;
-            if (!last_mb) addr <= base;  // the next block of rows reuses this GEMM's weights
-            else if (last_gemm) begin
-              gemm <= '0;
-              base <= '0;
-              addr <= '0;
-            end else begin
-              gemm <= gemm + 1'b1;
-              base <= addr + 1'b1;  // the next GEMM's weights follow
-            end
-          end
-        end
-      end
-    end
-  end
-endmodule
-"""
 
-RESHAPE_SV = """\
-// Generated by accelplan: re-packs a valid/ready stream of IN_ELEMS elements per beat into beats of OUT_ELEMS
-// elements (element order kept, lowest index first), between blocks whose beats differ in size. Do not edit.
-// Holds up to IN_ELEMS + OUT_ELEMS elements; an output beat leaves as soon as OUT_ELEMS are held.
-module accelplan_stream_reshape #(
-    parameter int DATA_WIDTH = 8,
-    parameter int IN_ELEMS = 1,
-    parameter int OUT_ELEMS = 1
-) (
-    input  logic clk,
-    input  logic rst,  // synchronous, active high
-    input  logic [IN_ELEMS*DATA_WIDTH-1:0] data_in,
-    input  logic data_in_valid,
-    output logic data_in_ready,
-    output logic [OUT_ELEMS*DATA_WIDTH-1:0] data_out,
-    output logic data_out_valid,
-    input  logic data_out_ready
-);
-  localparam int CAPACITY = IN_ELEMS + OUT_ELEMS;
-  localparam int COUNT_BITS = $clog2(CAPACITY + 1);
+TABLE_FUNCTIONS = {"gelu": _gelu, "sigmoid": _sigmoid, "tanh": math.tanh,
+                   "silu": lambda x: x * _sigmoid(x),  # Elfwing et al. 2018
+                   "hardswish": lambda x: x * min(max(x + 3, 0), 6) / 6,  # Howard et al. 2019 (MobileNetV3)
+                   "hardsigmoid": lambda x: min(max(x + 3, 0), 6) / 6}
 
-  logic [CAPACITY*DATA_WIDTH-1:0] held;  // element i at bits [i*DATA_WIDTH +: DATA_WIDTH]; zero above count
-  logic [COUNT_BITS-1:0] count;          // elements held
-  logic [CAPACITY*DATA_WIDTH-1:0] kept;  // held after this cycle's output beat leaves
-  logic [COUNT_BITS-1:0] kept_count;
 
-  assign data_in_ready = count <= COUNT_BITS'(OUT_ELEMS);  // room for a whole input beat
-  assign data_out_valid = count >= COUNT_BITS'(OUT_ELEMS);
-  assign data_out = held[OUT_ELEMS*DATA_WIDTH-1:0];
+def exp_table() -> list[int]:
+    """Softmax's exp table: round(32768 exp(-d / 16)) for d = 0..255."""
+    return [math.floor(32768 * math.exp(-d / 16) + 0.5) for d in range(256)]
 
-  always_comb begin
-    kept = held;
-    kept_count = count;
-    if (data_out_valid && data_out_ready) begin
-      kept = held >> (OUT_ELEMS * DATA_WIDTH);
-      kept_count = count - COUNT_BITS'(OUT_ELEMS);
-    end
-  end
 
-  always_ff @(posedge clk) begin
-    if (rst) begin
-      held <= '0;
-      count <= '0;
-    end else if (data_in_valid && data_in_ready) begin
-      held <= kept | ({{(OUT_ELEMS * DATA_WIDTH){1'b0}}, data_in} << (kept_count * DATA_WIDTH));
-      count <= kept_count + COUNT_BITS'(IN_ELEMS);
-    end else begin
-      held <= kept;
-      count <= kept_count;
-    end
-  end
-endmodule
-"""
+def _packed(values: list[int], bits: int) -> str:
+    """An SV literal holding values[i] at bits [i*bits +: bits]."""
+    word = 0
+    for i, v in enumerate(values):
+        word |= (v & ((1 << bits) - 1)) << (i * bits)
+    return f"{len(values) * bits}'h{word:x}"
 
 
 def _text(text: str) -> str:
@@ -350,148 +189,477 @@ def _part(acc: AcceleratorPlan) -> str:
     return acc.part
 
 
-def package(plan: Plan, acc: AcceleratorPlan, params: list[dict[str, int]], bits: int) -> str:
-    """The device's package text."""
+@dataclass
+class Tensor:
+    """A tensor between operators: the model's input or an operator's output, row-major [rows][cols]."""
+
+    name: str
+    ident: str
+    elements: int
+    cols: int
+    geom: tuple[int, int, int] | None = None  # (H, W, C) of a feature map
+    width: int = 1  # elements per beat as produced
+    device: int = -1  # position of the producing device in the chain (-1: the model's input)
+    consumers: list[tuple[str, int]] = field(default_factory=list)  # (operator, input index)
+
+
+@dataclass
+class Node:
+    """One operator of the model on one device."""
+
+    name: str
+    ident: str
+    kind: str
+    op: object
+    inputs: list[str]
+    device: int
+    gemm: dict | None = None
+
+
+def _network(plan: Plan, plan_file: Path | None):
+    """The model graph of the plan: from the study its run block names, else the built-in model of its name."""
+    if plan_file is not None:
+        from ...simulate.source import _run_block, rebuild_study
+        from ...specs.loader import read_yaml
+        data, lines = read_yaml(plan_file)
+        return rebuild_study(plan_file, plan, _run_block(plan_file, data, lines), lines).model
+    from ...specs.library import builtin_path
+    from ...specs.study import load_model
+    path = builtin_path("models", plan.model)
+    if path is None:
+        raise SolveError(f"rtl target: the model {plan.model!r} is not a built-in model; give the plan file (accelplan "
+                         "emit PLAN reads the model its run block names)")
+    return load_model(path)
+
+
+def _split(acc: AcceleratorPlan, name: str, gemm: tuple[int, int, int, int], ways: int) -> tuple[tuple, str]:
+    """One device's share of a GEMM split ``ways`` ways: heads when ``ways`` divides them, else columns."""
+    m, k, n, count = gemm
+    if ways == 1:
+        return gemm, ""
+    if count % ways == 0:
+        return (m, k, n, count // ways), "count"
+    if n % ways:
+        raise _fail(acc, f"layer {name!r}: N = {n} split {ways} ways is not a whole number of columns per device")
+    return (m, k, n // ways, count), "columns"
+
+
+def build_graph(plan: Plan, network, bits: int) -> tuple[dict[str, Tensor], dict[str, Node], list[AcceleratorPlan]]:
+    """Tensors and operator nodes of the whole model, each operator on its device of the plan."""
+    from ...specs.lowering import conv_output
+    accs = list(plan.accelerators)
+    where: dict[str, int] = {}
+    for pos, acc in enumerate(accs):
+        layer_parameters(acc)
+        for op in acc.ops:
+            where[op] = pos
+    tensors: dict[str, Tensor] = {}
+    nodes: dict[str, Node] = {}
+    idents = dict(zip([o.name for o in network.ops], [p[:-1].lower() for p in prefixes(tuple(o.name for o in network.ops))]))
+    layer_of = {}
+    for pos, acc in enumerate(accs):
+        for name, g, t, place in zip(acc.layers, acc.gemms, acc.layer_tiles, acc.placements):
+            layer_of[name] = (pos, acc, g, t, place)
+
+    def input_tensor(first) -> Tensor:
+        op = first.op
+        kind = op.kind
+        if kind == "conv2d":
+            return Tensor("input", "input", op.in_channels * op.height * op.width, op.in_channels,
+                          (op.height, op.width, op.in_channels))
+        if kind in ("linear", "matmul"):
+            return Tensor("input", "input", op.heads * op.m * op.k, op.k)
+        if kind.startswith("attention"):
+            d = op.head_dim
+            return Tensor("input", "input", op.heads * op.seq * d, op.heads * d)
+        n = op.input_elements or op.elements
+        return Tensor("input", "input", n, n)
+
+    for nop in network.ops:
+        if nop.name not in where:
+            raise SolveError(f"rtl target: operator {nop.name!r} of model {network.name} runs on no device of the plan")
+        op, kind, pos = nop.op, nop.op.kind, where[nop.name]
+        inputs = list(nop.inputs)
+        if not inputs:
+            if "input" not in tensors:
+                tensors["input"] = input_tensor(nop)
+            inputs = ["input"]
+        for i, src in enumerate(inputs):
+            tensors[src].consumers.append((nop.name, i))
+        x = tensors[inputs[0]]
+        node = Node(nop.name, idents[nop.name], kind, op, inputs, pos)
+        acc = accs[pos]
+        if nop.name in layer_of:
+            _, acc, g, (pm, pk, pn), place = layer_of[nop.name]
+            (m, k, n, count), how = _split(acc, nop.name, g, acc.ways)
+            cache = kind.startswith("attention") and getattr(op, "kv_seq", None) is not None
+            if kind == "matmul" and not (op.weight or False) or kind.startswith("attention") and not cache:
+                raise _fail(acc, f"layer {nop.name!r}: a GEMM of two activations ({kind} without a stored operand) "
+                                 "is not generated by the rtl target yet (operators it generates: "
+                                 f"{', '.join(SUPPORTED)})")
+            if kind == "conv2d" and op.groups != 1:
+                raise _fail(acc, f"layer {nop.name!r}: a grouped convolution (groups {op.groups}) is not generated "
+                                 "by the rtl target yet")
+            in_w = pk if k % pk == 0 and kind != "conv2d" else 1
+            if kind == "conv2d":
+                in_w = pk if k % pk == 0 and op.in_channels % pk == 0 else 1
+            out_w = pn if n % pn == 0 and not how else 1
+            node.gemm = dict(m=m, k=k, n=n, count=count, pm=pm, pk=pk, pn=pn, place=place, how=how,
+                             shift=output_shift(k), in_w=in_w, out_w=out_w, cache=cache,
+                             cache_axis=0 if kind == "attention_qk" else 1,
+                             kb=-(-k // pk), nb=-(-n // pn), mb=-(-m // pm))
+            full_n, full_count = g[2], g[3]
+            geom = None
+            if kind == "conv2d":
+                oh, ow = conv_output(op)
+                geom = (oh, ow, op.out_channels)
+            out = Tensor(nop.name, node.ident, full_count * m * full_n, full_n, geom, out_w, pos)
+        elif kind == "pool":
+            if x.geom is None:
+                raise _fail(acc, f"operator {nop.name!r}: pooling needs a feature map (a convolution's output) as input")
+            h, w, c = x.geom
+            r = math.isqrt(max(1, x.elements // op.elements))
+            if r * r * op.elements != x.elements or h % r or w % r:
+                raise _fail(acc, f"operator {nop.name!r}: {x.elements} -> {op.elements} elements is no square "
+                                 f"pooling window of a {h}x{w}x{c} map")
+            out = Tensor(nop.name, node.ident, op.elements, c, (h // r, w // r, c), 1, pos)
+            node.gemm = None
+            node.pool = r  # type: ignore[attr-defined]
+        else:
+            if kind not in ("relu", "add", "mul", "softmax", "layernorm", *UNARY_TABLES):
+                raise _fail(acc, f"operator {nop.name!r}: kind {kind} is not generated by the rtl target (it "
+                                 f"generates: {', '.join(SUPPORTED)})")
+            if kind in ("add", "mul") and len(inputs) != 2:
+                raise _fail(acc, f"operator {nop.name!r}: {kind} needs two inputs, the model gives {len(inputs)}")
+            if kind in ("softmax", "layernorm") and bits != 8 or kind in UNARY_TABLES and bits != 8:
+                raise _fail(acc, f"operator {nop.name!r}: {kind} is generated for int8 only")
+            out = Tensor(nop.name, node.ident, x.elements, x.cols, x.geom, 1, pos)
+        tensors[nop.name] = out
+        nodes[nop.name] = node
+    return tensors, nodes, accs
+
+
+def weight_array(name: str, count: int, k: int, n: int, weights: dict | None, seed: int) -> np.ndarray:
+    """A layer's stored operand [count, K, N] (weights, or a KV cache's initial contents), int8."""
+    if weights is not None and name in weights:
+        arr = np.asarray(weights[name])
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.shape != (count, k, n):
+            raise SolveError(f"rtl target: weights of layer {name!r} have shape {arr.shape}, the plan needs "
+                             f"{(count, k, n)} (count, K, N)")
+        return arr.astype(np.int64)
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    return rng.integers(-128, 128, size=(count, k, n), dtype=np.int64)
+
+
+def weight_words(arr: np.ndarray, pk: int, pn: int, bits: int) -> list[int]:
+    """The words of a GEMM's weights in the order the block uses them (see accelplan_gemm.sv)."""
+    count, k, n = arr.shape
+    kb, nb = -(-k // pk), -(-n // pn)
+    padded = np.zeros((count, kb * pk, nb * pn), dtype=np.int64)
+    padded[:, :k, :n] = arr
+    mask = (1 << bits) - 1
+    words = []
+    for g in range(count):
+        for b in range(nb):
+            for a in range(kb):
+                tile = padded[g, a * pk:(a + 1) * pk, b * pn:(b + 1) * pn]  # [k][n]
+                word = 0
+                for nn in range(pn):
+                    for kk in range(pk):
+                        word |= (int(tile[kk, nn]) & mask) << ((nn * pk + kk) * bits)
+                words.append(word)
+    return words
+
+
+def _beats(t: Tensor, width: int) -> int:
+    return -(-t.elements // width)
+
+
+def device_design(plan: Plan, acc: AcceleratorPlan, pos: int, tensors: dict[str, Tensor], nodes: dict[str, Node],
+                  bits: int, n_devices: int) -> dict:
+    """What one device's top holds: its nodes, imported and exported tensors, streamed layers."""
+    mine = [n for n in nodes.values() if n.device == pos]
+    imports, exports = [], []
+    for t in tensors.values():
+        later = [nodes[c].device for c, _ in t.consumers]
+        last = max(later) if later else t.device
+        if t.device < pos <= last:
+            imports.append(t)
+        if t.device <= pos < last or (t.device == pos and not t.consumers):
+            exports.append(t)
+    streamed = [n for n in mine if n.gemm and n.gemm["place"] == "streamed"]
+    return {"nodes": mine, "imports": imports, "exports": exports, "streamed": streamed}
+
+
+def _in_width(node: Node, i: int) -> int:
+    if node.gemm and i == 0:
+        return 1 if node.kind == "conv2d" else node.gemm["in_w"]
+    return 1
+
+
+def top(plan: Plan, acc: AcceleratorPlan, pos: int, design: dict, tensors: dict[str, Tensor], nodes: dict[str, Node],
+        bits: int, bus: int) -> str:
     d = acc.index
-    out = ["// Generated by accelplan: streaming parameters of one device of a plan. Do not edit.",
-           _text(f"// device {d} ({acc.config}, {acc.part}) of {plan.model} on {plan.hardware}, batch {plan.batch}"),
-           "// Per layer: dim 0 / dim 1 of the input are K / M, of the weights K / N, of the output N / M;",
-           "// PARALLELISM = elements per beat along the dimension; COUNT = GEMMs of the shape run one after the other.",
+    id_w = max(1, (len(design["streamed"]) - 1).bit_length())
+    out = [_text(f"// Generated by accelplan: device {d} ({acc.config}, {acc.part}) of {plan.model} on {plan.hardware}"
+                 + (f", one of {acc.ways} devices splitting its layers" if acc.ways > 1 else "") + ". Do not edit."),
+           "// One block per operator, wired as the model's graph (see the package for each layer's GEMM). Streams",
+           "// carry tensors row-major, valid/ready; s_<tensor> / m_<tensor>: AXI-Stream links to the neighbouring",
+           "// devices (or the model's input and output); m_axi_*: the AXI4 read port of the device's DDR/HBM.",
+           "// Waiver: build flows take this file as top.sv while the module is named per device.",
+           "/* verilator lint_off DECLFILENAME */",
+           f"module accelplan_device{d}_top (",
+           "    input  logic clk,",
+           "    input  logic rst"]
+    ports = []
+    for t in design["imports"]:
+        ports += [f"    input  logic [{t.width * bits - 1}:0] s_{t.ident}_tdata", f"    input  logic s_{t.ident}_tvalid",
+                  f"    output logic s_{t.ident}_tready"]
+    for t in design["exports"]:
+        ports += [f"    output logic [{t.width * bits - 1}:0] m_{t.ident}_tdata", f"    output logic m_{t.ident}_tvalid",
+                  f"    input  logic m_{t.ident}_tready"]
+    if design["streamed"]:
+        ports += [f"    output logic [{id_w - 1}:0] m_axi_arid", "    output logic [63:0] m_axi_araddr", "    output logic [7:0] m_axi_arlen",
+                  "    output logic [2:0] m_axi_arsize", "    output logic [1:0] m_axi_arburst", "    output logic m_axi_arvalid",
+                  "    input  logic m_axi_arready", f"    input  logic [{id_w - 1}:0] m_axi_rid", f"    input  logic [{bus - 1}:0] m_axi_rdata",
+                  "    input  logic [1:0] m_axi_rresp", "    input  logic m_axi_rlast", "    input  logic m_axi_rvalid",
+                  "    output logic m_axi_rready"]
+    out[-1] += "," if ports else ""
+    out += [p + ("," if i < len(ports) - 1 else "") for i, p in enumerate(ports)]
+    out += [");"]
+
+    def stream(name: str, width: int) -> list[str]:
+        return [f"  logic [{width * bits - 1}:0] {name}_data;", f"  logic {name}_valid, {name}_ready;"]
+
+    body: list[str] = []
+    # sources: every tensor this device holds (produced here or imported)
+    held = [t for t in tensors.values() if t.device == pos] + design["imports"]
+    for t in held:
+        src = f"t_{t.ident}"
+        body += ["", _text(f"  // tensor {t.name}: {t.elements} elements, rows of {t.cols}, {t.width} per beat")] + stream(src, t.width)
+        if t in design["imports"]:
+            body += [f"  assign {src}_data = s_{t.ident}_tdata;", f"  assign {src}_valid = s_{t.ident}_tvalid;",
+                     f"  assign s_{t.ident}_tready = {src}_ready;"]
+        sinks = [(f"c_{nodes[c].ident}_{i}", _in_width(nodes[c], i)) for c, i in t.consumers if nodes[c].device == pos]
+        if t in design["exports"]:
+            sinks.append((f"x_{t.ident}", t.width))
+        if not sinks:
+            body += [f"  assign {src}_ready = 1'b1;  // read on no device here"]
+            continue
+        for name, width in sinks:
+            body += stream(name, width)
+        if len(sinks) == 1:
+            branches = [(src, sinks[0])]
+        else:
+            depth = _beats(t, t.width) + 2
+            body += [f"  logic [{len(sinks) * t.width * bits - 1}:0] b_{t.ident}_data;",
+                     f"  logic [{len(sinks) - 1}:0] b_{t.ident}_valid, b_{t.ident}_ready;",
+                     "  accelplan_broadcast #(", f"      .WIDTH({t.width * bits}), .OUTS({len(sinks)})",
+                     f"  ) u_{t.ident}_fanout (",
+                     f"      .in_data({src}_data), .in_valid({src}_valid), .in_ready({src}_ready),",
+                     f"      .out_data(b_{t.ident}_data), .out_valid(b_{t.ident}_valid), .out_ready(b_{t.ident}_ready)", "  );"]
+            branches = []
+            for j, (name, width) in enumerate(sinks):
+                f = f"f_{t.ident}_{j}"
+                body += stream(f, t.width) + [
+                    f"  // branch {j}: a FIFO of the whole tensor ({depth} beats), so no reader holds up the others",
+                    f"  accelplan_fifo #(.WIDTH({t.width * bits}), .DEPTH({depth})) u_{t.ident}_fifo{j} (",
+                    f"      .clk, .rst, .in_data(b_{t.ident}_data[{j * t.width * bits} +: {t.width * bits}]),",
+                    f"      .in_valid(b_{t.ident}_valid[{j}]), .in_ready(b_{t.ident}_ready[{j}]),",
+                    f"      .out_data({f}_data), .out_valid({f}_valid), .out_ready({f}_ready)", "  );"]
+                branches.append((f, (name, width)))
+        for src_name, (name, width) in branches:
+            if width == t.width:
+                body += [f"  assign {name}_data = {src_name}_data;", f"  assign {name}_valid = {src_name}_valid;",
+                         f"  assign {src_name}_ready = {name}_ready;"]
+            else:
+                body += [f"  accelplan_stream_reshape #(.DATA_WIDTH({bits}), .IN_ELEMS({t.width}), .OUT_ELEMS({width})) "
+                         f"u_{name}_reshape (", "      .clk, .rst,",
+                         f"      .data_in({src_name}_data), .data_in_valid({src_name}_valid), .data_in_ready({src_name}_ready),",
+                         f"      .data_out({name}_data), .data_out_valid({name}_valid), .data_out_ready({name}_ready)", "  );"]
+        if t in design["exports"]:
+            body += [f"  assign m_{t.ident}_tdata = x_{t.ident}_data;", f"  assign m_{t.ident}_tvalid = x_{t.ident}_valid;",
+                     f"  assign x_{t.ident}_ready = m_{t.ident}_tready;"]
+    # blocks
+    readers = []
+    for node in design["nodes"]:
+        t = tensors[node.name]
+        y = f"t_{t.ident}"
+        ins = [f"c_{node.ident}_{i}" for i in range(len(node.inputs))]
+        body += ["", _text(f"  // operator {node.name} ({node.kind}) <- {', '.join(node.inputs)}")]
+        if node.gemm:
+            g = node.gemm
+            x = ins[0]
+            if node.kind == "conv2d":
+                op = node.op
+                h, w, c = tensors[node.inputs[0]].geom
+                oh, ow, _ = t.geom
+                from ...specs.lowering import _pair
+                (kh, kw), (sh, sw), (ph, pw), (dh, dw) = (_pair(op.kernel), _pair(op.stride), _pair(op.padding), _pair(op.dilation))
+                body += stream(f"p_{node.ident}", g["in_w"]) + [
+                    f"  accelplan_im2col #(.DATA_WIDTH({bits}), .H({h}), .W({w}), .C({c}), .KH({kh}), .KW({kw}), "
+                    f".SH({sh}), .SW({sw}), .PH({ph}), .PW({pw}), .DH({dh}), .DW({dw}), .OH({oh}), .OW({ow}), "
+                    f".OUT_W({g['in_w']})) u_{node.ident}_im2col (",
+                    "      .clk, .rst,",
+                    f"      .in_data({x}_data), .in_valid({x}_valid), .in_ready({x}_ready),",
+                    f"      .out_data(p_{node.ident}_data), .out_valid(p_{node.ident}_valid), .out_ready(p_{node.ident}_ready)", "  );"]
+                x = f"p_{node.ident}"
+            source = 1 if g["place"] == "streamed" else 2 if g["cache"] else 0
+            gy = f"g_{node.ident}" if g["how"] else y
+            if g["how"]:
+                body += stream(gy, 1)
+            word = g["pk"] * g["pn"] * bits
+            body += [f"  logic [{word - 1}:0] w_{node.ident}_data;", f"  logic w_{node.ident}_valid, w_{node.ident}_ready;"]
+            if g["cache"] and len(ins) > 1 and source == 2:
+                cache = ins[1]
+            else:
+                cache = None
+                for extra in ins[1:]:
+                    body += [f"  assign {extra}_ready = 1'b1;  // " + (
+                        "the new KV entry: written back by the memory controller's write port (not generated)"
+                        if g["cache"] else "read for its timing only")]
+            body += [f"  accelplan_gemm #(",
+                     f"      .DATA_WIDTH({bits}), .M({g['m']}), .K({g['k']}), .N({g['n']}), .COUNT({g['count']}),",
+                     f"      .PM({g['pm']}), .PK({g['pk']}), .PN({g['pn']}), .IN_W({g['in_w']}), .OUT_W({1 if g['how'] else g['out_w']}),",
+                     f"      .OUTPUT_SHIFT({g['shift']}), .WEIGHT_SOURCE({source}), .CACHE_AXIS({g['cache_axis']}),",
+                     f"      .WEIGHTS_FILE(\"{node.ident}.mem\")" if source != 1 else "      .WEIGHTS_FILE(\"\")",
+                     f"  ) u_{node.ident} (",
+                     "      .clk, .rst,",
+                     f"      .in_data({x}_data), .in_valid({x}_valid), .in_ready({x}_ready),",
+                     f"      .out_data({gy}_data), .out_valid({gy}_valid), .out_ready({gy}_ready),",
+                     f"      .w_data(w_{node.ident}_data), .w_valid(w_{node.ident}_valid), .w_ready(w_{node.ident}_ready),",
+                     f"      .cache_in_data({cache + '_data' if cache else f'{bits}' + chr(39) + 'd0'}), "
+                     f".cache_in_valid({cache + '_valid' if cache else '1' + chr(39) + 'b0'}), "
+                     f".cache_in_ready({cache + '_ready' if cache else f'unused_{node.ident}_cache_ready'})", "  );"]
+            if not cache:
+                body.insert(len(body) - 12, f"  logic unused_{node.ident}_cache_ready;")
+            if source == 1:
+                readers.append((node, word))
+            else:
+                body += [f"  assign w_{node.ident}_data = '0;", f"  assign w_{node.ident}_valid = 1'b0;",
+                         f"  wire unused_{node.ident}_w = w_{node.ident}_ready;"]
+            if g["how"]:
+                m, n, count = g["m"], g["n"], g["count"]
+                outer, block = (1, count * m * n) if g["how"] == "count" else (count * m, n)
+                body += [f"  accelplan_all_gather #(.DATA_WIDTH({bits}), .OUTER({outer}), .B({block}), .WAYS({acc.ways}), .RANK(0)) "
+                         f"u_{node.ident}_gather (", "      .clk, .rst,",
+                         f"      .in_data({gy}_data), .in_valid({gy}_valid), .in_ready({gy}_ready),",
+                         f"      .out_data({y}_data), .out_valid({y}_valid), .out_ready({y}_ready)", "  );"]
+        elif node.kind in ("add", "mul"):
+            silu = node.kind == "mul" and "silu" in node.name.lower()
+            table = _packed(q4(TABLE_FUNCTIONS["silu"]), 8) if silu else "'0"
+            body += [f"  accelplan_binary #(.DATA_WIDTH({bits}), .OP({int(node.kind == 'mul')}), .SHIFT(4), "
+                     f".A_TABLE({int(silu)}), .TABLE({table})) u_{node.ident} (", "      .clk, .rst,",
+                     f"      .a_data({ins[0]}_data), .a_valid({ins[0]}_valid), .a_ready({ins[0]}_ready),",
+                     f"      .b_data({ins[1]}_data), .b_valid({ins[1]}_valid), .b_ready({ins[1]}_ready),",
+                     f"      .out_data({y}_data), .out_valid({y}_valid), .out_ready({y}_ready)", "  );"]
+        else:
+            x = ins[0]
+            cols = tensors[node.inputs[0]].cols
+            if node.kind == "softmax":
+                head = f"  accelplan_softmax #(.DATA_WIDTH({bits}), .L({cols}), .EXP_TABLE({_packed(exp_table(), 16)}))"
+            elif node.kind == "layernorm":
+                rms = int("rms" in node.name.lower())
+                head = f"  accelplan_norm #(.DATA_WIDTH({bits}), .L({cols}), .RMS({rms}), .RECIP_L({round((1 << 20) / cols)}))"
+            elif node.kind == "pool":
+                h, w, c = tensors[node.inputs[0]].geom
+                head = f"  accelplan_pool #(.DATA_WIDTH({bits}), .H({h}), .W({w}), .C({c}), .R({node.pool}))"  # type: ignore[attr-defined]
+            elif node.kind == "relu":
+                head = f"  accelplan_unary #(.DATA_WIDTH({bits}), .FUNC(0))"
+            else:
+                head = f"  accelplan_unary #(.DATA_WIDTH({bits}), .FUNC(1), .TABLE({_packed(q4(TABLE_FUNCTIONS[node.kind]), 8)}))"
+            body += [head + f" u_{node.ident} (", "      .clk, .rst,",
+                     f"      .in_data({x}_data), .in_valid({x}_valid), .in_ready({x}_ready),",
+                     f"      .out_data({y}_data), .out_valid({y}_valid), .out_ready({y}_ready)", "  );"]
+    if readers:
+        n = len(readers)
+        body += ["", f"  // the AXI4 read port: {n} streamed layer(s), each read by an accelplan_axi_reader, muxed by ARID",
+                 f"  logic [{n * 64 - 1}:0] r_araddr;", f"  logic [{n * 8 - 1}:0] r_arlen;",
+                 f"  logic [{n - 1}:0] r_arvalid, r_arready, r_rvalid, r_rready;", f"  logic [{bus - 1}:0] r_rdata;"]
+        for j, (node, word) in enumerate(readers):
+            body += [f"  accelplan_axi_reader #(.BUS({bus}), .WORD({word}), .BEATS({-(-word // bus)}), "
+                     f".BASE(64'h{node.gemm['base']:x}), .WORDS({node.gemm['words']}), .FIFO_DEPTH(32)) u_{node.ident}_reader (",
+                     "      .clk, .rst,",
+                     f"      .araddr(r_araddr[{j * 64} +: 64]), .arlen(r_arlen[{j * 8} +: 8]), .arvalid(r_arvalid[{j}]), .arready(r_arready[{j}]),",
+                     f"      .rdata(r_rdata), .rvalid(r_rvalid[{j}]), .rready(r_rready[{j}]),",
+                     f"      .w_data(w_{node.ident}_data), .w_valid(w_{node.ident}_valid), .w_ready(w_{node.ident}_ready)", "  );"]
+        body += [f"  accelplan_axi_read_mux #(.N({n}), .BUS({bus}), .ID_W({id_w})) u_axi_mux (", "      .clk, .rst,",
+                 "      .s_araddr(r_araddr), .s_arlen(r_arlen), .s_arvalid(r_arvalid), .s_arready(r_arready),",
+                 "      .s_rdata(r_rdata), .s_rvalid(r_rvalid), .s_rready(r_rready),",
+                 "      .m_arid(m_axi_arid), .m_araddr(m_axi_araddr), .m_arlen(m_axi_arlen), .m_arsize(m_axi_arsize),",
+                 "      .m_arburst(m_axi_arburst), .m_arvalid(m_axi_arvalid), .m_arready(m_axi_arready),",
+                 "      .m_rid(m_axi_rid), .m_rdata(m_axi_rdata), .m_rresp(m_axi_rresp), .m_rlast(m_axi_rlast),",
+                 "      .m_rvalid(m_axi_rvalid), .m_rready(m_axi_rready)", "  );"]
+    out += body + [f"endmodule : accelplan_device{d}_top", "/* verilator lint_on DECLFILENAME */", ""]
+    return "\n".join(out)
+
+
+def package(plan: Plan, acc: AcceleratorPlan, design: dict, bits: int, bus: int) -> str:
+    d = acc.index
+    out = ["// Generated by accelplan: the plan's figures for one device's blocks. Do not edit.",
+           _text(f"// device {d} ({acc.config}, {acc.part}) of {plan.model} on {plan.hardware}, batch {plan.batch}"
+                 + (f", split {acc.ways} ways (shapes are one device's share)" if acc.ways > 1 else "")),
            f"package accelplan_device{d}_pkg;",
-           "  // Waiver: not every constant is used by the RTL (DEVICE_ID, NUM_LAYERS and WEIGHTS_ON_CHIP are for",
-           "  // drivers and testbenches), so unused parameters are expected here.",
+           "  // Waiver: constants for drivers and testbenches, not all used by the RTL.",
            "  /* verilator lint_off UNUSEDPARAM */",
-           f"  localparam int DEVICE_ID = {d};",
+           f"  localparam int DEVICE_ID = {d};", f"  localparam int WAYS = {acc.ways};",
            f"  localparam int DATA_WIDTH = {bits};  // {plan.dtype or 'int8'}, signed",
-           f"  localparam int NUM_LAYERS = {len(acc.layers)};"]
-    for name, prefix, values in zip(acc.layers, prefixes(acc.layers), params):
-        m, k, n, count = (values[key] for key in ("DATA_IN_0_TENSOR_SIZE_DIM_1", "DATA_IN_0_TENSOR_SIZE_DIM_0",
-                                                 "WEIGHT_TENSOR_SIZE_DIM_1", "COUNT"))
-        out.append(_text(f"  // layer {name}: {count} x GEMM {m} x {k} x {n} (M x K x N), weights "
-                         f"{'on chip' if values['WEIGHTS_ON_CHIP'] else 'streamed'}"))
-        out += [f"  localparam int {prefix}{param} = {value};" for param, value in values.items()]
+           f"  localparam int NUM_LAYERS = {len(acc.layers)};", f"  localparam int AXI_DATA_WIDTH = {bus};"]
+    onchip = sum(n.gemm["rom_bits"] for n in design["nodes"] if n.gemm and n.gemm["place"] != "streamed")
+    streamed = sum(n.gemm["words"] * n.gemm["pk"] * n.gemm["pn"] * bits for n in design["streamed"])
+    out += [f"  localparam longint ONCHIP_MEMORY_BITS = {onchip};  // weight ROMs and KV caches in BRAM/URAM",
+            f"  localparam longint STREAMED_BITS = {streamed};  // read through m_axi"]
+    for node in design["nodes"]:
+        if not node.gemm:
+            continue
+        g, p = node.gemm, node.ident.upper() + "_"
+        out.append(_text(f"  // layer {node.name}: {g['count']} x {g['m']} x {g['k']} x {g['n']}, parallelism "
+                         f"{g['pm']} x {g['pk']} x {g['pn']}, {'KV cache' if g['cache'] else 'weights'} {g['place']}"))
+        values = {"M": g["m"], "K": g["k"], "N": g["n"], "COUNT": g["count"], "PM": g["pm"], "PK": g["pk"], "PN": g["pn"],
+                  "OUTPUT_SHIFT": g["shift"], "WEIGHTS_ON_CHIP": int(g["place"] != "streamed")}
+        out += [f"  localparam int {p}{k} = {v};" for k, v in values.items()]
+        if g["place"] == "streamed":
+            out.append(f"  localparam longint {p}BASE = 64'h{g['base']:x};")
     out += ["  /* verilator lint_on UNUSEDPARAM */", f"endpackage : accelplan_device{d}_pkg", ""]
     return "\n".join(out)
 
 
-def _elems(prefix: str, port: str) -> str:
-    return f"{prefix}{port}_PARALLELISM_DIM_0 * {prefix}{port}_PARALLELISM_DIM_1"
+def sources(d: int, design: dict) -> list[str]:
+    """The device folder's SystemVerilog files, in compilation order."""
+    lib = ["accelplan_fifo.sv", "accelplan_broadcast.sv", "accelplan_stream_reshape.sv", "accelplan_gemm.sv",
+           "accelplan_im2col.sv", "accelplan_unary.sv", "accelplan_binary.sv", "accelplan_softmax.sv", "accelplan_norm.sv",
+           "accelplan_pool.sv", "accelplan_all_gather.sv"]
+    if design["streamed"]:
+        lib += ["accelplan_axi_reader.sv", "accelplan_axi_read_mux.sv"]
+    return [f"accelplan_device{d}_pkg.sv", *lib, "top.sv"]
 
 
-def mem_file(prefix: str) -> str:
-    """The ``$readmemh`` file of a layer's weight ROM (in the device folder)."""
-    return f"{prefix[:-1].lower()}.mem"
-
-
-def top(plan: Plan, acc: AcceleratorPlan, params: list[dict[str, int]]) -> str:
-    """The device's top module text."""
-    d, names, pre = acc.index, acc.layers, prefixes(acc.layers)
-    last = len(names) - 1
-    out = [_text(f"// Generated by accelplan: device {d} ({acc.config}, {acc.part}) of {plan.model} on {plan.hardware}. "
-                 "Do not edit."),
-           f"// Its layers in plan order, each an {BLOCK} block with the parameters of accelplan_device{d}_pkg, joined",
-           f"// by valid/ready streams ({RESHAPE} where consecutive blocks' beats hold different numbers of elements).",
-           _text(f"// s_axis: beats of layer {names[0]}'s input; m_axis: beats of layer {names[-1]}'s output "
-                 f"(element order: see {BLOCK})."),
-           "// Only the GEMMs are generated: the operators between them (activations, normalisation, softmax, residual",
-           "// adds), re-ordering between tensor layouts and the DDR/HBM readers of streamed weights are not.",
-           "// LOAD_WEIGHTS = 1: every block reads its weight ROM from <layer>.mem ($readmemh); 0: no ROMs, all weights zero.",
-           "// Waiver: build flows take this file as top.sv while the module is named per device, so the",
-           "// file-name rule is off for it.",
-           "/* verilator lint_off DECLFILENAME */",
-           f"module accelplan_device{d}_top",
-           f"  import accelplan_device{d}_pkg::*;",
-           "#(",
-           "    parameter int LOAD_WEIGHTS = 0  // 1: read the weight ROMs from <layer>.mem",
-           ") (",
-           "    input  logic clk,",
-           "    input  logic rst,  // synchronous, active high",
-           f"    input  logic [({_elems(pre[0], 'DATA_IN_0')}) * DATA_WIDTH-1:0] s_axis_tdata,",
-           "    input  logic s_axis_tvalid,",
-           "    output logic s_axis_tready,",
-           f"    output logic [({_elems(pre[last], 'DATA_OUT_0')}) * DATA_WIDTH-1:0] m_axis_tdata,",
-           "    output logic m_axis_tvalid,",
-           "    input  logic m_axis_tready",
-           ");"]
-    for i, (name, p, values) in enumerate(zip(names, pre, params)):
-        out += ["",
-                _text(f"  // layer {i}: {name}"),
-                f"  logic [({_elems(p, 'DATA_IN_0')}) * DATA_WIDTH-1:0] x{i}_data;",
-                f"  logic x{i}_valid, x{i}_ready;",
-                f"  logic [({_elems(p, 'DATA_OUT_0')}) * DATA_WIDTH-1:0] y{i}_data;",
-                f"  logic y{i}_valid, y{i}_ready;",
-                f"  {BLOCK} #(",
-                "      .DATA_WIDTH(DATA_WIDTH),"]
-        out += [f"      .{param}({p}{param})," for param in values if param != "WEIGHTS_ON_CHIP"]
-        out += [f"      .WEIGHTS_FILE(LOAD_WEIGHTS != 0 ? \"{mem_file(p)}\" : \"\")",
-                f"  ) u{i}_{p[:-1].lower()} (",
-                "      .clk, .rst,",
-                f"      .data_in_0(x{i}_data), .data_in_0_valid(x{i}_valid), .data_in_0_ready(x{i}_ready),",
-                f"      .data_out_0(y{i}_data), .data_out_0_valid(y{i}_valid), .data_out_0_ready(y{i}_ready)",
-                "  );"]
-    out += ["", "  // stream input -> first block"]
-    out += ["  assign x0_data = s_axis_tdata;", "  assign x0_valid = s_axis_tvalid;", "  assign s_axis_tready = x0_ready;"]
-    for i in range(last):
-        a, b = params[i], params[i + 1]
-        out_elems = a["DATA_OUT_0_PARALLELISM_DIM_0"] * a["DATA_OUT_0_PARALLELISM_DIM_1"]
-        in_elems = b["DATA_IN_0_PARALLELISM_DIM_0"] * b["DATA_IN_0_PARALLELISM_DIM_1"]
-        out += ["", _text(f"  // {names[i]} -> {names[i + 1]}: beats of {out_elems} -> {in_elems} elements")]
-        if out_elems == in_elems:
-            out += [f"  assign x{i + 1}_data = y{i}_data;", f"  assign x{i + 1}_valid = y{i}_valid;",
-                    f"  assign y{i}_ready = x{i + 1}_ready;"]
-        else:
-            out += [f"  {RESHAPE} #(",
-                    "      .DATA_WIDTH(DATA_WIDTH),",
-                    f"      .IN_ELEMS({_elems(pre[i], 'DATA_OUT_0')}),",
-                    f"      .OUT_ELEMS({_elems(pre[i + 1], 'DATA_IN_0')})",
-                    f"  ) u{i}_reshape (",
-                    "      .clk, .rst,",
-                    f"      .data_in(y{i}_data), .data_in_valid(y{i}_valid), .data_in_ready(y{i}_ready),",
-                    f"      .data_out(x{i + 1}_data), .data_out_valid(x{i + 1}_valid), .data_out_ready(x{i + 1}_ready)",
-                    "  );"]
-    out += ["", "  // last block -> stream output",
-            f"  assign m_axis_tdata = y{last}_data;", f"  assign m_axis_tvalid = y{last}_valid;",
-            f"  assign y{last}_ready = m_axis_tready;",
-            f"endmodule : accelplan_device{d}_top", "/* verilator lint_on DECLFILENAME */", ""]
-    return "\n".join(out)
-
-
-def sources(d: int) -> list[str]:
-    """The device folder's SystemVerilog files, in compilation order (the package first)."""
-    return [f"accelplan_device{d}_pkg.sv", f"{BLOCK}.sv", f"{RESHAPE}.sv", "top.sv"]
-
-
-def build_tcl(plan: Plan, acc: AcceleratorPlan, part: str) -> str:
-    """The device's Vivado non-project build script."""
+def build_tcl(plan: Plan, acc: AcceleratorPlan, design: dict, part: str, clock_mhz: float, mems: list[str]) -> str:
     d = acc.index
-    mems = " ".join(mem_file(p) for p in prefixes(acc.layers))
-    files = " ".join(f"[file join $here {f}]" for f in sources(d))
+    files = " ".join(f"[file join $here {f}]" for f in sources(d, design))
+    period = 1000.0 / clock_mhz
+    boxes = (["accelplan_ddr_controller"] if design["streamed"] else []) + (["accelplan_link"] if design["imports"] or design["exports"] else [])
     return "\n".join([
-        _text(f"# Generated by accelplan: Vivado non-project build of device {d} ({acc.config}) of {plan.model} "
-              f"on {plan.hardware}."),
-        "# Do not edit. Run: vivado -mode batch -source build.tcl  (from any folder; outputs go next to this script).",
-        "# Weights: the blocks' ROMs load from <layer>.mem next to this script when every layer has one (layout in",
-        f"# {BLOCK}.sv); otherwise the blocks have no ROMs, all weights are zero and synthesis removes the",
-        "# multipliers, so the utilisation report then counts buffers and control only. No clock or pin constraints",
-        "# are given: add an XDC (create_clock on clk at the device's clock, pins or a shell) before trusting timing",
-        "# or the bitstream.",
+        _text(f"# Generated by accelplan: Vivado non-project build of device {d} ({acc.config}) of {plan.model} on {plan.hardware}."),
+        "# Do not edit. Run: vivado -mode batch -source build.tcl  (outputs go next to this script).",
+        "# The design's memory port (m_axi_*) and links (s_*/m_* AXI-Stream) meet IP this script does not make: the",
+        f"# DDR/HBM controller and the link MAC, named black boxes below ({', '.join(boxes) or 'none'}); a shell or",
+        "# block design joins them to top's ports. Weight ROMs load from <layer>.mem next to this script.",
         "set here [file dirname [file normalize [info script]]]",
         "set reports [file join $here reports]",
         "file mkdir $reports",
         "",
         f"create_project -in_memory -part {part}",
         f"read_verilog -sv [list {files}]",
-        "",
-        f"set weights [list {mems}]",
-        "set load_weights 1",
-        "foreach name $weights {",
-        "    if {![file exists [file join $here $name]]} { set load_weights 0 }",
+        "read_xdc [file join $here clock.xdc]",
+        f"foreach name [list {' '.join(mems)}] {{",
+        "    if {[file exists [file join $here $name]]} { read_mem [file join $here $name] }",
         "}",
-        "if {$load_weights} {",
-        "    foreach name $weights { read_mem [file join $here $name] }",
-        "}",
+        *[f"create_ip_black_box {b}" for b in boxes],
         "",
-        f"synth_design -top accelplan_device{d}_top -part {part} -generic LOAD_WEIGHTS=$load_weights",
+        f"synth_design -top accelplan_device{d}_top -part {part}",
         "opt_design",
         "place_design",
         "route_design",
@@ -499,26 +667,162 @@ def build_tcl(plan: Plan, acc: AcceleratorPlan, part: str) -> str:
         "report_timing_summary -file [file join $reports timing_summary.rpt]",
         f"write_bitstream -force [file join $here accelplan_device{d}.bit]",
         f"puts \"accelplan: device {d} built: [file join $here accelplan_device{d}.bit]\"",
-        ""])
+        "",
+        f"# clock: {clock_mhz:g} MHz (period {period:.3f} ns)"]) + "\n"
 
 
-def emit_rtl(plan: Plan, out_dir: Path) -> list[Path]:
-    """Write per device ``device<d>/``: the package, the block and reshape modules, ``top.sv`` and ``build.tcl``.
+def system_top(plan: Plan, accs: list[AcceleratorPlan], designs: list[dict], tensors: dict[str, Tensor], bits: int,
+               buses: list[int], mem_words: list[int]) -> str:
+    """The system top for simulation: every device, the links, a memory model per device with streamed weights."""
+    inputs = [t for t in tensors.values() if t.device == -1]
+    outputs = [t for t in tensors.values() if not t.consumers]
+    out = [_text(f"// Generated by accelplan: the devices of the plan of {plan.model} on {plan.hardware} joined as the"
+                 " chain's links join them, for simulation. Do not edit."),
+           "// s_<tensor>: the model's input, m_<tensor>: its output; each device's AXI4 port is served by a behavioural",
+           "// memory (accelplan_axi_mem_model) holding its streamed weights (../device<d>/memory.mem).",
+           "/* verilator lint_off DECLFILENAME */",
+           "module accelplan_system_top (", "    input  logic clk,", "    input  logic rst,"]
+    ports = []
+    for t in inputs:
+        ports += [f"    input  logic [{t.width * bits - 1}:0] s_{t.ident}_tdata", f"    input  logic s_{t.ident}_tvalid",
+                  f"    output logic s_{t.ident}_tready"]
+    for t in outputs:
+        ports += [f"    output logic [{t.width * bits - 1}:0] m_{t.ident}_tdata", f"    output logic m_{t.ident}_tvalid",
+                  f"    input  logic m_{t.ident}_tready"]
+    out += [p + ("," if i < len(ports) - 1 else "") for i, p in enumerate(ports)] + [");"]
+    for pos, (acc, design) in enumerate(zip(accs, designs)):
+        d = acc.index
+        conns = ["      .clk, .rst"]
+        for t in design["imports"]:
+            src = f"s_{t.ident}" if t.device == -1 and not any(t in dd["imports"] for dd in designs[:pos]) else f"l{pos - 1}_{t.ident}"
+            conns.append(f"      .s_{t.ident}_tdata({src}_tdata), .s_{t.ident}_tvalid({src}_tvalid), .s_{t.ident}_tready({src}_tready)")
+        for t in design["exports"]:
+            dst = f"m_{t.ident}" if t in outputs else f"l{pos}_{t.ident}"
+            if t not in outputs:
+                out += [f"  logic [{t.width * bits - 1}:0] {dst}_tdata;", f"  logic {dst}_tvalid, {dst}_tready;"]
+            conns.append(f"      .m_{t.ident}_tdata({dst}_tdata), .m_{t.ident}_tvalid({dst}_tvalid), .m_{t.ident}_tready({dst}_tready)")
+        if design["streamed"]:
+            id_w = max(1, (len(design["streamed"]) - 1).bit_length())
+            a = f"d{d}_axi"
+            out += [f"  logic [{id_w - 1}:0] {a}_arid, {a}_rid;", f"  logic [63:0] {a}_araddr;", f"  logic [7:0] {a}_arlen;",
+                    f"  logic [2:0] {a}_arsize;", f"  logic [1:0] {a}_arburst, {a}_rresp;", f"  logic [{buses[pos] - 1}:0] {a}_rdata;",
+                    f"  logic {a}_arvalid, {a}_arready, {a}_rlast, {a}_rvalid, {a}_rready;",
+                    f"  accelplan_axi_mem_model #(.BUS({buses[pos]}), .ID_W({id_w}), .WORDS({mem_words[pos]}), .LATENCY(8), "
+                    f".IMAGE(\"../device{d}/memory.mem\")) u_memory{d} (", "      .clk, .rst,",
+                    f"      .s_arid({a}_arid), .s_araddr({a}_araddr), .s_arlen({a}_arlen), .s_arsize({a}_arsize),",
+                    f"      .s_arburst({a}_arburst), .s_arvalid({a}_arvalid), .s_arready({a}_arready), .s_rid({a}_rid),",
+                    f"      .s_rdata({a}_rdata), .s_rresp({a}_rresp), .s_rlast({a}_rlast), .s_rvalid({a}_rvalid), .s_rready({a}_rready)",
+                    "  );"]
+            conns.append(", ".join(f".m_axi_{s}({a}_{s})" for s in ("arid", "araddr", "arlen", "arsize", "arburst", "arvalid",
+                                                                      "arready", "rid", "rdata", "rresp", "rlast", "rvalid", "rready")))
+        out += [f"  accelplan_device{d}_top u_device{d} (", ",\n".join(conns), "  );"]
+    out += ["endmodule : accelplan_system_top", "/* verilator lint_on DECLFILENAME */", ""]
+    return "\n".join(out)
 
-    Everything is checked before anything is written: a float dtype, a device without ``part``, or a
-    parameter (or size derived from one) that does not fit a 32-bit int is a :class:`SolveError`.
+
+def _clock_mhz(plan: Plan, acc: AcceleratorPlan, clocks: dict[str, float] | None) -> float:
+    return (clocks or {}).get(acc.config, 250.0)
+
+
+def emit_rtl(plan: Plan, out_dir: Path, *, network=None, weights: dict | None = None, seed: int = 0,
+             plan_file: Path | None = None, clocks: dict[str, float] | None = None) -> list[Path]:
+    """Write per device ``device<d>/`` (package, library, top, weights, build.tcl, clock.xdc) and ``system/``.
+
+    ``network``: the model graph (default: read through the plan's run block, or the built-in model of its name);
+    ``weights``: layer name -> [count, K, N] array (default: seeded random int8); ``clocks``: MHz per device
+    config (default: the hardware spec's, else 250). Everything is checked before anything is written.
     """
     bits = _data_bits(plan)
-    texts: list[tuple[Path, str]] = []
     for acc in plan.accelerators:
-        if not acc.layers:
+        if not acc.layers and not acc.ops:
             raise _fail(acc, "the device runs no layers: nothing to generate")
-        part = _part(acc)
-        params = layer_parameters(acc)
-        for name, values in zip(acc.layers, params):
+        _part(acc)
+        for name, values in zip(acc.layers, layer_parameters(acc)):
             _check_derived(acc, name, values, bits)
-        folder, d = out_dir / f"device{acc.index}", acc.index
-        texts += [(folder / f"accelplan_device{d}_pkg.sv", package(plan, acc, params, bits)),
-                  (folder / f"{BLOCK}.sv", BLOCK_SV), (folder / f"{RESHAPE}.sv", RESHAPE_SV),
-                  (folder / "top.sv", top(plan, acc, params)), (folder / "build.tcl", build_tcl(plan, acc, part))]
+    if network is None:
+        network = _network(plan, plan_file)
+    if clocks is None:
+        clocks = _spec_clocks(plan, plan_file)
+    tensors, nodes, accs = build_graph(plan, network, bits)
+    texts: list[tuple[Path, str]] = []
+    designs, buses, mem_words = [], [], []
+    for pos, acc in enumerate(accs):
+        design = device_design(plan, acc, pos, tensors, nodes, bits, len(accs))
+        d, folder = acc.index, out_dir / f"device{acc.index}"
+        words_max = max([n.gemm["pk"] * n.gemm["pn"] * bits for n in design["streamed"]], default=32)
+        bus = min(1024, max(32, 1 << (words_max - 1).bit_length()))
+        total = 0
+        for node in design["nodes"]:
+            if node.gemm:
+                g = node.gemm
+                depth = g["count"] * g["nb"] * g["kb"]
+                g["rom_bits"] = depth * g["pk"] * g["pn"] * bits
+                total += g["count"] * g["k"] * g["n"]
+        write_weights = total <= MAX_WEIGHT_ELEMENTS
+        image: list[int] = []
+        address = 0
+        mems = []
+        for node in design["nodes"]:
+            g = node.gemm
+            if not g:
+                continue
+            arr = weight_array(node.name, g["count"], g["k"], g["n"], weights, seed) if write_weights else None
+            words = weight_words(arr, g["pk"], g["pn"], bits) if write_weights else None
+            if g["place"] == "streamed":
+                beats = -(-(g["pk"] * g["pn"] * bits) // bus)
+                per_gemm = g["nb"] * g["kb"]
+                g["words"] = g["count"] * g["mb"] * per_gemm  # each block of rows reads its GEMM's words again
+                g["base"] = address
+                if words is not None:
+                    for c in range(g["count"]):
+                        for _ in range(g["mb"]):
+                            for w in words[c * per_gemm:(c + 1) * per_gemm]:
+                                image += [(w >> (b * bus)) & ((1 << bus) - 1) for b in range(beats)]
+                    image += [0] * (-(len(image)) % (4096 * 8 // bus))
+                address += -(-(g["words"] * beats * bus // 8) // 4096) * 4096
+            else:
+                mems.append(f"{node.ident}.mem")
+                if words is not None:
+                    digits = -(-(g["pk"] * g["pn"] * bits) // 4)
+                    texts.append((folder / f"{node.ident}.mem", "".join(f"{w:0{digits}x}\n" for w in words)))
+        if design["streamed"] and write_weights:
+            digits = bus // 4
+            texts.append((folder / "memory.mem", "".join(f"{w:0{digits}x}\n" for w in image)))
+        designs.append(design)
+        buses.append(bus)
+        mem_words.append(max(1, address * 8 // bus))
+        clock = _clock_mhz(plan, acc, clocks)
+        texts += [(folder / f"accelplan_device{d}_pkg.sv", package(plan, acc, design, bits, bus)),
+                  (folder / "top.sv", top(plan, acc, pos, design, tensors, nodes, bits, bus)),
+                  (folder / "clock.xdc", f"# Generated by accelplan: the device's clock ({clock:g} MHz).\n"
+                                         f"create_clock -name clk -period {1000.0 / clock:.3f} [get_ports clk]\n"),
+                  (folder / "build.tcl", build_tcl(plan, acc, design, acc.part, clock, mems))]
+        for f in sources(d, design)[1:-1] + ["accelplan_axi_mem_model.sv"] * 0:
+            texts.append((folder / f, (LIB / f).read_text()))
+    texts.append((out_dir / "system" / "accelplan_system_top.sv", system_top(plan, accs, designs, tensors, bits, buses, mem_words)))
+    texts.append((out_dir / "system" / "accelplan_axi_mem_model.sv", (LIB / "accelplan_axi_mem_model.sv").read_text()))
     return [write_atomic(path, text) for path, text in texts]
+
+
+def _spec_clocks(plan: Plan, plan_file: Path | None) -> dict[str, float]:
+    """Clock (MHz) per device name of the plan's hardware spec, when it can be read; else empty (250 MHz)."""
+    try:
+        from ...specs.library import builtin_path
+        from ...specs.study import load_hardware
+        path = None
+        if plan_file is not None:
+            from ...specs.loader import read_yaml
+            data, _ = read_yaml(plan_file)
+            ref = (data.get("run") or {}).get("hardware") if isinstance(data, dict) else None
+            if isinstance(ref, str) and Path(ref).is_file():
+                path = Path(ref)
+        path = path or builtin_path("hardware", plan.hardware)
+        if path is None:
+            return {}
+        hw = load_hardware(path)
+        return {g.device.name: g.device.clock / 1e6 for g in hw.devices}
+    except Exception:  # the clock is a constraint's figure only: fall back to 250 MHz rather than refuse to emit
+        return {}
+
+
+emit_rtl.reads_plan_file = True  # type: ignore[attr-defined]
