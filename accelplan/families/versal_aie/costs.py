@@ -32,6 +32,7 @@ class AIEConfig:
     ports_out: int
     buffer_bytes: int
     ports_lhs: int = 0  # of ports_in, the LHS (M x K) streams; the rest carry the RHS (K x N)
+    kernel_efficiency: float = 1.0  # fraction of the engine's peak its per-engine kernel reaches (see tile_efficiency)
 
     @property
     def tile(self) -> tuple[int, int, int]:
@@ -92,6 +93,7 @@ def make_config(hw: VersalAIEHardware, dtype: str, array: tuple[int, int, int], 
         ports_out=math.ceil(a * c / p),
         buffer_bytes=2 * (mt * kt + kt * nt + mt * nt) * nbytes,
         ports_lhs=math.ceil(a * b / p),
+        kernel_efficiency=tile_efficiency(hw, dtype, engine_tile),
     )
 
 
@@ -102,11 +104,31 @@ def engine_tile_fits(hw: VersalAIEHardware, dtype: str, tile: tuple[int, int, in
     return need <= hw.aie.local_memory
 
 
+def _listed_tiles(hw: VersalAIEHardware, dtype: str) -> dict[tuple[int, int, int], float | None]:
+    """The ``engine_tiles`` of ``dtype`` in menu order: tile -> its own kernel efficiency (None: the dtype's).
+
+    An entry is ``[m, k, n]`` (the old form) or ``{tile: [m, k, n], efficiency: e}``; the first entry of a
+    tile listed twice wins.
+    """
+    out: dict[tuple[int, int, int], float | None] = {}
+    for entry in hw.menu.engine_tiles.get(dtype, []):
+        tile, eff = (tuple(entry), None) if isinstance(entry, tuple) else (tuple(entry.tile), entry.efficiency)
+        out.setdefault(tile, eff)
+    return out
+
+
+def tile_efficiency(hw: VersalAIEHardware, dtype: str, tile: tuple[int, int, int]) -> float:
+    """Fraction of an engine's peak MAC rate its kernel on ``tile`` reaches: the tile's own ``efficiency`` on the
+    menu, else ``aie.kernel_efficiency`` of the dtype (a tile generated from ``engine_tile_dims`` too), else 1.0."""
+    own = _listed_tiles(hw, dtype).get(tuple(tile))
+    return own if own is not None else hw.aie.kernel_efficiency.get(dtype, 1.0)
+
+
 def engine_tiles(hw: VersalAIEHardware, dtype: str) -> list[tuple[int, int, int]]:
     """Per-engine tile candidates: the listed ``engine_tiles`` plus every (m, k, n) of ``engine_tile_dims``,
     kept when they fit the engine's local memory (see :func:`engine_tile_fits`), without repeats."""
     dims = hw.menu.engine_tile_dims.get(dtype, [])
-    tiles = [tuple(t) for t in hw.menu.engine_tiles.get(dtype, [])] + list(itertools.product(dims, repeat=3))
+    tiles = list(_listed_tiles(hw, dtype)) + list(itertools.product(dims, repeat=3))
     return [t for t in dict.fromkeys(tiles) if engine_tile_fits(hw, dtype, t)]
 
 
@@ -142,6 +164,7 @@ def gemm_cost(hw: VersalAIEHardware, dtype: str, gemm: Gemm, cfg: AIEConfig, bat
 
     - steps       = ceil(M/Mt) * ceil(K/Kt) * ceil(N/Nt) * count       [array steps; ceilings = padding waste]
     - compute_s   = steps * tm*tk*tn / (macs_per_cycle * kernel_efficiency * array_efficiency) / f_aie
+                    [kernel_efficiency: the configuration's engine tile's, :func:`tile_efficiency`]
     - lhs, rhs    = steps * Mt*Kt * bytes, steps * Kt*Nt * bytes        [both operands streamed each step]
     - out         = ceil(M/Mt) * ceil(N/Nt) * count * Mt*Nt * bytes      [written once after the K loop]
     - in_s        = max(lhs / (lhs_ports * bw), rhs / (rhs_ports * bw)), out_s = out / (ports_out * bw)
@@ -158,7 +181,7 @@ def gemm_cost(hw: VersalAIEHardware, dtype: str, gemm: Gemm, cfg: AIEConfig, bat
     memory = memory or memory_plan(hw, dtype, gemm, batch)
     m_steps, k_steps, n_steps = math.ceil(gemm.m / mt), math.ceil(gemm.k / kt), math.ceil(gemm.n / nt)
     steps = m_steps * k_steps * n_steps * gemm.count
-    rate = hw.aie.macs_per_cycle[dtype] * hw.aie.kernel_efficiency.get(dtype, 1.0) * hw.aie.array_efficiency
+    rate = hw.aie.macs_per_cycle[dtype] * cfg.kernel_efficiency * hw.aie.array_efficiency
     compute_s = steps * tm * tk * tn / rate / hw.aie.clock
     bw = port_bandwidth(hw)
     p = hw.plio.engines_per_port

@@ -14,6 +14,8 @@ MAX_PORTS = 4096  # PLIO streams one way (what a plan file holds per accelerator
 MAX_RATE = 2**20  # MACs per cycle of one engine
 Units = Annotated[int, Field(strict=True, gt=0, le=MAX_UNITS)]
 Ports = Annotated[int, Field(strict=True, gt=0, le=MAX_PORTS)]
+Efficiency = Annotated[float, Field(gt=0, le=1)]
+Triple = tuple[Count, Count, Count]
 
 
 class AIEArraySpec(Strict):
@@ -22,8 +24,10 @@ class AIEArraySpec(Strict):
     clock: Frequency
     macs_per_cycle: dict[Dtype, Annotated[int, Field(strict=True, gt=0, le=MAX_RATE)]] = Field(
         description="MACs per cycle per engine, per dtype")
-    kernel_efficiency: dict[Dtype, Annotated[float, Field(gt=0, le=1)]] = Field(
-        description="fraction of peak a per-engine GEMM kernel reaches (CHARM: int8 0.79, fp32 0.93)")
+    kernel_efficiency: dict[Dtype, Efficiency] = Field(
+        default_factory=dict,
+        description="fraction of peak a per-engine GEMM kernel reaches, per dtype (CHARM: int8 0.79, fp32 0.93): "
+                    "the efficiency of an engine tile that does not give its own (1.0 for a dtype not listed)")
     local_memory: Size = Field(description="data memory per engine")
     array_efficiency: Annotated[float, Field(gt=0, le=1)] = Field(
         1.0, description="fraction of the per-engine kernel rate a whole accelerator sustains (PLIO at the PL "
@@ -61,13 +65,24 @@ class VersalEnergySpec(Strict):
     static_power: Power = Field(description="static power of the device, charged per period")
 
 
+class EngineTile(Strict):
+    """One per-engine GEMM kernel: its tile (m, k, n) and the fraction of peak it reaches."""
+
+    tile: Triple = Field(description="per-engine tile (m, k, n)")
+    efficiency: Efficiency | None = Field(
+        None, description="fraction of the engine's peak MAC rate this kernel reaches (default: aie.kernel_efficiency "
+                          "of the dtype)")
+    source: str = Field("", max_length=1000, description="where the kernel and its figure come from")
+
+
 class VersalMenuSpec(Strict):
     """Which accelerator configurations are candidates: A x B x C engine arrays and per-engine tiles."""
 
     array_dims: list[Count] = Field(description="allowed engine counts along M (A), K (B) and N (C)", min_length=1,
                                     max_length=64)
-    engine_tiles: dict[Dtype, Annotated[list[tuple[Count, Count, Count]], Field(max_length=1024)]] = Field(
-        description="per-engine tile (m, k, n) candidates per dtype")
+    engine_tiles: dict[Dtype, Annotated[list[Triple | EngineTile], Field(max_length=1024)]] = Field(
+        description="per-engine tile candidates per dtype: [m, k, n] (kernel efficiency from aie.kernel_efficiency) "
+                    "or {tile: [m, k, n], efficiency: e} (its own kernel efficiency)")
     engine_tile_dims: dict[Dtype, Annotated[list[Count], Field(max_length=16)]] = Field(
         default_factory=dict,
         description="tile sizes to search along M, K and N per dtype: every (m, k, n) combination that fits the "

@@ -7,8 +7,41 @@ import numpy as np
 from ...errors import SpecError, SpecIssue
 from ...execution import ExecutionModel
 from ...objective import Objective
-from ...problem import Layer, Problem, group_layers, prune_dominated
+from ...dominance import pareto_min
+from ...problem import Layer, Problem, group_layers
 from . import costs
+
+
+def binding_resources(usage: np.ndarray, capacity: np.ndarray, slots: int) -> np.ndarray:
+    """Mask of the resources a plan of at most ``slots`` accelerators can run out of.
+
+    A plan's use of resource ``r`` is at most ``slots * max_c usage[c, r]``, and, for every other resource ``s``,
+    at most ``capacity[s] * max_c usage[c, r] / usage[c, s]`` (its accelerators fit ``s``). A resource whose
+    least such bound is within its capacity never limits a plan: no configuration is kept for using less of it.
+    """
+    bound = slots * usage.max(axis=0, initial=0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for s in range(usage.shape[1]):
+            if np.all(usage[:, s] > 0):
+                other = capacity[s] * (usage / usage[:, [s]]).max(axis=0, initial=0.0)
+                other[s] = np.inf  # a resource's own budget bounds its use: that is the constraint, not slack
+                bound = np.minimum(bound, other)
+    return bound > capacity
+
+
+def prune_configs(time_s: np.ndarray, energy_j: np.ndarray, usage: np.ndarray, capacity: np.ndarray, slots: int,
+                  energy: bool) -> np.ndarray:
+    """Indices (in menu order) of the configurations kept: those no other one beats or ties on every layer's time,
+    every resource a plan can run out of (:func:`binding_resources`) and, when ``energy`` (the objective is energy),
+    every layer's energy. Replacing a pruned configuration by the one that beats it lengthens no stage, the period,
+    the latency nor a binding resource's use, so the optimum of a throughput or latency objective (and of energy,
+    whose layers are then compared too) is kept. Of configurations tied on every key, the one of least total energy
+    over the layers is kept (then the first in menu order), so a plan's energy is not made worse by a tie.
+    """
+    order = np.argsort(energy_j.sum(axis=0), kind="stable")
+    keys = [time_s.T, usage[:, binding_resources(usage, capacity, slots)]] + ([energy_j.T] if energy else [])
+    kept = pareto_min(np.concatenate(keys, axis=1)[order])
+    return np.sort(order[kept])
 
 
 def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool = True) -> Problem:
@@ -40,14 +73,17 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
     cap = costs.budgets(hw)
     resources = tuple(cap)
     usage = np.array([[cfg.resources()[r] for r in resources] for cfg in configs], dtype=float)
+    cons = study.spec.constraints
+    max_accelerators = cons.max_accelerators or 6
     if prune:
-        keep = prune_dominated(time_s, energy_j, usage)
+        slots = 1 if execution.single else max_accelerators
+        keep = prune_configs(time_s, energy_j, usage, np.array([cap[r] for r in resources], dtype=float), slots,
+                             energy=objective == "energy")
         configs = [configs[i] for i in keep]
         time_s, energy_j, usage = time_s[:, keep], energy_j[:, keep], usage[keep]
-    cons = study.spec.constraints
     return Problem(
         name=study.name, model=study.model.name, hardware=hw.name, family=hw.family, dtype=dtype,
-        execution=execution, objective=objective, batch=batch, max_accelerators=cons.max_accelerators or 6,
+        execution=execution, objective=objective, batch=batch, max_accelerators=max_accelerators,
         latency_max_s=cons.latency_max_ms / 1e3 if cons.latency_max_ms else None,
         throughput_min=cons.throughput_min,
         layers=tuple(layers), configs=tuple(configs), time_s=time_s, energy_j=energy_j,
