@@ -39,6 +39,18 @@ class HighsWithStart(Highs):
     """Pyomo's persistent HiGHS interface, handing HiGHS the variables' current values as a MIP start."""
 
     use_start = False
+    loaded: object = None  # the model set_instance translated
+
+
+def translated(solver: Highs, model: object, deadline: float) -> float | None:
+    """Translate ``model`` for HiGHS now (Pyomo's ``set_instance``: seconds on large models, outside HiGHS's clock) and
+    return the time left for HiGHS until ``deadline`` [s]; None when none is left (issue 25, item 4: a limit of
+    15 s ran to 24.6 s when HiGHS was given its whole limit after the translation)."""
+    if getattr(solver, "loaded", None) is not model:
+        solver.set_instance(model)
+        solver.loaded = model
+    left = deadline - time.perf_counter()
+    return left if left > 0.05 else None
 
     def _solve(self):
         var_map = getattr(self, "_pyomo_var_to_solver_var_map", None)
@@ -67,10 +79,14 @@ class Round:
 def _solve_round(solver: HighsWithStart, built: MilpModel, time_limit_s: float, options: dict,
                  start: Groups | None) -> Round:
     """One HiGHS run from the MIP start ``start`` (groups) when given."""
+    deadline = time.perf_counter() + time_limit_s
     if start is not None:
         built.start_values(start)
     solver.use_start = start is not None
-    res = solver.solve(built.model, time_limit=max(1.0, time_limit_s), load_solutions=False,
+    left = translated(solver, built.model, deadline)
+    if left is None:
+        return Round(TerminationCondition.maxTimeLimit, None, None, None)
+    res = solver.solve(built.model, time_limit=left, load_solutions=False,
                        raise_exception_on_nonoptimal_result=False, solver_options=options)
     found, model_obj = None, None
     if res.termination_condition not in INFEASIBLE and res.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible):

@@ -13,7 +13,7 @@ from ..execution.devices import block_options
 from ..formulations.devices_milp import build_devices_milp
 from ..plan import Outcome, evaluate
 from ..problem import Problem
-from .milp import INFEASIBLE, highs_options
+from .milp import INFEASIBLE, highs_options, translated
 
 
 def solve_devices(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
@@ -24,9 +24,13 @@ def solve_devices(problem: Problem, time_limit_s: float, seed: int, options: dic
 def _solve_devices(problem: Problem, deadline: float, options: dict) -> Outcome:
     """The device-chain MILP (:mod:`accelplan.formulations.devices_milp`), one HiGHS round, every objective."""
     built = build_devices_milp(problem, [block_options(problem, l) for l in range(problem.n_layers)])
-    res = Highs().solve(built.model, time_limit=max(1.0, deadline - time.perf_counter()), load_solutions=False,
-                        raise_exception_on_nonoptimal_result=False, solver_options=options)
     note = "HiGHS via Pyomo, device-chain MILP"
+    solver = Highs()
+    left = translated(solver, built.model, deadline)
+    if left is None:
+        return Outcome(None, "time_limit", None, note=note + ": the time limit passed while the model was built")
+    res = solver.solve(built.model, time_limit=left, load_solutions=False,
+                       raise_exception_on_nonoptimal_result=False, solver_options=options)
     proven = res.termination_condition == TerminationCondition.convergenceCriteriaSatisfied
     bound = (built.to_objective_units(res.objective_bound)
              if res.objective_bound is not None and np.isfinite(res.objective_bound) else None)

@@ -161,9 +161,17 @@ class Strategy:
         if why:
             raise SolveError(why)
         self.check_options(options)
+        from ..plan import Outcome
+        from .watchdog import grace_s, watched
+
         solve = self.solver_for(problem)
         start = time.perf_counter()
-        outcome: Outcome = solve(problem, time_limit_s, seed, {k: v for k, v in options.items() if v is not None})
+        given = {k: v for k, v in options.items() if v is not None}
+        outcome: Outcome = watched(
+            lambda: solve(problem, time_limit_s, seed, given), time_limit_s,
+            lambda: Outcome(None, "time_limit", None, note=f"stopped by accelplan's watchdog {grace_s(time_limit_s):.2g} s "
+                                                           f"after the {time_limit_s:g} s limit, before {self.name} "
+                                                           "returned a plan"))
         return finish(problem, self.name, outcome, time.perf_counter() - start)
 
 

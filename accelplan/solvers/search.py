@@ -196,7 +196,9 @@ class _Workers:
         failures = []
         for i, process in enumerate(self._started, start=1):
             try:
-                process.wait(timeout=max(0.0, deadline - time.time()) + 60)
+                # a trial running at the deadline may end it; past the time limit's allowance (issue 25, item 4)
+                # the worker is killed, and its trial failed and retried by heartbeat
+                process.wait(timeout=max(0.0, deadline - time.time()) + 1.0)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
