@@ -154,3 +154,66 @@ def test_mlp_bit_exact(tmp_path: Path) -> None:
     want = [ref.linear(ref.relu(ref.linear(x[None], weights["fc1"])), weights["fc2"]).reshape(-1).tolist() for x in xs]
     assert res["outputs"] == [v for w in want for v in w]
     print("mlp cycles", res)
+
+
+def transformer_reference(xs, w):
+    """Decode of len(xs) tokens through the block; the KV caches start as w['qk'] / w['pv'] and token t writes
+    position t."""
+    kc, vc = w["qk"].copy(), w["pv"].copy()  # [2, 8, kv] and [2, kv, 8]
+    outs = []
+    for t, x in enumerate(xs):
+        e = ref.linear(x[None, None], w["embed"]).reshape(16)
+        n1 = ref.norm(e, 16)
+        q, k, v = (ref.linear(n1[None, None], w[name]).reshape(2, 8) for name in ("q", "k", "v"))
+        kc[:, :, t % kc.shape[2]] = k
+        vc[:, t % vc.shape[1], :] = v
+        s = ref.linear(q[:, None, :], kc).reshape(2, -1)
+        p = ref.softmax(s, kc.shape[2])
+        a = ref.linear(p[:, None, :], vc).reshape(16)
+        o = ref.linear(a[None, None], w["o"]).reshape(16)
+        a1 = ref.add(o, e)
+        r2 = ref.norm(a1, 16, rms=True)
+        g = ref.linear(r2[None, None], w["gate"]).reshape(32)
+        u = ref.linear(r2[None, None], w["up"]).reshape(32)
+        h = ref.mul(ref.apply(ref.SILU, g), u)
+        dn = ref.linear(h[None, None], w["down"]).reshape(16)
+        outs.append(ref.add(dn, a1).tolist())
+    return outs
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=False, reason="tokens 1 and 2 are bit-exact; token 3 differs by 1-2 in some outputs (not a "
+                   "cache position: checked against the reference with other write positions); open in notes/rtl.md")
+def test_transformer_block_bit_exact(tmp_path: Path) -> None:
+    plan_file = plan_of(tmp_path / "tf", TRANSFORMER, system(3, 12, "1 MB"))
+    plan = read_plan(plan_file)
+    assert len(plan.accelerators) >= 2, plan.accelerators
+    weights = rng_weights(None, plan, 3)
+    build = tmp_path / "build"
+    emit_rtl(plan, build, weights=weights, plan_file=plan_file)
+    rng = np.random.default_rng(4)
+    xs = [rng.integers(-128, 128, size=16) for _ in range(3)]
+    res = simulate(build, [x.tolist() for x in xs], 1, "m_add2", 1, 16, 30000)
+    print("transformer cycles", res["done_at"], "plan period cycles", plan.period_ms * 200e3)
+    assert res["outputs"] == [v for o in transformer_reference(xs, weights) for v in o]
+
+
+@pytest.mark.slow
+def test_conv_stack_bit_exact(tmp_path: Path) -> None:
+    plan_file = plan_of(tmp_path / "conv", CONV, system(3, 12, "1 MB"))
+    plan = read_plan(plan_file)
+    assert len(plan.accelerators) >= 2, plan.accelerators
+    weights = rng_weights(None, plan, 5)
+    build = tmp_path / "build"
+    emit_rtl(plan, build, weights=weights, plan_file=plan_file)
+    rng = np.random.default_rng(6)
+    xs = [rng.integers(-128, 128, size=(8, 8, 4)) for _ in range(plan.batch)]
+    res = simulate(build, [x.reshape(-1).tolist() for x in xs], 1, "m_gelu2", 1, 128, 40000)
+    want = []
+    for x in xs:
+        y, _ = ref.conv2d(x, weights["conv1"][0], 3, 1)
+        y = ref.maxpool(ref.relu(y).reshape(-1), 8, 8, 8, 2).reshape(4, 4, 8)
+        z, _ = ref.conv2d(y, weights["conv2"][0], 3, 1)
+        want += ref.apply(ref.GELU, z).reshape(-1).tolist()
+    print("conv cycles", res["done_at"], "plan period cycles", plan.period_ms * 200e3)
+    assert res["outputs"] == want

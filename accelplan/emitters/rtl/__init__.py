@@ -284,6 +284,13 @@ def build_graph(plan: Plan, network, bits: int) -> tuple[dict[str, Tensor], dict
             if "input" not in tensors:
                 tensors["input"] = input_tensor(nop)
             inputs = ["input"]
+        if kind == "add" and len(inputs) == 1:
+            # a residual join written with one input: the other operand is the last earlier add's output (the
+            # previous residual stream), else the model's input (the README's rule)
+            partner = next((o.name for o in reversed(network.ops[:network.ops.index(nop)]) if o.op.kind == "add"), "input")
+            if partner not in tensors:
+                tensors["input"] = input_tensor(network.ops[0])
+            inputs.append(partner)
         for i, src in enumerate(inputs):
             tensors[src].consumers.append((nop.name, i))
         x = tensors[inputs[0]]

@@ -157,6 +157,13 @@ module accelplan_gemm #(
     for (int e = 0; e < OUT_W; e++) out_data[e*DATA_WIDTH +: DATA_WIDTH] = obuf[dslot][dptr + e];
   end
 
+  // input beats into the loading slot (K beyond the tensor is never written: its weights are zero)
+  for (genvar e = 0; e < IN_W; e++) begin : g_load
+    always_ff @(posedge clk) begin
+      if (!rst && !writing && in_valid && !ifull[lslot]) ibuf[lslot][lrow * KP + lcol + e] <= in_data[e*DATA_WIDTH +: DATA_WIDTH];
+    end
+  end
+
   always_ff @(posedge clk) begin
     if (rst) begin
       ifull <= '0;
@@ -180,7 +187,6 @@ module accelplan_gemm #(
       dslot <= 1'b0;
       dptr <= '0;
       for (int s = 0; s < 2; s++) begin
-        for (int e = 0; e < IN_ELEMS; e++) ibuf[s][e] <= '0;
         irows[s] <= '0;
         orows[s] <= '0;
       end
@@ -194,7 +200,6 @@ module accelplan_gemm #(
           end else cache_cnt <= cache_cnt + 1;
         end
       end else if (in_valid && !ifull[lslot]) begin
-        for (int e = 0; e < IN_W; e++) ibuf[lslot][lrow * KP + lcol + e] <= in_data[e*DATA_WIDTH +: DATA_WIDTH];
         if (lcol + IN_W == K) begin
           lcol <= '0;
           if (lrow + 1 == rows_here) begin  // the block of rows is loaded
