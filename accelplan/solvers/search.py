@@ -52,10 +52,11 @@ def _sampler(multi: bool, seed: int) -> optuna.samplers.BaseSampler:
 
 
 def _open_study(storage: str | None, study_name: str | None, sampler: optuna.samplers.BaseSampler,
-                directions: list[str]) -> tuple[optuna.Study, bool]:
-    """Create the study, or load it when ``storage`` holds one of that name; whether this call created it."""
+                directions: list[str], deadline: float | None = None) -> tuple[optuna.Study, bool]:
+    """Create the study, or load it when ``storage`` holds one of that name; whether this call created it. A server
+    that does not answer by ``deadline`` (``time.time()``) is a :class:`SolveError`."""
     try:
-        where = open_storage(storage)
+        where = open_storage(storage, None if deadline is None else deadline - time.time())
         try:
             created = optuna.create_study(storage=where, sampler=sampler, study_name=study_name, directions=directions)
             return created, True
@@ -68,7 +69,7 @@ def _open_study(storage: str | None, study_name: str | None, sampler: optuna.sam
 
 
 def make_study(problem: Problem, multi: bool, seed: int, storage: str | None,
-               study_name: str | None) -> tuple[optuna.Study, bool]:
+               study_name: str | None, deadline: float | None = None) -> tuple[optuna.Study, bool]:
     """An Optuna study with a seeded TPE or NSGA-II sampler, and whether this call created it (a new study, or
     one in ``storage`` no other search had created: creation is atomic there, so one process per study learns
     True); a study found in ``storage`` is joined (resumed, or shared with the searches running on it) when it
@@ -78,7 +79,7 @@ def make_study(problem: Problem, multi: bool, seed: int, storage: str | None,
         raise SolveError("an Optuna storage needs a study name (--study-name) to resume from")
     directions = ["minimize", "maximize", "minimize"] if multi else \
         ["maximize" if problem.objective.maximise else "minimize"]
-    study, created = _open_study(storage, study_name, _sampler(multi, seed), directions)
+    study, created = _open_study(storage, study_name, _sampler(multi, seed), directions, deadline)
     key = f"{problem.model}/{problem.hardware}/{problem.execution}/{problem.objective}/{problem.n_layers}x{problem.n_configs}"
     known = study.user_attrs.get("problem")
     if known is not None and known != key:
@@ -156,7 +157,8 @@ def _optimize(study: optuna.Study, objective: _Objective, trials: int | None, de
 def _work(worker: _Worker) -> None:
     """A worker process: join the study and search it until the deadline (no trial when it started too late)."""
     if time.time() < worker.deadline:
-        study, _ = make_study(worker.problem, worker.multi, worker.seed, worker.storage, worker.study_name)
+        study, _ = make_study(worker.problem, worker.multi, worker.seed, worker.storage, worker.study_name,
+                              worker.deadline)
         _optimize(study, _Objective(search_space(worker.problem), worker.multi), worker.trials, worker.deadline)
 
 
@@ -230,7 +232,7 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
         raise SolveError(f"--workers {count} runs {count} processes on one Optuna study: they share it through "
                          "--storage (e.g. sqlite:///search.db, journal:///search.log, postgresql://user@host/db) "
                          "and --study-name")
-    study, created = make_study(problem, multi, seed, storage, study_name)
+    study, created = make_study(problem, multi, seed, storage, study_name, deadline)
     space = search_space(problem)
     if warm_start and created:
         warm = space.warm()

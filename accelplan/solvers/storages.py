@@ -517,8 +517,9 @@ def journal_path(url: str) -> Path | None:
     return None
 
 
-def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
-    """In memory (None), a journal file or an RDB, with heartbeats and one retry of a killed search's trial."""
+def open_storage(url: str | None, wait_s: float | None = None) -> optuna.storages.BaseStorage | None:
+    """In memory (None), a journal file or an RDB, with heartbeats and one retry of a killed search's trial; a
+    database server that does not answer within ``wait_s`` (the run's time left) is a :class:`SolveError`."""
     if url is None:
         return None
     path = journal_path(url)
@@ -530,18 +531,55 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage | None:
                 raise SolveError(f"journal storage {url!r}: folder {path.parent} does not exist")
             return BatchedJournalStorage(JournalFile(str(path), FlockLock(str(path))),
                                          heartbeat_stale_trial_callback=retry)
-        return _rdb(url, retry)
+        return _rdb(url, retry, wait_s)
 
 
-def _rdb(url: str, retry: Any, attempts: int = 5) -> BatchedRDBStorage:
+#: how long a database server may take to accept a connection and answer, at most and at least [s] (libpq counts
+#: whole seconds, from 2; psycopg may take one more): half the time left of a run, so the refusal comes before its limit
+CONNECT_WAIT_S = (2, 30)
+
+
+def connect_args(url: str, wait_s: float | None) -> dict[str, Any]:
+    """SQLAlchemy ``connect_args`` that bound a connection's wait: PostgreSQL's ``connect_timeout`` (the connection and
+    the server's first answer, the authentication exchange) and TCP keepalives."""
+    low, high = CONNECT_WAIT_S
+    seconds = high if wait_s is None else max(low, min(high, int(wait_s * 0.5)))
+    if url.startswith("postgresql"):
+        return {"connect_timeout": seconds, "keepalives": 1, "keepalives_idle": seconds, "keepalives_interval": 1,
+                "keepalives_count": 3}
+    return {}
+
+
+def _redacted(url: str) -> str:
+    """``url`` without its password."""
+    try:
+        import sqlalchemy
+
+        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def _rdb(url: str, retry: Any, wait_s: float | None = None, attempts: int = 5) -> BatchedRDBStorage:
     """The RDB storage at ``url``; processes that open a new database at once race to create Optuna's tables
-    (the loser's CREATE fails on a duplicate): it opens again, finding them."""
+    (the loser's CREATE fails on a duplicate): it opens again, finding them. A server that does not answer within
+    ``wait_s`` is a :class:`SolveError` naming it (issue 25, item 12: one that accepted and never replied held a
+    run for 132 s under --time-limit 5)."""
     import sqlalchemy
 
+    args = connect_args(url, wait_s)
     for attempt in range(attempts):
         try:
-            return BatchedRDBStorage(url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+            return BatchedRDBStorage(url, engine_kwargs={"connect_args": args} if args else None,
+                                     heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
                                      heartbeat_stale_trial_callback=retry)
+        except sqlalchemy.exc.OperationalError as exc:
+            if "timeout" not in str(exc).lower() and "timed out" not in str(exc).lower():
+                raise SolveError(f"Optuna storage {_redacted(url)}: the database refused or dropped the connection: "
+                                 f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
+            raise SolveError(f"Optuna storage {_redacted(url)}: no answer from the database server within "
+                             f"{args.get('connect_timeout', args.get('timeout'))} s (bounded by the run's time limit); "
+                             "is it a PostgreSQL server, and running?") from None
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
             if attempt == attempts - 1:
                 raise

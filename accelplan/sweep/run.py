@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..specs.study import Study
 
 RETRIES = 2  # resubmissions of a point whose task raised
-CONNECT_TIMEOUT_S = 10  # to reach a running scheduler
+CONNECT_TIMEOUT_S = 10  # to reach a running scheduler, and for it to answer and have a worker (at most the points' limit)
 
 
 @dataclass(frozen=True)
@@ -69,21 +69,83 @@ def solve_point(task: PointTask) -> Outcome:
     return Outcome(plan, plan.solver.message, cost, time.perf_counter() - start, plan_to_yaml(plan, task.run), task.run)
 
 
+def _scheduler_error(message: str) -> SpecError:
+    return SpecError("<command line>", [SpecIssue(
+        f"{message}; start one with `dask scheduler` and workers with `dask worker tcp://HOST:8786`, or leave "
+        "--scheduler out for an embedded cluster", "--scheduler")])
+
+
+def check_scheduler(address: str, wait_s: float) -> None:
+    """Refuse an address Dask cannot use, naming why, before any client waits on it: an unknown scheme, a TCP address
+    that refuses the connection, or one that accepts it and does not send a scheduler's handshake within ``wait_s``
+    (a Dask comm sends its handshake as soon as it connects; issue 25, item 12: such an address held a sweep forever)."""
+    import socket
+
+    from distributed.comm.registry import backends
+
+    scheme, sep, rest = address.partition("://")
+    if not sep:
+        scheme, rest = "tcp", address
+    if scheme not in backends:
+        import difflib
+
+        close = difflib.get_close_matches(scheme, list(backends), n=1)
+        raise _scheduler_error(f"{address!r}: unknown address scheme {scheme!r}"
+                               + (f" (did you mean {close[0]}?)" if close else "")
+                               + f"; Dask schedulers listen on {', '.join(f'{b}://' for b in sorted(backends))}, "
+                               "e.g. tcp://HOST:8786")
+    if scheme != "tcp":
+        return  # TLS and the others need their own handshake; Client's timeout bounds them
+    host, _, port = rest.rstrip("/").rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port.isdigit():
+        raise _scheduler_error(f"{address!r}: expected tcp://HOST:PORT")
+    try:
+        with socket.create_connection((host, int(port)), timeout=wait_s) as probe:
+            probe.settimeout(wait_s)
+            if not probe.recv(1):
+                raise _scheduler_error(f"the address {address!r} closed the connection without answering as a Dask "
+                                       "scheduler")
+    except TimeoutError:
+        raise _scheduler_error(f"no Dask scheduler answered at {address!r} within {wait_s:g} s (it accepted the "
+                               "connection and sent nothing)" if _accepts(host, int(port), wait_s) else
+                               f"cannot reach {address!r} within {wait_s:g} s") from None
+    except OSError as exc:
+        raise _scheduler_error(f"cannot reach a Dask scheduler at {address!r}: {exc.strerror or exc}") from None
+
+
+def _accepts(host: str, port: int, wait_s: float) -> bool:
+    """Whether ``host:port`` accepts a TCP connection within ``wait_s`` (to tell a silent server from none)."""
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=wait_s).close()
+        return True
+    except OSError:
+        return False
+
+
 @contextmanager
-def dask_client(workers: int | None = None, scheduler: str | None = None) -> Iterator[object]:
-    """A Dask client: of the scheduler at ``scheduler`` (``tcp://host:8786``), else of an embedded LocalCluster
-    of ``workers`` processes (default: one per core), one thread each."""
+def dask_client(workers: int | None = None, scheduler: str | None = None,
+                wait_s: float = CONNECT_TIMEOUT_S) -> Iterator[object]:
+    """A Dask client: of the scheduler at ``scheduler`` (``tcp://host:8786``), which must answer and have a worker
+    within ``wait_s``, else of an embedded LocalCluster of ``workers`` processes (default: one per core), one thread
+    each."""
     from distributed import Client, LocalCluster
 
     if scheduler:
+        check_scheduler(scheduler, wait_s)
         try:
-            client = Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+            client = Client(scheduler, timeout=f"{wait_s}s")
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
-            raise SpecError("<command line>", [SpecIssue(
-                f"cannot reach a Dask scheduler at {scheduler!r} within {CONNECT_TIMEOUT_S} s ({exc}); start one with "
-                "`dask scheduler` and workers with `dask worker tcp://HOST:8786`, or leave --scheduler out for an "
-                "embedded cluster", "--scheduler")]) from None
+            raise _scheduler_error(f"cannot reach a Dask scheduler at {scheduler!r} within {wait_s:g} s ({exc})") \
+                from None
         with client:
+            try:
+                client.wait_for_workers(1, timeout=wait_s)
+            except (TimeoutError, OSError):
+                raise _scheduler_error(f"the Dask scheduler at {scheduler!r} has no worker (none joined within "
+                                       f"{wait_s:g} s)") from None
             yield client
         return
     n = workers or os.cpu_count() or 1
@@ -117,7 +179,8 @@ def run_sweep(sweep: Sweep, cache: PointCache, workers: int | None = None, sched
         step(f"{point.id} {rows[point.id].status} (cached)")
     used, address = 0, ""
     if todo:
-        with dask_client(workers, scheduler) as client:
+        wait_s = min(CONNECT_TIMEOUT_S, max(p.time_limit_s for p in sweep.points))
+        with dask_client(workers, scheduler, wait_s) as client:
             used, address = len(client.nthreads()), client.scheduler.address
             for point, outcome, failed in _solve_all(client, [same[0] for same in todo.values()]):
                 if not failed:
