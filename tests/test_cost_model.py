@@ -76,3 +76,17 @@ def test_conv_lowering() -> None:
     dil = Conv2dOp(name="e", kind="conv2d", in_channels=8, out_channels=8, height=16, width=16, kernel=3,
                    dilation=2)
     assert conv_output(dil) == (12, 12)
+
+
+def test_each_engine_tile_prices_with_its_own_kernel_efficiency(hw) -> None:
+    """vck190's menu gives each tile its kernel's efficiency; the priced compute time divides by it."""
+    g = Gemm(m=128, k=768, n=3072, count=1, weight=True)
+    for tile, eff in (((64, 64, 64), 0.79), ((32, 96, 32), 0.82), ((32, 32, 32), 0.60)):
+        cfg = v.make_config(hw, "int8", (2, 6, 8), tile)
+        assert cfg.kernel_efficiency == eff == v.tile_efficiency(hw, "int8", tile)
+        (mt, kt, nt), (tm, tk, tn) = cfg.tile, tile
+        steps = math.ceil(128 / mt) * math.ceil(768 / kt) * math.ceil(3072 / nt)
+        cost = v.gemm_cost(hw, "int8", g, cfg, batch=16)
+        assert cost.compute_s == pytest.approx(steps * tm * tk * tn / (128 * eff * hw.aie.array_efficiency) / 1e9)
+    # a tile the menu does not list (e.g. generated from engine_tile_dims) takes the dtype's aie.kernel_efficiency
+    assert v.tile_efficiency(hw, "int8", (16, 16, 16)) == hw.aie.kernel_efficiency["int8"] == 0.79

@@ -7,6 +7,7 @@ import math
 import random
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from accelplan.families import build_problem
@@ -76,3 +77,87 @@ def test_tiles_are_decided_with_the_arrays() -> None:
     restricted = replace(full, configs=tuple(full.configs[i] for i in keep), time_s=full.time_s[:, keep],
                          energy_j=full.energy_j[:, keep], usage=full.usage[keep])
     assert keep and solve(restricted, "dp").objective_value() <= plan.objective_value() * (1 + 1e-9)
+
+
+def test_old_and_new_menu_syntax_load() -> None:
+    """A plain [m, k, n] still loads and takes aie.kernel_efficiency; {tile, efficiency} carries its own."""
+    hw = random_hardware(random.Random(0))
+    menu = VersalMenuSpec.model_validate({"array_dims": [1, 2], "engine_tiles": {"int8": [
+        [32, 32, 32], {"tile": [64, 64, 64], "efficiency": 0.5, "source": "a test"}, {"tile": [32, 64, 32]},
+        {"tile": [32, 32, 32], "efficiency": 0.1}]}})  # a tile listed twice: the first entry wins
+    hw = hw.model_copy(update={"menu": menu})
+    default = hw.aie.kernel_efficiency["int8"]
+    assert versal_aie.engine_tiles(hw, "int8") == [(32, 32, 32), (64, 64, 64), (32, 64, 32)]
+    assert versal_aie.tile_efficiency(hw, "int8", (32, 32, 32)) == default
+    assert versal_aie.tile_efficiency(hw, "int8", (64, 64, 64)) == 0.5
+    assert versal_aie.tile_efficiency(hw, "int8", (32, 64, 32)) == default
+    assert {c.engine_tile: c.kernel_efficiency for c in versal_aie.menu(hw, "int8")}[(64, 64, 64)] == 0.5
+    with pytest.raises(ValueError):
+        VersalMenuSpec.model_validate({"array_dims": [1], "engine_tiles": {"int8": [{"tile": [32, 32, 32],
+                                                                                        "efficiency": 1.5}]}})
+
+
+def test_a_dominated_configuration_is_pruned() -> None:
+    """Slower on no layer and using no more of a resource a plan can run out of: the other one goes."""
+    from accelplan.families.versal_aie.tabulate import binding_resources, prune_configs
+    time_s = np.array([[1.0, 2.0, 1.0, 3.0], [1.0, 2.0, 2.0, 1.0]])  # (layers, configs)
+    energy = np.array([[1.0, 1.0, 5.0, 1.0], [1.0, 1.0, 5.0, 1.0]])
+    # resources: engines (can bind), buffer (6 accelerators of at most 3 never fill 100: cannot; the 8 engines
+    # hold at most 8 * 3/4 = 6 of it, so a buffer of 5 can bind)
+    usage = np.array([[4.0, 1.0], [4.0, 3.0], [4.0, 3.0], [2.0, 1.0]])
+    capacity = np.array([8.0, 100.0])
+    assert binding_resources(usage, capacity, slots=6).tolist() == [True, False]
+    assert binding_resources(usage, np.array([8.0, 5.0]), slots=6).tolist() == [True, True]
+    # configs (time per layer; engines, buffer): 0 (1, 1; 4, 1), 1 (2, 2; 4, 3), 2 (1, 2; 4, 3), 3 (3, 1; 2, 1).
+    # 0 beats 1 and 2 (no slower, no more of anything); 3 is slower on layer 0 but takes fewer engines: kept
+    assert prune_configs(time_s, energy, usage, capacity, 6, energy=False).tolist() == [0, 3]
+    # when the buffer can bind, 0 (less buffer than 1 and 2) still beats them
+    assert prune_configs(time_s, energy, usage, np.array([8.0, 5.0]), 6, energy=False).tolist() == [0, 3]
+    # of two tied configurations the one of least energy stays
+    tied = prune_configs(time_s[:, [0, 0]], np.array([[2.0, 1.0], [2.0, 1.0]]), usage[[0, 0]], capacity, 6, energy=False)
+    assert tied.tolist() == [1]
+    # energy objective: a configuration using less energy on some layer is kept (2: slower, but less energy)
+    energy2 = np.array([[1.0, 1.0, 0.5, 1.0], [1.0, 1.0, 5.0, 1.0]])
+    assert prune_configs(time_s, energy2, usage, capacity, 6, energy=True).tolist() == [0, 2, 3]
+
+
+def _menu_study(seed: int, execution: str, objective: str, accelerators: int = 2) -> Study:
+    """A random model on a random device whose menu has several tiles, each its own efficiency, and a PL buffer
+    that binds on some seeds."""
+    rng = random.Random(seed)
+    hw = random_hardware(rng)
+    tiles = [{"tile": t, "efficiency": rng.choice([0.5, 0.6, 0.8, 0.9])}
+             for t in ([32, 32, 32], [64, 64, 64], [32, 64, 32], [64, 32, 32])]
+    menu = VersalMenuSpec.model_validate({"array_dims": [1, 2, 4], "engine_tiles": {"int8": tiles},
+                                          "max_units_per_accelerator": 8})
+    hw = hw.model_copy(update={"menu": menu})
+    if seed % 2:
+        hw = hw.model_copy(update={"pl": hw.pl.model_copy(update={"buffer": 256 * 1024})})
+    spec = StudySpec(model="random", hardware="random-aie", execution=execution, objective=objective,
+                     constraints={"max_accelerators": accelerators})
+    return Study(spec, flatten(random_model(rng, rng.randint(2, 4))), hw)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", sweep(range(6), 2))
+@pytest.mark.parametrize("execution,objective,strategies", [
+    ("hybrid", "throughput", ("colgen", "milp", "cpsat")), ("spatial", "throughput", ("dp", "milp")),
+    ("hybrid", "latency", ("milp", "cpsat")), ("sequential", "latency", ("dp",)),
+    ("spatial", "energy", ("dp",))])
+def test_exact_strategies_agree_with_exhaustive_with_and_without_pruning(seed, execution, objective,
+                                                                         strategies) -> None:
+    """Pruning keeps the optimum: every exact strategy on the pruned menu equals exhaustive search of the full one."""
+    study = _menu_study(seed, execution, objective)
+    full, pruned = build_problem(study, prune=False), build_problem(study)
+    assert pruned.n_configs <= full.n_configs
+    truth = solve(full, "exhaustive", time_limit_s=120)
+    assert truth.solver.status == "optimal"
+    for name in strategies:
+        plans = [solve(problem, name, time_limit_s=60) for problem in (pruned, full)]
+        # hybrid latency: milp and cpsat may stop at "feasible" (the plan's latency is not the closed form they
+        # bound); pruning must not change what they find either way
+        assert plans[0].solver.status == plans[1].solver.status, name
+        for plan in plans:
+            assert plan.solver.status == "optimal" or (execution, objective) == ("hybrid", "latency"), name
+            if plan.solver.status == "optimal":
+                assert plan.objective_value() == pytest.approx(truth.objective_value(), rel=1e-6), name
