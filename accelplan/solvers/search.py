@@ -31,14 +31,14 @@ import numpy as np
 import optuna
 
 from ..dominance import pareto_min
-from ..errors import SolveError
+from ..errors import AccelplanError, SolveError
 from ..execution import Metrics
 from ..plan import Groups, Outcome, Progress, metrics
 from ..problem import Problem
 from .contiguous import best_candidate
 from .spaces import SearchSpace, search_space
 # GRACE_S and HEARTBEAT_S are read from here too (tests, benchmarks/storage.py)
-from .storages import GRACE_S, HEARTBEAT_S, fail_stale_trials, open_storage  # noqa: F401
+from .storages import GRACE_S, HEARTBEAT_S, fail_stale_trials, open_storage, redacted  # noqa: F401
 
 
 def _trial_values(problem: Problem, met: Metrics, multi: bool) -> float | list[float]:
@@ -62,10 +62,10 @@ def _open_study(storage: str | None, study_name: str | None, sampler: optuna.sam
             return created, True
         except optuna.exceptions.DuplicatedStudyError:
             return optuna.load_study(study_name=study_name, storage=where, sampler=sampler), False
-    except SolveError:
+    except AccelplanError:
         raise
     except Exception as exc:  # a storage URL Optuna cannot open
-        raise SolveError(f"cannot open Optuna storage {storage!r}: {exc}") from None
+        raise SolveError(f"cannot open Optuna storage {redacted(storage or '')!r}: {exc}") from None
 
 
 def make_study(problem: Problem, multi: bool, seed: int, storage: str | None,

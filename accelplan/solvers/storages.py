@@ -46,7 +46,7 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.storages.journal._file import BaseJournalFileLock, get_lock_file
 from optuna.trial import FrozenTrial, TrialState
 
-from ..errors import SolveError
+from ..errors import SolveError, need
 
 HEARTBEAT_S = 2  # a running trial's heartbeat [s]
 GRACE_S = 6  # a running trial whose heartbeat is older than this belonged to a killed search: it is failed [s]
@@ -550,7 +550,7 @@ def connect_args(url: str, wait_s: float | None) -> dict[str, Any]:
     return {}
 
 
-def _redacted(url: str) -> str:
+def redacted(url: str) -> str:
     """``url`` without its password."""
     try:
         import sqlalchemy
@@ -568,6 +568,8 @@ def _rdb(url: str, retry: Any, wait_s: float | None = None, attempts: int = 5) -
     import sqlalchemy
 
     args = connect_args(url, wait_s)
+    if url.startswith("postgresql") and "+" not in url.split("://")[0]:
+        need("psycopg", f"Optuna storage {redacted(url)} (PostgreSQL through psycopg)")
     for attempt in range(attempts):
         try:
             return BatchedRDBStorage(url, engine_kwargs={"connect_args": args} if args else None,
@@ -575,9 +577,9 @@ def _rdb(url: str, retry: Any, wait_s: float | None = None, attempts: int = 5) -
                                      heartbeat_stale_trial_callback=retry)
         except sqlalchemy.exc.OperationalError as exc:
             if "timeout" not in str(exc).lower() and "timed out" not in str(exc).lower():
-                raise SolveError(f"Optuna storage {_redacted(url)}: the database refused or dropped the connection: "
+                raise SolveError(f"Optuna storage {redacted(url)}: the database refused or dropped the connection: "
                                  f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}") from None
-            raise SolveError(f"Optuna storage {_redacted(url)}: no answer from the database server within "
+            raise SolveError(f"Optuna storage {redacted(url)}: no answer from the database server within "
                              f"{args.get('connect_timeout', args.get('timeout'))} s (bounded by the run's time limit); "
                              "is it a PostgreSQL server, and running?") from None
         except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):

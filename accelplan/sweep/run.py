@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .. import families
-from ..errors import SpecError, SpecIssue
+from ..errors import SpecError, SpecIssue, need
 from .cache import Outcome, PointCache
 from .results import PointResult, SweepResult
 from .spec import Sweep, SweepPoint
@@ -81,7 +81,7 @@ def check_scheduler(address: str, wait_s: float) -> None:
     (a Dask comm sends its handshake as soon as it connects; issue 25, item 12: such an address held a sweep forever)."""
     import socket
 
-    from distributed.comm.registry import backends
+    backends = need("distributed.comm.registry", "accelplan sweep --scheduler (Dask)").backends
 
     scheme, sep, rest = address.partition("://")
     if not sep:
@@ -131,7 +131,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
     """A Dask client: of the scheduler at ``scheduler`` (``tcp://host:8786``), which must answer and have a worker
     within ``wait_s``, else of an embedded LocalCluster of ``workers`` processes (default: one per core), one thread
     each."""
-    from distributed import Client, LocalCluster
+    distributed = need("distributed", "accelplan sweep (Dask)")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
     if scheduler:
         check_scheduler(scheduler, wait_s)
