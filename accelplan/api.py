@@ -155,7 +155,7 @@ def write_outputs(result: Result, out_dir: Path, run: RunFacts | None = None) ->
     run = run or RunFacts.of(result.study)
     ref = result.reference if result.plan.feasible else None
     sections = [reference_markdown(result.plan, ref)] if ref is not None else []
-    if result.plan.scheduled_latency_ms is not None:
+    if result.plan.closed_form_latency_ms is not None:
         sections.append(batch_latency_markdown(result.plan))
     with staged_folder(out_dir) as d:
         written = [write_plan(result.plan, d / "plan.yaml", run),

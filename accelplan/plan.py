@@ -203,10 +203,12 @@ class Plan:
     segments: int = 1
     budgets: tuple[Budget, ...] = ()
     bottleneck: str = ""  # what sets the period, where the family names it
-    # a re-entrant pipeline plan (an input returns to an accelerator it has left): the batch's latency as its schedule
-    # runs it (:func:`accelplan.execution.pipeline.scheduled_latency_s`); ``latency_ms`` is then the closed form the
-    # strategies price. None: the closed form is the schedule's latency.
-    scheduled_latency_ms: float | None = None
+    # ``latency_ms`` is the batch's latency as the plan's schedule runs it. A re-entrant pipeline plan (an input returns
+    # to an accelerator it has left) waits where the closed form does not: the closed form the exact formulations
+    # price is then ``closed_form_latency_ms`` (None: it is ``latency_ms``), and ``dispatch`` names the rule each
+    # accelerator runs its ready operators by (:data:`accelplan.execution.pipeline.DISPATCHES`; "" where not named)
+    closed_form_latency_ms: float | None = None
+    dispatch: str = ""
     form: str = ""  # the plan form that priced it (accelplan.execution.Form label); "" in files written before forms
     serving: Serving | None = None  # a served language model's figures (a study with a workload)
 
@@ -323,29 +325,12 @@ _NO_PLAN = {"infeasible": "no plan meets the constraints", "time_limit": "no pla
             "optimal": "no plan meets the constraints", "feasible": "no feasible plan found"}
 
 
-def _scheduled_note(problem: "Problem", plan: Plan) -> str:
-    """What a re-entrant plan's message says when its schedule misses what the strategies judged by the closed form:
-    the latency bound, or (latency objective) the latency it was optimised for; "" otherwise."""
-    scheduled = plan.scheduled_latency_ms
-    if scheduled is None:
-        return ""
-    if problem.latency_max_s is not None and scheduled > problem.latency_max_s * 1e3 * (1 + 1e-9):
-        return (f"as scheduled the batch takes {scheduled:.6g} ms, over latency_max_ms {problem.latency_max_s * 1e3:g}: "
-                f"the strategies bound the closed form ({plan.latency_ms:.6g} ms), which a re-entrant plan's schedule "
-                "exceeds")
-    if problem.objective == "latency" and scheduled > plan.latency_ms * (1 + 1e-9):
-        return (f"as scheduled the batch takes {scheduled:.6g} ms: the latency objective is the closed form "
-                f"({plan.latency_ms:.6g} ms), which a re-entrant plan's schedule exceeds")
-    return ""
-
-
 def finish(problem: "Problem", strategy: str, outcome: Outcome, elapsed_s: float) -> Plan:
     """Turn a solver's :class:`Outcome` into a priced :class:`Plan` with its facts: status, bound, gap, message.
 
     A proven optimum's bound is its own value; groups the evaluator finds infeasible are reported
-    as such (a solver must not return them, so the plan says what they violate). A re-entrant plan
-    whose schedule misses the latency bound, or for the latency objective takes longer than the closed
-    form it was optimised on, says so in its message.
+    as such (a solver must not return them, so the plan says what they violate: a re-entrant plan whose schedule
+    misses the latency bound among them).
     """
     note = outcome.note
     if outcome.groups is None:
@@ -361,7 +346,6 @@ def finish(problem: "Problem", strategy: str, outcome: Outcome, elapsed_s: float
     value = plan.objective_value()
     bound = value if outcome.status == "optimal" else outcome.bound
     progress = outcome.progress + (Progress(elapsed_s, value, bound),)
-    note = "; ".join(filter(None, (note, _scheduled_note(problem, plan))))
     proven = outcome.model_objective is None and outcome.status == "optimal"
     facts = SolverFacts(strategy, outcome.status, objective=value, bound=bound, gap=problem.objective.gap(value, bound),
                         solve_time_s=elapsed_s, evaluations=outcome.evaluations, message=note,

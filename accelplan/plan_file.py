@@ -37,8 +37,11 @@ if TYPE_CHECKING:
 PLAN_FORMAT = 2
 READABLE_FORMATS = (1, 2)  # format 1: GEMMs as [m, k, n, count] lists, every field written, no run facts
 UNITS = {
-    "throughput": "inferences/s", "period_ms": "ms", "latency_ms": "ms (one batch)",
-    "scheduled_latency_ms": "ms (one batch, as the plan's schedule runs it; written for re-entrant plans)",
+    "throughput": "inferences/s", "period_ms": "ms",
+    "latency_ms": "ms (one batch, as the plan's schedule runs it)",
+    "closed_form_latency_ms": "ms (one batch: stage times + (batch - 1) x period; written where it differs)",
+    "dispatch": "the rule each accelerator picks its next ready operator by (oldest-input, last-layer, first-layer)",
+    "schedule": "per operator run of the batch, in run order: input, index into layers, start ms, end ms",
     "energy_mj": "mJ per inference",
     "busy_ms": "ms per period", "utilization": "fraction of the period (0-1)",
     "mac_efficiency": "fraction of the peak MAC rate (0-1)", "start_ms": "ms after the batch starts",
@@ -110,7 +113,7 @@ def plan_data(plan: Plan, run: RunFacts | None = None) -> dict[str, Any]:
         head["run"] = {k: v for k, v in asdict(run).items() if v is not None}
     head["units"] = UNITS
     data["accelerators"] = [_accelerator(d, acc) for d, acc in zip(data["accelerators"], plan.accelerators)]
-    for key in ("bottleneck", "scheduled_latency_ms"):
+    for key in ("bottleneck", "closed_form_latency_ms", "dispatch"):
         if not data.get(key):
             data.pop(key, None)
     return head | data
@@ -228,8 +231,9 @@ def _schema_of(cls: type, legacy: bool) -> type[BaseModel]:
     fields_ = {}
     for f in dataclasses.fields(cls):
         kind = _field_type(cls, f.name, hints[f.name])
-        if f.default is not dataclasses.MISSING:
-            fields_[f.name] = (kind, f.default)
+        if f.default is not dataclasses.MISSING:  # a variable-length tuple is read as a list: its default too
+            variable = typing.get_origin(hints[f.name]) is tuple and typing.get_args(hints[f.name])[-1:] == (Ellipsis,)
+            fields_[f.name] = (kind, list(f.default) if variable else f.default)
         elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
             fields_[f.name] = (kind, Field(default_factory=f.default_factory))  # type: ignore[misc]
         else:
@@ -288,6 +292,18 @@ def looks_like_plan(path: Path) -> bool:
     return data_kind(data) == "plan"
 
 
+def _scheduled_as_latency(data: dict[str, Any]) -> dict[str, Any]:
+    """A file written before a plan's latency was its schedule's gave a re-entrant plan's schedule as
+    ``scheduled_latency_ms`` beside the closed form in ``latency_ms``: read as the latency and its closed form."""
+    if "scheduled_latency_ms" not in data:
+        return data
+    data = dict(data)
+    scheduled = data.pop("scheduled_latency_ms")
+    if scheduled is not None:
+        data["closed_form_latency_ms"], data["latency_ms"] = data.get("latency_ms"), scheduled
+    return data
+
+
 def check_plan_data(data: Any, lines: Lines, path: Path) -> dict[str, Any]:
     """The plan file's data checked against the plan schema and its form's accelerator record; returns the plan's
     fields (without format, version, run and units) with the accelerators checked. Raises :class:`SpecError`
@@ -298,6 +314,7 @@ def check_plan_data(data: Any, lines: Lines, path: Path) -> dict[str, Any]:
                                                f"accelplan solve; readable formats: "
                                                f"{', '.join(map(str, READABLE_FORMATS))})")
     legacy = "form" not in data
+    data = _scheduled_as_latency(data)
     top = validate(_plan_schema(legacy), data, lines, file)
     family = top.family
     if family not in families.names():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import random
 from pathlib import Path
 
@@ -205,3 +206,32 @@ def sweep(values, quick: int, heavy=()) -> list:
         else:
             out.append(pytest.param(*args, marks=pytest.mark.slow))
     return out
+
+
+def agrees_with_exhaustive(problem, plan, reference) -> None:
+    """An exact strategy's plan against the enumeration of every plan priced on its schedule. Where the closed form
+    the formulations price is every plan's schedule (and for the throughput and energy objectives, whose value is no
+    schedule's), the status and optimum are the enumeration's. For the latency of a batch of re-entrant plans the
+    strategy is certified on the schedule (accelplan.solvers.scheduled): its plan meets every bound as scheduled, is
+    no better than the enumeration's optimum (nothing is), its bound is on the optimum's far side, and when it says
+    optimal it is."""
+    from accelplan.plan import evaluate, plan_groups
+    from accelplan.solvers.scheduled import needs_certifying
+
+    assert reference.solver.status in ("optimal", "infeasible")
+    weak = problem.objective == "latency" and needs_certifying(problem)
+    if not weak:
+        assert plan.solver.status == reference.solver.status, (plan.solver, reference.solver)
+    if reference.solver.status != "optimal":
+        assert not plan.feasible and plan.solver.status in ("infeasible", "time_limit"), plan.solver
+        return
+    assert plan.feasible and not plan.violations, plan.solver
+    value, best = plan.objective_value(), reference.objective_value()
+    if weak and plan.solver.status != "optimal":
+        assert value >= best * (1 - 1e-6) and plan.solver.bound <= best * (1 + 1e-6), (value, best, plan.solver)
+    else:
+        assert math.isclose(value, best, rel_tol=1e-6, abs_tol=1e-12), (value, best, plan.solver)
+        assert math.isclose(plan.solver.model_objective, value, rel_tol=1e-6, abs_tol=1e-12)  # the strategy's own objective agrees with the evaluator
+    # and the plan re-priced from scratch gives the same metrics
+    again = evaluate(problem, plan_groups(problem, plan))
+    assert math.isclose(again.objective_value(), value, rel_tol=1e-6, abs_tol=1e-12)

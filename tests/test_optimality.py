@@ -10,7 +10,7 @@ from accelplan.plan import evaluate, metrics, plan_groups
 from accelplan.solvers import solve
 from accelplan.solvers.exhaustive import partitions
 
-from conftest import random_problem, sweep, variant
+from conftest import agrees_with_exhaustive, random_problem, sweep, variant
 
 
 def _close(a: float, b: float, rel: float = 1e-6) -> bool:
@@ -21,18 +21,7 @@ def _close(a: float, b: float, rel: float = 1e-6) -> bool:
 @pytest.mark.parametrize("objective", ["throughput", "latency"])
 def test_milp_matches_exhaustive(seed: int, objective: str) -> None:
     problem = random_problem(seed, objective)
-    reference = solve(problem, "exhaustive")
-    milp = solve(problem, "milp", time_limit_s=30)
-    assert reference.solver.status in ("optimal", "infeasible")
-    assert milp.solver.status == reference.solver.status, (milp.solver, reference.solver)
-    if reference.solver.status == "optimal":
-        assert _close(milp.objective_value(), reference.objective_value()), (milp.objective_value(), reference.objective_value())
-        # the MILP's own objective agrees with the shared evaluator
-        assert _close(milp.solver.model_objective, milp.objective_value())
-        assert milp.feasible and not milp.violations
-        # and the plan re-priced from scratch gives the same metrics
-        again = evaluate(problem, plan_groups(problem, milp))
-        assert _close(again.objective_value(), milp.objective_value())
+    agrees_with_exhaustive(problem, solve(problem, "milp", time_limit_s=30), solve(problem, "exhaustive"))
 
 
 @pytest.mark.parametrize("seed", sweep(range(100, 115), 4))

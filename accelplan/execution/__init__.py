@@ -109,6 +109,9 @@ class Metrics:
     energy_j: float
     violations: tuple[str, ...]
     stage_s: float | None = None  # the slowest stage's time per input where the period is more (None: the period)
+    # a plan whose latency is its schedule's (pipeline: an input returns to an accelerator it has left): the closed
+    # form the exact formulations price, beside it (None: the latency is the closed form)
+    closed_form_s: float | None = None
 
     @property
     def throughput(self) -> float:

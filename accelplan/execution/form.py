@@ -97,6 +97,13 @@ class PlanForm(abc.ABC):
         """The part of the latency that is not operators pipelined over the batch (default: none)."""
         return 0.0
 
+    def schedule_relaxation(self, problem: "Problem") -> "Problem | None":
+        """A problem whose feasible plans include every plan of ``problem`` whose latency *as scheduled* meets its
+        bounds, and whose optimum bounds ``problem``'s on the schedule, for strategies whose formulations price a
+        closed form (default None: the form's priced latency is what its formulations price, so no relaxation is
+        needed). :mod:`accelplan.solvers.scheduled` solves it first, then verifies plans on their schedule."""
+        return None
+
     def handoffs(self, problem: "Problem", groups: tuple) -> tuple[int, int]:
         """Moves of one input between groups, and returns to a group it has left (default: none counted)."""
         return 0, 0

@@ -20,7 +20,8 @@ Budgets: the configurations' usage summed over accelerators stays within each re
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -55,6 +56,9 @@ class PipelineAccelerator(AcceleratorPlan):
     ports_out: int = 0
     ports_lhs: int = 0  # of ports_in, the LHS streams (the rest carry the RHS)
     buffer_bytes: int = 0
+    # the batch as the plan's dispatch runs it, in the order this accelerator runs them: (input, index into ``layers``,
+    # start ms, end ms) per operator run; empty for a batch of more than RECORDED_OPERATORS_MAX runs
+    schedule: tuple[tuple[int, int, float, float], ...] = ()
 
     @property
     def tiles(self) -> dict[str, list[int]]:
@@ -87,20 +91,36 @@ def usage(problem: "Problem", groups: Groups) -> np.ndarray:
     return sum((problem.usage[c] for c, _ in groups), np.zeros(len(problem.resources)))
 
 
-def metrics(problem: "Problem", groups: Groups, check_bounds: bool = True) -> Metrics:
-    """Price ``groups`` with the problem's tables (see the module docstring)."""
+def latency_matters(problem: "Problem") -> bool:
+    """Whether a search on ``problem`` reads plans' latency (a latency objective or bound on a batch of several
+    inputs: one input alone never waits, so its schedule is the closed form)."""
+    return problem.batch > 1 and (problem.objective == "latency" or problem.latency_max_s is not None)
+
+
+def metrics(problem: "Problem", groups: Groups, check_bounds: bool = True, schedule: bool | None = None) -> Metrics:
+    """Price ``groups`` with the problem's tables (see the module docstring). The latency of a re-entrant plan is its
+    schedule's (:func:`scheduled_latency_s`) when ``schedule`` is True, or, by default, when :func:`latency_matters`
+    (searches that read only the period skip the schedule: ``latency_s`` is then the closed form); a
+    :class:`~accelplan.plan.Plan` is always priced with its schedule."""
     violations = structure_violations(problem, groups)
     busy = stage_times(problem, groups)
     use = usage(problem, groups)
+    period = max(max(busy, default=0.0), problem.ddr_period_s)
+    closed_form = sum(busy) + (problem.batch - 1) * period
+    scheduled = None  # a plan missing a layer, or unpriceable, has no schedule
+    if schedule is None:
+        schedule = latency_matters(problem)
+    if schedule and problem.batch > 1 and not violations and period != float("inf"):
+        scheduled = scheduled_latency_s(problem, groups, busy, period)
+    latency = closed_form if scheduled is None else scheduled
+    energy = float(sum(problem.energy_j[list(ls), c].sum() for c, ls in groups)) + problem.static_power_w * period
     for r, name in enumerate(problem.resources):
         if use[r] > problem.capacity[r] * (1 + 1e-9):
             violations.append(f"{name}: {use[r]:g} used of {problem.capacity[r]:g}")
-    period = max(max(busy, default=0.0), problem.ddr_period_s)
-    latency = sum(busy) + (problem.batch - 1) * period
-    energy = float(sum(problem.energy_j[list(ls), c].sum() for c, ls in groups)) + problem.static_power_w * period
     if check_bounds:
         violations += bound_violations(problem, latency, period)
-    return Metrics(busy, period, latency, energy, tuple(violations))
+    return Metrics(busy, period, latency, energy, tuple(violations),
+                   closed_form_s=None if scheduled is None else closed_form)
 
 
 def busy_cap_s(problem: "Problem", incumbent_period_s: float | None = None) -> float:
@@ -136,50 +156,114 @@ def reentry(problem: "Problem", groups: Groups) -> Reentry:
     return Reentry(len(runs) - 1, len(runs) - len(set(runs)))
 
 
-def batch_makespan_s(problem: "Problem", groups: Groups) -> float:
-    """When the last of a batch's inputs leaves ``groups`` under the plan's dispatch rule, on the operator times alone.
+class Dispatch(NamedTuple):
+    """A dispatch rule: when an accelerator is free it runs, of its ready operators, the one of least ``key(input,
+    layer)``. A list schedule (no accelerator idles while it has a ready operator), as each accelerator's controller
+    would run it."""
 
-    Every input is there at time 0 and goes through the layer chain; each accelerator runs one
-    operator at a time and, when free, the ready one of the oldest input (then the lowest layer).
-    Every end of an instant frees its accelerator and readies its successor before any accelerator
-    picks. This is the rule :mod:`accelplan.simulate` replays, there with the weights streaming from
-    the shared DDR as well.
-    """
+    name: str
+    key: Callable[[int, int], tuple[int, int]]
+    summary: str
+
+
+#: The rules a plan chooses from (the first of equal makespans): the closed form's order first. Re-entrant lines
+#: (an input returning to a station it has left) are scheduled by buffer priorities in the queueing literature:
+#: first and last buffer first served (Kumar, "Re-entrant lines", Queueing Systems 13, 1993; Lu & Kumar, IEEE TAC 36(12),
+#: 1991); neither is best on every plan, so a plan takes the one whose batch ends first.
+DISPATCHES = (
+    Dispatch("oldest-input", lambda i, l: (i, l), "the oldest input's ready operator first"),
+    Dispatch("last-layer", lambda i, l: (-l, i), "the ready operator furthest along the chain first (last buffer first)"),
+    Dispatch("first-layer", lambda i, l: (l, i), "the ready operator earliest in the chain first (first buffer first)"),
+)
+DISPATCH_NAMES = tuple(d.name for d in DISPATCHES)
+RECORDED_OPERATORS_MAX = 20_000  # a plan records its batch's schedule up to this many operator runs
+
+
+class Run(NamedTuple):
+    """One operator run of a batch's schedule: input ``input`` at ``layer`` (the model's index), on ``accelerator``."""
+
+    accelerator: int
+    input: int
+    layer: int
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class BatchSchedule:
+    """How a batch runs through a plan under a dispatch rule, on the operator times alone."""
+
+    dispatch: str
+    makespan_s: float
+    runs: tuple[Run, ...]  # in the order they start
+
+
+def dispatch_named(name: str) -> Dispatch:
+    """The rule called ``name``; a ``KeyError`` names the valid ones."""
+    for rule in DISPATCHES:
+        if rule.name == name:
+            return rule
+    raise KeyError(f"unknown dispatch {name!r}; valid: {', '.join(DISPATCH_NAMES)}")
+
+
+def batch_schedule(problem: "Problem", groups: Groups, rule: Dispatch = DISPATCHES[0], record: bool = True) -> BatchSchedule:
+    """Run a batch through ``groups`` under ``rule``: every input is there at time 0 and goes through the layer chain;
+    each accelerator runs one operator at a time and, when free, its ready operator of least ``rule.key``. Every end
+    of an instant frees its accelerator and readies its successor before any accelerator picks. This is the rule
+    :mod:`accelplan.simulate` replays, there with the weights streaming from the shared DDR as well."""
     accelerator, time_s = [0] * problem.n_layers, [0.0] * problem.n_layers
     for a, (c, ls) in enumerate(groups):
         for l in ls:
             accelerator[l], time_s[l] = a, float(problem.time_s[l, c])
-    last = problem.n_layers - 1
-    ready: list[list[tuple[int, int]]] = [[] for _ in groups]  # per accelerator: (input, layer) heap
+    last, key = problem.n_layers - 1, rule.key
+    ready: list[list[tuple[tuple[int, int], int, int]]] = [[] for _ in groups]  # per accelerator: (key, input, layer)
     running: list[tuple[float, int, int]] = []  # (end, input, layer) heap
-    idle = [True] * len(groups)
-    ready[accelerator[0]] = [(i, 0) for i in range(problem.batch)]
+    idle, runs = [True] * len(groups), []
+    ready[accelerator[0]] = sorted((key(i, 0), i, 0) for i in range(problem.batch))
     touched, now = {accelerator[0]}, 0.0
     while True:
-        for a in touched:
+        for a in sorted(touched):
             if idle[a] and ready[a]:
-                i, l = heapq.heappop(ready[a])
+                _, i, l = heapq.heappop(ready[a])
                 idle[a] = False
                 heapq.heappush(running, (now + time_s[l], i, l))
+                if record:
+                    runs.append(Run(a, i, l, now, now + time_s[l]))
         if not running:
-            return now
+            return BatchSchedule(rule.name, now, tuple(runs))
         now, touched = running[0][0], set()
         while running and running[0][0] <= now + SAME_INSTANT_S:
             _, i, l = heapq.heappop(running)
             idle[accelerator[l]] = True
             touched.add(accelerator[l])
             if l < last:
-                heapq.heappush(ready[accelerator[l + 1]], (i, l + 1))
+                heapq.heappush(ready[accelerator[l + 1]], (key(i, l + 1), i, l + 1))
                 touched.add(accelerator[l + 1])
 
 
+def batch_makespan_s(problem: "Problem", groups: Groups, rule: Dispatch = DISPATCHES[0]) -> float:
+    """When the last of a batch's inputs leaves ``groups`` under ``rule`` (:func:`batch_schedule`)."""
+    return batch_schedule(problem, groups, rule, record=False).makespan_s
+
+
+def best_dispatch(problem: "Problem", groups: Groups) -> Dispatch:
+    """The rule of :data:`DISPATCHES` under which the batch ends first (the first of equals). A plan where no input
+    returns to an accelerator it has left runs as a linear pipeline under each: the first rule."""
+    if not reentry(problem, groups).returns:
+        return DISPATCHES[0]
+    spans = [batch_makespan_s(problem, groups, rule) for rule in DISPATCHES]
+    return DISPATCHES[min(range(len(spans)), key=lambda k: (spans[k] * (1 - 1e-12), k))]
+
+
 def scheduled_latency_s(problem: "Problem", groups: Groups, busy_s: tuple[float, ...], period_s: float) -> float | None:
-    """A re-entrant plan's batch latency as its schedule runs it [s]: :func:`batch_makespan_s`, plus the (batch - 1)
-    periods' excess of a DDR-paced period over the busiest accelerator that the closed form counts too. None when no
-    input returns to an accelerator: the closed form is then the schedule's latency."""
+    """A re-entrant plan's batch latency as its schedule runs it [s]: the makespan under its dispatch
+    (:func:`best_dispatch`), plus the (batch - 1) periods' excess of a DDR-paced period over the busiest accelerator
+    that the closed form counts too. None when no input returns to an accelerator: the closed form is then the
+    schedule's latency."""
     if not reentry(problem, groups).returns:
         return None
-    return batch_makespan_s(problem, groups) + (problem.batch - 1) * (period_s - max(busy_s))
+    return (min(batch_makespan_s(problem, groups, rule) for rule in DISPATCHES)
+            + (problem.batch - 1) * (period_s - max(busy_s)))
 
 
 def ordered(groups: Groups) -> Groups:
@@ -188,18 +272,28 @@ def ordered(groups: Groups) -> Groups:
     return tuple(sorted(out, key=lambda g: g.layers[0] if g.layers else 1 << 30))
 
 
-def _accelerator(problem: "Problem", index: int, group: PipelineGroup, busy: float, period: float,
-                 start: float) -> PipelineAccelerator:
+def _accelerator(problem: "Problem", index: int, group: PipelineGroup, busy: float, period: float, start: float,
+                 runs: tuple[Run, ...]) -> PipelineAccelerator:
     cfg = problem.configs[group.config]
     ls = group.layers
     macs = sum(problem.layers[l].gemm.macs for l in ls)
+    local = {l: k for k, l in enumerate(ls)}
     return PipelineAccelerator(
         index=index, **cfg.plan_fields(), layers=tuple(problem.layers[l].name for l in ls),
         ops=tuple(op for l in ls for op in problem.layers[l].ops), busy_ms=busy * 1e3,
         utilization=busy / period if period else 0.0,
         mac_efficiency=macs / (cfg.units * problem.peak_macs_per_unit_s * busy) if busy else 0.0,
         start_ms=start * 1e3, pace_ms=period * 1e3,
-        gemms=tuple((g.m, g.k, g.n, g.count) for g in (problem.layers[l].gemm for l in ls)))
+        gemms=tuple((g.m, g.k, g.n, g.count) for g in (problem.layers[l].gemm for l in ls)),
+        schedule=tuple((r.input, local[r.layer], r.start_s * 1e3, r.end_s * 1e3) for r in runs if r.accelerator == index))
+
+
+def plan_schedule(problem: "Problem", groups: Groups) -> BatchSchedule | None:
+    """The batch's schedule under the plan's dispatch (:func:`best_dispatch`), or None for a plan that cannot be
+    scheduled (a layer missing or repeated) or whose batch has more than RECORDED_OPERATORS_MAX operator runs."""
+    if structure_violations(problem, groups) or problem.batch * problem.n_layers > RECORDED_OPERATORS_MAX:
+        return None
+    return batch_schedule(problem, groups, best_dispatch(problem, groups))
 
 
 def budgets(problem: "Problem", use: np.ndarray, period_s: float) -> tuple[Budget, ...]:
@@ -224,18 +318,20 @@ class PipelineForm(PlanForm):
 
     def plan(self, problem: "Problem", groups: Groups, solver: SolverFacts | None = None,
              check_bounds: bool = True) -> Plan:
-        """Per accelerator its configuration's own fields (``config.plan_fields()``), layers and timing."""
+        """Per accelerator its configuration's own fields (``config.plan_fields()``), layers, timing and its runs of
+        the batch's schedule; the plan's latency is the schedule's (the closed form beside it where they differ)."""
         groups = ordered(groups)
-        met = metrics(problem, groups, check_bounds)
+        met = metrics(problem, groups, check_bounds, schedule=True)
         period, start, accs = met.period_s, 0.0, []
+        schedule = plan_schedule(problem, groups) if period != float("inf") else None
+        runs = schedule.runs if schedule is not None else ()
         for i, (group, busy) in enumerate(zip(groups, met.busy_s)):
-            accs.append(_accelerator(problem, i, group, busy, period, start))
+            accs.append(_accelerator(problem, i, group, busy, period, start, runs))
             start += busy
-        scheduled = None  # a plan missing a layer has no schedule
-        if period != float("inf") and not structure_violations(problem, groups):
-            scheduled = scheduled_latency_s(problem, groups, met.busy_s, period)
+        closed = met.closed_form_s
         return priced_plan(problem, met, accs, solver, groups, budgets=budgets(problem, usage(problem, groups), period),
-                           scheduled_latency_ms=None if scheduled is None else scheduled * 1e3)
+                           closed_form_latency_ms=None if closed is None else closed * 1e3,
+                           dispatch=best_dispatch(problem, groups).name if schedule is not None else "")
 
     def plan_groups(self, problem: "Problem", plan: Plan) -> Groups:
         index = {layer.name: i for i, layer in enumerate(problem.layers)}
@@ -243,9 +339,26 @@ class PipelineForm(PlanForm):
         return tuple(PipelineGroup(labels[a.config], tuple(index[n] for n in a.layers)) for a in plan.accelerators)
 
     def replay_latency_s(self, problem: "Problem", groups: Groups, analytical: Metrics) -> float:
-        """A re-entrant plan's scheduled latency (the closed form is no schedule's), else the closed form."""
+        """The plan's latency, its schedule's (a re-entrant plan's closed form is no schedule's)."""
         scheduled = scheduled_latency_s(problem, groups, analytical.busy_s, analytical.period_s)
         return analytical.latency_s if scheduled is None else scheduled
+
+    def schedule_relaxation(self, problem: "Problem") -> "Problem | None":
+        """When a search reads latency (:func:`latency_matters`) and plans may be re-entrant (neither one accelerator
+        nor consecutive layers per accelerator): the problem on a batch of one, whose closed form is one input's
+        chain (sum of stage times), with a period of at most latency_max / batch where the DDR time allows.
+
+        Valid for every plan of ``problem`` on its schedule ``S`` (any dispatch): one input's chain runs in sequence,
+        so ``S >= sum of busy``; the busiest accelerator runs the whole batch's work on it, ``S >= batch x busy``; and
+        ``S >= busy + (batch - 1) x period`` with a DDR-paced period. So a plan with ``S <= latency_max`` has a chain
+        within latency_max and, when the DDR time per input is at most latency_max / batch, a period within it too;
+        and min ``S`` is at least the relaxation's least chain."""
+        if problem.execution.single or problem.execution.contiguous or not latency_matters(problem):
+            return None
+        bound, floor = problem.latency_max_s, problem.throughput_min
+        if bound is not None and problem.ddr_period_s * problem.batch <= bound:
+            floor = max(floor or 0.0, problem.batch / bound)
+        return replace(problem, batch=1, throughput_min=floor)
 
     def handoffs(self, problem: "Problem", groups: Groups) -> tuple[int, int]:
         moves = reentry(problem, groups)

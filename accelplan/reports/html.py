@@ -139,7 +139,7 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
         from .reference import reference_table
         versus = reference_table(plan, reference)
         body += [f"<h2>{html.escape(versus.title)}</h2>", _table(versus.header, versus.rows, left=1)]
-    if plan.scheduled_latency_ms is not None:
+    if plan.closed_form_latency_ms is not None:
         from .batch_latency import batch_latency_table
         both = batch_latency_table(plan)
         body += [f"<h2>{html.escape(both.title)}</h2>", _table(both.header, both.rows, left=1)]

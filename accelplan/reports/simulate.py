@@ -10,6 +10,7 @@ from typing import Any
 from ..simulate import MIN_STREAM_INPUTS, STREAM_BATCHES, TOLERANCE, Figure
 from ..simulate.result import PlanSimulation
 from ..simulate.verdict import Verdict
+from .batch_latency import dispatch_words
 from .tables import headline, title
 
 
@@ -19,6 +20,12 @@ def _figure_json(fig: Figure, verdict: Verdict | None = None) -> dict[str, Any]:
     if verdict is not None:
         out |= {"believe": verdict.believe, "why": verdict.why}
     return out
+
+
+def _closed_form_ms(result: PlanSimulation) -> float | None:
+    """The plan's closed-form latency: its own where it records one apart (a re-entrant plan), else its latency."""
+    plan = result.source.plan
+    return plan.closed_form_latency_ms if plan.closed_form_latency_ms is not None else plan.latency_ms
 
 
 def simulation_json(result: PlanSimulation) -> dict[str, Any]:
@@ -31,7 +38,7 @@ def simulation_json(result: PlanSimulation) -> dict[str, Any]:
         "tolerance": TOLERANCE, "latency_ms": _figure_json(sim.latency, lat),
         "throughput": _figure_json(sim.throughput, thr),
         "busy": [{"name": b.name, **_figure_json(b)} for b in sim.busy],
-        "latency_closed_form_ms": result.analytical.latency_s * 1e3, "latency_bound_ms": sim.latency_bound_ms,
+        "latency_closed_form_ms": _closed_form_ms(result), "latency_bound_ms": sim.latency_bound_ms,
         "first_out_ms": {"analytical": result.analytical_first_out_ms, "simulated": sim.first_out_ms},
         "handoffs": f.handoffs, "reentrant": f.reentrant,
         "waited_ms": f.waited_ms, "stretched_ms": f.stretched_ms,
@@ -79,13 +86,13 @@ def _figures(result: PlanSimulation) -> list[str]:
                      f"{'agree, ' + verdict.why if verdict.agrees else verdict.why} |")
     if result.facts.reentrant:
         lines += ["", f"The plan is re-entrant ({result.facts.reentrant} returns per input to {result.unit_word}s it used "
-                  f"before), so its analytical latency is its scheduled one: the oldest-input-first schedule of the batch "
-                  f"on the operator times alone. The closed form the strategies priced (one input's stage times + "
-                  f"(batch − 1) × period) says {_fmt(result.analytical.latency_s * 1e3)} ms, which no schedule need "
-                  "meet once inputs return."]
+                  f"before), so its analytical latency is its scheduled one: the batch under the plan's dispatch "
+                  f"({dispatch_words(result.source.plan)}) on the operator times alone, which the replay follows. The "
+                  f"closed form (one input's stage times + (batch − 1) × period) says {_fmt(_closed_form_ms(result))} "
+                  "ms, which no schedule need meet once inputs return."]
     lines += ["", f"No schedule of this plan on these tables runs a batch in less than {_fmt(sim.latency_bound_ms)} ms "
-              "(one input alone, or the busiest resource's work over the batch): a cleverer dispatch than the oldest "
-              "input first could shorten the simulated latency, never below that.", "",
+              "(one input alone, or the busiest resource's work over the batch): a cleverer dispatch could shorten "
+              "the simulated latency, never below that.", "",
               f"## Busy fraction per {result.unit_word}", "", "| | analytical | simulated | difference |",
               "|---|---:|---:|---:|"]
     return lines + [f"| {b.name} | {b.analytical:.4f} | {b.simulated:.4f} | {_pct(b.relative_difference)} |"
@@ -106,9 +113,9 @@ def _how(result: PlanSimulation) -> list[str]:
             f"- Latency: one batch, every input there at time 0, until the last result is out (the first is out at "
             f"{_fmt(sim.first_out_ms)} ms{first}). Throughput: {steady}. "
             f"Busy fraction: the time each {word}'s resources are held per second of that steady state.",
-            "- Dispatch: a free accelerator, cluster or block runs the ready operator of the oldest input first (no "
-            "input overtakes an earlier one, the order the analytical fill-and-drain assumes); memories and links "
-            "serve transfers in the order they are asked for.",
+            f"- Dispatch: a free accelerator, cluster or block runs {dispatch_words(result.source.plan)} (the plan's "
+            "rule; the oldest input first keeps a batch in order, the order the analytical fill-and-drain assumes); "
+            "memories and links serve transfers in the order they are asked for.",
             f"- In the batch: operators waited {_ms(f.waited_ms)} ms in all for a busy resource and "
             f"{_ms(f.stretched_ms)} ms for their weights{reentry}.",
             "- `trace.json`: one event per (input, layer) and the transfers, one track per accelerator, cluster or "

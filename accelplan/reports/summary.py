@@ -14,12 +14,14 @@ from .tables import accelerator_table, headline
 def summary_json(plan: Plan, reference: Plan | None = None) -> dict[str, Any]:
     """One JSON object with the solve's facts and the plan's metrics (names are a stable interface); with a
     ``reference`` plan (the study's reference hardware), its metrics and the plan's ratios under ``reference``.
-    ``scheduled_latency_ms``: a re-entrant plan's latency as its schedule runs it (None: ``latency_ms`` is)."""
+    ``latency_ms`` is the batch's latency as the plan's schedule runs it; ``closed_form_latency_ms`` a re-entrant plan's
+    closed form beside it (None: the same), ``dispatch`` the rule its accelerators pick their next operator by."""
     s = plan.solver
     return {
         "status": s.status, "strategy": s.strategy, "objective": s.objective, "bound": s.bound, "gap": s.gap,
         "objective_kind": plan.objective, "execution": plan.execution, "model": plan.model, "hardware": plan.hardware,
-        "batch": plan.batch, "latency_ms": plan.latency_ms, "scheduled_latency_ms": plan.scheduled_latency_ms,
+        "batch": plan.batch, "latency_ms": plan.latency_ms,
+        "closed_form_latency_ms": plan.closed_form_latency_ms, "dispatch": plan.dispatch or None,
         "throughput": plan.throughput, "energy_mj": plan.energy_mj,
         "period_ms": plan.period_ms, "solve_time_s": s.solve_time_s,
         "accelerators": [{"index": a.index, "config": a.config, "units": a.units, "tiles": a.tiles, "ops": list(a.ops),
@@ -38,7 +40,7 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def summary_table(plan: Plan, reference: Plan | None = None) -> str:
     """A few lines for the terminal (with a ``reference`` plan, a line comparing with it; for a re-entrant plan, a
-    line giving its scheduled latency)."""
+    line giving the closed form beside its scheduled latency)."""
     s = plan.solver
     lines = [
         headline(plan, f"objective {plan.objective}", f"batch {plan.batch}"),
@@ -49,7 +51,7 @@ def summary_table(plan: Plan, reference: Plan | None = None) -> str:
     ]
     if plan.serving is not None:
         lines[-1] = serving_line(plan)
-    if plan.scheduled_latency_ms is not None:
+    if plan.closed_form_latency_ms is not None:
         lines.append(batch_latency_line(plan))
     if plan.accelerators:
         table = accelerator_table(plan)

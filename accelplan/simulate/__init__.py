@@ -10,8 +10,9 @@ module per plan form builds the jobs, the one the form names as its ``replay``: 
 
 Dispatch rule: a free accelerator, cluster or block runs the ready operator of the oldest input
 (the lowest input index) first. It keeps a batch in order (no input overtakes one that came
-before it), the order the analytical fill-and-drain formula assumes, and it is the rule of the
-plan's scheduled latency. Memories and links serve transfers in the order they are asked for,
+before it), the order the analytical fill-and-drain formula assumes. A re-entrant pipeline plan
+records its own rule (:data:`accelplan.execution.pipeline.DISPATCHES`), the one its scheduled
+latency is priced by, and the replay follows it. Memories and links serve transfers in the order they are asked for,
 as a memory controller or a link does.
 
 Figures (:func:`simulate`):

@@ -14,6 +14,7 @@ measures it, checks its options and turns its :class:`Outcome` into a
 from __future__ import annotations
 
 import enum
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -87,12 +88,15 @@ class Feature(enum.Enum):
 @dataclass(frozen=True)
 class Implementation:
     """How a strategy solves one plan form: its solver (``"module:function"``, imported when it runs), why a problem
-    of that form is still out of reach (``refuse``) and whether ``auto`` should pick it (``preferred(problem,
-    bounded)``, ``bounded``: solved under a latency bound)."""
+    of that form is still out of reach (``refuse``), whether ``auto`` should pick it (``preferred(problem,
+    bounded)``, ``bounded``: solved under a latency bound) and whether its formulation prices the form's closed form
+    rather than the plan's schedule (``closed_form``: such a solver is run by
+    :func:`accelplan.solvers.scheduled.solve_on_schedule` when the form relaxes the problem for it)."""
 
     solver: str
     refuse: Callable[["Problem"], str | None] = _no_reason
     preferred: Callable[["Problem", bool], bool] = _always
+    closed_form: bool = False
 
 
 @dataclass(frozen=True)
@@ -138,8 +142,15 @@ class Strategy:
         return self.implementations[problem.execution.form].preferred(problem, bounded)
 
     def solver_for(self, problem: "Problem") -> Callable[["Problem", float, int, dict], "Outcome"]:
-        """The solver function of ``problem``'s form (imported now)."""
-        return resolve(self.implementations[problem.execution.form].solver)
+        """The solver function of ``problem``'s form (imported now); one that prices a closed form where the plan's
+        latency is its schedule's, run to be certified on the schedule (:mod:`accelplan.solvers.scheduled`)."""
+        implementation = self.implementations[problem.execution.form]
+        solve = resolve(implementation.solver)
+        if implementation.closed_form:
+            from .scheduled import needs_certifying, solve_on_schedule
+            if needs_certifying(problem):
+                return functools.partial(solve_on_schedule, solve)
+        return solve
 
     def check_options(self, options: dict[str, Any]) -> None:
         """Refuse options this strategy does not take, naming the strategies that take them."""
@@ -260,15 +271,15 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     }, _EXACT | {Feature.ANYTIME}),
     Strategy("colgen", "branch and price on the configuration LP (any-order plans, throughput)", {
         Form.PIPELINE: Implementation("accelplan.solvers.colgen:solve_colgen", _colgen_refuse,
-                                      lambda problem, bounded: not problem.execution.single),
+                                      lambda problem, bounded: not problem.execution.single, closed_form=True),
     }, _EXACT | {Feature.ANYTIME}),
     Strategy("milp", "MILP (Pyomo + HiGHS), target search on the period", {
-        Form.PIPELINE: Implementation("accelplan.solvers.milp:solve_milp"),
+        Form.PIPELINE: Implementation("accelplan.solvers.milp:solve_milp", closed_form=True),
         Form.SEGMENTS: Implementation("accelplan.solvers.milp_segments:solve_segments", _milp_segments_refuse),
         Form.DEVICES: Implementation("accelplan.solvers.milp_devices:solve_devices", _milp_devices_refuse),
     }, _EXACT, ("threads",)),
     Strategy("cpsat", "constraint program (OR-Tools CP-SAT)", {
-        Form.PIPELINE: Implementation("accelplan.solvers.cpsat:solve_cpsat"),
+        Form.PIPELINE: Implementation("accelplan.solvers.cpsat:solve_cpsat", closed_form=True),
     }, _EXACT, ("workers",)),
     Strategy("exhaustive", "every plan of a small problem", {
         Form.PIPELINE: Implementation("accelplan.solvers.exhaustive:solve_pipeline",
@@ -340,11 +351,16 @@ def covering_text(problem: "Problem") -> str:
 
 def auto(problem: "Problem", bounded: bool = False) -> str:
     """The exact strategy ``auto`` picks: the first preferred one that covers ``problem``, else the first that covers it."""
-    covering_ = [s for s in covering(problem) if s.exact]
-    if not covering_:
+    first = None  # strategies are asked in order and no further than needed: a refusal may import its backend
+    for s in STRATEGIES.values():
+        if s.exact and s.refusal(problem) is None:
+            if s.preferred(problem, bounded):
+                return s.name
+            first = first or s
+    if first is None:
         raise SolveError(f"no exact strategy covers {problem.execution.name} execution on {problem.family}; "
                          + covering_text(problem).replace("no strategy", "and no heuristic"))
-    return next((s for s in covering_ if s.preferred(problem, bounded)), covering_[0]).name
+    return first.name
 
 
 def solve(problem: "Problem", name: str = AUTO, time_limit_s: float = 60.0, seed: int = 0, **options: Any) -> "Plan":

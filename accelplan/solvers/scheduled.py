@@ -1,0 +1,118 @@
+"""Certify on the schedule: an exact strategy whose formulation prices a closed form, checked and cut on the plan's
+schedule (logic-based Benders: a relaxed master, a check of each plan on its subproblem, a cut, repeat).
+
+A re-entrant pipeline plan's latency is its schedule's (:func:`accelplan.execution.pipeline.scheduled_latency_s`),
+which no linear formulation prices: the closed form the MILP, CP-SAT and branch and price optimise is neither above
+nor below it. When a search reads latency, a strategy that prices the closed form runs as follows (the form's
+:meth:`~accelplan.execution.form.PlanForm.schedule_relaxation` supplies the relaxation):
+
+1. **Bound.** The relaxation (every plan whose schedule meets the bounds is feasible in it, and its optimum bounds
+   the schedule's) is solved: its proven bound is the bound reported. If its plan meets the bounds as scheduled, it
+   is the answer, and optimal when the relaxation was proven.
+2. **Cut.** Otherwise the problem is solved on its closed form under a latency bound ``L``, starting at the study's;
+   each plan whose schedule misses the study's bound is cut off with every plan of a closed form as long (``L``
+   drops below its closed form), until a plan meets the bound as scheduled, none is left or the time is up.
+3. For the latency objective, the closed form's optimum is a candidate beside the relaxation's; the plan of least
+   scheduled latency is returned.
+
+A plan returned meets the study's latency bound as it runs; it is called optimal only when its value reaches the
+relaxation's bound (within :data:`TOLERANCE`), else feasible, with that bound and its gap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..plan import Groups, Outcome, metrics
+
+if TYPE_CHECKING:
+    from ..problem import Problem
+
+TOLERANCE = 1e-6  # relative: a value within this of the bound is proven
+CUTS_MAX = 50  # closed-form bounds tried before the search stops (each excludes at least the plan before)
+
+Solve = Callable[["Problem", float, int, dict[str, Any]], Outcome]
+
+
+def needs_certifying(problem: "Problem") -> bool:
+    """Whether ``problem``'s form relaxes it for a search reading latency (:meth:`PlanForm.schedule_relaxation`)."""
+    return problem.form.schedule_relaxation(problem) is not None
+
+
+def solve_on_schedule(solve: Solve, problem: "Problem", time_limit_s: float, seed: int,
+                      options: dict[str, Any]) -> Outcome:
+    """Run ``solve`` (a solver pricing the closed form) as the module docstring says; ``problem`` needs certifying."""
+    deadline = time.perf_counter() + time_limit_s
+    relaxed = problem.form.schedule_relaxation(problem)
+    first = solve(relaxed, time_limit_s, seed, options)
+    if first.groups is None:  # no plan meets the relaxation: none meets the problem (or none was found in time)
+        return Outcome(None, first.status, first.bound, first.evaluations, _say(first.note, "relaxation"))
+    bound = first.bound if first.status != "optimal" else _value(relaxed, first.groups)
+    candidates = [first.groups]
+    evaluations = first.evaluations or 0
+    if problem.objective == "latency" or not _meets(problem, first.groups):
+        found, more, cuts = _cut(solve, problem, deadline, seed, options)
+        candidates += found
+        evaluations += more
+    else:
+        cuts = 0
+    best = _best(problem, candidates)
+    if best is None:
+        status = "time_limit" if time.perf_counter() >= deadline else "infeasible"
+        note = (f"no plan meets the bounds as scheduled after {cuts} cut(s) on the closed form"
+                if status == "infeasible" else "stopped before a plan met the bounds as scheduled")
+        return Outcome(None, status if first.status == "optimal" else "time_limit", bound, evaluations, note)
+    value = _value(problem, best)
+    proven = first.status == "optimal" and bound is not None and problem.objective.gap(value, bound) <= TOLERANCE
+    note = (f"certified on the schedule: relaxation bound {bound:.6g}" if proven else
+            f"the schedule's value is checked; bound {bound:.6g} from the relaxation (every plan's schedule takes at "
+            "least one input's chain and the busiest accelerator's batch)") + (f"; {cuts} cut(s)" if cuts else "")
+    return Outcome(best, "optimal" if proven else "feasible", bound, evaluations, note)
+
+
+def _cut(solve: Solve, problem: "Problem", deadline: float, seed: int,
+         options: dict[str, Any]) -> tuple[list[Groups], int, int]:
+    """Step 2 (and 3): plans of the closed form under ever tighter bounds until one meets the study's as scheduled."""
+    found, evaluations, bound = [], 0, problem.latency_max_s
+    for cuts in range(CUTS_MAX):
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return found, evaluations, cuts
+        master = problem.with_latency_bound(bound)
+        out = solve(master, left, seed, options)
+        evaluations += out.evaluations or 0
+        if out.groups is None:
+            return found, evaluations, cuts
+        found.append(out.groups)
+        if _meets(problem, out.groups):
+            return found, evaluations, cuts
+        closed = metrics(master, out.groups, check_bounds=False).closed_form_s
+        if closed is None:  # not re-entrant, so its closed form is its schedule: nothing tighter to try
+            return found, evaluations, cuts
+        bound = min(bound if bound is not None else closed, closed) * (1 - TOLERANCE)
+    return found, evaluations, CUTS_MAX
+
+
+def _meets(problem: "Problem", groups: Groups) -> bool:
+    return not metrics(problem, groups).violations
+
+
+def _value(problem: "Problem", groups: Groups) -> float:
+    return metrics(problem, groups, check_bounds=False).objective_value(problem.objective)
+
+
+def _best(problem: "Problem", candidates: list[Groups]) -> Groups | None:
+    """The candidate that meets the bounds as scheduled with the best value (the first of equals)."""
+    best, best_value = None, None
+    for groups in candidates:
+        if _meets(problem, groups):
+            value = _value(problem, groups)
+            if best is None or problem.objective.better(value, best_value):
+                best, best_value = groups, value
+    return best
+
+
+def _say(note: str, what: str) -> str:
+    return f"{what}: {note}" if note else what
