@@ -97,9 +97,52 @@ def _shapes(model) -> dict[str, list[int]]:
     return out
 
 
+#: an AttributeProto's value by its type (onnx.helper.get_attribute_value, without importing onnx.helper)
+_ATTRIBUTE_FIELDS = {1: "f", 2: "i", 3: "s", 4: "t", 5: "g", 11: "sparse_tensor", 13: "tp", 6: "floats", 7: "ints",
+                     8: "strings", 9: "tensors", 10: "graphs", 12: "sparse_tensors", 14: "type_protos"}
+
+
 def _attrs(node) -> dict[str, Any]:
-    import onnx
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    out = {}
+    for a in node.attribute:
+        field_ = _ATTRIBUTE_FIELDS.get(a.type)
+        value = getattr(a, field_) if field_ else None
+        out[a.name] = list(value) if a.type in (6, 7, 8, 9, 10, 12, 14) else value
+    return out
+
+
+def _onnx_parts() -> tuple[Any, Any, Any]:
+    """onnx's protobuf module, its C++ shape inference and its operator schemas, without running ``onnx/__init__``
+    when the package is not imported yet (issue 25, item 11: it imports ml_dtypes, the helpers, the reference
+    evaluator's dependencies, about 1 s of a 2.7 s import + solve). The two submodules are registered under their own
+    names, so an ``import onnx`` later reuses them (its C++ extension is loaded once)."""
+    import importlib
+    import sys
+
+    names = ("onnx.onnx_ml_pb2", "onnx.onnx_cpp2py_export.shape_inference", "onnx.onnx_cpp2py_export.defs")
+    if not all(name in sys.modules for name in names) and "onnx" not in sys.modules:
+        import importlib.util
+        import types
+
+        spec = importlib.util.find_spec("onnx")
+        if spec is None or not spec.submodule_search_locations:
+            raise ModuleNotFoundError("No module named 'onnx'", name="onnx")
+        stub = types.ModuleType("onnx")
+        stub.__path__, stub.__spec__ = list(spec.submodule_search_locations), spec
+        sys.modules["onnx"] = stub  # only while the two submodules load: the real package is imported on demand
+        try:
+            for name in ("onnx.onnx_cpp2py_export", *names):
+                importlib.import_module(name)
+        except ImportError:
+            pass  # what did load stays registered; the whole package is imported below and reuses it
+        finally:
+            if sys.modules.get("onnx") is stub:
+                del sys.modules["onnx"]
+    if not all(name in sys.modules for name in names):
+        import onnx  # noqa: F401  (a layout the light path does not know: the whole package)
+        import onnx.defs  # noqa: F401
+        import onnx.shape_inference  # noqa: F401
+    return tuple(sys.modules[name] for name in names)  # type: ignore[return-value]
 
 
 def _fused_patterns(graph, shapes) -> dict[int, tuple[str, int]]:
@@ -306,10 +349,10 @@ def _handler(ctx: _GraphContext, node, index: int) -> Handler:
 
 def _load(path: Path, dims: dict[str, int], file: str):
     """The ONNX model at ``path`` with its symbolic dimensions fixed and shapes inferred."""
-    import onnx
-
+    pb, inference, _ = _onnx_parts()
     try:
-        model = onnx.load(str(path), load_external_data=False)  # shapes, not weights: external data may be absent
+        model = pb.ModelProto()
+        model.ParseFromString(path.read_bytes())  # shapes, not weights: external data files are never read
     except FileNotFoundError:
         raise SpecError(file, [SpecIssue("file not found")]) from None
     except Exception as exc:  # protobuf decode errors and the like
@@ -317,7 +360,9 @@ def _load(path: Path, dims: dict[str, int], file: str):
     _check_opsets(model, file)
     _fix_dims(model, dims, file)
     try:  # strict: a graph whose shapes contradict each other (e.g. a MatMul's K) is refused, not converted
-        return onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        inferred = pb.ModelProto()
+        inferred.ParseFromString(inference.infer_shapes(model.SerializeToString(), False, True, True))
+        return inferred
     except Exception as exc:
         raise SpecError(file, [SpecIssue(f"the graph's shapes are inconsistent (ONNX shape inference): "
                                          f"{str(exc).strip().splitlines()[-1]}", "graph")]) from None
@@ -325,9 +370,7 @@ def _load(path: Path, dims: dict[str, int], file: str):
 
 def _check_opsets(model, file: str) -> None:
     """The default-domain opset must be one this ``onnx`` package knows (1..its latest)."""
-    import onnx
-
-    latest = onnx.defs.onnx_opset_version()
+    latest = _onnx_parts()[2].schema_version_map()[""][1]
     for opset in model.opset_import:
         if opset.domain in ("", "ai.onnx") and not 1 <= opset.version <= latest:
             raise SpecError(file, [SpecIssue(f"opset {opset.version} of the default ONNX domain is not supported; "
