@@ -497,3 +497,62 @@ def write_simulation(result: Any, out_dir: Path) -> list[Path]:
                    write_atomic(d / "simulate.json", json_text(simulation_json(result)) + "\n"),
                    write_atomic(d / "trace.json", json_text(result.trace()) + "\n")]
     return moved(written, d, out_dir)
+
+
+@dataclass(frozen=True)
+class CodesignOutput:
+    """A co-design run: the spec, how the run went, every trial's row, the front, importances and files written."""
+
+    codesign: Any
+    run: Any
+    rows: list[Any]
+    front: list[Any]
+    importances: dict[str, dict[str, float]]
+    written: list[Path]
+
+
+def codesign(spec_file: Path, out_dir: Path, storage: str | None = None, workers: int | None = None,
+             scheduler: str | None = None, cache_dir: Path | None = None, trials: int | None = None,
+             progress: Callable[[str], None] | None = None) -> CodesignOutput:
+    """Run (or resume) the co-design study of ``spec_file`` (:mod:`accelplan.codesign`): Optuna's study in ``storage``
+    (default: the journal file ``<out_dir>/../codesign.log``), solved candidates in ``cache_dir`` (default
+    ``<out_dir>/../.codesign-cache``), until it holds ``trials`` (default: the spec's) finished trials; then replace
+    ``out_dir`` with ``trials.csv``, ``front.csv``, ``front.png``, ``importances.csv``, ``report.md`` and each front
+    point's ``front/<trial>/hardware.yaml`` and ``plan.yaml``, in one step."""
+    import yaml
+
+    from .codesign import report
+    from .codesign.results import front, importances, rows
+    from .codesign.run import check_trials, default_storage, run_codesign
+    from .codesign.spec import candidate, load_codesign
+    from .sweep.cache import PointCache
+    from .sweep.run import PointTask, solve_point
+
+    check_trials(trials)
+    spec = load_codesign(Path(spec_file))
+    parent = Path(out_dir).parent
+    parent.mkdir(parents=True, exist_ok=True)
+    store = storage or default_storage(parent)
+    cache = PointCache(cache_dir if cache_dir is not None else parent / ".codesign-cache")
+    run = run_codesign(spec, store, cache, workers, scheduler, progress, trials)
+    all_rows = rows(run.study)
+    points = front(spec, all_rows)
+    found = importances(spec, run.study)
+    with staged_folder(out_dir) as d:
+        written = [write_atomic(d / "trials.csv", report.trials_csv(spec, all_rows)),
+                   write_atomic(d / "front.csv", report.front_csv(spec, all_rows)),
+                   write_atomic(d / "importances.csv", report.importances_csv(found)),
+                   write_atomic(d / "front.png", report.front_png(spec, all_rows)),
+                   write_atomic(d / "report.md", report.markdown(spec, all_rows, found, run))]
+        for row in points:
+            cand = candidate(spec, row.params, row.number)
+            outcome = cache.get(cand.key)
+            if outcome is None or outcome.plan is None:  # the cache was cleared: solve the front point again
+                outcome = solve_point(PointTask(cand.study, spec.strategy, spec.time_limit_s, spec.seed, cand.run))
+            written.append(write_atomic(d / report.hardware_file(row.number),
+                                        yaml.safe_dump(cand.hardware_data, sort_keys=False)))
+            if outcome.plan is not None:
+                path = d / report.plan_file(row.number)
+                written.append(write_atomic(path, outcome.plan_yaml) if outcome.plan_yaml is not None and
+                               outcome.run == cand.run else write_plan(outcome.plan, path, cand.run))
+    return CodesignOutput(spec, run, all_rows, points, found, moved(written, d, out_dir))
