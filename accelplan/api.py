@@ -26,7 +26,7 @@ from .specs.loader import read_yaml, validate
 from .specs.network import flatten
 from .specs.schema import ModelSpec
 from .specs.study import Study, resolve, with_overrides
-from .sweeps import Comparison, ExecutionResult, Front, compare, compare_executions, pareto_fronts
+from .sweeps import Comparison, ExecutionResult, Front, compare, compare_executions, merged_fronts, pareto_fronts
 
 if TYPE_CHECKING:
     from .sweep.results import SweepResult
@@ -264,9 +264,17 @@ def write_execution_comparison(study: Study, rows: Sequence[ExecutionResult], ou
 
 def pareto_study(study: Study, strategy: str = "auto", points: int = 8, time_limit_s: float | None = None,
                  seed: int | None = None, progress: Callable[[str], None] | None = None,
-                 executions: Sequence[str] | None = None) -> tuple[Problem, list[Front]]:
+                 executions: Sequence[str] | None = None,
+                 batches: Sequence[int] | None = None) -> tuple[Problem, list[Front]]:
     """Latency-throughput fronts of the family's execution models, or of ``executions`` (see
-    :func:`accelplan.sweeps.pareto_fronts`)."""
+    :func:`accelplan.sweeps.pareto_fronts`); with ``batches``, each execution model's front over those batch sizes
+    (:func:`accelplan.sweeps.merged_fronts`)."""
+    if batches and len(batches) > 1:
+        runs = [pareto_study(with_overrides(study, batch=b), strategy, points, time_limit_s, seed, progress,
+                             executions) for b in batches]
+        return runs[-1][0], merged_fronts([fronts for _, fronts in runs])
+    if batches:
+        study = with_overrides(study, batch=batches[0])
     names = execution_names(study, executions)
     if executions:
         study = with_overrides(study, execution=names[0])

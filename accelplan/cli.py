@@ -89,10 +89,22 @@ class _Parser(argparse.ArgumentParser):
         return parsed
 
 
+def _batches(text: str) -> list[int]:
+    """``--batch`` of pareto: comma-separated batch sizes."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated whole numbers, e.g. 1,2,4,8,16") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: batch sizes of at least 1, e.g. 1,2,4,8,16")
+    return sorted(set(values))
+
+
 def _study_args(p: argparse.ArgumentParser,
-                execution_help: str = "an execution model of the hardware's family ({executions})" + STUDY_DEFAULT) -> None:
+                execution_help: str = "an execution model of the hardware's family ({executions})" + STUDY_DEFAULT,
+                batches: bool = False) -> None:
     """Arguments naming a study and overriding its fields (shared by solve, compare and pareto); ``execution_help``
-    ends with its one default."""
+    ends with its one default; ``batches``: --batch takes several sizes (pareto)."""
     study = STUDY_DEFAULT
     p.add_argument("study", nargs="?", type=Path, help="study YAML (or use --model and --hardware)")
     p.add_argument("--model", help="built-in model name or model YAML path (default: the study's)")
@@ -103,7 +115,11 @@ def _study_args(p: argparse.ArgumentParser,
                    help="latency bound (ms) (default: the study's, else none)")
     p.add_argument("--throughput-min", type=float, metavar="PER_S",
                    help="throughput bound (inferences/s) (default: the study's, else none)")
-    p.add_argument("--batch", type=int, help="inferences per batch (default: the study's, else the model's)")
+    if batches:
+        p.add_argument("--batch", type=_batches, metavar="B[,B...]", help="batch sizes, comma-separated: each "
+                       "execution model's front over all of them (default: the study's, else the model's)")
+    else:
+        p.add_argument("--batch", type=int, help="inferences per batch (default: the study's, else the model's)")
     p.add_argument("--max-accelerators", type=int, help="most accelerators (per segment where a plan has segments), as "
                    "each family counts them: {accelerator_words}" + study)
     p.add_argument("--time-limit", type=float, dest="time_limit_s", metavar="S",
@@ -160,7 +176,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("pareto", help="latency-throughput fronts of the execution models of the hardware's family")
     _study_args(p, "comma-separated execution models of the hardware's family ({executions}) "
-                   "(default: every execution model of the family)")
+                   "(default: every execution model of the family)", batches=True)
     multi = with_feature(Feature.MULTI_OBJECTIVE)
     p.add_argument("--strategy", default=AUTO, choices=[AUTO, *exact_names(), *multi],
                    help=f"exact sweep (auto: the fastest exact strategy per execution model) or a multi-objective "
@@ -278,7 +294,7 @@ def _study(args: argparse.Namespace, execution: str | None = None, **extra) -> "
 
     return api.make_study(args.study, model=args.model, hardware=args.hardware, execution=execution,
                           objective=args.objective, latency_max_ms=args.latency_max_ms,
-                          throughput_min=args.throughput_min, batch=args.batch,
+                          throughput_min=args.throughput_min, batch=args.batch if isinstance(args.batch, int) else None,
                           max_accelerators=args.max_accelerators, time_limit_s=args.time_limit_s, seed=args.seed,
                           reference=getattr(args, "reference", None), **extra)
 
@@ -354,8 +370,10 @@ def _pareto(args: argparse.Namespace) -> int:
 
     folder = _out_dir(args)
     study, executions = _study(args), _executions(args)
-    with _progress(args, "Pareto fronts", len(api.execution_names(study, executions))) as step, _quiet_stdout(args):
-        problem, fronts = api.pareto_study(study, args.strategy, args.points, progress=step, executions=executions)
+    total = len(api.execution_names(study, executions)) * len(args.batch or [1])
+    with _progress(args, "Pareto fronts", total) as step, _quiet_stdout(args):
+        problem, fronts = api.pareto_study(study, args.strategy, args.points, progress=step, executions=executions,
+                                           batches=args.batch)
         written = api.write_pareto(problem, fronts, folder, api.RunFacts.of(study, args.strategy))
     if args.json:
         _print_json(pareto_rows(fronts))

@@ -211,8 +211,9 @@ def exact_front(problem: Problem, strategy: str, max_points: int = 8, time_limit
         plan = solve(problem.with_latency_bound(bound), strategy, time_limit_s=time_limit_s, seed=seed)
         if not plan.accelerators:
             if plan.solver.status != "infeasible":
-                message = (f"stopped: the solve under latency <= {bound * 1e3:.6g} ms ended ({plan.solver.status}) "
-                           "without a plan or a proof that none exists")
+                under = "without a latency bound" if bound is None else f"under latency <= {bound * 1e3:.6g} ms"
+                message = (f"stopped: the solve {under} ended ({plan.solver.status}) without a plan or a proof that "
+                           "none exists")
             break
         points.append(_point(name, plan, bound))
         bound = plan.latency_ms / 1e3 * (1 - 1e-6)  # the next plan must be strictly faster to finish a batch
@@ -282,3 +283,58 @@ def pareto_fronts(problems: dict[str, Problem], strategy: str = "auto", max_poin
         others = [q.latency_ms for f in fronts for q in f.points]
         fronts.append(exact_front(p, name, max_points, time_limit_s, seed, also_at=others))
     return fronts
+
+
+def merged_fronts(per_batch: Sequence[Sequence[Front]]) -> list[Front]:
+    """One front per execution model over several batch sizes (``per_batch``: the fronts of each batch, the
+    execution models in the same order): its points non-dominated among every batch's, each point's plan giving its
+    batch. A larger batch trades latency for throughput, so the merged front is the execution model's whole trade-off."""
+    out = []
+    for fronts in zip(*per_batch):
+        first = fronts[0]
+        points = [q for f in fronts for q in f.points]
+        notes = "; ".join(dict.fromkeys(f"batch {f.points[0].plan.batch if f.points else '?'}: {f.message}"
+                                        for f in fronts if f.message))
+        out.append(Front(first.execution, first.strategy, tuple(non_dominated(points)), notes))
+    return out
+
+
+@dataclass(frozen=True)
+class Win:
+    """Where one execution model's front gives the most throughput: under the latency bounds of each of ``ranges``
+    (``(from_ms, to_ms)``, to_ms None: every looser bound), at most ``throughput``; ``lowest_ms`` is its front's least
+    latency (None: an empty front)."""
+
+    execution: str
+    ranges: tuple[tuple[float, float | None], ...]
+    throughput: float
+    lowest_ms: float | None
+
+
+def wins(fronts: Sequence[Front]) -> list[Win]:
+    """For each front, the latency bounds under which it gives the most throughput of all fronts (a tie goes to the
+    narrower execution model, the first in ``fronts``)."""
+    cuts = sorted({q.latency_ms for f in fronts for q in f.points})
+
+    def best(f: Front, bound: float) -> float:
+        return max((q.throughput for q in f.points if q.latency_ms <= bound * (1 + 1e-9)), default=0.0)
+
+    leader = []
+    for bound in cuts:
+        rates = [best(f, bound) for f in fronts]
+        top = max(rates)
+        leader.append(next(i for i, r in enumerate(rates) if r >= top * (1 - 1e-9)) if top > 0 else None)
+    out = []
+    for i, f in enumerate(fronts):
+        ranges, top = [], 0.0
+        for k, who in enumerate(leader):
+            if who != i:
+                continue
+            end = cuts[k + 1] if k + 1 < len(cuts) else None
+            if ranges and ranges[-1][1] == cuts[k]:
+                ranges[-1] = (ranges[-1][0], end)
+            else:
+                ranges.append((cuts[k], end))
+            top = max(top, best(f, cuts[k]))
+        out.append(Win(f.execution, tuple(ranges), top, f.points[0].latency_ms if f.points else None))
+    return out

@@ -92,7 +92,11 @@ def test_vitis_header_compiles_and_holds_the_plan(plans, tmp_path: Path) -> None
         assert all(p.startswith("ai_engine_0.acc") for p in aie_ports) and len(set(aie_ports)) == len(aie_ports)
         header = (out / "accelplan_plan.hpp").read_text()
         assert all(f'"{p.split(".")[1]}"' in header for p in aie_ports)  # the graph's port names are in the header
-        assert ("as scheduled" in header) == (plan.scheduled_latency_ms is not None)
+        assert ("as scheduled" in header) == (plan.closed_form_latency_ms is not None)
+        for acc in plan.accelerators:  # the plan's dispatch: each accelerator's (input, GEMM) runs in order
+            runs = ", ".join(f"Run{{{i}, {k}}}" for i, k, _, _ in acc.schedule)
+            body = header.split(f"namespace acc{acc.index} {{")[1].split("}  // namespace")[0]
+            assert f"kNumRuns = {len(acc.schedule)};" in body and runs.replace(", Run", ",\n    Run") in body
 
 
 def test_sv_package_lints(plans, tmp_path: Path) -> None:

@@ -81,6 +81,11 @@ def header(plan: Plan) -> str:
         "  int count;",
         "};",
         "",
+        "struct Run {  // one operator run of the batch's schedule on an accelerator",
+        "  int input;  // which input of the batch (0-based)",
+        "  int gemm;  // index in kGemms",
+        "};",
+        "",
         "struct Fused {  // an element-wise operator fused into a GEMM",
         "  const char* name;",
         "  int gemm;  // index in kGemms of the GEMM whose output it processes; -1: on the first GEMM's input",
@@ -88,6 +93,8 @@ def header(plan: Plan) -> str:
         "",
         f"using data_t = {DTYPE_CPP.get(dtype, 'std::int8_t')};",
         f"constexpr int kBatch = {plan.batch};",
+        f"constexpr const char* kDispatch = {_cstr(plan.dispatch or 'oldest-input')};  // how each accelerator orders "
+        "its ready operators (kRuns lists the order for one batch)",
         f"constexpr int kNumAccelerators = {len(plan.accelerators)};",
         f"constexpr double kPeriodMs = {plan.period_ms!r};",
         "",
@@ -123,10 +130,20 @@ def header(plan: Plan) -> str:
         out += [f"constexpr int kNumFused = {len(fused)};",
                 f"constexpr std::array<Fused, {len(fused)}> kFused = {{{{" + ("" if fused else "}};")]
         out += [",\n".join(fused), "}};"] if fused else []
+        out += _runs(acc)
         out += ["static_assert(kArrayA * kArrayB * kArrayC == kUnits, \"engine array and unit count disagree\");",
                 f"}}  // namespace acc{acc.index}", ""]
     out += ["}  // namespace accelplan", ""]
     return "\n".join(out)
+
+
+def _runs(acc) -> list[str]:
+    """The accelerator's part of the batch's schedule, in the order it runs them: (input, index into kGemms) per
+    operator run, as the plan's dispatch orders them (``kNumRuns`` 0 when the plan recorded no schedule)."""
+    runs = [f"    Run{{{i}, {k}}}" for i, k, _, _ in acc.schedule]
+    return [f"constexpr int kNumRuns = {len(runs)};  // the plan's dispatch: run these (input, GEMM) in order",
+            f"constexpr std::array<Run, {len(runs)}> kRuns = {{{{" + ("" if runs else "}};")] + (
+        [",\n".join(runs), "}};"] if runs else [])
 
 
 def connectivity(plan: Plan) -> str:
