@@ -202,6 +202,7 @@ def _parser() -> argparse.ArgumentParser:
     _output_args(sw, "output folder; the sweep writes <out>/sweep/",
                  "print the points as one strict JSON array on stdout (an object per point) and nothing else "
                  "(default: off)")
+    _codesign_args(sub)  # accelplan codesign (below COMMANDS)
 
     si = sub.add_parser("simulate", help="replay a plan event by event beside its analytical latency, throughput "
                                          "and busy fractions; writes simulate.md and a Perfetto trace")
@@ -536,6 +537,57 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "simulate": _simulate,
     "import": _import, "emit": _emit, "validate": _validate, "schema": _schema, "list": _list, "show": _show,
     "calibrate": _calibrate}
+
+
+# --- accelplan codesign (issue 27): Optuna over hardware candidates, each planned exactly (accelplan.codesign) ---
+def _codesign_args(sub: argparse._SubParsersAction) -> None:
+    cd = sub.add_parser("codesign", help="search hardware parameters with Optuna, each candidate planned exactly; "
+                                         "Pareto front, importances, resumable")
+    cd.add_argument("spec", type=Path, help="co-design YAML (e.g. specs/codesign/bert-base_vck190.yaml)")
+    cd.add_argument("--storage", metavar="URL",
+                    help="Optuna storage of the study: journal:///path.log, a path ending .log, sqlite:///x.db, "
+                         "postgresql://user@host/db for drivers on several machines (default: <out>/codesign.log)")
+    cd.add_argument("--trials", type=_positive, metavar="N",
+                    help="finished trials the study should hold; a resumed run runs the rest (default: the spec's)")
+    cd.add_argument("--workers", type=_positive, metavar="N",
+                    help="solve candidates on an embedded Dask LocalCluster of N processes (default: 1, in this "
+                         "process)")
+    cd.add_argument("--scheduler", metavar="ADDRESS",
+                    help="solve candidates on a running Dask scheduler, e.g. tcp://HOST:8786 (default: none)")
+    cd.add_argument("--cache", type=Path, metavar="DIR",
+                    help="folder of solved candidates, reused by later runs (default: <out>/.codesign-cache)")
+    _output_args(cd, "output folder; the study writes <out>/codesign/",
+                 "print the front as one strict JSON array on stdout (an object per point) and nothing else "
+                 "(default: off)")
+
+
+def _codesign(args: argparse.Namespace) -> int:
+    from . import api
+    from .outputs import check_out_dir
+
+    folder = _out_dir(args)
+    cache = check_out_dir(args.cache if args.cache is not None else args.out / ".codesign-cache", replaced=False)
+    storage = args.storage or "journal:///" + str((args.out / "codesign.log").resolve())
+    with _progress(args, f"codesign {args.spec.name}", args.trials) as step, _quiet_stdout(args):
+        done = api.codesign(args.spec, folder, storage, args.workers, args.scheduler, cache, args.trials, step)
+    if args.json:
+        _print_json([{"trial": r.number, "params": r.params, **r.metrics, "status": r.status, "bound": r.bound}
+                     for r in done.front])
+    elif not args.quiet:
+        from .codesign.report import dashboard_command
+
+        goals = [g.metric for g in done.codesign.goals]
+        print(f"{len(done.rows)} trials ({done.run.new} new: {done.run.solved} solved, {done.run.cached} cached, "
+              f"{done.run.pruned} pruned) in {done.run.wall_s:.1f} s; Pareto front of {len(done.front)}:")
+        for r in done.front:
+            print(f"  trial {r.number}: " + ", ".join(f"{k}={v}" for k, v in r.params.items()) + " -> "
+                  + ", ".join(f"{m}={r.metrics[m]:.6g}" for m in goals))
+        print(f"browse the study: {dashboard_command(storage)}")
+    _wrote(args, folder, done.written, bool(done.front))
+    return 0 if done.front else 1
+
+
+COMMANDS["codesign"] = _codesign
 
 
 def main(argv: list[str] | None = None) -> int:

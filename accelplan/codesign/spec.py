@@ -167,6 +167,9 @@ class CodesignSpec(Strict):
     sampler: Literal[SAMPLERS] = Field("auto", description="auto: TPE for one objective, NSGA-II for 2-3, "  # type: ignore[valid-type]
                                                              "NSGA-III for 4")
     prune: bool = Field(True, description="skip a candidate whose bound (a larger candidate's) already loses")
+    more: dict[HardwarePath, Literal["larger", "smaller", "neither"]] = Field(
+        default_factory=dict, description="which values of a numeric parameter are more hardware (a plan of less runs "
+                                          "on more), for pruning; default: larger (e.g. overhead_cycles: smaller)")
 
     @model_validator(mode="after")
     def _complete(self) -> "CodesignSpec":
@@ -189,6 +192,7 @@ class Parameter:
     log: bool = False
     integer: bool = False
     choices: tuple[tuple[str, Any], ...] = ()  # (label, value)
+    more: str = "larger"  # which values are more hardware: larger, smaller, neither (compared only when equal)
 
     @property
     def path(self) -> str:
@@ -197,7 +201,7 @@ class Parameter:
 
     @property
     def ordered(self) -> bool:
-        """A range, or choices that are all numbers: larger values are more hardware (:func:`dominates`)."""
+        """A range, or choices that are all numbers (:func:`dominates` compares them as ``more`` says)."""
         return not self.choices or all(_number(v) is not None for _, v in self.choices)
 
     def value(self, sampled: Any) -> Any:
@@ -291,6 +295,13 @@ def load_codesign(path: Path) -> Codesign:
     if spec.space.dtype:
         parameters.append(Parameter("dtype", "space.dtype", line_of(("space", "dtype"), lines),
                                     choices=tuple((d, d) for d in spec.space.dtype)))
+    for p, more in spec.more.items():
+        found = next((i for i, q in enumerate(parameters) if q.path == p), None)
+        if found is None or not parameters[found].ordered:
+            issues.append(SpecIssue(f"{p!r} is not a numeric parameter of the space", f"more.{p}",
+                                    line_of(("more", p), lines)))
+        else:
+            parameters[found] = replace(parameters[found], more=more)
     if issues:
         raise SpecError(file, issues)
     for parameter in parameters:
@@ -453,12 +464,13 @@ def cost_of(codesign: Codesign, values: dict[str, Any]) -> float:
 
 def dominates(codesign: Codesign, big: dict[str, Any], small: dict[str, Any]) -> bool:
     """Whether candidate ``big`` has at least the hardware of ``small``: every ordered parameter (a range, numeric
-    choices) at least as large, every other one equal. A plan of ``small`` runs on ``big`` (a resource it leaves
+    choices) at least as large (as small where the spec's ``more`` says so), every other one equal. A plan of ``small`` runs on ``big`` (a resource it leaves
     unused costs nothing), so ``big``'s optimum bounds ``small``'s: the relaxation pruning reads."""
     for p in codesign.parameters:
         a, b = big[p.name], small[p.name]
-        if p.ordered and p.name != "dtype":
-            if float(p.value(a)) < float(p.value(b)):
+        if p.ordered and p.name != "dtype" and p.more != "neither":
+            x, y = float(p.value(a)), float(p.value(b))
+            if (x < y) if p.more == "larger" else (x > y):
                 return False
         elif a != b:
             return False
