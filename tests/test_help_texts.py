@@ -118,3 +118,14 @@ def test_schema_plan_describes_plan_files(capsys, tmp_path: Path, study_file: Pa
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({**plan, field: value} if value is not None else
                                 {k: v for k, v in plan.items() if k != field}, schema)
+
+
+def test_a_default_every_family_shares_is_said_once(capsys) -> None:
+    from accelplan.families import every
+
+    text = _option_help(_help(capsys, "solve"), "{auto,dp,colgen,milp,cpsat,exhaustive,optuna-tpe,optuna-nsga2,lns}")
+    defaults = {f.default_strategy for f in every()}
+    if len(defaults) == 1:
+        assert f"{defaults.pop()} for every family" in text and "versal-aie:" not in text, text
+    else:
+        assert all(f"{f.name}: {f.default_strategy}" in text for f in every())

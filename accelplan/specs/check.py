@@ -51,8 +51,11 @@ def validate_file(path: Path, strategies: Collection[str] | None = None) -> str:
 
 def per_family(value: Any) -> str:
     """``value(family)`` of every registered family that has one, e.g. ``versal-aie: milp; mcm: dp`` (what the schema
-    and the command line's help say of the families)."""
-    return "; ".join(f"{f.name}: {value(f)}" for f in families.every() if value(f))
+    and the command line's help say of the families); one value when every family has the same (``auto``)."""
+    values = [(f.name, value(f)) for f in families.every() if value(f)]
+    if len(values) > 1 and len({v for _, v in values}) == 1:
+        return f"{values[0][1]} for every family"
+    return "; ".join(f"{name}: {v}" for name, v in values)
 
 
 def json_schema(kind: str, strategies: Collection[str] | None = None) -> str:
