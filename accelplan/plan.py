@@ -131,6 +131,23 @@ class AcceleratorPlan:
 
 
 @dataclass(frozen=True)
+class LayerTime:
+    """One layer as its plan runs it, per input: its time, the term of its family's cost model that sets that time
+    (``bound``: "compute", "PLIO", "DDR", "launch", ...; "" where the family names none), each term's time
+    (``terms_ms``, in the order of the plan's ``layer_terms``) and its MAC efficiency (useful MACs / (its
+    accelerator's units x peak MAC rate per unit x time)). Recorded by the plan's form from the problem's tables
+    (:class:`accelplan.problem.LayerBounds`); reports read it, never the cost model."""
+
+    name: str
+    accelerator: int  # index of the accelerator (cluster, device) that runs it
+    time_ms: float
+    bound: str = ""
+    terms_ms: tuple[float, ...] = ()
+    macs: float = 0.0  # per input
+    mac_efficiency: float = 0.0
+
+
+@dataclass(frozen=True)
 class Budget:
     """A shared resource of the plan: how much it uses of what is available (``unit``: "B" for bytes, "ms", or "")."""
 
@@ -211,6 +228,12 @@ class Plan:
     dispatch: str = ""
     form: str = ""  # the plan form that priced it (accelplan.execution.Form label); "" in files written before forms
     serving: Serving | None = None  # a served language model's figures (a study with a workload)
+    # the study's bounds the plan was asked to meet (None: none given)
+    latency_max_ms: float | None = None
+    throughput_min: float | None = None
+    # per layer, in layer order: its time, the cost-model term that sets it and each term (named by ``layer_terms``)
+    layer_terms: tuple[str, ...] = ()
+    layer_times: tuple[LayerTime, ...] = ()
 
     def objective_value(self) -> float | None:
         """The plan's value of its objective: inferences/s, ms or mJ."""
@@ -221,6 +244,8 @@ class Plan:
         data = asdict(self)
         data["accelerators"] = [{k: _plain(v) for k, v in acc.items()} for acc in data["accelerators"]]
         data["violations"] = list(data["violations"])
+        data["layer_terms"] = list(data["layer_terms"])
+        data["layer_times"] = [{k: _plain(v) for k, v in t.items()} for t in data["layer_times"]]
         del data["solver"]["progress"]  # the anytime curve belongs to comparisons, not to a plan file
         return data
 
@@ -237,13 +262,18 @@ class Plan:
             if unknown and not legacy:
                 raise TypeError(f"unknown accelerator fields: {', '.join(sorted(unknown))}")
             accs.append(accelerator(**{k: _tuples(v) for k, v in acc.items() if k in names}))
-        top = {k: v for k, v in data.items() if k not in ("accelerators", "solver", "violations", "budgets", "serving")}
+        top = {k: v for k, v in data.items()
+               if k not in ("accelerators", "solver", "violations", "budgets", "serving", "layer_times")}
+        if "layer_terms" in top:
+            top["layer_terms"] = tuple(top["layer_terms"])
         serving = data.get("serving")
         if serving is not None:
             serving = Serving(**serving)
         return cls(**top, accelerators=tuple(accs), violations=tuple(data.get("violations", ())), serving=serving,
                    solver=SolverFacts(**{k: v for k, v in data["solver"].items() if k != "progress"}),
-                   budgets=tuple(Budget(**b) for b in data.get("budgets", ())))
+                   budgets=tuple(Budget(**b) for b in data.get("budgets", ())),
+                   layer_times=tuple(LayerTime(**{k: _tuples(v) for k, v in t.items()})
+                                     for t in data.get("layer_times", ())))
 
 
 def better(objective: str, a: float, b: float) -> bool:
@@ -303,7 +333,8 @@ def priced_plan(problem: "Problem", met: "Metrics", accelerators: Iterable[Accel
     finite = met.period_s != float("inf")
     if problem.workload is not None:
         extra["serving"] = serving_of(problem, groups, met)
-    return Plan(
+    return Plan(latency_max_ms=None if problem.latency_max_s is None else problem.latency_max_s * 1e3,
+                throughput_min=problem.throughput_min,
         model=problem.model, hardware=problem.hardware, execution=problem.execution.name,
         objective=problem.objective.name, batch=problem.batch, accelerators=tuple(accelerators),
         period_ms=met.period_s * 1e3 if finite else None, latency_ms=met.latency_s * 1e3 if finite else None,
@@ -315,6 +346,8 @@ def priced_plan(problem: "Problem", met: "Metrics", accelerators: Iterable[Accel
 def infeasible_plan(problem: "Problem", solver: SolverFacts) -> Plan:
     """The plan returned when no feasible plan exists (or none was found in time)."""
     return Plan(model=problem.model, hardware=problem.hardware, execution=problem.execution.name,
+                latency_max_ms=None if problem.latency_max_s is None else problem.latency_max_s * 1e3,
+                throughput_min=problem.throughput_min,
                 objective=problem.objective.name, batch=problem.batch, accelerators=(), period_ms=None, latency_ms=None,
                 throughput=None, energy_mj=None, feasible=False,
                 violations=(solver.message,) if solver.message else (), solver=solver, dtype=problem.dtype,

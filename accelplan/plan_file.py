@@ -51,6 +51,9 @@ UNITS = {
     "layer_tiles": "per layer [m, k, n]: the chiplet tile (chiplet clusters) or the block's parallelism (device chains)",
     "array": "engines along M, K, N (AI Engine arrays) or cluster rows, columns, 1 (chiplet clusters)",
     "budgets": "used and available in each budget's unit (B: bytes, ms, or a count)",
+    "latency_max_ms, throughput_min": "the study's bounds: ms (one batch), inferences/s",
+    "layer_times": "per layer: time_ms (ms per input), bound (the term of the cost model that sets it), terms_ms (each "
+                   "of layer_terms, ms per input), macs (per input), mac_efficiency (0-1)",
     "solver.objective, solver.bound": "the objective's unit: inferences/s (throughput), ms (latency), mJ (energy)",
 }
 #: the per-accelerator fields every plan form's record has
@@ -113,7 +116,8 @@ def plan_data(plan: Plan, run: RunFacts | None = None) -> dict[str, Any]:
         head["run"] = {k: v for k, v in asdict(run).items() if v is not None}
     head["units"] = UNITS
     data["accelerators"] = [_accelerator(d, acc) for d, acc in zip(data["accelerators"], plan.accelerators)]
-    for key in ("bottleneck", "closed_form_latency_ms", "dispatch"):
+    for key in ("bottleneck", "closed_form_latency_ms", "dispatch", "latency_max_ms", "throughput_min", "layer_terms",
+                "layer_times"):
         if not data.get(key):
             data.pop(key, None)
     return head | data

@@ -40,6 +40,42 @@ class Layer:
     ddr_bytes: float  # per input
 
 
+@dataclass(frozen=True, eq=False)
+class LayerBounds:
+    """What sets each layer's time on each configuration, as the family's cost model prices it: the time of each
+    term per input ``terms_s[l, c, t]`` (term ``t`` named ``names[t]``: "compute", "PLIO", "DDR", "launch", ...) and
+    the term that sets the time, ``binds[l, c]`` (an index into ``names``). Recorded by the family's tabulation
+    (:func:`binding_term`), copied into plans by their form (:class:`~accelplan.plan.LayerTime`)."""
+
+    names: tuple[str, ...]
+    terms_s: np.ndarray  # (L, C, T)
+    binds: np.ndarray  # (L, C) int
+
+    def kept(self, configs: "np.ndarray | list[int]") -> "LayerBounds":
+        """The bounds of the configurations ``configs`` (indices, in the order kept)."""
+        return LayerBounds(self.names, self.terms_s[:, configs], self.binds[:, configs])
+
+
+def binding_term(terms: "tuple[float, ...] | list[float]", overlapped: int) -> int:
+    """The term that sets a time ``max(terms[:overlapped]) + sum(terms[overlapped:])``: of the overlapped terms the
+    largest, unless one of the added terms is larger than it (then that one); the first of equals."""
+    best = max(range(overlapped), key=lambda t: terms[t]) if overlapped else 0
+    for t in range(overlapped, len(terms)):
+        if terms[t] > terms[best]:
+            best = t
+    return best
+
+
+def binding_terms(terms_s: np.ndarray, overlapped: int) -> np.ndarray:
+    """:func:`binding_term` of every ``terms_s[..., :]`` at once (an int array of the leading shape)."""
+    if not overlapped:
+        return np.argmax(terms_s, axis=-1)
+    over = terms_s[..., :overlapped]
+    contribution = np.concatenate([over.max(axis=-1, keepdims=True), terms_s[..., overlapped:]], axis=-1)
+    pick = np.argmax(contribution, axis=-1)  # the first of equals: the overlapped max before an added term
+    return np.where(pick == 0, np.argmax(over, axis=-1), pick + overlapped - 1)
+
+
 @dataclass(frozen=True)
 class Workload:
     """A language model served (the study's workload): prompt and generated tokens per request, KV-cache positions
@@ -98,6 +134,8 @@ class Problem:
     # token, energy per token), and ``prefill`` is the same model and menu priced on one prompt (its latency: TTFT)
     workload: Workload | None = None
     prefill: "Problem | None" = None
+    # per layer and configuration the cost model's terms and the one that sets the time (None: the family names none)
+    bounds: LayerBounds | None = None
 
     def __post_init__(self) -> None:
         if len(self.resource_units) != len(self.resources):

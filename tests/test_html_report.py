@@ -50,10 +50,11 @@ def test_solve_report_html_images_load(study_file: Path, tmp_path: Path) -> None
     assert main(["solve", str(study_file), "-o", str(tmp_path), "--quiet"]) == 0
     html = (out / "report.html").read_text()
     _self_contained(html)
-    for heading in ("The plan", "Pipeline of one batch", "Utilisation", "Accelerators"):
+    for heading in ("The plan", "Schedule of one batch", "Utilisation", "Accelerators", "Layers: time and what sets it",
+                    "Roofline", "Model"):
         assert f"<h2>{heading}</h2>" in html
-    loaded, total = images_loaded(out / "report.html", tmp_path)
-    assert total == 3 and loaded == total
+    loaded, total = images_loaded(out / "report.html", tmp_path)  # plan, Gantt, utilisation, roofline
+    assert total == 4 and loaded == total
 
 
 @pytest.mark.slow
@@ -67,8 +68,8 @@ def test_compare_and_pareto_reports_show_their_sections(study_file: Path, tmp_pa
     html = (par_out / "report.html").read_text()
     _self_contained(html)
     assert "Pareto fronts</h2>" in html
-    loaded, total = images_loaded(par_out / "report.html", tmp_path)
-    assert total == 4 and loaded == total
+    loaded, total = images_loaded(par_out / "report.html", tmp_path)  # the plan's four and the fronts
+    assert total == 5 and loaded == total
 
 
 def _run_cli(args: list[str], tty: bool) -> str:
@@ -116,4 +117,4 @@ def test_mcm_report_html_images_load(tmp_path: Path, root: Path) -> None:
     _self_contained(html)
     assert "<h2>Clusters</h2>" in html and "segment" in html and "ws" in html
     loaded, total = images_loaded(out / "report.html", tmp_path)
-    assert total == 3 and loaded == total
+    assert total == 4 and loaded == total

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..plan import AcceleratorPlan, Budget, Plan, SolverFacts, priced_plan
 from . import SAME_INSTANT_S, Metrics, bound_violations
+from .bounds import layer_terms, layer_times, pipeline_bottleneck
 from .form import PlanForm
 
 if TYPE_CHECKING:
@@ -329,9 +330,12 @@ class PipelineForm(PlanForm):
             accs.append(_accelerator(problem, i, group, busy, period, start, runs))
             start += busy
         closed = met.closed_form_s
+        times = layer_times(problem, groups)  # per layer its time and what sets it (accelplan.execution.bounds)
         return priced_plan(problem, met, accs, solver, groups, budgets=budgets(problem, usage(problem, groups), period),
                            closed_form_latency_ms=None if closed is None else closed * 1e3,
-                           dispatch=best_dispatch(problem, groups).name if schedule is not None else "")
+                           dispatch=best_dispatch(problem, groups).name if schedule is not None else "",
+                           layer_terms=layer_terms(problem), layer_times=times,
+                           bottleneck=pipeline_bottleneck(problem, [a.config for a in accs], met.busy_s, period, times))
 
     def plan_groups(self, problem: "Problem", plan: Plan) -> Groups:
         index = {layer.name: i for i, layer in enumerate(problem.layers)}

@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ..plan import AcceleratorPlan, Budget, Plan, SolverFacts, priced_plan
+from ..plan import AcceleratorPlan, Budget, LayerTime, Plan, SolverFacts, priced_plan
 from . import Metrics, bound_violations
+from .bounds import bound_shares, layer_time
 from .form import PlanForm
 from .prefix import prefix_sums
 
@@ -72,6 +73,7 @@ class SegmentTables:
     dram_access_j: float  # per byte, the DRAM access alone
     nop_byte_hop_j: float  # per byte per NoP hop
     dram_hops: np.ndarray  # (chiplets+1, C): mean hops from DRAM to a cluster placed at snake offset u (inf: no room)
+    term_names: tuple[str, ...] = ()  # the terms of a layer's time the mappings record (``terms``, ``streamed_terms``)
 
 
 class SegmentGroup(NamedTuple):
@@ -369,6 +371,47 @@ def _cluster(problem: "Problem", index: int, group: SegmentGroup, busy: float, p
         layer_array_use=tuple(round(float(getattr(m, "utilization", 1.0)), 6) for m in maps))
 
 
+def cluster_layer_times(problem: "Problem", groups: MCMGroups) -> tuple[LayerTime, ...]:
+    """Per layer its time on its cluster (held or streamed weights, the mapping used then), each term of that time
+    and the one that sets it, as the family's mappings record them (``terms``; none recorded: times alone)."""
+    names = problem.segments.term_names
+    out = []
+    if layout_violations(problem, groups):
+        return ()
+    for i, (c, ls, _) in enumerate(groups):
+        held = cluster_fits(problem, c, ls)
+        for l in ls:
+            m = problem.segments.mappings[l][c]
+            if not held:
+                m = m.as_streamed()
+            terms = tuple(getattr(m, "terms" if held else "streamed_terms", ()) or ())
+            bound = names[getattr(m, "bound" if held else "streamed_bound", 0)] if names and terms else ""
+            out.append(layer_time(problem, i, l, c, m.time_s if held else m.streamed_time_s,
+                                  terms if names else (), bound))
+    return tuple(out)
+
+
+def segment_bottleneck(problem: "Problem", groups: MCMGroups, clusters: list[ClusterPlan], batch_time_s: float,
+                       times: tuple[LayerTime, ...]) -> str:
+    """What sets the batch time: the slowest cluster of the segment whose pipelined time is the largest share (with
+    what bounds its layers), or the fixed costs (weights loaded once, reconfiguration, activations crossing DRAM)
+    when they take more."""
+    b, per = problem.batch, {}
+    for g, acc in zip(groups, clusters):
+        per.setdefault(g.segment, []).append(acc)
+    spans = {s: sum(a.busy_ms for a in accs) + (b - 1) * max(a.busy_ms for a in accs) for s, accs in per.items()}
+    total = batch_time_s * 1e3
+    fixed = total - sum(spans.values())
+    worst = max(spans, key=lambda s: spans[s])
+    if fixed > spans[worst]:
+        return (f"weights loaded from DRAM, reconfiguration and activations crossing DRAM: {fixed:.4g} ms of the "
+                f"{total:.4g} ms batch")
+    slow = max(per[worst], key=lambda a: a.busy_ms)
+    shares = bound_shares(t for t in times if t.accelerator == slow.index)
+    return (f"cluster #{slow.index} ({slow.config}) paces segment {worst}: {slow.busy_ms:.4g} ms per input; the "
+            f"segment takes {spans[worst]:.4g} ms of the {total:.4g} ms batch" + (f"; its layers: {shares}" if shares else ""))
+
+
 def ordered(groups: MCMGroups) -> MCMGroups:
     """Groups with sorted layers, by segment then first layer."""
     out = [SegmentGroup(g.config, tuple(sorted(g.layers)), g.segment) for g in groups]
@@ -397,10 +440,13 @@ class SegmentsForm(PlanForm):
         schedule = _schedule(groups, met.busy_s, problem.batch) if finite else [(0.0, 0.0)] * len(groups)
         accs = [_cluster(problem, i, g, b, met.period_s, w)
                 for i, (g, b, w) in enumerate(zip(groups, met.busy_s, schedule))]
+        times = cluster_layer_times(problem, groups)
         budgets = tuple(Budget(f"segment {s}: chiplets ({count} cluster{'s' if count != 1 else ''})", used,
                                problem.segments.chiplets)
                         for s, (used, count) in sorted(segment_use(problem, groups).items())) if finite else ()
-        return priced_plan(problem, met, accs, solver, segments=len({g.segment for g in groups}), budgets=budgets)
+        return priced_plan(problem, met, accs, solver, segments=len({g.segment for g in groups}), budgets=budgets,
+                           layer_terms=problem.segments.term_names if times else (), layer_times=times,
+                           bottleneck=segment_bottleneck(problem, groups, accs, met.latency_s, times) if finite else "")
 
     def plan_groups(self, problem: "Problem", plan: Plan) -> MCMGroups:
         index = {layer.name: i for i, layer in enumerate(problem.layers)}

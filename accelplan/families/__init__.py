@@ -88,6 +88,8 @@ class Family(abc.ABC):
     model_note: str = ""
     description: str = ""
     reference: str | None = None  # built-in hardware a study's plan is compared with unless it names its own
+    #: how reports name the family's resources (budget rows): raw name -> words, e.g. ("ports_in", "PLIO input ports")
+    resource_words: tuple[tuple[str, str], ...] = ()
 
     @property
     def default_execution(self) -> str:

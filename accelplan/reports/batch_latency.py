@@ -16,6 +16,9 @@ DISPATCH_WORDS = {  # what each rule of accelplan.execution.pipeline.DISPATCHES 
 }
 
 
+TITLE = "Latency of a batch, as scheduled"
+
+
 def _difference(plan: Plan) -> float:
     """(closed form - scheduled) / scheduled: how far the closed form is from the schedule's latency."""
     return (plan.closed_form_latency_ms - plan.latency_ms) / plan.latency_ms
@@ -28,7 +31,7 @@ def dispatch_words(plan: Plan) -> str:
 
 def batch_latency_table(plan: Plan) -> ReportTable:
     """Both latencies of a re-entrant plan (``plan.closed_form_latency_ms`` is not None) and their difference."""
-    return ReportTable("Latency of a batch, as scheduled", ("", "ms"),
+    return ReportTable(TITLE, ("", "ms"),
                        ((f"as scheduled (the plan's latency; each accelerator runs {dispatch_words(plan)})",
                          f"{plan.latency_ms:.4f}"),
                         ("closed form (stage times + (batch − 1) × period)", f"{plan.closed_form_latency_ms:.4f}"),

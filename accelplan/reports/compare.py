@@ -45,7 +45,7 @@ def comparison_markdown(rows: Sequence[Comparison], objective: str) -> str:
            "evaluations / nodes | throughput inf/s | latency ms | note |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         out.append(f"| {r.strategy} | {r.status} | {_num(r.objective, '.6g')} | {_num(r.bound, '.6g')} | "
-                   f"{_num(None if r.gap is None else 100 * r.gap, '.3f')} % | {r.solve_time_s:.2f} | "
+                   f"{'—' if r.gap is None else f'{100 * r.gap:.3f} %'} | {r.solve_time_s:.2f} | "
                    f"{_num(r.evaluations, 'd')} | {_num(r.throughput, '.2f')} | {_num(r.latency_ms, '.4f')} | "
                    f"{r.message.replace('|', '/')} |")
     return "\n".join(out) + "\n"
@@ -78,14 +78,14 @@ def executions_markdown(rows: Sequence[ExecutionResult]) -> str:
         name = f"{r.execution} ({r.reference}, reference)" if r.reference else r.execution
         out.append(f"| {name} | {r.strategy} | {r.status} | {_num(r.throughput, '.2f')} | {_num(r.latency_ms, '.4f')} | "
                    f"{_num(r.energy_mj, '.4f')} | {r.segments} | {r.clusters} | "
-                   f"{_num(r.throughput_ratio, '.3f')}× | {r.solve_time_s:.2f} | {r.message.replace('|', '/')} |")
+                   f"{'—' if r.throughput_ratio is None else f'{r.throughput_ratio:.3f}×'} | {r.solve_time_s:.2f} | {r.message.replace('|', '/')} |")
     own = [r for r in rows if not r.reference]
     last = own[-1] if own else None
     if last is not None and last.throughput_ratio is not None and last.execution != last.baseline:
         base = next(r for r in own if r.execution == last.baseline)
         energy = (f", energy {last.energy_mj / base.energy_mj:.3f}×" if last.energy_mj is not None and base.energy_mj else "")
         out += ["", f"{_short(last.execution)}/{_short(last.baseline)} throughput: "
-                    f"**{last.throughput_ratio:.3f}×**{energy}"]
+                    f"{last.throughput_ratio:.3f}×{energy}"]
     out += _versus_reference(own, [r for r in rows if r.reference])
     return "\n".join(out) + "\n"
 
@@ -100,7 +100,7 @@ def _versus_reference(own: Sequence[ExecutionResult], references: Sequence[Execu
     for ref in references:
         if ref.throughput and best.energy_mj is not None and ref.energy_mj:
             out += ["", f"{best.execution} against {ref.reference} ({ref.execution}): throughput "
-                        f"**{best.throughput / ref.throughput:.3f}×**, energy per inference "
+                        f"{best.throughput / ref.throughput:.3f}×, energy per inference "
                         f"{best.energy_mj / ref.energy_mj:.3f}×"]
     return out
 

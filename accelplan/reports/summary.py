@@ -8,7 +8,7 @@ from ..plan import Plan
 from .batch_latency import batch_latency_line
 from .reference import reference_json, reference_line
 from .serving import serving_json, serving_line
-from .tables import accelerator_table, headline
+from .tables import accelerator_table, headline, study_bounds
 
 
 def summary_json(plan: Plan, reference: Plan | None = None) -> dict[str, Any]:
@@ -29,6 +29,9 @@ def summary_json(plan: Plan, reference: Plan | None = None) -> dict[str, Any]:
                           **a.details()}
                          for a in plan.accelerators],
         "family": plan.family, "segments": plan.segments, "bottleneck": plan.bottleneck,
+        "latency_max_ms": plan.latency_max_ms, "throughput_min": plan.throughput_min,
+        "layers": [{"name": t.name, "accelerator": t.accelerator, "time_ms": t.time_ms, "bound": t.bound,
+                    "mac_efficiency": t.mac_efficiency} for t in plan.layer_times],
         "message": s.message, "serving": serving_json(plan),
         **({"reference": reference_json(plan, reference)} if reference is not None else {}),
     }
@@ -45,7 +48,7 @@ def summary_table(plan: Plan, reference: Plan | None = None) -> str:
     lines = [
         headline(plan, f"objective {plan.objective}", f"batch {plan.batch}"),
         f"status {s.status} ({s.strategy}, {s.solve_time_s:.2f} s)  objective {_fmt(s.objective, '.6g')}  "
-        f"bound {_fmt(s.bound, '.6g')}  gap {_fmt(None if s.gap is None else 100 * s.gap, '.3f')}%",
+        f"bound {_fmt(s.bound, '.6g')}  gap {'-' if s.gap is None else f'{100 * s.gap:.3f}%'}",
         f"throughput {_fmt(plan.throughput, '.2f')} inf/s  latency {_fmt(plan.latency_ms, '.4f')} ms  "
         f"energy {_fmt(plan.energy_mj, '.4f')} mJ/inf",
     ]
@@ -58,6 +61,10 @@ def summary_table(plan: Plan, reference: Plan | None = None) -> str:
         cells = [[str(v) for v in table.header]] + [[str(v) for v in row] for row in table.rows]
         widths = [max(len(r[i]) for r in cells) for i in range(len(table.header))]
         lines += ["  ".join(c.rjust(w) if i != 1 else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in cells]
+    if plan.bottleneck:
+        lines.append(f"bottleneck: {plan.bottleneck}")
+    if plan.latency_max_ms is not None or plan.throughput_min is not None:
+        lines.append(study_bounds(plan))
     if s.message and not plan.accelerators:
         lines.append(s.message)
     if reference is not None and plan.accelerators:

@@ -66,4 +66,5 @@ FAMILY = GPU(
                 "period; energy = k × board power × period. With a workload an input is a generated token: the batch "
                 "is the sequences in flight, each reading its KV cache at the context, which must fit with the "
                 "weights in the k GPUs' memory (accelplan.families.gpu)."),
+    resource_words=(("gpus", "GPUs"),),
     description="a GPU or a node of GPUs (tensor parallel) as a roofline reference (e.g. NVIDIA A100, DGX A100)")

@@ -62,8 +62,20 @@ def collective_s(hw: "GPUHardware", k: int, kind: int, nbytes: float, batch: int
     return steps / k * nbytes / bandwidth + steps * hw.link_latency / batch
 
 
+#: the terms of a layer's time (:func:`layer_terms_s`): the first OVERLAPPED at once, the rest add
+TERMS = ("compute", "memory", "launch", "links")
+OVERLAPPED = 2
+
+
 def layer_time_s(hw: "GPUHardware", dtype: str, gemm: Gemm, batch: int, k: int = 1, collective: int = 0) -> float:
     """The layer's time per input on ``k`` GPUs at ``batch`` inputs per step [s] (see the module docstring)."""
+    compute, memory, launch, links = layer_terms_s(hw, dtype, gemm, batch, k, collective)
+    return max(compute, memory) + launch + links
+
+
+def layer_terms_s(hw: "GPUHardware", dtype: str, gemm: Gemm, batch: int, k: int = 1,
+                  collective: int = 0) -> tuple[float, float, float, float]:
+    """The :data:`TERMS` of the layer's time per input [s]: ``max(compute, memory) + launch + links``."""
     nbytes = DTYPE_BYTES[dtype]
     m, kk, n, count = gemm.m, gemm.k, gemm.n, gemm.count
     if gemm.weight:  # the input read whole by each GPU, the output and the weights split
@@ -74,8 +86,7 @@ def layer_time_s(hw: "GPUHardware", dtype: str, gemm: Gemm, batch: int, k: int =
         activations = (m * kk + m * n + kk * n) * count * nbytes / k
     compute = gemm.macs / k / (hw.macs_per_s[dtype] * hw.compute_efficiency)
     memory = (weights / batch + activations) / (hw.memory_bandwidth * hw.memory_efficiency)
-    return (max(compute, memory) + hw.launch_overhead / batch
-            + collective_s(hw, k, collective, m * n * count * nbytes, batch))
+    return compute, memory, hw.launch_overhead / batch, collective_s(hw, k, collective, m * n * count * nbytes, batch)
 
 
 def served_bytes(gemms: Sequence[Gemm], dtype: str) -> tuple[float, float]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...errors import SpecError, SpecIssue
-from .costs import collectives, degrees, layer_time_s, served_bytes
+from .costs import OVERLAPPED, TERMS, collectives, degrees, layer_terms_s, served_bytes
 
 if TYPE_CHECKING:
     from ...execution import ExecutionModel
@@ -71,9 +71,11 @@ def refuse_memory(study: "Study", hw: "GPUHardware", weights: float, kv_sequence
         f"{node}", "workload.sequences")])
 
 
-def _times(hw: "GPUHardware", dtype: str, gemms: list["Gemm"], batch: int, menu: tuple[int, ...],
+def _terms(hw: "GPUHardware", dtype: str, gemms: list["Gemm"], batch: int, menu: tuple[int, ...],
            reduce: tuple[int, ...]) -> np.ndarray:
-    return np.array([[layer_time_s(hw, dtype, g, batch, k, c) for k in menu] for g, c in zip(gemms, reduce)])
+    """(L, C, T): each layer's time terms (:data:`~.costs.TERMS`) on each degree."""
+    return np.array([[layer_terms_s(hw, dtype, g, batch, k, c) for k in menu] for g, c in zip(gemms, reduce)],
+                    dtype=float).reshape(len(gemms), len(menu), len(TERMS))
 
 
 def tabulate(study: "Study", execution: "ExecutionModel", objective: "Objective", prefill_batch: int = 1) -> "Problem":
@@ -106,7 +108,10 @@ def tabulate(study: "Study", execution: "ExecutionModel", objective: "Objective"
 
     def problem(layer_gemms: list["Gemm"], at_batch: int, latency_max_s: float | None = None,
                 throughput_min: float | None = None, **extra) -> "Problem":
-        time_s = _times(hw, dtype, layer_gemms, at_batch, menu, reduce)
+        from ...problem import LayerBounds, binding_terms
+        terms = _terms(hw, dtype, layer_gemms, at_batch, menu, reduce)
+        time_s = np.maximum(terms[..., 0], terms[..., 1]) + terms[..., 2] + terms[..., 3]  # as layer_time_s adds them
+        extra.setdefault("bounds", LayerBounds(TERMS, terms, binding_terms(terms, OVERLAPPED)))
         return Problem(
             name=study.name, model=study.model.name, hardware=hw.name, family=hw.family, dtype=dtype,
             execution=execution, objective=objective, batch=at_batch, max_accelerators=1,

@@ -77,6 +77,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ...problem import binding_term
 from ...specs.lowering import Elementwise, Gemm
 from ...specs.schema import DTYPE_BYTES
 from . import memory
@@ -113,6 +114,13 @@ class ClusterConfig:
         return {"config": self.label, "units": self.units, "array": (self.rows, self.cols, 1)}
 
 
+#: the terms of a layer's time on a cluster: the first OVERLAPPED at once (the slowest sets the time), the rest add;
+#: held weights: ``max(compute, NoP, DRAM re-reads) + overhead + element-wise``; streamed weights: ``max(compute, NoP,
+#: DRAM streaming) + the exposed first tile + overhead + element-wise`` (:func:`overlapped_s`)
+TERMS = ("compute", "NoP", "DRAM", "first weight tile", "overhead", "element-wise")
+OVERLAPPED = 3
+
+
 @dataclass(frozen=True)
 class Mapping:
     """How one layer runs on a cluster: partition factors, chiplet tile and what that costs per input."""
@@ -130,6 +138,11 @@ class Mapping:
     streamed_time_s: float = 0.0  # per input when the cluster streams its weights from DRAM (overlapped, double-buffered)
     weight_tiles: int = 1  # n_t: the double-buffered tiles a chiplet's weights stream in
     when_streamed: "Mapping | None" = None  # the mapping a cluster streaming its weights uses instead (None: this one)
+    # the time's :data:`TERMS` [s] held (time_s) and streamed (streamed_time_s), and the index of the one that binds
+    terms: tuple[float, ...] = ()
+    streamed_terms: tuple[float, ...] = ()
+    bound: int = 0
+    streamed_bound: int = 0
 
     def as_streamed(self) -> "Mapping":
         """The mapping used when the layer's cluster streams its weights (the best by streamed time may differ)."""
@@ -314,8 +327,13 @@ def _priced(hw: MCMHardware, dtype: str, gemm: Gemm, cfg: ClusterConfig, factors
         time_s = max(compute_s, io) + fixed_s
         streamed = overlapped_s(max(compute_s, nop), streamed_s, tiles) + fixed_s
         energy = g * cycles * lanes * hw.energy.mac[dtype] + moved_j
+        held_terms = (compute_s, nop, spill.extra_bytes / share_bw, 0.0, hw.layer_overhead, ep_t)
+        streamed_terms = (compute_s, nop, streamed_s, min(max(compute_s, nop), streamed_s) / max(1, tiles),
+                          hw.layer_overhead, ep_t)
         out.append(Mapping(*factors, tuple(tile), time_s, energy, w, 2 * (cin + cout), spill.kind, spill.extra_bytes,
-                           gemm.macs / (g * cycles * lanes), streamed, tiles))
+                           gemm.macs / (g * cycles * lanes), streamed, tiles, terms=held_terms,
+                           streamed_terms=streamed_terms, bound=binding_term(held_terms, OVERLAPPED),
+                           streamed_bound=binding_term(streamed_terms, OVERLAPPED)))
     return out
 
 

@@ -54,7 +54,7 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
         sram_bytes=hw.chiplet.sram, weight_bytes=np.array([costs.weight_bytes(g, dtype) for g in gemms]),
         boundary_bytes=boundary, dram_bandwidth=costs.dram_bandwidth(hw), dram_byte_j=costs.dram_byte_energy(hw),
         reconfiguration_s=hw.reconfiguration, dram_access_j=costs.dram_access_energy(hw),
-        nop_byte_hop_j=8 * hw.nop.energy_per_bit, dram_hops=costs.dram_hops(hw, configs))
+        nop_byte_hop_j=8 * hw.nop.energy_per_bit, dram_hops=costs.dram_hops(hw, configs), term_names=costs.TERMS)
     cons = study.spec.constraints
     return Problem(
         name=study.name, model=study.model.name, hardware=hw.name, family=hw.family, dtype=dtype,

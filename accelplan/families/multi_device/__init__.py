@@ -79,5 +79,6 @@ FAMILY = MultiDevice(
                 "crossing it / link bandwidth; period = the slowest device or link; latency = Σ block times + "
                 "link hops + (batch − 1) × period; energy = MACs + weight and link traffic + static power of the "
                 "devices in use × period (see accelplan.execution.devices)."),
+    resource_words=(("DSP", "DSP slices"), ("LUT", "LUTs"), ("FF", "flip-flops"), ("on-chip bytes", "on-chip memory")),
     description="chains of FPGAs (e.g. Alveo U250, U55C) joined by QSFP28 or PCIe links",
     reference="a100")

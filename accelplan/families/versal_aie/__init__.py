@@ -60,7 +60,7 @@ class VersalAIE(Family):
 
     def accelerator_table(self, plan) -> ReportTable:
         """Engines, ports and PL buffer per accelerator."""
-        header = ("#", "engines A×B×C @ tile", "units", "PLIO in/out", "PL buffer KiB", "layers", "busy ms",
+        header = ("#", "engines A×B×C @ tile", "AI Engines", "PLIO in/out", "PL buffer KiB", "layers", "busy ms",
                   "utilisation", "MAC efficiency")
         rows = tuple((a.index, a.config, a.units, f"{a.ports_in}/{a.ports_out}", f"{a.buffer_bytes / 1024:.0f}",
                       len(a.layers), f"{a.busy_ms:.4f}", f"{a.utilization:.1%}", f"{a.mac_efficiency:.1%}")
@@ -75,4 +75,6 @@ FAMILY = VersalAIE(
                 "time); period = max(slowest stage, all layers' DDR bytes per input / the DDR channel's total "
                 "bandwidth); throughput = 1/period; latency = sum of stage times + "
                 "(batch − 1) × period; energy = Σ layer energy + static power × period."),
+    resource_words=(("units", "AI Engines"), ("ports_in", "PLIO input ports"), ("ports_out", "PLIO output ports"),
+                    ("buffer_bytes", "PL buffer")),
     description="AMD Versal AI Engine devices (e.g. VC1902 on VCK190)")

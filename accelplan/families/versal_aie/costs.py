@@ -56,9 +56,15 @@ class AIEConfig:
         return {"units": self.units, "ports_in": self.ports_in, "ports_out": self.ports_out, "buffer_bytes": self.buffer_bytes}
 
 
+#: the terms of a layer's time (:func:`gemm_cost`): the first OVERLAPPED run at once (double buffered), the rest add
+TERMS = ("compute", "PLIO", "DDR", "DDR store", "launch", "element-wise")
+OVERLAPPED = 3
+
+
 @dataclass(frozen=True)
 class Cost:
-    """Cost of one operator on one accelerator configuration, per input (sample)."""
+    """Cost of one operator on one accelerator configuration, per input (sample); ``terms``: its time's :data:`TERMS`
+    (without the element-wise epilogue, priced apart) [s]."""
 
     time_s: float
     energy_j: float
@@ -66,6 +72,7 @@ class Cost:
     transfer_s: float = 0.0
     padded_macs: int = 0
     ddr_s: float = 0.0  # DDR time of the layer alone (overlapped streams + the exposed last store)
+    terms: tuple[float, ...] = ()
 
 
 def budgets(hw: VersalAIEHardware) -> dict[str, float]:
@@ -196,7 +203,8 @@ def gemm_cost(hw: VersalAIEHardware, dtype: str, gemm: Gemm, cfg: AIEConfig, bat
     energy = (padded_macs * hw.energy.mac[dtype] + (lhs + rhs + out) * hw.energy.plio_byte
               + memory.ddr_bytes * hw.energy.ddr_byte)
     time_s = max(compute_s, transfer_s, ddr_s) + exposed_s + hw.launch_overhead
-    return Cost(time_s, energy, compute_s, transfer_s, padded_macs, ddr_s + exposed_s)
+    return Cost(time_s, energy, compute_s, transfer_s, padded_macs, ddr_s + exposed_s,
+                (compute_s, transfer_s, ddr_s, exposed_s, hw.launch_overhead))
 
 
 def elementwise_cost(hw: VersalAIEHardware, dtype: str, op: Elementwise) -> Cost:

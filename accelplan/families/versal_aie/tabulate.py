@@ -8,7 +8,7 @@ from ...errors import SpecError, SpecIssue
 from ...execution import ExecutionModel
 from ...objective import Objective
 from ...dominance import pareto_min
-from ...problem import Layer, Problem, group_layers
+from ...problem import Layer, LayerBounds, Problem, binding_terms, group_layers
 from . import costs
 
 
@@ -60,6 +60,7 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
     groups = group_layers(study)
     time_s = np.zeros((len(groups), len(configs)))
     energy_j = np.zeros_like(time_s)
+    terms_s = np.zeros((len(groups), len(configs), len(costs.TERMS)))
     layers = []
     for li, group in enumerate(groups):
         memory = costs.memory_plan(hw, dtype, group.gemm, batch, first=li == 0, last=li == len(groups) - 1)
@@ -69,10 +70,12 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
             cost = costs.gemm_cost(hw, dtype, group.gemm, cfg, batch, memory)
             time_s[li, ci] = cost.time_s + ep_t
             energy_j[li, ci] = cost.energy_j + ep_e
+            terms_s[li, ci] = (*cost.terms, ep_t)
         layers.append(Layer(group.name, group.ops, group.gemm, memory.ddr_bytes))
     cap = costs.budgets(hw)
     resources = tuple(cap)
     usage = np.array([[cfg.resources()[r] for r in resources] for cfg in configs], dtype=float)
+    bounds = LayerBounds(costs.TERMS, terms_s, binding_terms(terms_s, costs.OVERLAPPED))
     cons = study.spec.constraints
     max_accelerators = cons.max_accelerators or 6
     if prune:
@@ -81,6 +84,7 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
                              energy=objective == "energy")
         configs = [configs[i] for i in keep]
         time_s, energy_j, usage = time_s[:, keep], energy_j[:, keep], usage[keep]
+        bounds = bounds.kept(keep)
     return Problem(
         name=study.name, model=study.model.name, hardware=hw.name, family=hw.family, dtype=dtype,
         execution=execution, objective=objective, batch=batch, max_accelerators=max_accelerators,
@@ -90,4 +94,4 @@ def tabulate(study, execution: ExecutionModel, objective: Objective, prune: bool
         resources=resources, usage=usage, capacity=np.array([cap[r] for r in resources], dtype=float),
         ddr_period_s=sum(layer.ddr_bytes for layer in layers) / costs.channel_bandwidth(hw),
         static_power_w=hw.energy.static_power, peak_macs_per_unit_s=costs.peak_macs_per_s(hw, dtype),
-        resource_units=tuple("B" if r.endswith("bytes") else "" for r in resources))
+        resource_units=tuple("B" if r.endswith("bytes") else "" for r in resources), bounds=bounds)
