@@ -16,7 +16,7 @@ import numpy as np
 from dataclasses import dataclass
 
 from ..execution.prefix import prefix_sums
-from ..plan import Groups, Plan, better, evaluate
+from ..plan import Groups, Plan, better, evaluate, metrics
 from ..problem import Problem
 
 MAX_SPAN = 20_000_000  # entries of the (layers+1)^2 tables of a split's cost and choice (160 MB each at 8 bytes)
@@ -39,7 +39,7 @@ def _min_cost_split(cost: np.ndarray, choice: np.ndarray, slots: int) -> list[tu
     for g in range(1, slots + 1):
         cand = best[g - 1, :, None] + cost  # (i, j)
         arg[g] = cand.argmin(axis=0)
-        best[g] = cand.min(axis=0)
+        best[g] = np.take_along_axis(cand, arg[g][None, :], axis=0)[0]
     g = int(np.argmin(best[:, n]))
     if not np.isfinite(best[g, n]):
         return []
@@ -83,7 +83,10 @@ def _cheapest_groups(prefix: np.ndarray, weight: np.ndarray, target: float) -> t
         reach[:, c] = np.where(np.isfinite(col), np.searchsorted(col, col + target, side="right") - 1, -1)
     order = np.argsort(weight, kind="stable")
     running = np.maximum.accumulate(reach[:, order], axis=1)  # (i, k): furthest cut of the k+1 cheapest
-    first = np.stack([np.searchsorted(running[i], np.arange(n1), side="left") for i in range(n1)])  # (i, j)
+    # first[i, j]: how many of the cheapest configurations stop short of j (running[i] is sorted), by a count of the
+    # reaches per row (one bincount) summed up to j
+    shifted = running + 1 + (n1 + 1) * np.arange(n1)[:, None]  # reaches of -1 .. n1-1 as 0 .. n1, per row
+    first = np.cumsum(np.bincount(shifted.ravel(), minlength=n1 * (n1 + 1)).reshape(n1, n1 + 1), axis=1)[:, :n1]
     valid = (first < n_configs) & (np.arange(n1)[None, :] > np.arange(n1)[:, None])
     choice = order[np.minimum(first, n_configs - 1)]
     return np.where(valid, weight[choice], np.inf), choice
@@ -107,8 +110,8 @@ def contiguous_plans(problem: Problem, iterations: int = 40) -> list[Groups]:
                 return _greedy_split(prefix, weight, target, p.accelerator_slots)
             return _min_cost_split(*_cheapest_groups(prefix, weight, target), p.accelerator_slots)
 
-        def fits(split: list[tuple[int, int, int]]) -> bool:
-            return bool(split) and evaluate(p, tuple((c, tuple(range(i, j))) for i, j, c in split)).feasible
+        def fits(split: list[tuple[int, int, int]]) -> bool:  # the metrics alone: no Plan, no schedule unless read
+            return bool(split) and not metrics(p, tuple((c, tuple(range(i, j))) for i, j, c in split)).violations
 
         lo, hi = float(p.time_s.min(axis=1).max()), float((prefix[n] - prefix[0]).min())
         if not fits(split_for(hi)):
@@ -128,7 +131,7 @@ def contiguous_plans(problem: Problem, iterations: int = 40) -> list[Groups]:
 def best_candidate(problem: Problem, candidates: list[Groups]) -> Candidate | None:
     """The feasible candidate with the best objective value (the first of equals), or None."""
     best = None
-    for groups in candidates:
+    for groups in dict.fromkeys(candidates):  # weightings often agree: each distinct plan priced once
         plan = evaluate(problem, groups)
         if plan.feasible and (best is None or better(problem.objective, plan.objective_value(), best.plan.objective_value())):
             best = Candidate(problem.form.typed(groups), plan)
