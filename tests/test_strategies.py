@@ -69,7 +69,7 @@ def test_optuna_is_seeded() -> None:
 
 
 def test_optuna_trials_carry_the_evaluators_constraints() -> None:
-    problem = random_problem(8, "throughput")
+    problem = random_problem(9, "throughput")  # hybrid, 5 configurations (seed 8 has one since dominated ones go)
     tight = problem.with_latency_bound(float(problem.time_s.min(axis=1).sum()) * problem.batch * 1.05)
     study, _ = run_search(tight, False, seed=0, trials=30, warm_start=False)
     evaluator_feasible = set()

@@ -161,7 +161,7 @@ def _restrict_segments(problem: Problem, groups: Groups, freed: tuple[int, ...])
     return Restriction(sub, tuple(range(i, j)), kept, first, len(freed))
 
 
-def _contiguous(problem: Problem) -> Problem:
+def contiguous_restriction(problem: Problem) -> Problem:
     """The problem restricted to contiguous plans (itself when its execution model already is)."""
     if problem.execution.contiguous:
         return problem
@@ -388,7 +388,7 @@ def start(problem: Problem, moves: Moves, deadline: float, seed: int, incumbent:
         if outcome is not None and outcome.groups is not None:
             found.append(outcome.groups)
             proven, bound = outcome.status == "optimal", outcome.bound
-    contiguous = _contiguous(problem)
+    contiguous = contiguous_restriction(problem)
     if (problem.execution.contiguous or not found) and STRATEGIES["dp"].reason(contiguous) is None:
         outcome = _timed(contiguous, STRATEGIES["dp"].solver_for(contiguous), START_SHARE * (deadline - time.perf_counter()),
                          seed)

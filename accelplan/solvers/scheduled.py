@@ -9,11 +9,15 @@ nor below it. When a search reads latency, a strategy that prices the closed for
 1. **Bound.** The relaxation (every plan whose schedule meets the bounds is feasible in it, and its optimum bounds
    the schedule's) is solved: its proven bound is the bound reported. If its plan meets the bounds as scheduled, it
    is the answer, and optimal when the relaxation was proven.
-2. **Cut.** Otherwise the problem is solved on its closed form under a latency bound ``L``, starting at the study's;
-   each plan whose schedule misses the study's bound is cut off with every plan of a closed form as long (``L``
-   drops below its closed form), until a plan meets the bound as scheduled, none is left or the time is up.
+2. **Cut.** Otherwise plans are sought under ever tighter bounds, two masters taking turns: the closed form under a
+   latency bound ``L`` (starting at the study's), and the relaxation under its chain bound; each plan whose schedule
+   misses the study's bound is cut off with every plan of that master's latency as long, until a plan meets the
+   bound as scheduled, both masters run dry or the time is up (no plan is then claimed not to exist: the
+   relaxation had plans).
 3. For the latency objective, the closed form's optimum is a candidate beside the relaxation's; the plan of least
-   scheduled latency is returned.
+   scheduled latency is returned. When no candidate meets the bounds, the best plan of consecutive layers per
+   accelerator (dp; its schedule is its closed form) is one; failing that, a problem small enough to enumerate is
+   enumerated on the schedule (the exhaustive strategy).
 
 A plan returned meets the study's latency bound as it runs; it is called optimal only when its value reaches the
 relaxation's bound (within :data:`TOLERANCE`), else feasible, with that bound and its gap.
@@ -52,18 +56,22 @@ def solve_on_schedule(solve: Solve, problem: "Problem", time_limit_s: float, see
     bound = first.bound if first.status != "optimal" else _value(relaxed, first.groups)
     candidates = [first.groups]
     evaluations = first.evaluations or 0
+    cuts = 0
     if problem.objective == "latency" or not _meets(problem, first.groups):
         found, more, cuts = _cut(solve, problem, deadline, seed, options)
         candidates += found
         evaluations += more
-    else:
-        cuts = 0
+    if _best(problem, candidates) is None:
+        candidates += _contiguous(problem, deadline, seed)
+    if _best(problem, candidates) is None:
+        enumerated = _enumerated(problem, deadline, seed)
+        if enumerated is not None:
+            return enumerated
     best = _best(problem, candidates)
-    if best is None:
-        status = "time_limit" if time.perf_counter() >= deadline else "infeasible"
-        note = (f"no plan meets the bounds as scheduled after {cuts} cut(s) on the closed form"
-                if status == "infeasible" else "stopped before a plan met the bounds as scheduled")
-        return Outcome(None, status if first.status == "optimal" else "time_limit", bound, evaluations, note)
+    if best is None:  # the relaxation has plans, so none is proven not to exist
+        return Outcome(None, "time_limit", bound, evaluations,
+                       f"no plan found that meets the bounds as scheduled ({cuts} cut(s); the relaxation's plans miss "
+                       "them)")
     value = _value(problem, best)
     proven = first.status == "optimal" and bound is not None and problem.objective.gap(value, bound) <= TOLERANCE
     note = (f"certified on the schedule: relaxation bound {bound:.6g}" if proven else
@@ -74,25 +82,58 @@ def solve_on_schedule(solve: Solve, problem: "Problem", time_limit_s: float, see
 
 def _cut(solve: Solve, problem: "Problem", deadline: float, seed: int,
          options: dict[str, Any]) -> tuple[list[Groups], int, int]:
-    """Step 2 (and 3): plans of the closed form under ever tighter bounds until one meets the study's as scheduled."""
-    found, evaluations, bound = [], 0, problem.latency_max_s
+    """Step 2 (and 3): plans under ever tighter bounds until one meets the study's as scheduled. Two masters take
+    turns: the closed form under a latency bound below each failed plan's closed form, and the relaxation under a
+    chain bound below each failed plan's chain (a schedule can beat its closed form, so plans the first never
+    reaches may meet the bound: the second reaches them). Each turn cuts off the plan before it."""
+    relaxed = problem.form.schedule_relaxation(problem)
+    found, evaluations = [], 0
+    bounds = {"closed form": problem.latency_max_s, "relaxation": relaxed.latency_max_s}
+    masters = ["closed form", "relaxation"]
     for cuts in range(CUTS_MAX):
         left = deadline - time.perf_counter()
-        if left <= 0:
+        if left <= 0 or not masters:
             return found, evaluations, cuts
-        master = problem.with_latency_bound(bound)
+        which = masters[cuts % len(masters)]
+        master = (problem if which == "closed form" else relaxed).with_latency_bound(bounds[which])
         out = solve(master, left, seed, options)
         evaluations += out.evaluations or 0
         if out.groups is None:
-            return found, evaluations, cuts
+            masters.remove(which)
+            continue
         found.append(out.groups)
         if _meets(problem, out.groups):
             return found, evaluations, cuts
-        closed = metrics(master, out.groups, check_bounds=False).closed_form_s
-        if closed is None:  # not re-entrant, so its closed form is its schedule: nothing tighter to try
-            return found, evaluations, cuts
-        bound = min(bound if bound is not None else closed, closed) * (1 - TOLERANCE)
+        reached = metrics(master, out.groups, check_bounds=False).latency_s  # its closed form, or its chain
+        bounds[which] = min(bounds[which] if bounds[which] is not None else reached, reached) * (1 - TOLERANCE)
     return found, evaluations, CUTS_MAX
+
+
+def _contiguous(problem: "Problem", deadline: float, seed: int) -> list[Groups]:
+    """The best plan whose accelerators each run consecutive layers (dp, exact among them): no input returns to an
+    accelerator, so its schedule is its closed form and it meets the bounds whenever any such plan does."""
+    from .lns import contiguous_restriction
+    from .registry import STRATEGIES
+
+    restricted = contiguous_restriction(problem)
+    left = deadline - time.perf_counter()
+    if left <= 0 or STRATEGIES["dp"].reason(restricted) is not None:
+        return []
+    out = STRATEGIES["dp"].solver_for(restricted)(restricted, left, seed, {})
+    return [out.groups] if out.groups is not None else []
+
+
+def _enumerated(problem: "Problem", deadline: float, seed: int) -> Outcome | None:
+    """Every plan priced on its schedule (the exhaustive strategy), when the problem is small enough to enumerate and
+    time is left: the last resort when no master's plan meets the bounds. None when it cannot run."""
+    from .registry import STRATEGIES
+
+    left = deadline - time.perf_counter()
+    if left <= 0 or STRATEGIES["exhaustive"].reason(problem) is not None:
+        return None
+    out = STRATEGIES["exhaustive"].solver_for(problem)(problem, left, seed, {})
+    return Outcome(out.groups, out.status, out.bound, out.evaluations,
+                   _say(out.note, "no master's plan met the bounds as scheduled; every plan enumerated on its schedule"))
 
 
 def _meets(problem: "Problem", groups: Groups) -> bool:
