@@ -38,7 +38,7 @@ from ..dominance import Timeout as _Timeout
 from ..dominance import pareto_min
 from ..execution.prefix import prefix_sums
 from ..execution.pipeline import busy_cap_s
-from ..plan import Anytime, Groups, Outcome, Plan, evaluate
+from ..plan import Anytime, Groups, Outcome, Plan, better, evaluate, plan_groups
 from ..problem import Problem
 from .contiguous import Candidate, best_candidate, best_contiguous
 
@@ -204,84 +204,271 @@ class LabelColumns:
         r = 1 + n_resources
         return cls(groups=0, resources=slice(1, r), stage_sum=r, longest_stage=r + 1, energy=r + 2, width=r + 3)
 
-    def dominance(self, stage_sum: bool, energy: bool) -> list[int]:
+    def dominance(self, stage_sum: bool, longest: bool, energy: bool) -> list[int]:
         """The columns a label must not exceed to beat another: the ones the objective and bounds read."""
-        return ([self.groups, *range(self.resources.start, self.resources.stop), self.longest_stage]
-                + ([self.stage_sum] if stage_sum else []) + ([self.energy] if energy else []))
+        return ([self.groups, *range(self.resources.start, self.resources.stop)]
+                + ([self.longest_stage] if longest else []) + ([self.stage_sum] if stage_sum else [])
+                + ([self.energy] if energy else []))
+
+
+def _pareto_culled(points: np.ndarray, deadline: float, rounds: int = 48) -> np.ndarray:
+    """:func:`pareto_min` (one of equal rows kept), after culling: the row with the least normalised sum
+    (nothing beats it) drops every row it beats or ties, ``rounds`` times. Label sets where a few labels beat
+    tens of thousands lose most rows in O(rows) each round instead of pareto_min's blocks."""
+    idx, picked = np.arange(len(points)), []
+    if len(points) > 512:  # rows equal but in the last column: the least of it beats the others
+        order = np.lexsort(points.T[::-1])
+        head = points[order, :-1]
+        idx = order[np.r_[True, np.any(head[1:] != head[:-1], axis=1)]]
+    if len(idx) > 512:
+        span = points.max(axis=0) - points.min(axis=0)
+        score = ((points - points.min(axis=0)) / np.where(span > 0, span, 1.0)).sum(axis=1)
+        for _ in range(rounds):
+            if len(idx) <= 512:
+                break
+            k = int(np.argmin(score[idx]))
+            picked.append(idx[k])
+            idx = idx[~np.all(points[idx[k]] <= points[idx], axis=1)]  # the pick, its equals and what it beats
+        idx = np.concatenate([np.array(picked, dtype=int), idx])
+    return idx[pareto_min(points[idx], deadline=deadline)]
+
+
+class _Moves:
+    """Per cut point ``i`` the accelerators worth starting there: (end cut point, configuration, stage time, energy).
+
+    On a run of layers ``i..j-1`` a configuration is dropped when another takes no more of any binding resource and
+    is no slower on the run (and, when energy is read, spends no more on it), strictly better somewhere or the lower
+    index among equals: any plan using the dropped one is matched, at no worse value and within every bound, by the
+    plan using the other (budgets, stage times, the latency and the energy are all monotone in these). Computed once
+    per problem; a target keeps the moves whose stage time meets it (kept ones dominate dropped ones there too)."""
+
+    def __init__(self, problem: Problem, usage: np.ndarray, stage_cap: float, energy: bool, deadline: float):
+        n = problem.n_layers
+        t_pre, e_pre = prefix_sums(problem.time_s), prefix_sums(problem.energy_j)
+        no_more = np.all(usage[:, None, :] <= usage[None, :, :], axis=2)  # (a, b): a takes no more than b
+        np.fill_diagonal(no_more, False)
+        b_idx, a_idx = np.nonzero(no_more.T)  # pairs (a beats b when ...), sorted by b
+        tie = ~np.all(usage[a_idx] == usage[b_idx], axis=1) | (a_idx < b_idx)  # a beats b on equal times
+        starts = np.flatnonzero(np.r_[True, b_idx[1:] != b_idx[:-1]]) if len(b_idx) else np.empty(0, dtype=int)
+        self.end: list[np.ndarray] = []
+        self.cfg: list[np.ndarray] = []
+        self.stage: list[np.ndarray] = []
+        self.energy: list[np.ndarray] = []
+        for i in range(n):
+            if time.perf_counter() > deadline:
+                raise _Timeout
+            span = t_pre[i + 1:] - t_pre[i]  # (ends, C)
+            spend = e_pre[i + 1:] - e_pre[i]
+            ok = span <= stage_cap
+            if len(b_idx):
+                sa, sb = span[:, a_idx], span[:, b_idx]
+                beats = (sa < sb) | ((sa == sb) & tie)
+                if energy:
+                    ea, eb = spend[:, a_idx], spend[:, b_idx]
+                    beats = (sa <= sb) & (ea <= eb) & ((sa < sb) | (ea < eb) | tie)
+                dominated = np.logical_or.reduceat(beats, starts, axis=1)
+                ok[:, b_idx[starts]] &= ~dominated
+            e_rel, cfg = np.nonzero(ok)
+            self.end.append(i + 1 + e_rel)
+            self.cfg.append(cfg)
+            self.stage.append(span[e_rel, cfg])
+            self.energy.append(spend[e_rel, cfg])
+
+    def count(self) -> int:
+        return int(sum(len(x) for x in self.cfg))
 
 
 class _LabelSearch:
-    """What the label search reads, computed once per problem: tables, the column layout and the pruning bounds."""
+    """Pareto label setting over cut points, for one stage-time target (``None``: only the problem's own cap).
 
-    def __init__(self, problem: Problem, incumbent: Plan | None):
+    A label ``(groups, resources, sum of stage times, longest stage, energy)`` at a cut point is a plan of the layers
+    before it; only the columns the objective and bounds read take part in dominance (the longest stage counts
+    as at least the DDR period, the period's floor). A label is dropped when its most optimistic completion breaks
+    a bound or does not beat the known plan:
+    - resources: what it used plus the least any of its remaining accelerators need to cover the rest within the
+      target (each resource on its own) exceeds a budget;
+    - time: the rest of the chain takes at least, for each binding resource, the sum of each remaining layer's
+      fastest time on a configuration that fits in what is left of that resource (and meets the target); the
+      latency is its stage sum plus that plus (batch - 1) x the least possible period.
+    Every dropped label has no completion better than (or, under a bound, as good as) what is kept, so the
+    search stays exact."""
+
+    def __init__(self, problem: Problem, moves: _Moves, usage: np.ndarray, capacity: np.ndarray,
+                 target: float | None, best_value: float | None):
         p = self.problem = problem
-        binding = _binding(p)  # budgets no plan can exceed need no label column
-        self.usage, self.capacity = p.usage[:, binding], p.capacity[binding] * (1 + 1e-9)
-        self.cols = LabelColumns.for_resources(self.usage.shape[1])
-        self.dims = self.cols.dominance(stage_sum=p.objective == "latency" or p.latency_max_s is not None,
-                                        energy=p.objective == "energy")
-        self.t_pre, self.e_pre = prefix_sums(p.time_s), prefix_sums(p.energy_j)
-        self.stage_cap = busy_cap_s(p) * (1 + 1e-9)
-        fastest = p.time_s.min(axis=1)
-        # the most optimistic rest of the chain from cut point j: its time, a lower bound on a later stage, its energy
+        self.moves, self.usage, self.capacity = moves, usage, capacity
+        self.cols = LabelColumns.for_resources(usage.shape[1])
+        reads_latency = p.objective == "latency" or p.latency_max_s is not None
+        reads_period = (p.batch > 1 and reads_latency) or (p.objective == "energy" and p.static_power_w > 0) \
+            or (p.objective == "throughput" and target is None)
+        self.dims = self.cols.dominance(stage_sum=reads_latency, longest=reads_period, energy=p.objective == "energy")
+        self.cap = busy_cap_s(p) * (1 + 1e-9)
+        if target is not None:
+            self.cap = min(self.cap, target * (1 + 1e-12))
+        self.target = target
+        self.best_value = best_value
+        time_s = np.where(p.time_s <= self.cap, p.time_s, np.inf)
+        fastest = time_s.min(axis=1)
         self.rest_time = np.concatenate([np.cumsum(fastest[::-1])[::-1], [0.0]])
         self.rest_stage = np.concatenate([np.maximum.accumulate(fastest[::-1])[::-1], [0.0]])
         self.rest_energy = np.concatenate([np.cumsum(p.energy_j.min(axis=1)[::-1])[::-1], [0.0]])
-        self.best_value = incumbent.objective_value() if incumbent is not None else None
+        # per binding resource: the levels its configurations take, and the rest's time with configurations within each
+        self.levels, self.rest_within = [], []
+        for r in range(usage.shape[1]):
+            order = np.argsort(usage[:, r], kind="stable")
+            levels = np.unique(usage[:, r])
+            upto = np.searchsorted(usage[order, r], levels, side="right") - 1  # last sorted config of each level
+            best = np.minimum.accumulate(time_s[:, order], axis=1)[:, upto]  # (layers, levels)
+            rest = np.vstack([np.cumsum(best[::-1], axis=0)[::-1], np.zeros((1, len(levels)))])
+            self.levels.append(levels)
+            self.rest_within.append(rest)
+        prefix = prefix_sums(p.time_s)
+        self.need = _least_to_finish(_reach(prefix, self.cap / (1 + 1e-12)), usage, p.accelerator_slots)
+        self._lagrangian()
+
+    def _lagrangian(self) -> None:
+        """Lower bounds on the rest's time that see the remaining accelerators share what is left: for a price
+        ``lam`` per unit of a weighted resource ``w``, ``LB[s, j]`` is the least sum of (stage time + lam x w) over
+        at most ``s`` accelerators covering layers ``j..`` within the target (a dp over the moves); any completion
+        within the budgets left takes at least ``LB[s, j] - lam x w(left)``."""
+        p, m = self.problem, self.moves
+        n, slots = p.n_layers, p.accelerator_slots
+        start = np.concatenate([np.full(len(e), i) for i, e in enumerate(m.end)])
+        end, cfg, stage = np.concatenate(m.end), np.concatenate(m.cfg), np.concatenate(m.stage)
+        ok = stage <= self.cap
+        start, end, cfg, stage = start[ok], end[ok], cfg[ok], stage[ok]
+        bounds = np.flatnonzero(np.r_[True, start[1:] != start[:-1]]) if len(start) else np.empty(0, dtype=int)
+        firsts = start[bounds]
+        share = self.usage / np.maximum(self.capacity, 1e-300)[None, :]  # (C, binding resources)
+        alphas = [np.eye(share.shape[1])[r] for r in range(share.shape[1])] + [np.ones(share.shape[1])]
+        scale = float(self.rest_time[0]) if np.isfinite(self.rest_time[0]) else 1.0
+        self.lag = []  # (alpha over resources, lam, LB table)
+        self.paths: list[Groups] = []  # each price's cheapest plan (a candidate when it fits the budgets)
+        for alpha in alphas if share.shape[1] else []:
+            w = share @ alpha
+            for lam in scale * np.array([0.1, 0.3, 1.0]):
+                cost = stage + lam * w[cfg]
+                lb = np.full((slots + 1, n + 1), np.inf)
+                arg = np.full((slots + 1, n + 1), -1)
+                lb[:, n] = 0.0
+                for s in range(1, slots + 1):
+                    lb[s], arg[s] = lb[s - 1], arg[s - 1]
+                    if len(cost):
+                        total = cost + lb[s - 1][end]
+                        best = np.minimum.reduceat(total, bounds)
+                        better = best < lb[s, firsts]
+                        lb[s, firsts[better]] = best[better]
+                        # the move achieving it: the first whose total equals its start's minimum
+                        hit = np.flatnonzero(total <= lb[s, start])
+                        first_hit = hit[np.r_[True, start[hit][1:] != start[hit][:-1]]] if len(hit) else hit
+                        for_start = np.full(n + 1, -1)
+                        for_start[start[first_hit]] = first_hit
+                        arg[s, firsts[better]] = for_start[firsts[better]]
+                self.lag.append((alpha / np.maximum(self.capacity, 1e-300), lam, lb))
+                if np.isfinite(lb[slots, 0]):
+                    self.paths.append(self._path(arg, slots, start, end, cfg))
+
+    @staticmethod
+    def _path(arg: np.ndarray, slots: int, start: np.ndarray, end: np.ndarray, cfg: np.ndarray) -> Groups:
+        """The plan a Lagrangian dp's choices trace from cut point 0 with ``slots`` accelerators."""
+        groups, j, s, n = [], 0, slots, arg.shape[1] - 1
+        while j < n and s > 0:
+            k = int(arg[s, j])
+            if k < 0:
+                break
+            groups.append((int(cfg[k]), tuple(range(int(start[k]), int(end[k])))))
+            j, s = int(end[k]), s - 1
+        return tuple(groups)
 
     def start(self) -> tuple[np.ndarray, np.ndarray]:
         """The empty label at cut point 0, and its link (no parent)."""
         return np.zeros((1, self.cols.width)), np.full((1, 3), -1)
 
+    def _rest_bounds(self):
+        """Lower bounds on the time the rest of the chain from ``j`` takes given what a label has left, cheapest
+        first: each one a function of (labels, cut points, resources left, accelerators left)."""
+        n = self.problem.n_layers
+        yield lambda lab, j, left, slots: self.rest_time[j]
+        for r, (levels, table) in enumerate(zip(self.levels, self.rest_within)):
+            def within(lab, j, left, slots, r=r, levels=levels, table=table):
+                k = np.searchsorted(levels, left[:, r], side="right") - 1
+                return np.where(j == n, 0.0, np.where(k >= 0, table[j, np.maximum(k, 0)], np.inf))
+            yield within
+        for per_unit, lam, lb in self.lag:
+            yield lambda lab, j, left, slots, per_unit=per_unit, lam=lam, lb=lb: lb[slots, j] - lam * (left @ per_unit)
+
     def promising(self, lab: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """Labels whose most optimistic completion meets the latency bound and beats the known plan."""
+        """Labels whose most optimistic completion fits the budgets, meets the latency bound and beats the known plan."""
         p, col = self.problem, self.cols
+        slots = p.accelerator_slots - lab[:, col.groups].astype(int)
+        keep = np.all(lab[:, col.resources] + self.need[slots, j] <= self.capacity, axis=1)
         period = np.maximum(np.maximum(lab[:, col.longest_stage], self.rest_stage[j]), p.ddr_period_s)
-        latency = lab[:, col.stage_sum] + self.rest_time[j] + (p.batch - 1) * period
-        keep = np.ones(len(lab), dtype=bool)
-        if p.latency_max_s is not None:
-            keep &= latency <= p.latency_max_s * (1 + 1e-9)
         if self.best_value is not None:
             if p.objective == "throughput":
                 keep &= 1.0 / period > self.best_value * (1 + 1e-12)
-            elif p.objective == "latency":
-                keep &= latency * 1e3 < self.best_value * (1 - 1e-12)
-            else:
+            elif p.objective == "energy":
                 energy = lab[:, col.energy] + self.rest_energy[j] + p.static_power_w * period
                 keep &= energy * 1e3 < self.best_value * (1 - 1e-12)
+        # the time the rest may take: within the latency bound, and (latency objective) under the known plan's
+        base = lab[:, col.stage_sum] + (p.batch - 1) * period
+        at_most = p.latency_max_s * (1 + 1e-9) - base if p.latency_max_s is not None else None
+        below = (self.best_value * 1e-3 * (1 - 1e-12) - base
+                 if self.best_value is not None and p.objective == "latency" else None)
+        if at_most is None and below is None:
+            return keep
+        idx = np.flatnonzero(keep)
+        for bound in self._rest_bounds():  # each on the labels the earlier ones kept
+            if not len(idx):
+                break
+            rest = bound(lab[idx], j[idx], self.capacity[None, :] - lab[idx][:, col.resources], slots[idx])
+            ok = np.ones(len(idx), dtype=bool)
+            if at_most is not None:
+                ok &= rest <= at_most[idx]
+            if below is not None:
+                ok &= rest < below[idx]
+            idx = idx[ok]
+        keep = np.zeros(len(lab), dtype=bool)
+        keep[idx] = True
         return keep
 
     def expand(self, i: int, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every promising transition from cut point ``i``: (new labels, their cut points, links)."""
-        p, col = self.problem, self.cols
+        """Every promising move from cut point ``i``: (new labels, their cut points, links)."""
+        p, col, m = self.problem, self.cols, self.moves
         rows = np.flatnonzero(labels[:, col.groups] < p.accelerator_slots)
-        base = labels[rows]
-        busy = self.t_pre[i + 1:] - self.t_pre[i]  # (ends, C)
-        energy = self.e_pre[i + 1:] - self.e_pre[i]
-        # every (label, configuration, end) transition, as flat arrays
-        lab_idx, cfg, end_idx = (x.reshape(-1) for x in np.meshgrid(
-            np.arange(len(base)), np.arange(p.n_configs), np.arange(len(busy)), indexing="ij"))
-        stage = busy[end_idx, cfg]
-        use = base[lab_idx, col.resources] + self.usage[cfg]
-        ok = (stage <= self.stage_cap) & np.all(use <= self.capacity, axis=1)
-        lab_idx, cfg, end_idx, stage, use = lab_idx[ok], cfg[ok], end_idx[ok], stage[ok], use[ok]
-        new = base[lab_idx].copy()
+        ok = m.stage[i] <= self.cap
+        end, cfg, stage, energy = m.end[i][ok], m.cfg[i][ok], m.stage[i][ok], m.energy[i][ok]
+        lab_idx = np.repeat(rows, len(cfg))
+        mv = np.tile(np.arange(len(cfg)), len(rows))
+        use = labels[lab_idx, col.resources] + self.usage[cfg[mv]]
+        fits = np.all(use <= self.capacity, axis=1)
+        lab_idx, mv, use = lab_idx[fits], mv[fits], use[fits]
+        new = labels[lab_idx].copy()
         new[:, col.groups] += 1
         new[:, col.resources] = use
-        new[:, col.stage_sum] += stage
-        new[:, col.longest_stage] = np.maximum(new[:, col.longest_stage], stage)
-        new[:, col.energy] += energy[end_idx, cfg]
-        j = i + 1 + end_idx
+        new[:, col.stage_sum] += stage[mv]
+        new[:, col.longest_stage] = np.maximum(new[:, col.longest_stage], np.maximum(stage[mv], p.ddr_period_s))
+        new[:, col.energy] += energy[mv]
+        j = end[mv]
         keep = self.promising(new, j)
-        link = np.column_stack([np.full(keep.sum(), i), rows[lab_idx[keep]], cfg[keep]])
+        link = np.column_stack([np.full(keep.sum(), i), lab_idx[keep], cfg[mv][keep]])
         return new[keep], j[keep], link
 
     def merge(self, pending: list[tuple[np.ndarray, np.ndarray]], deadline: float) -> tuple[np.ndarray, np.ndarray]:
         """The Pareto-minimal labels (and their links) among those that reached one cut point."""
         lab = np.concatenate([x for x, _ in pending])
         lnk = np.concatenate([y for _, y in pending])
-        keep = pareto_min(lab[:, self.dims], deadline=deadline)
+        keep = _pareto_culled(lab[:, self.dims], deadline)
         return lab[keep], lnk[keep]
+
+    def values(self, lab: np.ndarray) -> np.ndarray:
+        """Complete labels' objective values as the evaluator computes them, smaller is better (throughput: the period)."""
+        p, col = self.problem, self.cols
+        period = np.maximum(lab[:, col.longest_stage], p.ddr_period_s)
+        if p.objective == "throughput":
+            return period + 1e-12 * lab[:, col.stage_sum]
+        if p.objective == "latency":
+            return lab[:, col.stage_sum] + (p.batch - 1) * period
+        return lab[:, col.energy] + p.static_power_w * period
 
 
 def _file_by_cut_point(pending: list[list[tuple[np.ndarray, np.ndarray]]], new: np.ndarray, j: np.ndarray,
@@ -304,44 +491,138 @@ def _walk_back(links: list[np.ndarray | None], n: int, row: int) -> Groups:
     return tuple(reversed(groups))
 
 
-def _solve_labels(problem: Problem, deadline: float, incumbent: Plan | None) -> tuple[Groups | None, bool]:
-    """Pareto label setting over every transition; exact for every objective and bound. Returns (groups, finished)."""
-    n = problem.n_layers
-    search = _LabelSearch(problem, incumbent)
-    labels: list[np.ndarray | None] = [None] * (n + 1)
-    links: list[np.ndarray | None] = [None] * (n + 1)  # (from cut point, parent row, configuration)
-    pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n + 1)]
-    labels[0], links[0] = search.start()
-    for i in range(n + 1):
-        if i > 0:
-            if not pending[i]:
-                continue
-            try:
+class _Bounded:
+    """What every label search of one problem shares: the binding budgets and the moves (built once)."""
+
+    def __init__(self, problem: Problem, deadline: float):
+        self.problem = problem
+        binding = _binding(problem)  # budgets no plan can exceed need no label column
+        self.usage, self.capacity = problem.usage[:, binding], problem.capacity[binding] * (1 + 1e-9)
+        self.moves = _Moves(problem, self.usage, busy_cap_s(problem) * (1 + 1e-9), problem.objective == "energy",
+                            deadline)
+
+    def solve(self, deadline: float, target: float | None, incumbent: Plan | None) -> Groups | None:
+        """The best plan the label search finds with every stage within ``target`` (None: none; raises on timeout)."""
+        p, n = self.problem, self.problem.n_layers
+        search = _LabelSearch(p, self.moves, self.usage, self.capacity, target, None)
+        # the Lagrangian dps' plans: under a target any one that fits answers; otherwise they may improve the incumbent
+        priced = [plan for plan in (evaluate(p, g) for g in search.paths if g) if plan.feasible]
+        if target is not None:
+            fits = [plan for plan in priced if plan.period_ms <= target * 1e3 * (1 + 1e-9)]
+            if fits:
+                return plan_groups(p, fits[0])
+        elif priced or incumbent is not None:
+            for plan in priced:
+                if incumbent is None or better(p.objective, plan.objective_value(), incumbent.objective_value()):
+                    incumbent = plan
+            search.best_value = incumbent.objective_value()
+        self.incumbent = incumbent
+        labels: list[np.ndarray | None] = [None] * (n + 1)
+        links: list[np.ndarray | None] = [None] * (n + 1)  # (from cut point, parent row, configuration)
+        pending: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n + 1)]
+        labels[0], links[0] = search.start()
+        for i in range(n + 1):
+            if i > 0:
+                if not pending[i]:
+                    continue
                 labels[i], links[i] = search.merge(pending[i], deadline)
-            except _Timeout:
-                return None, False
-            pending[i] = []
-        if i == n:
-            break
-        if time.perf_counter() > deadline:
-            return None, False
-        _file_by_cut_point(pending, *search.expand(i, labels[i]))
-    if labels[n] is None:
-        return None, True
-    best = best_candidate(problem, [_walk_back(links, n, row) for row in range(len(labels[n]))])
-    return (best.groups if best is not None else None), True
+                pending[i] = []
+            if i == n:
+                break
+            if time.perf_counter() > deadline:
+                raise _Timeout
+            _file_by_cut_point(pending, *search.expand(i, labels[i]))
+        if labels[n] is None:
+            return None
+        order = np.argsort(search.values(labels[n]), kind="stable")[:8]  # the evaluator has the last word
+        best = best_candidate(p, [_walk_back(links, n, int(row)) for row in order])
+        return best.groups if best is not None else None
+
+
+def _single_accelerator(problem: Problem) -> Groups | None:
+    """The best feasible one-accelerator plan (every layer on one configuration), or None."""
+    fits = np.all(problem.usage <= problem.capacity * (1 + 1e-9), axis=1)
+    total = problem.time_s.sum(axis=0)
+    order = [int(c) for c in np.argsort(np.where(fits, total, np.inf))[:4] if fits[c]]
+    best = best_candidate(problem, [((c, tuple(range(problem.n_layers))),) for c in order])
+    return best.groups if best is not None else None
+
+
+def _solve_bounded_throughput(problem: Problem, deadline: float, heuristic: Candidate | None,
+                              anytime: Anytime) -> tuple[Groups | None, float | None, bool]:
+    """Throughput under a latency bound, a target search: (groups, bound [inferences/s], finished).
+
+    The period without the bound (its own target search) is a lower bound, and its plan the optimum when it meets
+    the latency bound. Otherwise the smallest target ``T`` (a stage time, or that period) for which a plan with
+    every stage within ``T`` meets the budgets and the latency bound is found by bisection; feasibility is
+    monotone in ``T`` (a plan meeting ``T`` meets any larger one) and each check is the label search with the
+    target capping every stage. The first known plan is the best of the unbounded plan, the heuristic's and the
+    one-accelerator plans, filtered by the bound."""
+    prefix = prefix_sums(problem.time_s)
+    fastest, _, relaxed_done = _solve_throughput(problem, deadline, ignore_latency_bound=True)
+    if fastest is not None and relaxed_done and evaluate(problem, fastest).feasible:
+        return fastest, None, True
+    if fastest is None and relaxed_done:
+        return None, None, True  # no plan even without the latency bound
+    known = [g for g in (heuristic.groups if heuristic else None, fastest, _single_accelerator(problem)) if g is not None]
+    found = best_candidate(problem, known)
+    best = found.groups if found is not None else None
+    lo = max(float(problem.time_s.min(axis=1).max()), problem.ddr_period_s)
+    if relaxed_done:  # the unbounded optimum's period: no plan under the bound is faster
+        lo = max(lo, _longest_stage(prefix, fastest), problem.ddr_period_s)
+    proven = lo * (1 - 1e-12)  # every target below is infeasible
+    note = lambda: anytime.note(evaluate(problem, best).throughput if best is not None else None,  # noqa: E731
+                                1.0 / proven)
+    try:
+        shared = _Bounded(problem, deadline)
+        hi = busy_cap_s(problem)
+        if best is None:
+            best = shared.solve(deadline, hi, None)
+            if best is None:
+                return None, None, True
+        note()
+        hi = max(_longest_stage(prefix, best), problem.ddr_period_s)
+        candidates = _stage_times(prefix, problem.n_layers, lo, hi)
+        candidates = np.concatenate([[lo], candidates]) if lo < hi * (1 - 1e-12) else candidates
+        if len(candidates):  # stage times a rounding apart are one target (the largest of them)
+            candidates = candidates[np.r_[candidates[1:] > candidates[:-1] * (1 + 1e-12), True]]
+        first = True
+        while len(candidates):
+            # the unbounded optimum's period first: when it is met, nothing is faster; then bisection
+            mid = 0 if first and relaxed_done else len(candidates) // 2
+            first = False
+            plan = shared.solve(deadline, float(candidates[mid]), None)
+            if plan is None:
+                proven = float(candidates[mid])
+                candidates = candidates[mid + 1:]
+            else:
+                best = plan
+                hi = max(_longest_stage(prefix, best), problem.ddr_period_s)
+                candidates = candidates[:mid][candidates[:mid] < hi * (1 - 1e-12)]
+            note()
+        return best, None, True
+    except _Timeout:
+        return best, 1.0 / proven, False
 
 
 def _solve_bounded(problem: Problem, deadline: float, heuristic: Candidate | None) -> tuple:
-    """Other objectives or a latency bound: (groups, finished, incumbent) by label setting, started from the
-    fastest contiguous plan (for throughput it is the optimum whenever it meets the latency bound)."""
-    fastest, _, relaxed_done = _solve_throughput(problem, deadline, ignore_latency_bound=True)
-    if fastest is not None:
-        known = [g for g in (heuristic.groups if heuristic else None, fastest) if g is not None]
-        heuristic = best_candidate(problem, known) or heuristic
-        if problem.objective == "throughput" and relaxed_done and evaluate(problem, fastest).feasible:
-            return fastest, True, heuristic
-    groups, finished = _solve_labels(problem, deadline, heuristic.plan if heuristic else None)
+    """Latency or energy objective (any bounds): (groups, finished, incumbent) by label setting, started from the
+    best of the heuristic's, the fastest contiguous and the one-accelerator plans."""
+    fastest, _, _ = _solve_throughput(problem, deadline, ignore_latency_bound=True)
+    known = [g for g in (heuristic.groups if heuristic else None, fastest, _single_accelerator(problem)) if g is not None]
+    heuristic = best_candidate(problem, known) or heuristic
+    shared = None
+    try:
+        shared = _Bounded(problem, deadline)
+        groups = shared.solve(deadline, None, heuristic.plan if heuristic else None)
+    except _Timeout:
+        groups, finished = None, False
+    else:
+        finished = True
+    incumbent = getattr(shared, "incumbent", None)
+    if incumbent is not None and (heuristic is None or incumbent is not heuristic.plan):
+        heuristic = best_candidate(problem, [g for g in (heuristic.groups if heuristic else None,
+                                                         plan_groups(problem, incumbent)) if g is not None])
     return groups, finished, heuristic
 
 
@@ -356,6 +637,10 @@ def solve_dp(problem: Problem, time_limit_s: float, seed: int, options: dict) ->
         bound = 1.0 / infeasible_below if infeasible_below > 0 else None
         how = "target search with Pareto labels on the resources"
         heuristic = None if finished else best_contiguous(problem)  # the fallback when the search stopped early
+    elif problem.objective == "throughput":
+        heuristic = best_contiguous(problem)
+        groups, bound, finished = _solve_bounded_throughput(problem, deadline, heuristic, anytime)
+        how = "target search under the latency bound, Pareto labels on the resources and the stage sum"
     else:
         groups, finished, heuristic = _solve_bounded(problem, deadline, best_contiguous(problem))
         how = "Pareto label setting over cut points"
