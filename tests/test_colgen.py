@@ -151,6 +151,21 @@ def test_colgen_branches_unproven_nodes_exactly(seed: int, monkeypatch: pytest.M
         assert math.isclose(plan.objective_value(), reference.objective_value(), rel_tol=1e-6)
 
 
+@pytest.mark.parametrize("go_on", [0.0, 1.0])
+@pytest.mark.parametrize("seed", sweep(range(24), 6))
+def test_colgen_target_search_variants_agree(seed: int, go_on: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decisions that end at the first plan found (GO_ON 0) and decisions that go on below every plan found (GO_ON 1:
+    the tree's target drops under the new incumbent, what it ruled out stays ruled out) prove the same optimum as
+    the enumeration, with the aggregate branching (all accelerators, then per engine count) on every node."""
+    from accelplan.solvers import colgen
+
+    from conftest import agrees_with_exhaustive
+
+    monkeypatch.setattr(colgen, "GO_ON", go_on)
+    problem = _any_order(random_problem(seed, "throughput", layers=(3, 6)))
+    agrees_with_exhaustive(problem, solve(problem, "colgen", time_limit_s=30), solve(problem, "exhaustive"))
+
+
 def _best_placement(classes, multiset, limits) -> float:
     """The shortest period of any placement of the classes on ``multiset`` within the limits, by enumeration."""
     t, q = classes.time, classes.count

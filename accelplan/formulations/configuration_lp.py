@@ -10,8 +10,8 @@ and how many layers ``n[p, k]`` of each class it runs, with its stage time
 - budgets:   sum_p usage[c_p, r] / capacity[r] lambda_p <= 1              for every resource r
 - slots:     sum_p lambda_p / slots <= 1
 - latency:   sum_p work_p / W lambda_p <= 1, with W = latency bound - (batch - 1) * (a lower bound on the period)
-- branching: lo[c] <= z_c = sum_{p: c_p = c} lambda_p <= hi[c], and "at least one accelerator of a
-  configuration in the set F" rows  sum_{p: c_p in F} lambda_p >= 1.
+- branching: lo[c] <= z_c = sum_{p: c_p = c} lambda_p <= hi[c], and rows bounding how many accelerators have a
+  configuration in a set F:  a_F <= sum_{p: c_p in F} lambda_p <= b_F.
 
 The LP relaxation here minimises ``theta`` with the right-hand sides ``1`` of the budget, slot and
 latency rows replaced by ``theta``: it is always feasible, and its optimum is above 1 exactly when
@@ -109,6 +109,7 @@ class MasterLP:
         self.patterns: list[Pattern] = []
         self.live: list[bool] = []
         self.set_rows: list[frozenset[int]] = []
+        self._set_matrix: np.ndarray | None = None
         h = highspy.Highs()
         h.setOptionValue("output_flag", False)
         self.h = h
@@ -160,8 +161,17 @@ class MasterLP:
                 self.live[i] = fits
                 self.h.changeColBounds(self.first_pattern_col + i, 0.0, INF if fits else 0.0)
 
+    def set_matrix(self) -> np.ndarray:
+        """(sets, C): 1 where a configuration is a member of a set row."""
+        if self._set_matrix is None or self._set_matrix.shape[0] != len(self.set_rows):
+            m = np.zeros((len(self.set_rows), self.problem.n_configs))
+            for i, members in enumerate(self.set_rows):
+                m[i, list(members)] = 1.0
+            self._set_matrix = m
+        return self._set_matrix
+
     def set_row(self, members: frozenset[int]) -> int:
-        """The row index of "at least one accelerator with a configuration in ``members``" (inactive until bounded)."""
+        """The row index of "the number of accelerators with a configuration in ``members``" (free until bounded)."""
         if members in self.set_rows:
             return self.z_rows[-1] + 1 + self.set_rows.index(members)
         cols = [self.first_pattern_col + i for i, p in enumerate(self.patterns) if p.config in members]
@@ -169,27 +179,34 @@ class MasterLP:
         self.set_rows.append(members)
         return self.z_rows[-1] + len(self.set_rows)
 
-    def apply(self, lo: dict[int, int], hi: dict[int, int], sets: tuple[frozenset[int], ...]) -> None:
-        """Set the branching rows: ``lo[c] <= z_c <= hi[c]`` (absent: free) and every set in ``sets`` at least 1."""
+    def apply(self, lo: dict[int, int], hi: dict[int, int],
+              sets: tuple[tuple[frozenset[int], float, float], ...]) -> None:
+        """Set the branching rows: ``lo[c] <= z_c <= hi[c]`` (absent: free) and, for every ``(F, a, b)`` in ``sets``,
+        ``a <= sum_{c in F} z_c <= b`` (several entries of one set: the tightest bounds of each side)."""
         C = self.problem.n_configs
         lower = np.array([float(lo.get(c, 0)) for c in range(C)])
         upper = np.array([float(hi[c]) if c in hi else INF for c in range(C)])
         self.h.changeRowsBounds(C, np.array(self.z_rows, dtype=np.int32), lower, upper)
-        active = {self.set_row(s) for s in sets}
+        bounds: dict[int, tuple[float, float]] = {}
+        for members, a, b in sets:
+            row = self.set_row(members)
+            old_a, old_b = bounds.get(row, (-INF, INF))
+            bounds[row] = (max(old_a, a), min(old_b, b))
         for i in range(len(self.set_rows)):
             row = self.z_rows[-1] + 1 + i
-            self.h.changeRowBounds(row, 1.0 if row in active else -INF, INF)
+            self.h.changeRowBounds(row, *bounds.get(row, (-INF, INF)))
 
     def solve(self) -> LpResult:
         """Solve the restricted master (warm) and read its duals."""
         self.h.run()
+        K = len(self.classes.count)
+        if self.h.getModelStatus() == highspy.HighsModelStatus.kInfeasible:  # branching rows no plan meets
+            return LpResult(np.inf, np.zeros(K), np.zeros(self.problem.n_configs), 0.0, {})
         sol = self.h.getSolution()
         dual = np.array(sol.row_dual)
-        K = len(self.classes.count)
         config_cost = -(self.share @ dual[self.resource_rows] + dual[self.slot_row] / self.slots + dual[self.z_rows])
-        for i, members in enumerate(self.set_rows):
-            for c in members:
-                config_cost[c] -= dual[self.z_rows[-1] + 1 + i]
+        if self.set_rows:
+            config_cost -= self.set_matrix().T @ dual[self.z_rows[-1] + 1:self.z_rows[-1] + 1 + len(self.set_rows)]
         latency = dual[self.latency_row] / self.latency_work if self.latency_row is not None else 0.0
         cols = sol.col_value
         values = {i: cols[self.first_pattern_col + i] for i in range(len(self.patterns))

@@ -52,6 +52,7 @@ PRICE_AND_BRANCH_EVERY = 500  # nodes between two tries of the generated pattern
 PRICE_NODES_FIRST = 200  # knapsack nodes of a node's first pricing rounds
 PRICE_NODES_MAX = 2000  # knapsack nodes of the last pricing round of a node before it is branched unproven
 CLOSE = 0.01  # relative gap under which the search asks for any improvement on the incumbent
+GO_ON = 0.01  # relative gap under which a decision that finds a plan goes on below it instead of ending
 
 
 class _Timeout(Exception):
@@ -60,11 +61,12 @@ class _Timeout(Exception):
 
 @dataclass(frozen=True)
 class Node:
-    """A branch-and-bound node: bounds on the number of accelerators per configuration, and 'at least one of' sets."""
+    """A branch-and-bound node: bounds on the number of accelerators per configuration, and on the number of
+    accelerators with a configuration in a set (``(set, at least, at most)``)."""
 
     lo: dict[int, int] = field(default_factory=dict)
     hi: dict[int, int] = field(default_factory=dict)
-    sets: tuple[frozenset[int], ...] = ()
+    sets: tuple[tuple[frozenset[int], float, float], ...] = ()
 
     def bounded(self, c: int, lo: int | None = None, hi: int | None = None) -> "Node":
         new_lo, new_hi = dict(self.lo), dict(self.hi)
@@ -73,6 +75,9 @@ class Node:
         if hi is not None:
             new_hi[c] = min(hi, new_hi.get(c, hi))
         return Node(new_lo, new_hi, self.sets)
+
+    def summed(self, members: frozenset[int], lo: float = 0.0, hi: float = math.inf) -> "Node":
+        return Node(self.lo, self.hi, self.sets + ((members, lo, hi),))
 
     def fixed(self, c: int) -> bool:
         return c in self.hi and self.lo.get(c, 0) == self.hi[c]
@@ -92,6 +97,7 @@ class Leaf:
 
     best_us: float = np.inf
     none_within_us: float = -np.inf
+    bound_us: float = -np.inf  # no placement of the multiset has a shorter period
 
 
 @dataclass
@@ -120,12 +126,19 @@ class BranchAndPrice:
         self.lp = MasterLP(problem, self.classes, max(work, 1e-9) if work is not None else None)
         too_big = {c for c in range(problem.n_configs) if np.any(self.lp.share[c] > 1 + 1e-9)}
         self.excluded = too_big | dominated_configs(self.classes, problem.usage)  # never priced nor branched on
+        kept = [c for c in range(problem.n_configs) if c not in self.excluded]
+        groups: dict[float, list[int]] = {}
+        for c in kept:
+            groups.setdefault(float(problem.usage[c, 0]), []).append(c)
+        # sets of configurations whose number of accelerators is branched on before each configuration's
+        self.aggregates = [[frozenset(kept)], [frozenset(g) for g in groups.values() if len(g) > 1]]
         self.columns = 0
         self.nodes = 0
         self.leaves: dict[tuple[int, ...], Leaf] = {}
         self.anytime = Anytime()
         self.unsettled: set[tuple[int, ...]] = set()  # multisets a short MILP run left undecided at this target
         self.seen: set[int] = set()  # patterns that took part in some LP solution: the integer program's columns
+        self.target_us = np.inf  # the target of the tree being searched
 
     def _trivial_bound(self) -> float:
         """Period bounds needing no solver [µs]: slowest layer at its fastest, the work over all slots, the area."""
@@ -180,6 +193,8 @@ class BranchAndPrice:
         while True:
             self._check_time()
             lp = self.lp.solve()
+            if lp.theta == np.inf:  # the branching rows contradict each other
+                return None
             self.seen.update(lp.values)
             if lp.theta <= 1 + 1e-9:
                 return lp
@@ -215,13 +230,15 @@ class BranchAndPrice:
         known = self.leaves.setdefault(multiset, Leaf())
         if known.best_us <= target_us * (1 + 1e-12):
             return True
-        if target_us <= known.none_within_us or multiset in self.unsettled:
+        if (target_us <= known.none_within_us or known.bound_us > target_us * (1 + 1e-12)
+                or multiset in self.unsettled):
             return False
         # capped at the incumbent, not the target: a plan found above the target may still improve below it
         cap = min(max(target_us, incumbent.period_us * (1 - TOLERANCE)), self.limits.cap_us)
         limits = Limits(self.limits.floor_us, cap, self.limits.latency_us, self.limits.batch)
         for place in (pack_cp, pack):
             result = place(self.classes, multiset, limits, min(time_limit_s, self.deadline - time.perf_counter()))
+            known.bound_us = max(known.bound_us, result.bound_us)
             if result.accelerators is not None:
                 placed = improve(self.classes, result.accelerators)
                 known.best_us = min(known.best_us, self.offer(groups_of(self.classes, placed), incumbent))
@@ -278,10 +295,16 @@ class BranchAndPrice:
             z[self.lp.patterns[i].config] += v
         return z
 
-    def children(self, node: Node, lp: LpResult, target_us: float, incumbent: Incumbent) -> list[Node] | None:
+    def children(self, node: Node, lp: LpResult, target_us: float, incumbent: Incumbent) -> list[Node]:
         """Branch on a fractional accelerator count, or place the integral multiset and exclude it (module
-        docstring); None when the multiset holds a plan within ``target_us``."""
+        docstring); a plan the multiset holds within ``target_us`` lowers the target below it (:meth:`lower`)."""
         z = self.counts(lp)
+        for level in self.aggregates:  # how many accelerators in all, then of each engine count
+            sums = np.array([z[list(members)].sum() for members in level])
+            part = np.abs(sums - np.round(sums))
+            if part.max() > 1e-6:
+                i = int(np.argmin(np.where(part > 1e-6, np.abs(sums - np.floor(sums) - 0.5), np.inf)))
+                return [node.summed(level[i], lo=math.ceil(sums[i])), node.summed(level[i], hi=math.floor(sums[i]))]
         frac = np.abs(z - np.round(z))
         if frac.max() > 1e-6:
             c = int(np.argmin(np.where(frac > 1e-6, np.abs(z - np.floor(z) - 0.5), np.inf)))  # most fractional
@@ -289,36 +312,47 @@ class BranchAndPrice:
         counts = {int(c): int(round(z[c])) for c in np.flatnonzero(np.round(z) > 0)}
         multiset = tuple(sorted(c for c, v in counts.items() for _ in range(v)))
         if multiset and self.leaf(multiset, target_us, incumbent):
-            return None
+            self.lower(incumbent)
         open_ = [c for c in counts if not node.fixed(c)]
         if open_:
             c, v = open_[0], counts[open_[0]]
             return [node.bounded(c, lo=v, hi=v), node.bounded(c, lo=v + 1), node.bounded(c, hi=v - 1)]
         others = frozenset(c for c in range(self.problem.n_configs) if c not in node.hi and c not in self.excluded)
-        if not others or others in node.sets:
+        if not others or any(members == others and lo >= 1 for members, lo, _ in node.sets):
             return []
-        return [Node(node.lo, node.hi, node.sets + (others,))]
+        return [node.summed(others, lo=1)]
 
-    def decide(self, target_us: float, incumbent: Incumbent) -> bool:
-        """Depth-first branch and price at ``target_us``: True when no plan has a period within it (the tree
-        was exhausted), False when one was found (it is the incumbent)."""
+    def lower(self, incumbent: Incumbent) -> None:
+        """Lower the tree's target to just below the incumbent's period. Every node and multiset the tree has
+        ruled out at the old target is ruled out at the new one (fewer patterns fit), so the search goes on."""
+        target = incumbent.period_us * (1 - TOLERANCE)
+        if target < self.target_us:
+            self.target_us = target
+            self.lp.set_target(target)
+
+    def decide(self, target_us: float, incumbent: Incumbent, going_on: bool = False) -> float | None:
+        """Depth-first branch and price below ``target_us``. A plan found becomes the incumbent; then, with
+        ``going_on``, the target drops to just below its period (:meth:`lower`) and the tree goes on, else the
+        decision ends (None). Returns the last target when the tree is exhausted: no plan's period is within it."""
+        self.target_us = target_us
         self.lp.set_target(target_us)
+        self.lower(incumbent)
         stack = [Node()]
         while stack:
             node = stack.pop()
             self.nodes += 1
             if self.nodes % PRICE_AND_BRANCH_EVERY == 0:
                 self.price_and_branch(incumbent, 0.5)
-                if incumbent.period_us <= target_us * (1 + 1e-12):
-                    return False
-            lp = self.relaxation(target_us, node)
+                self.lower(incumbent)
+            if not going_on and self.target_us < target_us:
+                return None
+            lp = self.relaxation(self.target_us, node)
             if lp is None:
                 continue
-            branches = self.children(node, lp, target_us, incumbent)
-            if branches is None:
-                return False
-            stack.extend(reversed(branches))
-        return True
+            stack.extend(reversed(self.children(node, lp, self.target_us, incumbent)))
+            if not going_on and self.target_us < target_us:
+                return None
+        return self.target_us
 
     def search(self, incumbent: Incumbent) -> None:
         """Target search between ``lower_us`` and the incumbent: each exhausted tree raises the bound, each plan
@@ -328,13 +362,15 @@ class BranchAndPrice:
             target = (incumbent.period_us * (1 - TOLERANCE) if gap <= CLOSE * incumbent.period_us
                       else self.lower_us + min(0.25 * gap, CLOSE * 5 * self.lower_us))
             self.unsettled.clear()
-            if self.decide(target, incumbent):
-                settled = self.settle(target, incumbent)
-                if settled is None:
-                    return
-                if not settled:
-                    self.lower_us = target
-                    self.record(incumbent)
+            target = self.decide(target, incumbent, going_on=gap <= GO_ON * incumbent.period_us)
+            if target is None:  # a plan within the target: the incumbent
+                continue
+            settled = self.settle(target, incumbent)
+            if settled is None:
+                return
+            if not settled:
+                self.lower_us = max(self.lower_us, target)
+                self.record(incumbent)
 
 
 def solve_colgen(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:

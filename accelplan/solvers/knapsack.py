@@ -14,6 +14,7 @@ limit the search is exact. Item types with a non-positive value are never packed
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
 from dataclasses import dataclass
@@ -58,17 +59,19 @@ class _Search:
         self.v, self.w, self.q = v, w, q
         self.best_value, self.best = floor, None
         self.nodes = 0
+        self.cum_w, self.cum_v = [0.0], [0.0]  # all of items 0..j-1: weight and value
+        for j in range(len(v)):
+            self.cum_w.append(self.cum_w[-1] + q[j] * w[j])
+            self.cum_v.append(self.cum_v[-1] + q[j] * v[j])
+        self.density = [v[j] / w[j] for j in range(len(v))]
 
     def bound(self, i: int, room: float) -> float:
-        """The fractional bound of items i.. within ``room``."""
-        total = 0.0
-        for j in range(i, len(self.v)):
-            full = self.q[j] * self.w[j]
-            if full <= room:
-                total += self.q[j] * self.v[j]
-                room -= full
-            else:
-                return total + room * self.v[j] / self.w[j]
+        """The fractional bound of items i.. within ``room``: all of items i..j-1 (found by bisection on the
+        running weights), then a fraction of item j."""
+        j = bisect.bisect_right(self.cum_w, self.cum_w[i] + room, i + 1) - 1
+        total = self.cum_v[j] - self.cum_v[i]
+        if j < len(self.v):
+            total += (room - (self.cum_w[j] - self.cum_w[i])) * self.density[j]
         return total
 
     def run(self, capacity: float, node_limit: int | None, deadline: float | None = None) -> float:
