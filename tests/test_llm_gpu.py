@@ -159,7 +159,7 @@ def test_a_served_study_solves_through_the_cli_and_its_plan_carries_serving(tmp_
     assert s["tokens_per_s"] == pytest.approx(32 / (s["tpot_ms"] / 1e3)) == pytest.approx(out["throughput"])
     assert 0 < s["ttft_ms"] and s["joules_per_token"] == pytest.approx(out["energy_mj"] / 1e3)
     ref = out["reference"]  # the node at the same workload, throughput: every GPU
-    assert ref["hardware"] == "dgx-a100" and ref["gpus"] == 8 and ref["tokens_per_s"] > s["tokens_per_s"]
+    assert ref["hardware"] == "dgx-a100" and (ref["units"], ref["units_word"]) == (8, "GPUs") and ref["tokens_per_s"] > s["tokens_per_s"]
     assert ref["versus"]["tokens_per_s"]["plan_is"] == "worse" and ref["versus"]["joules_per_token"]["plan_is"] == "better"
     report = (tmp_path / "out" / "solve" / "report.md").read_text()
     assert "| tokens/s |" in report and "| TTFT (ms) |" in report and "32 sequences in flight" in report

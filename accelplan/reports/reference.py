@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .. import families
 from ..families import ReportTable
 from ..plan import Plan
 
@@ -108,9 +109,10 @@ def reference_sentences(plan: Plan, reference: Plan) -> list[str]:
     return out
 
 
-def _gpus(plan: Plan) -> str:
+def _units(plan: Plan) -> str:
+    """" on 8 GPUs" (the plan's units in its family's words), when more than one."""
     units = sum(a.units for a in plan.accelerators)
-    return f" on {units} GPUs" if units > 1 else ""
+    return f" on {units} {families.get(plan.family).words.units}" if units > 1 else ""
 
 
 def reference_markdown(plan: Plan, reference: Plan) -> str:
@@ -121,7 +123,7 @@ def reference_markdown(plan: Plan, reference: Plan) -> str:
     serving = reference.serving
     what = (f"at the same workload ({serving.sequences} sequences in flight, prompt {serving.prompt}, context "
             f"{serving.context})" if serving is not None else f"at batch {reference.batch}")
-    out += ["", f"The same model {what} planned on {reference.hardware}{_gpus(reference)} "
+    out += ["", f"The same model {what} planned on {reference.hardware}{_units(reference)} "
                 f"({reference.solver.strategy}, {reference.solver.status}); ratios are {plan.hardware} / "
                 f"{reference.hardware}: " + "; ".join(reference_sentences(plan, reference)) + ".", ""]
     return "\n".join(out)
@@ -133,7 +135,8 @@ def reference_json(plan: Plan, reference: Plan) -> dict[str, Any]:
            "throughput": reference.throughput, "latency_ms": reference.latency_ms, "energy_mj": reference.energy_mj,
            "throughput_ratio": _ratio(plan.throughput, reference.throughput),
            "energy_ratio": _ratio(plan.energy_mj, reference.energy_mj),
-           "gpus": sum(a.units for a in reference.accelerators) if reference.family == "gpu" else None}
+           "units": sum(a.units for a in reference.accelerators),
+           "units_word": families.get(reference.family).words.units}
     if reference.serving is not None:
         s = reference.serving
         out |= {"tokens_per_s": s.tokens_per_s, "tpot_ms": s.tpot_ms, "ttft_ms": s.ttft_ms,
@@ -151,5 +154,5 @@ def reference_line(plan: Plan, reference: Plan) -> str:
                     f"TTFT {_cell(s.ttft_ms, '.3f')} ms, {_cell(s.joules_per_token, '.4f')} J/token")
     else:
         figures_ = f"{_cell(reference.throughput, '.2f')} inf/s, {_cell(reference.energy_mj, '.4f')} mJ/inf"
-    return (f"vs {reference.hardware} ({reference.execution}{_gpus(reference)}): {figures_} -> "
+    return (f"vs {reference.hardware} ({reference.execution}{_units(reference)}): {figures_} -> "
             + "; ".join(reference_sentences(plan, reference)))
