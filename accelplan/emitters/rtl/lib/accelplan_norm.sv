@@ -63,7 +63,10 @@ module accelplan_norm #(
           end else j <= j + 1;
         end
         MEAN: begin
-          mean <= RMS != 0 ? '0 : (sum * 64'(RECIP_L)) >>> 20;
+          // not `RMS != 0 ? '0 : ...`: an unsigned '0 would make the whole conditional unsigned, turning >>> into a
+          // logical shift and a negative row's mean into a huge positive one
+          if (RMS != 0) mean <= '0;
+          else mean <= (sum * 64'(RECIP_L)) >>> 20;
           sq <= '0;
           state <= VAR;
         end
