@@ -24,7 +24,8 @@ import postgres_server
 from accelplan.solvers.search import GRACE_S, HEARTBEAT_S
 from conftest import ROOT, require_tool
 
-LOCAL_S = 16  # the local search's time limit: it outlives the dead trial's heartbeat and retries it
+LOCAL_S = 40  # the local search's time limit: it outlives the dead trial's heartbeat and retries it (it stops at its
+# limit now, issue 25 item 4: on a loaded machine 16 s ended before the heartbeat went stale)
 assert LOCAL_S > GRACE_S + HEARTBEAT_S + 3
 
 

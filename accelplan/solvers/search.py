@@ -196,11 +196,12 @@ class _Workers:
         """Wait for the workers (they stop at the deadline, after their running trial); a worker's error is a
         :class:`SolveError`. A worker killed by a signal is no error: its trial is failed and retried by heartbeat."""
         failures = []
+        end = deadline + 0.5  # one end for all: the workers stop together, within the time limit's allowance
         for i, process in enumerate(self._started, start=1):
             try:
                 # a trial running at the deadline may end it; past the time limit's allowance (issue 25, item 4)
                 # the worker is killed, and its trial failed and retried by heartbeat
-                process.wait(timeout=max(0.0, deadline - time.time()) + 1.0)
+                process.wait(timeout=max(0.0, end - time.time()))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
