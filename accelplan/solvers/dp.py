@@ -294,19 +294,22 @@ class _LabelSearch:
     search stays exact."""
 
     def __init__(self, problem: Problem, moves: _Moves, usage: np.ndarray, capacity: np.ndarray,
-                 target: float | None, best_value: float | None):
+                 target: float | None, best_value: float | None, period_floor: float | None = None):
         p = self.problem = problem
         self.moves, self.usage, self.capacity = moves, usage, capacity
         self.cols = LabelColumns.for_resources(usage.shape[1])
         reads_latency = p.objective == "latency" or p.latency_max_s is not None
-        reads_period = (p.batch > 1 and reads_latency) or (p.objective == "energy" and p.static_power_w > 0) \
-            or (p.objective == "throughput" and target is None)
+        reads_period = ((p.batch > 1 and reads_latency) or (p.objective == "energy" and p.static_power_w > 0)
+                        or (p.objective == "throughput" and target is None)) and period_floor is None
+        # with a period floor (latency objective over a range of periods) bounds read the floor, not the labels
+        self.period_floor = period_floor
         self.dims = self.cols.dominance(stage_sum=reads_latency, longest=reads_period, energy=p.objective == "energy")
         self.cap = busy_cap_s(p) * (1 + 1e-9)
         if target is not None:
             self.cap = min(self.cap, target * (1 + 1e-12))
         self.target = target
         self.best_value = best_value
+        self.dropped = 0  # labels the rest-time bounds dropped (tests read it)
         time_s = np.where(p.time_s <= self.cap, p.time_s, np.inf)
         fastest = time_s.min(axis=1)
         self.rest_time = np.concatenate([np.cumsum(fastest[::-1])[::-1], [0.0]])
@@ -403,6 +406,8 @@ class _LabelSearch:
         slots = p.accelerator_slots - lab[:, col.groups].astype(int)
         keep = np.all(lab[:, col.resources] + self.need[slots, j] <= self.capacity, axis=1)
         period = np.maximum(np.maximum(lab[:, col.longest_stage], self.rest_stage[j]), p.ddr_period_s)
+        if self.period_floor is not None:
+            period = np.full(len(lab), max(self.period_floor, float(self.rest_stage[0]), p.ddr_period_s))
         if self.best_value is not None:
             if p.objective == "throughput":
                 keep &= 1.0 / period > self.best_value * (1 + 1e-12)
@@ -427,6 +432,7 @@ class _LabelSearch:
             if below is not None:
                 ok &= rest < below[idx]
             idx = idx[ok]
+            self.dropped += int((~ok).sum())
         keep = np.zeros(len(lab), dtype=bool)
         keep[idx] = True
         return keep
@@ -500,14 +506,20 @@ class _Bounded:
         self.usage, self.capacity = problem.usage[:, binding], problem.capacity[binding] * (1 + 1e-9)
         self.moves = _Moves(problem, self.usage, busy_cap_s(problem) * (1 + 1e-9), problem.objective == "energy",
                             deadline)
+        self.dropped = 0  # labels the rest-time bounds dropped, over every search (tests read it)
 
-    def solve(self, deadline: float, target: float | None, incumbent: Plan | None) -> Groups | None:
-        """The best plan the label search finds with every stage within ``target`` (None: none; raises on timeout)."""
+    def solve(self, deadline: float, target: float | None, incumbent: Plan | None,
+              period_floor: float | None = None) -> Groups | None:
+        """The best plan the label search finds with every stage within ``target`` (None: none; raises on timeout);
+        throughput: any plan within the target and bounds. ``period_floor``: only plans whose period is at least
+        this are sought (bounds read it instead of the labels' longest stage). Sets ``least_sum``, the least stage
+        sum of any complete label (a lower bound on the stage sum of such plans better than the incumbent)."""
         p, n = self.problem, self.problem.n_layers
-        search = _LabelSearch(p, self.moves, self.usage, self.capacity, target, None)
+        search = _LabelSearch(p, self.moves, self.usage, self.capacity, target, None, period_floor)
+        self.least_sum = np.inf
         # the Lagrangian dps' plans: under a target any one that fits answers; otherwise they may improve the incumbent
         priced = [plan for plan in (evaluate(p, g) for g in search.paths if g) if plan.feasible]
-        if target is not None:
+        if target is not None and p.objective == "throughput":
             fits = [plan for plan in priced if plan.period_ms <= target * 1e3 * (1 + 1e-9)]
             if fits:
                 return plan_groups(p, fits[0])
@@ -516,6 +528,9 @@ class _Bounded:
                 if incumbent is None or better(p.objective, plan.objective_value(), incumbent.objective_value()):
                     incumbent = plan
             search.best_value = incumbent.objective_value()
+            if p.objective == "latency" and p.batch > 1:  # a better plan's period: (latency - the chain) / (batch - 1)
+                search.cap = min(search.cap, (search.best_value * 1e-3 - float(search.rest_time[0])) / (p.batch - 1)
+                                 * (1 + 1e-9))
         self.incumbent = incumbent
         labels: list[np.ndarray | None] = [None] * (n + 1)
         links: list[np.ndarray | None] = [None] * (n + 1)  # (from cut point, parent row, configuration)
@@ -532,8 +547,10 @@ class _Bounded:
             if time.perf_counter() > deadline:
                 raise _Timeout
             _file_by_cut_point(pending, *search.expand(i, labels[i]))
+        self.dropped += search.dropped
         if labels[n] is None:
             return None
+        self.least_sum = float(labels[n][:, search.cols.stage_sum].min())
         order = np.argsort(search.values(labels[n]), kind="stable")[:8]  # the evaluator has the last word
         best = best_candidate(p, [_walk_back(links, n, int(row)) for row in order])
         return best.groups if best is not None else None
@@ -573,23 +590,31 @@ def _solve_bounded_throughput(problem: Problem, deadline: float, heuristic: Cand
     proven = lo * (1 - 1e-12)  # every target below is infeasible
     note = lambda: anytime.note(evaluate(problem, best).throughput if best is not None else None,  # noqa: E731
                                 1.0 / proven)
+    # no plan within the bound has a longer period than this: the batch's other inputs wait (batch - 1) periods
+    cap = busy_cap_s(problem)
+    if problem.batch > 1:
+        cap = min(cap, (problem.latency_max_s - float(problem.time_s.min(axis=1).sum())) / (problem.batch - 1))
     try:
         shared = _Bounded(problem, deadline)
-        hi = busy_cap_s(problem)
-        if best is None:
-            best = shared.solve(deadline, hi, None)
-            if best is None:
-                return None, None, True
         note()
-        hi = max(_longest_stage(prefix, best), problem.ddr_period_s)
-        candidates = _stage_times(prefix, problem.n_layers, lo, hi)
+        if best is not None:
+            hi = max(_longest_stage(prefix, best), problem.ddr_period_s)
+            candidates = _stage_times(prefix, problem.n_layers, lo, hi)
+        else:  # the largest target is tried last: no plan at it proves there is none
+            if cap < lo * (1 - 1e-12):
+                return None, None, True
+            candidates = _stage_times(prefix, problem.n_layers, lo, cap * (1 + 1e-12))
+            hi = np.inf
         candidates = np.concatenate([[lo], candidates]) if lo < hi * (1 - 1e-12) else candidates
         if len(candidates):  # stage times a rounding apart are one target (the largest of them)
             candidates = candidates[np.r_[candidates[1:] > candidates[:-1] * (1 + 1e-12), True]]
         first = True
         while len(candidates):
-            # the unbounded optimum's period first: when it is met, nothing is faster; then bisection
-            mid = 0 if first and relaxed_done else len(candidates) // 2
+            # first the unbounded optimum's period (met: nothing is faster) or, with no plan known, the largest
+            # target (not met: there is no plan); then bisection
+            mid = len(candidates) // 2
+            if first:
+                mid = 0 if best is not None and relaxed_done else len(candidates) - 1 if best is None else mid
             first = False
             plan = shared.solve(deadline, float(candidates[mid]), None)
             if plan is None:
@@ -605,6 +630,47 @@ def _solve_bounded_throughput(problem: Problem, deadline: float, heuristic: Cand
         return best, 1.0 / proven, False
 
 
+def _solve_latency_ranges(problem: Problem, shared: _Bounded, deadline: float, incumbent: Plan | None) -> Groups | None:
+    """The latency objective on a batch (latency = stage sum + (batch - 1) x period): branch and bound over ranges
+    of the period. The period is a stage time or the DDR period; for a range ``[T_a, T_b]`` of those, the label
+    search with every stage within ``T_b`` (no longest-stage column: bounds read ``T_a``) gives the least stage sum
+    ``H`` of any plan there that could beat the known plan, so no plan in the range is faster than
+    ``H + (batch - 1) x T_a``; a range whose bound does not beat the known plan is dropped, the others halved (``H``
+    stays a bound on their sums: fewer stage times allowed never make a sum smaller). A one-value range is
+    decided by its search. Returns the best plan found (None: the incumbent stays best)."""
+    p = problem
+    prefix = prefix_sums(p.time_s)
+    chain = float(p.time_s.min(axis=1).sum())
+    lo = max(float(p.time_s.min(axis=1).max()), p.ddr_period_s)
+    best, value = None, (incumbent.latency_ms * 1e-3 if incumbent is not None else np.inf)
+    cap = busy_cap_s(p)
+    if np.isfinite(value):
+        cap = min(cap, (value - chain) / (p.batch - 1))
+    if cap < lo * (1 - 1e-12):
+        return None
+    cands = np.concatenate([[lo], _stage_times(prefix, p.n_layers, lo, cap * (1 + 1e-12))])
+    ranges = [(0, len(cands) - 1, 0.0)]  # (first, last, a lower bound on the stage sum)
+    while ranges:
+        a, b, h = ranges.pop()
+        if h + (p.batch - 1) * cands[a] >= value * (1 - 1e-12):
+            continue
+        known = incumbent if best is None else evaluate(p, best)
+        groups = shared.solve(deadline, float(cands[b]), known, period_floor=float(cands[a]))
+        if shared.incumbent is not None and (known is None or better(p.objective, shared.incumbent.objective_value(),
+                                                                     known.objective_value())):
+            best, value = plan_groups(p, shared.incumbent), shared.incumbent.latency_ms * 1e-3
+        if groups is not None:
+            plan = evaluate(p, groups)
+            if plan.feasible and plan.latency_ms * 1e-3 < value:
+                best, value = groups, plan.latency_ms * 1e-3
+        if a == b or not np.isfinite(shared.least_sum):
+            continue
+        h = max(h, shared.least_sum)
+        m = (a + b) // 2
+        ranges += [(m + 1, b, h), (a, m, h)]  # the shorter periods first
+    return best
+
+
 def _solve_bounded(problem: Problem, deadline: float, heuristic: Candidate | None) -> tuple:
     """Latency or energy objective (any bounds): (groups, finished, incumbent) by label setting, started from the
     best of the heuristic's, the fastest contiguous and the one-accelerator plans."""
@@ -614,7 +680,10 @@ def _solve_bounded(problem: Problem, deadline: float, heuristic: Candidate | Non
     shared = None
     try:
         shared = _Bounded(problem, deadline)
-        groups = shared.solve(deadline, None, heuristic.plan if heuristic else None)
+        if problem.objective == "latency" and problem.batch > 1:
+            groups = _solve_latency_ranges(problem, shared, deadline, heuristic.plan if heuristic else None)
+        else:
+            groups = shared.solve(deadline, None, heuristic.plan if heuristic else None)
     except _Timeout:
         groups, finished = None, False
     else:
