@@ -143,12 +143,13 @@ def restricted_master(classes: ClassTable, patterns: Sequence[Pattern], share: n
 
 
 def pack_cp(classes: ClassTable, configs: Sequence[int], limits: Limits, time_limit_s: float,
-            workers: int = 2) -> Packing:
+            workers: int = 2, enough_us: float | None = None) -> Packing:
     """The shortest period of a placement on accelerators of the given configurations with every stage within
     ``limits.cap_us`` (and the latency bound), by CP-SAT on times in integer picoseconds rounded down. Rounding
     down only admits more placements, so the rounded optimum bounds every placement's period from below
     (``bound_us``; ``inf`` when the model is infeasible); a placement found is returned with its exact period,
-    which may by rounding lie a few picoseconds above the rounded one (or the cap: the caller checks)."""
+    which may by rounding lie a few picoseconds above the rounded one (or the cap: the caller checks). With
+    ``enough_us`` the search stops at the first placement whose rounded period is within it (not proven best)."""
     from ortools.sat.python import cp_model
 
     scale = 1e6  # µs -> ps
@@ -173,7 +174,17 @@ def pack_cp(classes: ClassTable, configs: Sequence[int], limits: Limits, time_li
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, time_limit_s)
     solver.parameters.num_workers = workers
-    status = solver.Solve(m)
+    if enough_us is not None:
+        enough = int(np.floor(enough_us * scale))
+
+        class _Enough(cp_model.CpSolverSolutionCallback):
+            def on_solution_callback(self) -> None:
+                if self.ObjectiveValue() <= enough:
+                    self.StopSearch()
+
+        status = solver.Solve(m, _Enough())
+    else:
+        status = solver.Solve(m)
     if status == cp_model.INFEASIBLE:
         return Packing(True, None, None, np.inf)
     bound = solver.BestObjectiveBound() / scale

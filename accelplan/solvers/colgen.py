@@ -42,7 +42,7 @@ from ..formulations.configuration_lp import TIME_SCALE, ClassTable, LpResult, Ma
 from ..formulations.packing import Limits, groups_of, improve, pack, pack_cp, restricted_master
 from ..plan import Anytime, Groups, Outcome, evaluate
 from ..problem import Problem
-from .contiguous import best_contiguous
+from .contiguous import best_candidate, contiguous_plans
 from .knapsack import best_packing, fractional_bounds
 
 TOLERANCE = 1e-6  # relative: a plan is an improvement when its period is below U (1 - TOLERANCE)
@@ -52,6 +52,7 @@ PRICE_AND_BRANCH_EVERY = 500  # nodes between two tries of the generated pattern
 PRICE_NODES_FIRST = 200  # knapsack nodes of a node's first pricing rounds
 PRICE_NODES_MAX = 2000  # knapsack nodes of the last pricing round of a node before it is branched unproven
 CLOSE = 0.01  # relative gap under which the search asks for any improvement on the incumbent
+CONTIGUOUS_ITERATIONS = 12  # bisection steps of the contiguous heuristic's fallback plan (a plan, not a good one)
 GO_ON = 0.01  # relative gap under which a decision that finds a plan goes on below it instead of ending
 
 
@@ -225,8 +226,10 @@ class BranchAndPrice:
              time_limit_s: float = LEAF_FIRST_S) -> bool:
         """Whether a plan on exactly these configurations has a period within ``target_us`` (it becomes the
         incumbent): CP-SAT and then HiGHS, each for at most ``time_limit_s``, look for the multiset's shortest
-        period below the incumbent; when neither decides, the multiset is left in ``self.unsettled`` and not
-        tried again at this target (the tree goes on; :meth:`settle` decides those later with the time left)."""
+        period below the incumbent, CP-SAT stopping at its first plan within the target (the multiset is placed
+        again, below it, should the tree come back to it); when neither decides, the multiset
+        is left in ``self.unsettled`` and not tried again at this target (the tree goes on; :meth:`settle` decides
+        those later with the time left)."""
         known = self.leaves.setdefault(multiset, Leaf())
         if known.best_us <= target_us * (1 + 1e-12):
             return True
@@ -237,7 +240,9 @@ class BranchAndPrice:
         cap = min(max(target_us, incumbent.period_us * (1 - TOLERANCE)), self.limits.cap_us)
         limits = Limits(self.limits.floor_us, cap, self.limits.latency_us, self.limits.batch)
         for place in (pack_cp, pack):
-            result = place(self.classes, multiset, limits, min(time_limit_s, self.deadline - time.perf_counter()))
+            seconds = min(time_limit_s, self.deadline - time.perf_counter())
+            result = (pack_cp(self.classes, multiset, limits, seconds, enough_us=target_us) if place is pack_cp
+                      else pack(self.classes, multiset, limits, seconds))
             known.bound_us = max(known.bound_us, result.bound_us)
             if result.accelerators is not None:
                 placed = improve(self.classes, result.accelerators)
@@ -317,7 +322,10 @@ class BranchAndPrice:
         if open_:
             c, v = open_[0], counts[open_[0]]
             return [node.bounded(c, lo=v, hi=v), node.bounded(c, lo=v + 1), node.bounded(c, hi=v - 1)]
-        others = frozenset(c for c in range(self.problem.n_configs) if c not in node.hi and c not in self.excluded)
+        # every other plan of the node has one more accelerator of a configuration with room for one (the
+        # multiset's own are fixed; one whose upper bound came from an earlier branch may still have room)
+        others = frozenset(c for c in range(self.problem.n_configs)
+                           if c not in self.excluded and c not in counts and node.hi.get(c, 1) >= 1)
         if not others or any(members == others and lo >= 1 for members, lo, _ in node.sets):
             return []
         return [node.summed(others, lo=1)]
@@ -385,7 +393,7 @@ def solve_colgen(problem: Problem, time_limit_s: float, seed: int, options: dict
         bnp.lp_bound(incumbent.period_us, start + 0.3 * time_limit_s)
         bnp.price_and_branch(incumbent, min(5.0, 0.1 * time_limit_s))
         if incumbent.groups is None:  # a plan to return whatever happens next
-            first = best_contiguous(problem)
+            first = best_candidate(problem, contiguous_plans(problem, CONTIGUOUS_ITERATIONS))
             if first is not None:
                 bnp.offer(first.groups, incumbent, "contiguous heuristic")
         bnp.search(incumbent)
