@@ -7,8 +7,8 @@
    (cluster start included), trials complete / pruned / solved / read from the cache, its Pareto front.
 2. Every candidate of the space (the cartesian product of its parameters' values), solved on the same Dask
    cluster size with the same strategy and per-candidate limit; the candidates the co-design run solved are read
-   from its cache (their solve times counted as they were measured), so the grid's cost is reported as the sum of
-   its candidates' solve times, beside this run's wall time.
+   from its cache, and ``--work``'s grid cache is kept between runs (solve times counted as they were measured), so
+   the grid's cost is reported as the sum of its candidates' solve times, beside this run's wall time.
 3. The comparison: the grid's best point (the best first objective, ties broken by the next), whether the co-design
    front holds it (same objective values), how many of the grid's front points the co-design front holds, the 2-D
    hypervolume of both fronts (first two objectives, reference: the worst values of the grid's feasible points).
@@ -40,8 +40,10 @@ from accelplan.sweep.cache import PointCache  # noqa: E402
 from accelplan.sweep.run import PointTask, dask_client, solve_point  # noqa: E402
 
 
-def grid(cd, cache: PointCache, workers: int) -> tuple[list[TrialRow], float, int]:
-    """Every candidate solved (cached ones read): its rows, this run's wall time and how many were solved here."""
+def grid(cd, caches: list[PointCache], workers: int) -> tuple[list[TrialRow], float, int]:
+    """Every candidate solved (read from ``caches`` where there; stored in the last): its rows, this run's wall time
+    and how many were solved here."""
+    cache = caches[-1]
     axes = [[(p.name, v) for v in p.grid()] for p in cd.parameters]
     combos = [dict(c) for c in itertools.product(*axes)]
     cands = [candidate(cd, values, i) for i, values in enumerate(combos)]
@@ -49,7 +51,7 @@ def grid(cd, cache: PointCache, workers: int) -> tuple[list[TrialRow], float, in
     start = time.perf_counter()
     todo = []
     for c in cands:
-        got = cache.get(c.key)
+        got = next((o for o in (k.get(c.key) for k in caches) if o is not None), None)
         if got is not None:
             outcomes[c.key] = got
         elif c.key not in {t.key for t in todo}:
@@ -96,19 +98,26 @@ def main() -> int:
     ap.add_argument("--spec", type=Path, default=ROOT / "specs/codesign/bert-base_vck190.yaml")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/codesign.json")
-    ap.add_argument("--work", type=Path, default=None, help="folder for the runs (default: a temporary one)")
+    ap.add_argument("--work", type=Path, default=None, help="folder for the runs; its grid-cache/ is reused by the "
+                                                            "next run (default: a temporary one)")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="codesign-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     cd = load_codesign(args.spec)
     load0 = os.getloadavg()[0]
     start = time.perf_counter()
-    done = api.codesign(args.spec, work / "out" / "codesign", workers=args.workers, cache_dir=work / "cache",
+    import shutil
+
+    for old in ("codesign-out", "codesign-cache"):  # the co-design run starts afresh; the grid's cache is kept
+        shutil.rmtree(work / old, ignore_errors=True)
+    done = api.codesign(args.spec, work / "codesign-out" / "codesign", workers=args.workers,
+                        cache_dir=work / "codesign-cache",
                         progress=lambda text: print(f"  codesign: {text}", flush=True) if "trials" in text else None)
     codesign_wall = time.perf_counter() - start
     load1 = os.getloadavg()[0]
     print(f"codesign: {len(done.rows)} trials in {codesign_wall:.1f} s; grid next", flush=True)
-    grid_rows, grid_wall, grid_solved = grid(cd, PointCache(work / "cache"), args.workers)
+    grid_rows, grid_wall, grid_solved = grid(cd, [PointCache(work / "codesign-cache"), PointCache(work / "grid-cache")],
+                                             args.workers)
     grid_front = front(cd, grid_rows)
     metrics = [g.metric for g in cd.goals]
 

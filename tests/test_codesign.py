@@ -16,9 +16,10 @@ import pytest
 
 from accelplan import api, families
 from accelplan.cli import main
-from accelplan.codesign.results import best, front, rows
-from accelplan.codesign.run import open_study, prune_reason
+from accelplan.codesign.results import best
+from accelplan.codesign.run import distributions, open_study, prune_reason
 from accelplan.codesign.spec import candidate, cost_of, load_codesign
+from accelplan.solvers.storages import open_storage
 from accelplan.sweep.run import PointTask, solve_point
 
 TESTS = Path(__file__).parent
@@ -124,7 +125,7 @@ def test_pruning_reads_a_larger_candidates_bound(tmp_path):
     small = dict(big, **{"hardware.units": 3})
     for values, thr in ((big, 100.0), ({**big, "hardware.units": 1, "hardware.macs_per_cycle": "4"}, 150.0)):
         study.add_trial(optuna.trial.create_trial(
-            params=values, distributions=__import__("accelplan.codesign.run", fromlist=["x"]).distributions(cd),
+            params=values, distributions=distributions(cd),
             values=[thr, cost_of(cd, values)], user_attrs={"status": "optimal", "bound": thr, "violation": 0.0}))
     finished = study.get_trials()
     why = prune_reason(cd, small, finished)  # its bound is 100 (the larger one's), trial 1 gives 150 for less
@@ -180,8 +181,7 @@ def _run(spec: Path, out: Path, **kw) -> subprocess.Popen:
 
 def _finished(spec: Path, out: Path) -> dict[int, dict]:
     cd = load_codesign(spec)
-    study = optuna.load_study(study_name=cd.name, storage=__import__("accelplan.solvers.storages", fromlist=["x"])
-                              .open_storage(f"journal:///{out / 'codesign.log'}"))
+    study = optuna.load_study(study_name=cd.name, storage=open_storage(f"journal:///{out / 'codesign.log'}"))
     return {t.number: (t.state.name, dict(t.params), t.values) for t in study.get_trials()
             if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)}
 

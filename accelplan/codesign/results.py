@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 
 from ..dominance import pareto_min
 from .spec import METRICS, Codesign

@@ -9,6 +9,11 @@ trials the spec still asks for. A trial the killed run was solving is failed by 
 Optuna's retry callback). Solved candidates are also kept in the sweeps' point cache (by what they solve), so a
 candidate sampled twice, or resumed, is not solved again.
 
+Front neighbours: once the first trials are done, about every other trial is a candidate one step (one parameter
+moved to an adjacent value) from a point of the current front, not tried yet and not pruned: a Pareto local search
+move, which NSGA-II's and TPE's global proposals lack on small discrete spaces (without it, the shipped Versal study
+missed the grid's best point by one PLIO step). The rest are the sampler's.
+
 Pruning (the relaxation): a plan of a candidate runs on any candidate with at least its hardware (every ordered
 parameter at least as large, the others equal), so the latter's proven bound bounds the former's optimum. Before a
 candidate is solved, its optimistic objectives (the bound so obtained for the objective the plan optimises, the
@@ -19,10 +24,11 @@ as good on every objective, or the bound already breaks a limit, the trial is pr
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +45,7 @@ from .spec import BOUNDED, Candidate, Codesign, candidate, cost_of, dominates
 #: a value Optuna stores for an objective a trial has none of (no plan): the worst, so no front holds it
 WORST = 1e30
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+NEIGHBOUR_SHARE = 0.5  # of the trials after the first ones: a move from the front (where one is left)
 
 
 def distributions(codesign: Codesign) -> dict[str, Any]:
@@ -113,6 +120,9 @@ def open_study(codesign: Codesign, storage: str | None, seed: int | None = None)
                          f"{found}; this spec needs {directions}: change its name or use another --storage")
     if known is None:
         study.set_user_attr("codesign", mine)
+        with warnings.catch_warnings():  # experimental in Optuna 5: the objectives' names, as optuna-dashboard shows
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([g.metric for g in codesign.goals])
     return study
 
 
@@ -318,8 +328,9 @@ def run_codesign(codesign: Codesign, storage: str | None, cache: PointCache, wor
                 used = len(client.nthreads())
                 _run_dask(codesign, study, dists, cache, client, target, counts, beats, step)
         else:
-            for _ in _ask_until(study, target, 1, {}):
-                trial = _ask(study, dists)
+            rng, taken = random.Random(codesign.seed), set()
+            while len(_finished(study)) < target:
+                trial = _next_trial(codesign, study, dists, rng, taken)
                 beats.add(trial._trial_id)
                 prepared = _prepare(codesign, study, trial, cache, counts)
                 if prepared is not None:
@@ -343,10 +354,60 @@ def _ask(study: optuna.Study, dists: dict[str, Any]) -> optuna.Trial:
         return study.ask(dists)
 
 
-def _ask_until(study: optuna.Study, target: int, in_flight: int, flying: dict) -> Iterator[None]:
-    """Yield while the study holds fewer than ``target`` finished trials, counting those in flight."""
-    while len(_finished(study)) + len(flying) < target:
-        yield None
+def _values_key(values: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, repr(v)) for k, v in values.items()))
+
+
+def neighbour(codesign: Codesign, study: optuna.Study, rng: random.Random, taken: set[tuple]) -> dict[str, Any] | None:
+    """A candidate one step from a point of the current front (one parameter moved to an adjacent value), not tried
+    yet nor pruned: a Pareto local search move, which the samplers' global proposals lack on small discrete spaces.
+    None when every front point's neighbours are tried."""
+    from .results import front, rows
+
+    finished = _finished(study)
+    tried = taken | {_values_key(t.params) for t in study.get_trials(deepcopy=False)}
+    points = front(codesign, rows(study))
+    rng.shuffle(points)
+    values_of = {}
+    for p in codesign.parameters:
+        try:
+            values_of[p.name] = p.grid()
+        except ValueError:  # a continuous range: no adjacent value
+            continue
+    for point in points:
+        moves = [(name, i) for name, grid in values_of.items() for i in (-1, 1)]
+        rng.shuffle(moves)
+        for name, step in moves:
+            grid = values_of[name]
+            here = point.params.get(name)
+            if here not in grid:
+                continue
+            j = grid.index(here) + step
+            if not 0 <= j < len(grid):
+                continue
+            values = dict(point.params, **{name: grid[j]})
+            key = _values_key(values)
+            if key in tried:
+                continue
+            tried.add(key)
+            if codesign.prune and prune_reason(codesign, values, finished) is not None:
+                continue
+            return values
+    return None
+
+
+def _next_trial(codesign: Codesign, study: optuna.Study, dists: dict[str, Any], rng: random.Random,
+                taken: set[tuple]) -> optuna.Trial:
+    """Every other trial once the first ones are done is a front neighbour (:func:`neighbour`) where one is left;
+    the others are the sampler's."""
+    done = len(_finished(study))
+    if done >= max(8, codesign.trials // 8) and rng.random() < NEIGHBOUR_SHARE:
+        values = neighbour(codesign, study, rng, taken)
+        if values is not None:
+            study.enqueue_trial(values, user_attrs={"move": "front neighbour"})
+    trial = _ask(study, dists)
+    taken.add(_values_key(trial.params))
+    return trial
 
 
 def _prepare(codesign: Codesign, study: optuna.Study, trial: optuna.Trial, cache: PointCache,
@@ -398,9 +459,10 @@ def _run_dask(codesign: Codesign, study: optuna.Study, dists: dict[str, Any], ca
 
     slots = max(1, sum(client.nthreads().values()))
     flying: dict[Any, tuple[optuna.Trial, Candidate]] = {}
+    rng, taken = random.Random(codesign.seed), set()
     while True:
         while len(flying) < slots and len(_finished(study)) + len(flying) < target:
-            trial = _ask(study, dists)
+            trial = _next_trial(codesign, study, dists, rng, taken)
             beats.add(trial._trial_id)
             cand = _prepare(codesign, study, trial, cache, counts)
             if cand is None:

@@ -43,7 +43,7 @@ from pydantic import Field, model_validator
 from .. import families
 from ..errors import SpecError, SpecIssue
 from ..plan_file import RunFacts
-from ..solvers.registry import AUTO, STRATEGY_CHOICES
+from ..solvers.registry import AUTO
 from ..specs.library import builtin_names
 from ..specs.loader import Lines, line_of, read_yaml, validate
 from ..specs.schema import MAX_SEED, Constraints, Dim, Objective, Strict, StudySpec
