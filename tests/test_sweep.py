@@ -29,7 +29,7 @@ model: deit-tiny
 hardware: vck190
 execution: spatial
 strategy: dp
-time_limit_s: 5
+time_limit_s: 30     # dp proves each point in about a second; the limit (a watchdog enforces it) leaves room on a loaded machine
 constraints: {batch: 4}
 grid:
   hardware:
