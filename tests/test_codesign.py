@@ -213,3 +213,18 @@ def test_a_killed_run_resumes_without_losing_a_finished_trial(tmp_path):
     assert all(after[n] == before[n] for n in before)  # every trial finished before the kill, as it was
     text = (out / "codesign" / "trials.csv").read_text().splitlines()
     assert sum(1 for line in text[1:] if ",complete," in line or ",pruned," in line) == 400
+
+
+def test_json_prints_the_front_and_nothing_else(tmp_path, capsys):
+    import json
+
+    spec = _files(tmp_path, trials=6, units="[2, 4]")
+    assert main(["codesign", str(spec), "-o", str(tmp_path / "out"), "--json"]) == 0
+    front_ = json.loads(capsys.readouterr().out)
+    assert front_ and all({"trial", "params", "throughput", "cost", "status", "bound"} <= set(p) for p in front_)
+    assert (tmp_path / "out" / "codesign.log").is_file()
+    # the same command again resumes the study: it holds its 6 trials, none added
+    assert main(["codesign", str(spec), "-o", str(tmp_path / "out"), "--json"]) == 0
+    capsys.readouterr()
+    lines = (tmp_path / "out" / "codesign" / "trials.csv").read_text().splitlines()
+    assert len(lines) == 1 + 6
