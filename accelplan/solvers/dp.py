@@ -242,14 +242,15 @@ class _Moves:
     plan using the other (budgets, stage times, the latency and the energy are all monotone in these). Computed once
     per problem; a target keeps the moves whose stage time meets it (kept ones dominate dropped ones there too)."""
 
-    def __init__(self, problem: Problem, usage: np.ndarray, stage_cap: float, energy: bool, deadline: float):
+    def __init__(self, problem: Problem, usage: np.ndarray, stage_cap: float, energy: bool, deadline: float,
+                 slack: float = np.inf):
         n = problem.n_layers
         t_pre, e_pre = prefix_sums(problem.time_s), prefix_sums(problem.energy_j)
+        f_pre = prefix_sums(problem.time_s.min(axis=1))
         no_more = np.all(usage[:, None, :] <= usage[None, :, :], axis=2)  # (a, b): a takes no more than b
         np.fill_diagonal(no_more, False)
         b_idx, a_idx = np.nonzero(no_more.T)  # pairs (a beats b when ...), sorted by b
         tie = ~np.all(usage[a_idx] == usage[b_idx], axis=1) | (a_idx < b_idx)  # a beats b on equal times
-        starts = np.flatnonzero(np.r_[True, b_idx[1:] != b_idx[:-1]]) if len(b_idx) else np.empty(0, dtype=int)
         self.end: list[np.ndarray] = []
         self.cfg: list[np.ndarray] = []
         self.stage: list[np.ndarray] = []
@@ -259,17 +260,23 @@ class _Moves:
                 raise _Timeout
             span = t_pre[i + 1:] - t_pre[i]  # (ends, C)
             spend = e_pre[i + 1:] - e_pre[i]
-            ok = span <= stage_cap
-            if len(b_idx):
-                sa, sb = span[:, a_idx], span[:, b_idx]
-                beats = (sa < sb) | ((sa == sb) & tie)
+            # a run's time over its layers' fastest times is part of the plan's: at most the slack
+            ok = (span <= stage_cap) & (span - (f_pre[i + 1:] - f_pre[i])[:, None] <= slack)
+            rows = np.flatnonzero(ok.any(axis=1))
+            span, spend, ok = span[rows], spend[rows], ok[rows]
+            live = ok.any(axis=0)
+            pair = np.flatnonzero(live[a_idx] & live[b_idx])  # a configuration that beats a kept one is kept too
+            if len(pair) and len(rows):
+                pa, pb, pt = a_idx[pair], b_idx[pair], tie[pair]
+                sa, sb = span[:, pa], span[:, pb]
+                beats = (sa < sb) | ((sa == sb) & pt)
                 if energy:
-                    ea, eb = spend[:, a_idx], spend[:, b_idx]
-                    beats = (sa <= sb) & (ea <= eb) & ((sa < sb) | (ea < eb) | tie)
-                dominated = np.logical_or.reduceat(beats, starts, axis=1)
-                ok[:, b_idx[starts]] &= ~dominated
+                    ea, eb = spend[:, pa], spend[:, pb]
+                    beats = (sa <= sb) & (ea <= eb) & ((sa < sb) | (ea < eb) | pt)
+                first = np.flatnonzero(np.r_[True, pb[1:] != pb[:-1]])
+                ok[:, pb[first]] &= ~np.logical_or.reduceat(beats, first, axis=1)
             e_rel, cfg = np.nonzero(ok)
-            self.end.append(i + 1 + e_rel)
+            self.end.append(i + 1 + rows[e_rel])
             self.cfg.append(cfg)
             self.stage.append(span[e_rel, cfg])
             self.energy.append(spend[e_rel, cfg])
@@ -500,12 +507,22 @@ def _walk_back(links: list[np.ndarray | None], n: int, row: int) -> Groups:
 class _Bounded:
     """What every label search of one problem shares: the binding budgets and the moves (built once)."""
 
-    def __init__(self, problem: Problem, deadline: float):
-        self.problem = problem
+    def __init__(self, problem: Problem, deadline: float, incumbent: Plan | None = None):
+        self.problem = p = problem
         binding = _binding(problem)  # budgets no plan can exceed need no label column
         self.usage, self.capacity = problem.usage[:, binding], problem.capacity[binding] * (1 + 1e-9)
+        # the most a plan worth finding may spend over every layer's fastest time: its latency is the stage sum
+        # plus (batch - 1) periods, within the bound and (latency objective) below the known plan
+        fastest = p.time_s.min(axis=1)
+        floor = float(fastest.sum()) + (p.batch - 1) * max(float(fastest.max()), p.ddr_period_s)
+        slack = np.inf
+        if p.latency_max_s is not None:
+            slack = p.latency_max_s * (1 + 1e-9) - floor
+        if p.objective == "latency" and incumbent is not None:
+            slack = min(slack, incumbent.latency_ms * 1e-3 - floor)
+        slack += 1e-12 * floor  # rounding of prefix sums
         self.moves = _Moves(problem, self.usage, busy_cap_s(problem) * (1 + 1e-9), problem.objective == "energy",
-                            deadline)
+                            deadline, slack)
         self.dropped = 0  # labels the rest-time bounds dropped, over every search (tests read it)
 
     def solve(self, deadline: float, target: float | None, incumbent: Plan | None,
@@ -679,7 +696,7 @@ def _solve_bounded(problem: Problem, deadline: float, heuristic: Candidate | Non
     heuristic = best_candidate(problem, known) or heuristic
     shared = None
     try:
-        shared = _Bounded(problem, deadline)
+        shared = _Bounded(problem, deadline, heuristic.plan if heuristic else None)
         if problem.objective == "latency" and problem.batch > 1:
             groups = _solve_latency_ranges(problem, shared, deadline, heuristic.plan if heuristic else None)
         else:
