@@ -228,3 +228,12 @@ def test_json_prints_the_front_and_nothing_else(tmp_path, capsys):
     capsys.readouterr()
     lines = (tmp_path / "out" / "codesign" / "trials.csv").read_text().splitlines()
     assert len(lines) == 1 + 6
+
+
+def test_a_candidate_whose_cost_breaks_a_limit_is_pruned_unsolved(tmp_path):
+    spec = _files(tmp_path, units="[2, 4]", extra="limits: {cost: {max: 9}}\n")
+    cd = load_codesign(spec)
+    cheap = {"hardware.units": "2", "hardware.macs_per_cycle": "4", "hardware.overhead_cycles": "0", "dtype": "int8"}
+    assert cost_of(cd, cheap) == 5 and prune_reason(cd, cheap, []) is None
+    dear = dict(cheap, **{"hardware.units": "4", "hardware.macs_per_cycle": "8"})  # 8 + 3
+    assert "outside the limit" in prune_reason(cd, dear, [])[0]

@@ -196,6 +196,10 @@ def prune_reason(codesign: Codesign, values: dict[str, Any], finished: list[Froz
     study objective bounds, the cost exactly, the others unknown (no pruning through them)."""
     objective = codesign.study.spec.objective
     maximize = objective == "throughput"
+    if codesign.cost and "cost" in codesign.limits:  # known before any solve
+        cost, (low, high) = cost_of(codesign, values), codesign.limits["cost"]
+        if (low is not None and cost < low) or (high is not None and cost > high):
+            return f"its cost {cost:g} is outside the limit", None
     bound, by = None, None
     for t in finished:
         if t.state != TrialState.COMPLETE or not dominates(codesign, t.params, values):
