@@ -14,6 +14,7 @@ from accelplan.errors import SolveError
 from accelplan.families import build_problem
 from accelplan.plan import evaluate, plan_groups
 from accelplan.solvers import solve
+from accelplan.solvers.scheduled import needs_certifying
 from accelplan.solvers.contiguous import best_contiguous
 from accelplan.solvers.lns import PipelineMoves, SegmentMoves, _Overrun, watchdog
 
@@ -38,7 +39,8 @@ def test_lns_is_feasible_and_exact_on_tiny_chains(seed: int, objective: str) -> 
     again = evaluate(problem, plan_groups(problem, plan))  # priced from scratch
     assert again.feasible and _close(again.objective_value(), plan.objective_value())
     assert _close(plan.objective_value(), reference.objective_value()), (plan.solver, reference.solver)
-    assert plan.solver.status == "optimal"
+    # proven by its exact start, except on the schedule of a re-entrant batch, where that start's bound may not close
+    assert plan.solver.status == "optimal" or needs_certifying(problem), plan.solver
     start = plan.solver.progress[0].objective  # the anytime curve starts at the start plan
     assert not problem.objective.better(start, plan.objective_value())
 
