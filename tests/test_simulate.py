@@ -15,6 +15,7 @@ from accelplan.cli import main
 from accelplan.execution import ExecutionModel, Form, segments
 from accelplan.execution.pipeline import DISPATCH_NAMES, scheduled_latency_s
 from accelplan.families import build_problem
+from accelplan.families.mcm.costs import Mapping
 from accelplan.objective import objective
 from accelplan.outputs import json_text
 from accelplan.plan import evaluate, metrics
@@ -156,8 +157,10 @@ def test_weights_that_do_not_fit_stream_for_every_input() -> None:
 def segment_problem(fits: bool) -> Problem:
     """Two layers of 1 ms on a 4-chiplet package, one cluster configuration; weights 250 B (0.25 ms at 1 MB/s),
     crossings 100 B (0.1 ms), reconfiguration 0.5 ms, batch 2; layer 1's weights overflow the SRAM unless ``fits``."""
+    # each layer's mapping: 1 ms of compute; streamed, its 0.25 ms of weights in one tile (overlapped: max + min / 1)
+    one = Mapping(1, 1, (1, 1, 1), 1.0 * MS, 0.0, 250.0, 0.0, streamed_time_s=1.25 * MS)
     tables = SegmentTables(
-        chiplets=4, mappings=((None,), (None,)), sram_weight_bytes=np.array([[0.0], [0.0 if fits else 2.0]]),
+        chiplets=4, mappings=((one,), (one,)), sram_weight_bytes=np.array([[0.0], [0.0 if fits else 2.0]]),
         sram_buffer_bytes=np.zeros((2, 1)), sram_bytes=1.0, weight_bytes=np.array([250, 250]),
         boundary_bytes=np.array([100.0, 100.0, 100.0]), dram_bandwidth=1e6, dram_byte_j=0.0,
         reconfiguration_s=0.5 * MS, dram_access_j=0.0, nop_byte_hop_j=0.0, dram_hops=np.zeros((5, 1)))
