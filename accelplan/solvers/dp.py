@@ -647,18 +647,20 @@ def _solve_bounded_throughput(problem: Problem, deadline: float, heuristic: Cand
         return best, 1.0 / proven, False
 
 
-def _solve_latency_ranges(problem: Problem, shared: _Bounded, deadline: float, incumbent: Plan | None) -> Groups | None:
+def _solve_latency_ranges(problem: Problem, shared: _Bounded, deadline: float, incumbent: Plan | None,
+                          least_period: float = 0.0) -> Groups | None:
     """The latency objective on a batch (latency = stage sum + (batch - 1) x period): branch and bound over ranges
     of the period. The period is a stage time or the DDR period; for a range ``[T_a, T_b]`` of those, the label
     search with every stage within ``T_b`` (no longest-stage column: bounds read ``T_a``) gives the least stage sum
     ``H`` of any plan there that could beat the known plan, so no plan in the range is faster than
     ``H + (batch - 1) x T_a``; a range whose bound does not beat the known plan is dropped, the others halved (``H``
     stays a bound on their sums: fewer stage times allowed never make a sum smaller). A one-value range is
-    decided by its search. Returns the best plan found (None: the incumbent stays best)."""
+    decided by its search. ``least_period``: no plan's period is shorter (the unbounded throughput optimum's).
+    Returns the best plan found (None: the incumbent stays best)."""
     p = problem
     prefix = prefix_sums(p.time_s)
     chain = float(p.time_s.min(axis=1).sum())
-    lo = max(float(p.time_s.min(axis=1).max()), p.ddr_period_s)
+    lo = max(float(p.time_s.min(axis=1).max()), p.ddr_period_s, least_period)
     best, value = None, (incumbent.latency_ms * 1e-3 if incumbent is not None else np.inf)
     cap = busy_cap_s(p)
     if np.isfinite(value):
@@ -666,7 +668,14 @@ def _solve_latency_ranges(problem: Problem, shared: _Bounded, deadline: float, i
     if cap < lo * (1 - 1e-12):
         return None
     cands = np.concatenate([[lo], _stage_times(prefix, p.n_layers, lo, cap * (1 + 1e-12))])
-    ranges = [(0, len(cands) - 1, 0.0)]  # (first, last, a lower bound on the stage sum)
+    # (first, last, a lower bound on the stage sum): ranges doubling from the shortest period, tried in that order
+    # (the period weighs batch - 1 times: the best plans tend to be among the fastest, and short ranges search fast)
+    ranges, a = [], 0
+    while a < len(cands):
+        b = min(2 * a, len(cands) - 1)
+        ranges.append((a, b, chain))
+        a = b + 1
+    ranges.reverse()
     while ranges:
         a, b, h = ranges.pop()
         if h + (p.batch - 1) * cands[a] >= value * (1 - 1e-12):
@@ -691,14 +700,18 @@ def _solve_latency_ranges(problem: Problem, shared: _Bounded, deadline: float, i
 def _solve_bounded(problem: Problem, deadline: float, heuristic: Candidate | None) -> tuple:
     """Latency or energy objective (any bounds): (groups, finished, incumbent) by label setting, started from the
     best of the heuristic's, the fastest contiguous and the one-accelerator plans."""
-    fastest, _, _ = _solve_throughput(problem, deadline, ignore_latency_bound=True)
+    fastest, _, relaxed_done = _solve_throughput(problem, deadline, ignore_latency_bound=True)
     known = [g for g in (heuristic.groups if heuristic else None, fastest, _single_accelerator(problem)) if g is not None]
     heuristic = best_candidate(problem, known) or heuristic
+    least_period = 0.0  # the unbounded throughput optimum's period: no plan has a shorter one
+    if relaxed_done and fastest is not None:
+        least_period = max(_longest_stage(prefix_sums(problem.time_s), fastest), problem.ddr_period_s)
     shared = None
     try:
         shared = _Bounded(problem, deadline, heuristic.plan if heuristic else None)
         if problem.objective == "latency" and problem.batch > 1:
-            groups = _solve_latency_ranges(problem, shared, deadline, heuristic.plan if heuristic else None)
+            groups = _solve_latency_ranges(problem, shared, deadline, heuristic.plan if heuristic else None,
+                                           least_period)
         else:
             groups = shared.solve(deadline, None, heuristic.plan if heuristic else None)
     except _Timeout:
