@@ -412,7 +412,8 @@ def neighbour(codesign: Codesign, study: optuna.Study, rng: random.Random, taken
 def _next_trial(codesign: Codesign, study: optuna.Study, dists: dict[str, Any], rng: random.Random,
                 taken: set[tuple]) -> optuna.Trial:
     """Every other trial once the first ones are done is a front neighbour (:func:`neighbour`) where one is left;
-    the others are the sampler's."""
+    the others are the sampler's. A trial a dead driver left running is failed first (and asked again)."""
+    fail_stale_trials(study)  # at most once a heartbeat interval (the storage keeps the time)
     done = len(_finished(study))
     if done >= max(8, codesign.trials // 8) and rng.random() < NEIGHBOUR_SHARE:
         values = neighbour(codesign, study, rng, taken)
