@@ -13,7 +13,7 @@ from accelplan.families import build_problem
 from accelplan.solvers import STRATEGIES, solve
 
 import toy_family
-from conftest import sweep
+from conftest import agrees_with_exhaustive, sweep
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -50,10 +50,8 @@ def test_exact_strategies_agree_with_enumeration_on_the_toy_family(tmp_path, see
                 if not strategy.exact or strategy.name == "exhaustive" or strategy.reason(problem):
                     continue
                 plan = solve(problem, strategy.name, time_limit_s=60)
-                assert plan.solver.status == "optimal", (execution, objective, strategy.name, plan.solver.message)
-                assert plan.objective_value() == pytest.approx(reference.objective_value(), rel=1e-6), (
-                    execution, objective, strategy.name)
                 assert plan.family == "toy-units" and plan.feasible
+                agrees_with_exhaustive(problem, plan, reference)  # certified on the schedule where re-entrant
                 solved += 1
     assert solved >= 9 * 2  # dp covers one and chain, milp and cpsat all three
 

@@ -314,7 +314,7 @@ class BranchAndPrice:
         for level in self.aggregates:  # how many accelerators in all, then of each engine count
             sums = np.array([z[list(members)].sum() for members in level])
             part = np.abs(sums - np.round(sums))
-            if part.max() > 1e-6:
+            if part.size and part.max() > 1e-6:
                 i = int(np.argmin(np.where(part > 1e-6, np.abs(sums - np.floor(sums) - 0.5), np.inf)))
                 return [node.summed(level[i], lo=math.ceil(sums[i])), node.summed(level[i], hi=math.floor(sums[i]))]
         frac = np.abs(z - np.round(z))
