@@ -477,6 +477,8 @@ class _LabelSearch:
         """Complete labels' objective values as the evaluator computes them, smaller is better (throughput: the period)."""
         p, col = self.problem, self.cols
         period = np.maximum(lab[:, col.longest_stage], p.ddr_period_s)
+        if self.period_floor is not None:  # a range of periods: the least latency first (the bound decides)
+            return lab[:, col.stage_sum] + (p.batch - 1) * period
         if p.objective == "throughput":
             return period + 1e-12 * lab[:, col.stage_sum]
         if p.objective == "latency":
@@ -536,9 +538,9 @@ class _Bounded:
         self.least_sum = np.inf
         # the Lagrangian dps' plans: under a target any one that fits answers; otherwise they may improve the incumbent
         priced = [plan for plan in (evaluate(p, g) for g in search.paths if g) if plan.feasible]
-        if target is not None and p.objective == "throughput":
-            fits = [plan for plan in priced if plan.period_ms <= target * 1e3 * (1 + 1e-9)]
-            if fits:
+        if p.objective == "throughput":
+            fits = [plan for plan in priced if target is not None and plan.period_ms <= target * 1e3 * (1 + 1e-9)]
+            if fits and period_floor is None:  # (over a range of periods the least one is sought: no shortcut)
                 return plan_groups(p, fits[0])
         elif priced or incumbent is not None:
             for plan in priced:
@@ -580,6 +582,41 @@ def _single_accelerator(problem: Problem) -> Groups | None:
     order = [int(c) for c in np.argsort(np.where(fits, total, np.inf))[:4] if fits[c]]
     best = best_candidate(problem, [((c, tuple(range(problem.n_layers))),) for c in order])
     return best.groups if best is not None else None
+
+
+def _first_in_ranges(problem: Problem, shared: _Bounded, deadline: float, cands: np.ndarray) -> Groups | None:
+    """Throughput under a latency bound on a batch: the plan of the shortest period among ``cands`` (ascending
+    stage times, the first at most the shortest possible period) that meets the bound, or None.
+
+    Ranges of periods in ascending order, doubling in length; for a range ``[T_a, T_b]`` the label search with every
+    stage within ``T_b`` and bounds reading ``T_a`` (no longest-stage column) gives the least stage sum ``H`` of its
+    plans within the bound, so none meets it when ``H + (batch - 1) x T_a`` exceeds it; otherwise the range is
+    halved, the lower half first, down to one period, whose least-latency plan meets the bound when any does
+    (any with a shorter period lies in a range already ruled out)."""
+    p = problem
+    bound = p.latency_max_s * (1 + 1e-9)
+    chain = float(p.time_s.min(axis=1).sum())
+
+    def first(a: int, b: int, h: float) -> Groups | None:
+        if h + (p.batch - 1) * cands[a] > bound:
+            return None
+        groups = shared.solve(deadline, float(cands[b]), None, period_floor=float(cands[a]))
+        if a == b or not np.isfinite(shared.least_sum):
+            if groups is not None and evaluate(p, groups).feasible:
+                return groups
+            return None
+        h = max(h, shared.least_sum)
+        m = (a + b) // 2
+        return first(a, m, h) or first(m + 1, b, h)
+
+    a = 0
+    while a < len(cands):
+        b = min(2 * a, len(cands) - 1)
+        found = first(a, b, chain)
+        if found is not None:
+            return found
+        a = b + 1
+    return None
 
 
 def _solve_bounded_throughput(problem: Problem, deadline: float, heuristic: Candidate | None,
@@ -625,6 +662,9 @@ def _solve_bounded_throughput(problem: Problem, deadline: float, heuristic: Cand
         candidates = np.concatenate([[lo], candidates]) if lo < hi * (1 - 1e-12) else candidates
         if len(candidates):  # stage times a rounding apart are one target (the largest of them)
             candidates = candidates[np.r_[candidates[1:] > candidates[:-1] * (1 + 1e-12), True]]
+        if problem.batch > 1 and len(candidates):  # the period weighs on the latency: ranges from the shortest up
+            found = _first_in_ranges(problem, shared, deadline, candidates)
+            return (found if found is not None else best), None, True
         first = True
         while len(candidates):
             # first the unbounded optimum's period (met: nothing is faster) or, with no plan known, the largest
