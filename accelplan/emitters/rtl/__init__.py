@@ -13,8 +13,9 @@ first device's):
   ``accelplan_axi_reader`` and ``accelplan_axi_read_mux`` (streamed weights through one AXI4 read port),
   ``accelplan_all_gather`` (stand-in of a tensor-parallel all-gather).
 - ``top.sv``: ``accelplan_device<d>_top``, one block per operator of the device wired as the model's graph:
-  a tensor read by several operators fans out through ``accelplan_broadcast`` with a FIFO per branch deep
-  enough for the whole tensor (a residual's skip never stalls its producer); tensors from or to other devices
+  a tensor read by several operators fans out through ``accelplan_broadcast`` with a FIFO per branch of one whole
+  tensor, and a tensor more per operator on the longest other branch before they join again (a residual's skip
+  holds what is in flight on the main path, so the fork never waits on it); tensors from or to other devices
   are AXI-Stream ports ``s_<tensor>_*`` / ``m_<tensor>_*``; streamed weights arrive on ``m_axi_*``.
 - ``<layer>.mem``: on-chip weights ($readmemh words, layout in ``accelplan_gemm.sv``); ``memory.mem``: the
   streamed weights as the memory port serves them (bus words). Written when the device holds at most
@@ -406,6 +407,25 @@ def _in_width(node: Node, i: int) -> int:
     return 1
 
 
+def _ops_between(nodes: dict[str, Node], tensors: dict[str, Tensor], start: str, end: str) -> int:
+    """The most operators on a path of the graph from operator ``start`` to operator ``end`` (``start`` counted,
+    ``end`` not); 0 when ``end`` is not reached from ``start``."""
+    memo: dict[str, int] = {}
+
+    def longest(name: str) -> int:  # -1: end not reached
+        if name == end:
+            return 0
+        if name not in memo:
+            memo[name] = -1
+            for c, _ in tensors[name].consumers:
+                rest = longest(c)
+                if rest >= 0:
+                    memo[name] = max(memo[name], 1 + rest)
+        return memo[name]
+
+    return max(0, longest(start))
+
+
 def top(plan: Plan, acc: AcceleratorPlan, pos: int, design: dict, tensors: dict[str, Tensor], nodes: dict[str, Node],
         bits: int, bus: int) -> str:
     d = acc.index
@@ -450,8 +470,10 @@ def top(plan: Plan, acc: AcceleratorPlan, pos: int, design: dict, tensors: dict[
             body += [f"  assign {src}_data = s_{t.ident}_tdata;", f"  assign {src}_valid = s_{t.ident}_tvalid;",
                      f"  assign s_{t.ident}_tready = {src}_ready;"]
         sinks = [(f"c_{nodes[c].ident}_{i}", _in_width(nodes[c], i)) for c, i in t.consumers if nodes[c].device == pos]
+        targets = [[c] for c, _ in t.consumers if nodes[c].device == pos]  # the operators each sink feeds
         if t in design["exports"]:
             sinks.append((f"x_{t.ident}", t.width))
+            targets.append([c for c, _ in t.consumers if nodes[c].device > pos])
         if not sinks:
             body += [f"  assign {src}_ready = 1'b1;  // read on no device here"]
             continue
@@ -460,7 +482,7 @@ def top(plan: Plan, acc: AcceleratorPlan, pos: int, design: dict, tensors: dict[
         if len(sinks) == 1:
             branches = [(src, sinks[0])]
         else:
-            depth = _beats(t, t.width) + 2
+            beats = _beats(t, t.width)
             body += [f"  logic [{len(sinks) * t.width * bits - 1}:0] b_{t.ident}_data;",
                      f"  logic [{len(sinks) - 1}:0] b_{t.ident}_valid, b_{t.ident}_ready;",
                      "  accelplan_broadcast #(", f"      .WIDTH({t.width * bits}), .OUTS({len(sinks)})",
@@ -470,8 +492,13 @@ def top(plan: Plan, acc: AcceleratorPlan, pos: int, design: dict, tensors: dict[
             branches = []
             for j, (name, width) in enumerate(sinks):
                 f = f"f_{t.ident}_{j}"
+                # a branch that joins another again (a residual's skip) holds a tensor per operator on the longest
+                # other branch before the join, plus one: the tensors in flight there, so the fork never waits
+                held = 1 + max([_ops_between(nodes, tensors, c, target) for k, other in enumerate(targets) if k != j
+                                for c in other for target in targets[j]], default=0)
+                depth = beats * held + 2
                 body += stream(f, t.width) + [
-                    f"  // branch {j}: a FIFO of the whole tensor ({depth} beats), so no reader holds up the others",
+                    f"  // branch {j}: a FIFO of {held} whole tensor(s) ({depth} beats), so no reader holds up the others",
                     f"  accelplan_fifo #(.WIDTH({t.width * bits}), .DEPTH({depth})) u_{t.ident}_fifo{j} (",
                     f"      .clk, .rst, .in_data(b_{t.ident}_data[{j * t.width * bits} +: {t.width * bits}]),",
                     f"      .in_valid(b_{t.ident}_valid[{j}]), .in_ready(b_{t.ident}_ready[{j}]),",
