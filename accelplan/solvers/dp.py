@@ -18,13 +18,23 @@ Throughput objective without a latency bound (the common case), a target search:
 - a label is dropped when its resources plus the least any ``s`` more accelerators need to cover the
   rest of the chain exceed a budget (each resource on its own: a dp over cut points per target).
 
-Other objectives, or a latency bound: a label-setting search over every (cut point, configuration)
-transition with labels ``(groups, resources, sum of stage times, longest stage, energy)`` - only the
-fields the objective and constraints read - keeping the Pareto-minimal labels at each cut point and
-dropping labels that a known plan already beats (their partial latency or energy plus the fastest
-possible rest), with the fastest contiguous plan as the first known plan (for throughput under a
-latency bound it is the optimum whenever it meets the bound). Exact, but the label sets grow with
-the chain: tens of layers solve in seconds, BERT-base's 97 do not finish in a minute.
+Other objectives, or a latency bound: label setting over (cut point, configuration, end) moves with labels
+``(groups, resources, sum of stage times, longest stage, energy)`` - only the fields the objective and bounds read
+take part in dominance - keeping the Pareto-minimal labels at each cut point. What keeps it small:
+- moves: on a run of layers a configuration that another beats (no more of any binding resource, no slower, no
+  more energy when energy is read) is dropped, and so is any run whose time over its layers' fastest exceeds the
+  slack the latency bound (or, latency objective, the known plan) leaves;
+- labels: dropped when what they used plus the least the remaining accelerators need exceeds a budget, or when
+  their stage sum plus a lower bound on the rest (each layer's fastest time on a configuration that fits what is
+  left; Lagrangian dps pricing the resources, which see the remaining accelerators share them) breaks the bound
+  or does not beat the known plan; the Lagrangian dps' own plans are candidates;
+- throughput under a latency bound: a target search on the period from the unbounded optimum's (a lower bound;
+  its plan is the optimum when it meets the bound), each target capping every stage: bisection on one input,
+  ascending ranges of periods on a batch (latency = stage sum + (batch - 1) x period: a range's least stage sum
+  plus its shortest period bounds every plan in it, so no longest-stage column is needed);
+- latency objective on a batch: branch and bound over the same period ranges, shortest first.
+Every dropped move or label has a kept one no worse on every count the objective and bounds read, or no
+completion that meets the bounds and beats the known plan, so the search stays exact (tests/test_dp_bounded.py).
 """
 
 from __future__ import annotations
