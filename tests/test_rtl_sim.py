@@ -235,11 +235,13 @@ class Design:
     out_elements: int
     reference: Callable  # (inputs, weights) -> flat outputs
     max_cycles: int
+    bram: str = "1 MB"
 
 
 DESIGNS = {
+    # 2 KB of BRAM: fc1's weights stream from the device's memory through its AXI4 port (the behavioural memory)
     "mlp": Design(MLP, 3, 24, (1, 2), lambda rng, plan: [rng.integers(-128, 128, size=(4, 32)) for _ in range(plan.batch)],
-                  "m_fc2", 64, mlp_reference, 20000),
+                  "m_fc2", 64, mlp_reference, 20000, bram="2 KB"),
     # three decode steps: the third is the first whose embedding row sums negative (LayerNorm's mean < 0)
     "transformer": Design(TRANSFORMER, 3, 12, (3, 4), lambda rng, plan: [rng.integers(-128, 128, size=16) for _ in range(3)],
                           "m_add2", 16, transformer_reference, 30000),
@@ -258,9 +260,11 @@ def emitted(tmp_path_factory):
         if name not in done:
             d = DESIGNS[name]
             folder = tmp_path_factory.mktemp(name)
-            plan_file = plan_of(folder / "plan", d.model, system(d.devices, d.dsp, "1 MB"))
+            plan_file = plan_of(folder / "plan", d.model, system(d.devices, d.dsp, d.bram))
             plan = read_plan(plan_file)
             assert len(plan.accelerators) >= 2, plan.accelerators
+            if d.bram != "1 MB":
+                assert "streamed" in {p for acc in plan.accelerators for p in acc.placements}
             weights = rng_weights(None, plan, d.seeds[0])
             emit_rtl(plan, folder / "build", weights=weights, plan_file=plan_file)
             done[name] = (plan, weights, folder / "build")
