@@ -128,9 +128,11 @@ def _cover(problem: Problem, prefix: np.ndarray, target: float, deadline: float)
 
 def _stage_times(prefix: np.ndarray, n: int, low: float, high: float) -> np.ndarray:
     """Sorted distinct stage times (any consecutive group on any configuration) in ``(low, high)``."""
-    span = prefix[None, :, :] - prefix[:, None, :]
-    values = span[np.triu_indices(n + 1, k=1)].reshape(-1)
-    return np.unique(values[(values > low) & (values < high)])
+    found = []
+    for i in range(n):  # row by row: the (layers+1)^2 x configurations table of every span need not exist at once
+        span = (prefix[i + 1:] - prefix[i]).reshape(-1)
+        found.append(span[(span > low) & (span < high)])
+    return np.unique(np.concatenate(found)) if found else np.empty(0)
 
 
 def _stage_cap_s(problem: Problem, ignore_latency_bound: bool) -> float:
