@@ -521,14 +521,14 @@ def _walk_back(links: list[np.ndarray | None], n: int, row: int) -> Groups:
 class _Bounded:
     """What every label search of one problem shares: the binding budgets and the moves (built once)."""
 
-    def __init__(self, problem: Problem, deadline: float, incumbent: Plan | None = None):
+    def __init__(self, problem: Problem, deadline: float, incumbent: Plan | None = None, least_period: float = 0.0):
         self.problem = p = problem
         binding = _binding(problem)  # budgets no plan can exceed need no label column
         self.usage, self.capacity = problem.usage[:, binding], problem.capacity[binding] * (1 + 1e-9)
         # the most a plan worth finding may spend over every layer's fastest time: its latency is the stage sum
         # plus (batch - 1) periods, within the bound and (latency objective) below the known plan
         fastest = p.time_s.min(axis=1)
-        floor = float(fastest.sum()) + (p.batch - 1) * max(float(fastest.max()), p.ddr_period_s)
+        floor = float(fastest.sum()) + (p.batch - 1) * max(float(fastest.max()), p.ddr_period_s, least_period)
         slack = np.inf
         if p.latency_max_s is not None:
             slack = p.latency_max_s * (1 + 1e-9) - floor
@@ -661,7 +661,7 @@ def _solve_bounded_throughput(problem: Problem, deadline: float, heuristic: Cand
     if problem.batch > 1:
         cap = min(cap, (problem.latency_max_s - float(problem.time_s.min(axis=1).sum())) / (problem.batch - 1))
     try:
-        shared = _Bounded(problem, deadline)
+        shared = _Bounded(problem, deadline, least_period=lo)
         note()
         if best is not None:
             hi = max(_longest_stage(prefix, best), problem.ddr_period_s)
@@ -760,7 +760,7 @@ def _solve_bounded(problem: Problem, deadline: float, heuristic: Candidate | Non
         least_period = max(_longest_stage(prefix_sums(problem.time_s), fastest), problem.ddr_period_s)
     shared = None
     try:
-        shared = _Bounded(problem, deadline, heuristic.plan if heuristic else None)
+        shared = _Bounded(problem, deadline, heuristic.plan if heuristic else None, least_period)
         if problem.objective == "latency" and problem.batch > 1:
             groups = _solve_latency_ranges(problem, shared, deadline, heuristic.plan if heuristic else None,
                                            least_period)
