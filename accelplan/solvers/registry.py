@@ -216,8 +216,11 @@ def _dp_devices_refuse(problem: "Problem") -> str | None:
 
 
 def _dp_pipeline_preferred(problem: "Problem", bounded: bool) -> bool:
-    """dp is the fastest exact method on pipelines except in a sweep of latency bounds (its label setting grows)."""
-    return problem.execution.single or not bounded
+    """dp is the fastest exact method on contiguous pipelines, in a sweep of latency bounds too: under a bound it
+    searches period targets with labels bounded by the rest's least time (benchmarks/bounded.py, vck190 spatial:
+    every built-in model at batch 1 proven in seconds; at batch 16 all but the longest chains, GPT-3 175B and
+    LLaMA-7B prefill, which stopped at the time limit on a loaded machine)."""
+    return True
 
 
 def _milp_segments_refuse(problem: "Problem") -> str | None:
