@@ -36,7 +36,7 @@ from ..execution import Metrics
 from ..plan import Groups, Outcome, Progress, metrics
 from ..problem import Problem
 from .contiguous import best_candidate
-from .spaces import SearchSpace, search_space
+from .spaces import SearchSpace, plan_space
 # GRACE_S and HEARTBEAT_S are read from here too (tests, benchmarks/storage.py)
 from .storages import GRACE_S, HEARTBEAT_S, fail_stale_trials, open_storage, redacted  # noqa: F401
 
@@ -48,7 +48,7 @@ def _trial_values(problem: Problem, met: Metrics, multi: bool) -> float | list[f
 
 
 def _sampler(multi: bool, seed: int) -> optuna.samplers.BaseSampler:
-    return optuna.samplers.NSGAIISampler(seed=seed) if multi else optuna.samplers.TPESampler(seed=seed)
+    return optuna.samplers.NSGAIISampler(seed=seed) if multi else optuna.samplers.TPESampler(seed=seed, multivariate=True)
 
 
 def _open_study(storage: str | None, study_name: str | None, sampler: optuna.samplers.BaseSampler,
@@ -114,6 +114,11 @@ def trial_groups(trial: optuna.trial.FrozenTrial) -> Groups:
     return tuple(tuple(plain(v) for v in g) for g in trial.user_attrs["groups"])  # the form's records, as plain tuples
 
 
+def _plain(groups: Groups) -> list:
+    """Groups as JSON lists (a trial's ``groups`` and ``warm`` attributes)."""
+    return [[list(v) if isinstance(v, tuple) else v for v in g] for g in groups]
+
+
 @dataclass(frozen=True)
 class _Objective:
     """One trial: sample a plan, price it, record its constraints and metrics; the objective value(s)."""
@@ -127,7 +132,7 @@ class _Objective:
         met = metrics(problem, groups, check_bounds=False)
         for name, value in self.space.constraints(groups, met).items():
             trial.set_constraint(name, value)
-        trial.set_user_attr("groups", [[list(v) if isinstance(v, tuple) else v for v in g] for g in groups])
+        trial.set_user_attr("groups", _plain(groups))
         trial.set_user_attr("latency_ms", met.latency_s * 1e3)
         trial.set_user_attr("throughput", met.throughput)
         trial.set_user_attr("energy_mj", met.energy_j * 1e3)
@@ -159,7 +164,7 @@ def _work(worker: _Worker) -> None:
     if time.time() < worker.deadline:
         study, _ = make_study(worker.problem, worker.multi, worker.seed, worker.storage, worker.study_name,
                               worker.deadline)
-        _optimize(study, _Objective(search_space(worker.problem), worker.multi), worker.trials, worker.deadline)
+        _optimize(study, _Objective(plan_space(worker.problem), worker.multi), worker.trials, worker.deadline)
 
 
 def _shares(trials: int | None, workers: int) -> list[int | None]:
@@ -234,11 +239,11 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
                          "--storage (e.g. sqlite:///search.db, journal:///search.log, postgresql://user@host/db) "
                          "and --study-name")
     study, created = make_study(problem, multi, seed, storage, study_name, deadline)
-    space = search_space(problem)
+    space = plan_space(problem)
     if warm_start and created:
         warm = space.warm()
-        if warm is not None:
-            study.enqueue_trial(space.params(warm))
+        if warm is not None:  # its parameters, and the plan itself: the trial evaluates it as given
+            study.enqueue_trial(space.params(warm), user_attrs={"warm": _plain(warm)})
     if not created:
         seed = (seed + (os.getpid() << 8)) % 2**31
         study.sampler = _sampler(multi, seed)
@@ -271,10 +276,22 @@ def _curve(problem: Problem, study: optuna.Study, wall_s: float) -> tuple[Progre
     return tuple(anytime)
 
 
+LEADERS = 8  # the best feasible trials (by their recorded objective) priced again to pick the plan returned
+
+
+def _leaders(problem: Problem, trials: list[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """The ``LEADERS`` best of ``trials`` by the objective each recorded (pricing every feasible trial again took
+    seconds past the time limit once most trials were feasible)."""
+    def value(t: optuna.trial.FrozenTrial) -> float:
+        v = problem.objective.pick(t.user_attrs["throughput"], t.user_attrs["latency_ms"], t.user_attrs["energy_mj"])
+        return -v if problem.objective.maximise else v
+    return sorted(trials, key=value)[:LEADERS]
+
+
 def _solve(problem: Problem, multi: bool, time_limit_s: float, seed: int, options: dict) -> Outcome:
     study, wall_s = run_search(problem, multi, time_limit_s, seed, **options)
     done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
-    best = best_candidate(problem, [trial_groups(t) for t in feasible_trials(study)])
+    best = best_candidate(problem, [trial_groups(t) for t in _leaders(problem, feasible_trials(study))])
     sampler = "NSGA-II (latency, throughput, energy)" if multi else "TPE"
     where = f", study {study.study_name!r}" if options.get("storage") else ""
     where += f", {options['workers']} workers" if options.get("workers", 1) > 1 else ""
