@@ -3,6 +3,7 @@
     python benchmarks/heuristics.py [--time-limit 60] [--models bert-base,...] [--executions hybrid,spatial]
                                     [--hard vit-base-tile-menu@12,resnet152-tile-menu@12]
                                     [--others colgen,milp,cpsat,optuna-tpe]
+                                    [--optuna optuna-tpe,optuna-nsga2] [--no-contiguous-lns]
                                     [--no-studies] [--out benchmarks/results/heuristics.json]
 
 Cases: every built-in study (specs/studies/*.yaml, as written); every built-in model that tabulates on
@@ -11,7 +12,9 @@ exact strategy ``auto`` picks runs under the time limit (the reference: its prov
 incumbent and bound when it stops early), then ``lns`` under the same limit: its objective, its start
 value (the first point of its anytime curve), its gap to the reference optimum, its wall time; and, on
 pipeline cases, ``lns`` warm-started from the contiguous heuristic's plan instead of an exact strategy's
-(what the neighbourhood moves alone reach).
+(what the neighbourhood moves alone reach). Every strategy of ``--optuna`` (default ``optuna-tpe``) runs on each
+case too: a table gives each strategy's objective as a percentage of the proven optimum at the time limit, and
+the CPU share each run got (its CPU seconds, children included, over its wall seconds: the machine is shared).
 
 Hard cases (``--hard``; where exact search does not finish in 60 s): ViT-Base and ResNet-152 with engine
 tiles as decisions (benchmarks/exact.py's tile menu) on up to 12 accelerators, hybrid on vck190 (labels:
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -54,17 +58,55 @@ def _fmt(value, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def _run(problem: Problem, name: str, limit: float) -> tuple[Plan | None, float, str]:
-    """(plan, wall seconds, why it did not run)."""
+CPU: dict[int, float] = {}  # id(plan) -> the CPU share its run got (CPU seconds of this process and its children / wall)
+
+
+def _cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def _run(problem: Problem, name: str, limit: float, **options) -> tuple[Plan | None, float, str]:
+    """(plan, wall seconds, why it did not run); the run's CPU share in :data:`CPU`."""
     why = strategy(name).reason(problem)
     if why:
         return None, 0.0, why
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu_s()
     try:
-        plan = solve(problem, name, time_limit_s=limit)
+        plan = solve(problem, name, time_limit_s=limit, **options)
     except SolveError as exc:
         return None, 0.0, str(exc)
-    return plan, time.perf_counter() - t0, ""
+    wall = time.perf_counter() - t0
+    CPU[id(plan)] = (_cpu_s() - c0) / wall if wall > 0 else 0.0
+    return plan, wall, ""
+
+
+def _percent_of_optimum(problem: Problem, value: float | None, optimum: float | None) -> float | None:
+    """The objective as a percentage of the optimum (100: at it; below 100: worse, whichever the direction)."""
+    if value is None or optimum is None:
+        return None
+    return 100.0 * (1.0 - problem.objective.gap(value, optimum))
+
+
+def _optuna_rows(label: str, problem: Problem, names: list[str], limit: float, optimum: float | None,
+                 exact_row: dict) -> list[dict]:
+    """Each Optuna strategy (and the exact reference, lns) on one case: % of the proven optimum at the limit."""
+    rows = [{"case": label, "strategy": exact_row["exact"], "objective": exact_row["exact_objective"],
+             "percent_of_optimum": _percent_of_optimum(problem, exact_row["exact_objective"], optimum),
+             "solve_s": exact_row["exact_s"], "cpu_share": exact_row.get("exact_cpu_share"), "note": ""},
+            {"case": label, "strategy": "lns", "objective": exact_row["lns_objective"],
+             "percent_of_optimum": _percent_of_optimum(problem, exact_row["lns_objective"], optimum),
+             "solve_s": exact_row["lns_s"], "cpu_share": exact_row.get("lns_cpu_share"), "note": exact_row["note"]
+             if exact_row["lns_objective"] is None else ""}]
+    for name in names:
+        plan, wall, why = _run(problem, name, limit)
+        value = plan.solver.objective if plan is not None and plan.feasible else None
+        rows.append({"case": label, "strategy": name, "objective": value,
+                     "percent_of_optimum": _percent_of_optimum(problem, value, optimum), "solve_s": wall,
+                     "cpu_share": CPU.get(id(plan)) if plan is not None else None,
+                     "trials": plan.solver.evaluations if plan is not None else None,
+                     "note": why or (plan.solver.message if plan is not None else "")})
+    return rows
 
 
 def _gap(problem: Problem, value: float | None, optimum: float | None) -> float | None:
@@ -73,7 +115,7 @@ def _gap(problem: Problem, value: float | None, optimum: float | None) -> float 
     return problem.objective.gap(value, optimum)
 
 
-def _versus_optimum(label: str, problem: Problem, limit: float) -> dict:
+def _versus_optimum(label: str, problem: Problem, limit: float, contiguous_lns: bool = True) -> dict:
     """The exact reference and lns on one problem, as a row."""
     exact_name = auto(problem)
     exact, exact_s, _ = _run(problem, exact_name, limit)
@@ -83,8 +125,8 @@ def _versus_optimum(label: str, problem: Problem, limit: float) -> dict:
     row = {"case": label, "execution": problem.execution.name, "layers": problem.n_layers,
            "configs": problem.n_configs, "exact": exact_name, "exact_status": s.status if s else None,
            "exact_objective": s.objective if s else None, "exact_bound": s.bound if s else None,
-           "exact_s": exact_s, "lns_status": None, "lns_objective": None, "lns_start": None, "lns_s": lns_s,
-           "gap_to_optimum": None, "note": why}
+           "exact_s": exact_s, "exact_cpu_share": CPU.get(id(exact)), "lns_status": None, "lns_objective": None,
+           "lns_start": None, "lns_s": lns_s, "lns_cpu_share": CPU.get(id(lns)), "gap_to_optimum": None, "note": why}
     if lns is not None and lns.feasible:
         curve = lns.solver.progress
         row |= {"lns_status": lns.solver.status, "lns_objective": lns.solver.objective,
@@ -93,13 +135,13 @@ def _versus_optimum(label: str, problem: Problem, limit: float) -> dict:
                 "note": lns.solver.message}
     elif lns is not None:
         row["note"] = lns.solver.message or "no plan"
-    row |= _from_contiguous(problem, limit, s.objective if proven else None)
+    row |= _from_contiguous(problem, limit if contiguous_lns else 0.0, s.objective if proven else None)
     return row
 
 
 def _from_contiguous(problem: Problem, limit: float, optimum: float | None) -> dict:
     """lns warm-started from the contiguous heuristic (no exact start): what its moves alone reach."""
-    if strategy("lns").reason(problem) or problem.execution.form is not Form.PIPELINE:
+    if not limit or strategy("lns").reason(problem) or problem.execution.form is not Form.PIPELINE:
         return {"contiguous_start": None, "from_contiguous": None, "from_contiguous_gap": None,
                 "from_contiguous_s": None}
     heuristic = best_contiguous(problem)
@@ -172,12 +214,17 @@ def main() -> None:
     ap.add_argument("--hard", default="vit-base-tile-menu@12,resnet152-tile-menu@12")
     ap.add_argument("--others", default="colgen,milp,cpsat,optuna-tpe")
     ap.add_argument("--studies", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--optuna", default="optuna-tpe",
+                    help="Optuna strategies run on every case with a proven optimum (comma-separated; '' for none)")
+    ap.add_argument("--no-contiguous-lns", dest="contiguous_lns", action="store_false",
+                    help="skip lns warm-started from the contiguous heuristic")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "heuristics.json")
     args = ap.parse_args()
     limit = args.time_limit
     folder = Path(tempfile.mkdtemp(prefix="accelplan-heuristics-"))
 
     optimum_rows: list[dict] = []
+    percent_rows: list[dict] = []
     print(f"lns against the proven optimum ({limit:g} s each)\n")
     print("| case | execution | exact | optimum | exact s | lns start | lns | gap % | lns s | contiguous | "
           "lns from it | gap % | s | note |")
@@ -195,9 +242,23 @@ def main() -> None:
         except AccelplanError as exc:  # a model vck190 cannot run
             print(f"| {label} | - | skipped: {exc} | | | | | | | | | | | |")
             continue
-        row = _versus_optimum(label, problem, limit)
+        row = _versus_optimum(label, problem, limit, args.contiguous_lns)
         optimum_rows.append(row)
         _print_optimum_row(row)
+        proven = row["exact_objective"] if row["exact_status"] == "optimal" else None
+        if names := [n for n in args.optuna.split(",") if n]:
+            percent_rows += _optuna_rows(label, problem, names, limit, proven, row)
+
+    if percent_rows:
+        print(f"\n% of the proven optimum at {limit:g} s (CPU share: CPU seconds of the run / wall seconds; "
+              f"{os.cpu_count()} cores, shared)\n")
+        print("| case | strategy | objective | % of optimum | s | CPU share | note |")
+        print("|---|---|---|---|---|---|---|")
+        for r in percent_rows:
+            print(f"| {r['case']} | {r['strategy']} | {_fmt(r['objective'], '.6g')} | "
+                  f"{_fmt(r['percent_of_optimum'], '.2f')} | {_fmt(r['solve_s'], '.1f')} | {_fmt(r['cpu_share'], '.2f')} | "
+                  f"{(r['note'] or '')[:80] if r['objective'] is None or r['strategy'].startswith('optuna') else ''} |",
+                  flush=True)
 
     hard_rows: list[dict] = []
     if args.hard:
@@ -225,7 +286,8 @@ def main() -> None:
         print(f"lns from the contiguous heuristic within 1 %: {sum(r['from_contiguous_gap'] <= 0.01 for r in seeded)} "
               f"of {len(seeded)}; at the optimum: {sum(r['from_contiguous_gap'] <= TIE for r in seeded)}")
     meta = {"machine": platform.platform(), "python": platform.python_version(), "time_limit_s": limit}
-    write_atomic(args.out, json.dumps({"meta": meta, "versus_optimum": optimum_rows, "hard": hard_rows}, indent=2))
+    write_atomic(args.out, json.dumps({"meta": meta, "versus_optimum": optimum_rows, "percent_of_optimum": percent_rows,
+                                       "hard": hard_rows}, indent=2))
     print(f"\nwrote {args.out}")
 
 
