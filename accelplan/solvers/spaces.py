@@ -280,6 +280,17 @@ class PlanPipelineSpace(PipelineSpace):
             bounds = [0, *[min(max(c, 0), p.n_layers) for c in cut_layers], p.n_layers]
             bounds = [0, *sorted(bounds[1:-1]), p.n_layers]
             groups = [(configs[a], tuple(range(bounds[a], bounds[a + 1]))) for a in range(len(configs))]
+            if p.objective != "energy":  # the budgets left: each time to the busiest accelerator, while it gets faster
+                configs = [c for c, ls in groups if ls]
+                runs = [np.asarray(ls, dtype=int) for _, ls in groups if ls]
+                for _ in range(2 * len(configs)):
+                    load = [float(p.time_s[ls, c].sum()) for c, ls in zip(configs, runs)]
+                    b = int(np.argmax(load))
+                    faster = self._faster(configs, b, runs[b], load[b])
+                    if faster is None:
+                        break
+                    configs[b] = faster
+                groups = [(c, tuple(int(l) for l in ls)) for c, ls in zip(configs, runs)]
         else:
             groups = self._assign(configs)
         return tuple(sorted((PipelineGroup(c, ls) for c, ls in groups if ls), key=lambda g: g.layers[0]))
@@ -309,8 +320,37 @@ class PlanPipelineSpace(PipelineSpace):
         n = len(configs)
         t = p.time_s[:, configs]  # (L, n)
         owner = self._lp_owner(t) if n > 1 else np.zeros(p.n_layers, dtype=int)
+        owner = self._moves(t, owner)
+        if p.objective != "energy":  # the budgets left: each time to the busiest accelerator, while it gets faster
+            for _ in range(2 * n):
+                load = np.array([t[owner == a, a].sum() for a in range(n)])
+                b = int(np.argmax(load))
+                faster = self._faster(configs, b, np.flatnonzero(owner == b), float(load[b]))
+                if faster is None:
+                    break
+                configs[b] = faster
+                t[:, b] = p.time_s[:, faster]
+                owner = self._moves(t, owner)
+        return [(c, tuple(int(l) for l in np.flatnonzero(owner == a))) for a, c in enumerate(configs)]
+
+    def _faster(self, configs: list[int], b: int, layers: np.ndarray, busy: float) -> int | None:
+        """The useful configuration that runs ``layers`` fastest within what the other accelerators leave of the
+        budgets, when it beats ``busy`` (accelerator ``b``'s time on them now); else None."""
+        ranked, _, share = self._tables()
+        left = 1.0 - sum((share[c] for i, c in enumerate(configs) if i != b), np.zeros(share.shape[1]))
+        useful = np.asarray(ranked)
+        fit = useful[(share[useful] <= left[None, :] + 1e-12).all(axis=1)]
+        if not len(fit) or not len(layers):
+            return None
+        times = self.problem.time_s[layers][:, fit].sum(axis=0)
+        j = int(np.argmin(times))
+        return int(fit[j]) if times[j] < busy * (1 - 1e-9) else None
+
+    def _moves(self, t: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        """Moves of one layer off the busiest accelerator while one shortens the period."""
+        n = t.shape[1]
         load = np.array([t[owner == a, a].sum() for a in range(n)])
-        for _ in range(4 * p.n_layers):
+        for _ in range(4 * t.shape[0]):
             b = int(np.argmax(load))
             mine = np.flatnonzero(owner == b)
             # the move of one of b's layers to another accelerator that leaves the pair's larger load least
@@ -325,7 +365,7 @@ class PlanPipelineSpace(PipelineSpace):
             owner[l] = a
             load[b] -= t[l, b]
             load[a] += t[l, a]
-        return [(c, tuple(int(l) for l in np.flatnonzero(owner == a))) for a, c in enumerate(configs)]
+        return owner
 
     @staticmethod
     def _lp_owner(t: np.ndarray) -> np.ndarray:
@@ -403,7 +443,6 @@ class PlanSegmentSpace(SegmentSpace):
         return max(1, min(max_clusters, p.segments.chiplets // max(smallest, 1), 8))
 
     def suggest(self, trial: optuna.Trial) -> Groups:
-        p = self.problem
         most = self._most_segments()
         s = trial.suggest_int("segments", 1, most) if most > 1 else 1
         fr = [trial.suggest_float(f"seg{i}", 0.0, 1.0) for i in range(1, most)]
