@@ -262,9 +262,10 @@ def run_search(problem: Problem, multi: bool, time_limit_s: float = 60.0, seed: 
     return study, time.perf_counter() - start
 
 
-def _curve(problem: Problem, study: optuna.Study, wall_s: float) -> tuple[Progress, ...]:
-    """The best feasible objective after each trial of this run that improved it (no bound: a heuristic)."""
-    start = datetime.datetime.now() - datetime.timedelta(seconds=wall_s)
+def _curve(problem: Problem, study: optuna.Study, wall_s: float, ended: datetime.datetime) -> tuple[Progress, ...]:
+    """The best feasible objective after each trial of this run (``wall_s`` seconds up to ``ended``) that improved
+    it (no bound: a heuristic)."""
+    start = ended - datetime.timedelta(seconds=wall_s)
     trials = sorted((t for t in feasible_trials(study) if t.datetime_complete and t.datetime_complete >= start),
                     key=lambda t: t.datetime_complete)
     anytime, best = [], None
@@ -290,6 +291,7 @@ def _leaders(problem: Problem, trials: list[optuna.trial.FrozenTrial]) -> list[o
 
 def _solve(problem: Problem, multi: bool, time_limit_s: float, seed: int, options: dict) -> Outcome:
     study, wall_s = run_search(problem, multi, time_limit_s, seed, **options)
+    ended = datetime.datetime.now()  # before the pricing below, so the curve's start is the search's
     done = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
     best = best_candidate(problem, [trial_groups(t) for t in _leaders(problem, feasible_trials(study))])
     sampler = "NSGA-II (latency, throughput, energy)" if multi else "TPE"
@@ -298,7 +300,7 @@ def _solve(problem: Problem, multi: bool, time_limit_s: float, seed: int, option
     if best is None:
         return Outcome(None, "time_limit", evaluations=done, note=f"Optuna {sampler}: no feasible trial in {done}{where}")
     return Outcome(best.groups, "feasible", evaluations=done, note=f"Optuna {sampler}, {done} trials{where}",
-                   model_objective=best.plan.objective_value(), progress=_curve(problem, study, wall_s))
+                   model_objective=best.plan.objective_value(), progress=_curve(problem, study, wall_s, ended))
 
 
 def solve_tpe(problem: Problem, time_limit_s: float, seed: int, options: dict) -> Outcome:
