@@ -237,3 +237,27 @@ def test_a_chain_of_more_devices_than_the_limit_is_refused(tmp_path, capsys):
     spec.write_text(yaml.safe_dump(data))
     status, err = _run(["validate", spec], capsys)
     assert status == 2 and f"the chain has 1,200 devices; at most {MAX_DEVICES:,}" in err, err
+
+
+def test_a_bare_number_too_large_for_a_float_is_refused_with_a_unit_suggestion(tmp_path, capsys):
+    """Fuzz seeds 308, 609, 1087, 1130: a bare integer of 400 digits where a quantity with a unit belongs crashed the
+    unit suggestion (int too large to convert to float); it is refused naming the field."""
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).parent.parent / "specs" / "hardware" / "vck190.yaml").read_text())
+    data["aie"]["clock"] = 10 ** 400
+    hw = tmp_path / "hw.yaml"
+    hw.write_text(yaml.safe_dump(data, sort_keys=False))
+    assert cli.main(["validate", str(hw)]) == 2
+    err = capsys.readouterr().err
+    assert "aie.clock" in err and "Traceback" not in err
+
+
+def test_a_latency_bound_no_plan_can_meet_in_time_is_answered(tmp_path, capsys):
+    """Fuzz seed 660: BERT-base hybrid at batch 16 under a 1 ms bound with a 1 s limit stopped the relaxation without a
+    bound, and the certification's note failed on it; the solve ends with an answer (a plan or none), not a traceback."""
+    study = tmp_path / "study.yaml"
+    study.write_text("model: bert-base\nhardware: vck190\nexecution: hybrid\nobjective: throughput\n"
+                     "constraints: {latency_max_ms: 1, batch: 16, max_accelerators: 6}\nstrategy: colgen\n")
+    assert cli.main(["solve", str(study), "--time-limit", "1", "--quiet", "-o", str(tmp_path / "out")]) in (0, 1)
+    assert "Traceback" not in capsys.readouterr().err

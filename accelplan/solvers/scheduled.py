@@ -74,8 +74,9 @@ def solve_on_schedule(solve: Solve, problem: "Problem", time_limit_s: float, see
                        "them)")
     value = _value(problem, best)
     proven = first.status == "optimal" and bound is not None and problem.objective.gap(value, bound) <= TOLERANCE
-    note = (f"certified on the schedule: relaxation bound {bound:.6g}" if proven else
-            f"the schedule's value is checked; bound {bound:.6g} from the relaxation (every plan's schedule takes at "
+    shown = "none" if bound is None else f"{bound:.6g}"  # a relaxation stopped without a bound
+    note = (f"certified on the schedule: relaxation bound {shown}" if proven else
+            f"the schedule's value is checked; bound {shown} from the relaxation (every plan's schedule takes at "
             "least one input's chain and the busiest accelerator's batch)") + (f"; {cuts} cut(s)" if cuts else "")
     return Outcome(best, "optimal" if proven else "feasible", bound, evaluations, note)
 

@@ -41,7 +41,9 @@ def suggest_unit(value: float, dimension: str) -> str:
     """The unit of ``dimension`` in which the bare number ``value`` is the most usual hardware figure."""
     units = [u for u in UNITS[dimension] if u not in _NOT_SUGGESTED]
     typical = TYPICAL.get(dimension, 1.0)
-    return min(units, key=lambda u: abs(math.log10(max(abs(value) * UNITS[dimension][u], 1e-300) / typical)))
+    # in logarithms: an integer too large for a float (10**400) still has one
+    magnitude = math.log10(abs(value)) if value else -300.0
+    return min(units, key=lambda u: abs(magnitude + math.log10(UNITS[dimension][u] / typical)))
 
 
 SMALLEST, LARGEST = 1e-18, 1e18  # a non-zero quantity in SI units lies between these (no underflow, no overflow)
