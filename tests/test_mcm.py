@@ -337,7 +337,7 @@ def test_compare_execution_on_versal_picks_a_strategy_per_model(capsys, tmp_path
     assert rows["hybrid"]["throughput"] >= rows["spatial"]["throughput"] * (1 - 1e-6) >= rows["sequential"]["throughput"] * (1 - 1e-6)
     assert main(base + ["--strategy", "dp", "--quiet"]) == 0
     rows = {r["execution"]: r for r in json.loads(capsys.readouterr().out)}
-    assert rows["hybrid"]["status"] == "unsupported" and "milp or cpsat" in rows["hybrid"]["message"]
+    assert rows["hybrid"]["status"] == "unsupported" and "colgen, milp, cpsat" in rows["hybrid"]["message"]
 
 
 @pytest.mark.parametrize("strategy", ["optuna-tpe", "optuna-nsga2"])

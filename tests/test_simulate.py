@@ -18,7 +18,7 @@ from accelplan.families import build_problem
 from accelplan.families.mcm.costs import Mapping
 from accelplan.objective import objective
 from accelplan.outputs import json_text
-from accelplan.plan import evaluate, metrics
+from accelplan.plan import evaluate, metrics, plan_groups
 from accelplan.plan_file import RunFacts, plan_data, write_plan
 from accelplan.problem import DeviceTables, Layer, Problem, SegmentTables
 from accelplan.reports.simulate import simulation_json, simulation_markdown, simulation_table
@@ -309,15 +309,15 @@ def test_bert_hybrid_latency_checked_by_the_simulation(bert) -> None:
 
 
 @pytest.mark.slow
-def test_solve_gives_a_re_entrant_plans_scheduled_latency(bert, tmp_path: Path) -> None:
+def test_solve_gives_a_re_entrant_plans_scheduled_latency(tmp_path: Path) -> None:
     """A re-entrant plan's latency is its schedule's, in its plan file, report, summary and JSON, with the closed form
     beside it and the dispatch rule; a contiguous plan has no closed form apart (its closed form is its schedule's)."""
     from accelplan.reports.summary import summary_json, summary_table
 
-    _, _, simulated = bert
     result = api.plan_study(api.make_study(STUDIES / "bert-base_vck190.yaml"))
-    plan = result.plan
-    assert plan.latency_ms == pytest.approx(simulated.source.plan.latency_ms, rel=1e-12)
+    plan = result.plan  # (colgen's plan of the same throughput may differ from the fixture's: ties on the period)
+    again = metrics(result.problem, plan_groups(result.problem, plan))
+    assert plan.latency_ms == pytest.approx(again.latency_s * 1e3, rel=1e-12)
     assert plan.closed_form_latency_ms is not None and plan.closed_form_latency_ms != plan.latency_ms
     assert plan.dispatch in DISPATCH_NAMES
     runs = sum(len(a.schedule) for a in plan.accelerators)
