@@ -20,8 +20,8 @@ Budgets: the configurations' usage summed over accelerators stays within each re
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, replace
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -172,9 +172,9 @@ class Dispatch(NamedTuple):
 #: first and last buffer first served (Kumar, "Re-entrant lines", Queueing Systems 13, 1993; Lu & Kumar, IEEE TAC 36(12),
 #: 1991); neither is best on every plan, so a plan takes the one whose batch ends first.
 DISPATCHES = (
-    Dispatch("oldest-input", lambda i, l: (i, l), "the oldest input's ready operator first"),
-    Dispatch("last-layer", lambda i, l: (-l, i), "the ready operator furthest along the chain first (last buffer first)"),
-    Dispatch("first-layer", lambda i, l: (l, i), "the ready operator earliest in the chain first (first buffer first)"),
+    Dispatch("oldest-input", lambda i, l: (i, l), "the oldest input's ready layer first"),
+    Dispatch("last-layer", lambda i, l: (-l, i), "the ready layer furthest along the chain first"),
+    Dispatch("first-layer", lambda i, l: (l, i), "the ready layer earliest in the chain first"),
 )
 DISPATCH_NAMES = tuple(d.name for d in DISPATCHES)
 RECORDED_OPERATORS_MAX = 20_000  # a plan records its batch's schedule up to this many operator runs
@@ -197,14 +197,6 @@ class BatchSchedule:
     dispatch: str
     makespan_s: float
     runs: tuple[Run, ...]  # in the order they start
-
-
-def dispatch_named(name: str) -> Dispatch:
-    """The rule called ``name``; a ``KeyError`` names the valid ones."""
-    for rule in DISPATCHES:
-        if rule.name == name:
-            return rule
-    raise KeyError(f"unknown dispatch {name!r}; valid: {', '.join(DISPATCH_NAMES)}")
 
 
 def batch_schedule(problem: "Problem", groups: Groups, rule: Dispatch = DISPATCHES[0], record: bool = True) -> BatchSchedule:
@@ -333,7 +325,7 @@ class PipelineForm(PlanForm):
         times = layer_times(problem, groups)  # per layer its time and what sets it (accelplan.execution.bounds)
         return priced_plan(problem, met, accs, solver, groups, budgets=budgets(problem, usage(problem, groups), period),
                            closed_form_latency_ms=None if closed is None else closed * 1e3,
-                           dispatch=best_dispatch(problem, groups).name if schedule is not None else "",
+                           dispatch=schedule.dispatch if schedule is not None else "",
                            layer_terms=layer_terms(problem), layer_times=times,
                            bottleneck=pipeline_bottleneck(problem, [a.config for a in accs], met.busy_s, period, times))
 

@@ -6,14 +6,12 @@ Read from the plan (:attr:`accelplan.plan.Plan.latency_ms`, the schedule's, besi
 
 from __future__ import annotations
 
+from ..execution.pipeline import DISPATCHES
 from ..families import ReportTable
 from ..plan import Plan
 
-DISPATCH_WORDS = {  # what each rule of accelplan.execution.pipeline.DISPATCHES does, as a report says it
-    "oldest-input": "the oldest input's ready layer first",
-    "last-layer": "the ready layer furthest along the chain first",
-    "first-layer": "the ready layer earliest in the chain first",
-}
+#: what each dispatch rule does, in words (declared with the rules)
+DISPATCH_WORDS = {rule.name: rule.summary for rule in DISPATCHES}
 
 
 TITLE = "Latency of a batch, as scheduled"
