@@ -110,3 +110,21 @@ def test_useful_configurations_include_each_layers_fastest_of_its_size() -> None
                 leaner_faster = [d for d in keep if share[d] <= share[c] and problem.time_s[l, d] <= problem.time_s[l, c]]
                 assert leaner_faster, (seed, l, c)
         assert np.all(np.isfinite(share[list(keep)]))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_any_plans_parameters_decode_to_a_plan(seed: int) -> None:
+    """A plan on any configuration (useful or not: e.g. a warm start's) has parameters, and they decode to a plan
+    within the budgets."""
+    problem = random_problem(seed, "throughput", layers=(2, 6))
+    space = plan_space(problem)
+    rng = random.Random(seed)
+    for c in range(problem.n_configs):
+        layers = list(range(problem.n_layers))
+        split = rng.randint(1, problem.n_layers) if problem.accelerator_slots > 1 else problem.n_layers
+        groups = tuple(g for g in ((c, tuple(layers[:split])), (rng.randrange(problem.n_configs), tuple(layers[split:])))
+                       if g[1])
+        decoded = space.suggest(optuna.trial.FixedTrial(space.params(groups)))
+        assert sorted(l for g in decoded for l in g.layers) == layers
+        if (problem.usage <= problem.capacity * (1 + 1e-12)).all(axis=1).any():
+            assert all(v <= 1e-9 for v in space.budget_values(decoded).values())

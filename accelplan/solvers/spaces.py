@@ -276,7 +276,7 @@ class PlanPipelineSpace(PipelineSpace):
         sizes = self._repair(list(sizes), share, ranked)
         configs = [ranked[s] for s in sizes]
         if p.execution.contiguous:
-            cut_layers = [int(np.searchsorted(cum, f, side="left")) for f in cuts]
+            cut_layers = [int(np.searchsorted(cum, f, side="left")) for f in cuts[:max(len(configs) - 1, 0)]]
             bounds = [0, *[min(max(c, 0), p.n_layers) for c in cut_layers], p.n_layers]
             bounds = [0, *sorted(bounds[1:-1]), p.n_layers]
             groups = [(configs[a], tuple(range(bounds[a], bounds[a + 1]))) for a in range(len(configs))]
@@ -401,7 +401,7 @@ class PlanPipelineSpace(PipelineSpace):
         groups = sorted(groups, key=lambda g: g[1][0])
         index = {c: i for i, c in enumerate(ranked)}
         out: dict[str, Any] = {"n": len(groups)} if slots > 1 else {}
-        sizes = [index[c] for c, _ in groups]
+        sizes = [index[c] if c in index else self._nearest(c) for c, _ in groups]
         out |= {f"size{a}": (sizes[a] if a < len(sizes) else sizes[0]) for a in range(slots)}
         if p.execution.contiguous and slots > 1:
             starts = [g[1][0] for g in groups[1:]]
@@ -410,6 +410,14 @@ class PlanPipelineSpace(PipelineSpace):
             fr += [1.0] * (slots - 1 - len(fr))
             out |= {f"cut{a + 1}": f for a, f in enumerate(fr)}
         return out
+
+
+    def _nearest(self, config: int) -> int:
+        """The ranking index of a configuration off the useful list: the largest useful one that takes no larger a
+        share of any budget (else the smallest)."""
+        ranked, _, share = self._tables()
+        within = [i for i, c in enumerate(ranked) if (share[c] <= share[config] + 1e-12).all()]
+        return within[-1] if within else 0
 
 
 class PlanSegmentSpace(SegmentSpace):
