@@ -124,3 +124,24 @@ def test_a_sweep_over_a_damaged_cache_recomputes_and_says_so(tmp_path, capsys):
     assert all(e.is_file() for e in entries)
     assert cli.main(argv) == 0
     assert "ignored" not in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_connection_the_cluster_closes_is_a_clear_error_keeping_the_points_done(tmp_path, capsys, monkeypatch):
+    """Fuzz seed 2248 (under load): distributed's CommClosedError escaped a sweep as a traceback. A connection closed
+    under the run now exits 2 saying the points solved so far are kept and how to go on."""
+    from distributed.comm.core import CommClosedError
+
+    import accelplan.sweep.run as run
+
+    def closing(client, points):
+        raise CommClosedError("in <TCP (closed) ConnectionPool.gather local=tcp://127.0.0.1:1>: Stream is closed")
+        yield  # a generator, as _solve_all is
+
+    monkeypatch.setattr(run, "_solve_all", closing)  # the fault injected where the cluster answers
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("model: deit-tiny\nhardware: vck190\nexecution: spatial\nstrategy: dp\n"
+                     "grid:\n  hardware:\n    aie.units: [64, 128]\n")
+    assert cli.main(["sweep", str(sweep), "--workers", "1", "-o", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "closed a connection" in err and "run the same command again" in err and "Traceback" not in err

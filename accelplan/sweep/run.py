@@ -180,7 +180,22 @@ def run_sweep(sweep: Sweep, cache: PointCache, workers: int | None = None, sched
         step(f"{point.id} {rows[point.id].status} (cached)")
     used, address = 0, ""
     if todo:
-        wait_s = min(CONNECT_TIMEOUT_S, max(p.time_limit_s for p in sweep.points))
+        used, address = _solve_on_cluster(todo, rows, cache, step, workers, scheduler,
+                                          min(CONNECT_TIMEOUT_S, max(p.time_limit_s for p in sweep.points)))
+    _tell_cache(cache)
+    ordered = tuple(rows[p.id] for p in sweep.points)
+    computed = sum(len(same) for same in todo.values())
+    return SweepResult(sweep.name, sweep.file, sweep.axes, ordered, computed, len(ordered) - computed, used, address,
+                       time.perf_counter() - start)
+
+
+def _solve_on_cluster(todo: dict[str, list[SweepPoint]], rows: dict[str, PointResult], cache: PointCache,
+                      step: Callable[[str], None], workers: int | None, scheduler: str | None,
+                      wait_s: float) -> tuple[int, str]:
+    """Solve the points of ``todo`` on the cluster into ``rows`` and ``cache``; the workers used and the scheduler's
+    address. A connection the cluster closes under the run (a worker or the scheduler gone, an overloaded machine)
+    is a :class:`SpecError` saying that the points solved so far are kept."""
+    try:
         with dask_client(workers, scheduler, wait_s) as client:
             used, address = len(client.nthreads()), client.scheduler.address
             for point, outcome, failed in _solve_all(client, [same[0] for same in todo.values()]):
@@ -189,11 +204,13 @@ def run_sweep(sweep: Sweep, cache: PointCache, workers: int | None = None, sched
                 for same in todo[point.key]:
                     rows[same.id] = PointResult.of(same, outcome, cached=False, failed=failed)
                     step(f"{same.id} {rows[same.id].status}")
-    _tell_cache(cache)
-    ordered = tuple(rows[p.id] for p in sweep.points)
-    computed = sum(len(same) for same in todo.values())
-    return SweepResult(sweep.name, sweep.file, sweep.axes, ordered, computed, len(ordered) - computed, used, address,
-                       time.perf_counter() - start)
+        return used, address
+    except OSError as exc:  # distributed's CommClosedError is one
+        done = sum(1 for same in todo.values() if same[0].id in rows)
+        raise SpecError("<cluster>", [SpecIssue(
+            f"the Dask cluster closed a connection ({type(exc).__name__}: {exc}) after {done} of {len(todo)} points; "
+            f"those are kept in the cache {cache.folder}: run the same command again to solve the rest",
+            "--scheduler" if scheduler else "--workers")]) from None
 
 
 def _tell_cache(cache: PointCache) -> None:
