@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+from scipy.optimize import linprog  # here, not in a trial: its import takes a second (a trial takes milliseconds)
 
 from ..execution import Form, Metrics
 from ..execution.devices import RESOURCES as DEVICE_RESOURCES
@@ -371,7 +372,6 @@ class PlanPipelineSpace(PipelineSpace):
     def _lp_owner(t: np.ndarray) -> np.ndarray:
         """Each layer's accelerator: its largest share in the LP min T s.t. sum_a x[l, a] = 1,
         sum_l t[l, a] x[l, a] <= T (x >= 0); the longest-first greedy when the LP fails."""
-        from scipy.optimize import linprog
         n_l, n = t.shape
         scale = float(t.max()) or 1.0
         ts = t / scale
