@@ -37,7 +37,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import FrozenTrial, TrialState
 
 from ..errors import SolveError, SpecError, SpecIssue, need
-from ..solvers.storages import HEARTBEAT_S, fail_stale_trials, open_storage, redacted
+from ..solvers.storages import HEARTBEAT_S, create_or_load_study, fail_stale_trials, redacted
 from ..sweep.cache import Outcome, PointCache
 from ..sweep.run import PointTask, dask_client, solve_point
 from .spec import BOUNDED, Candidate, Codesign, candidate, cost_of, dominates
@@ -97,18 +97,9 @@ def open_study(codesign: Codesign, storage: str | None, seed: int | None = None)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     directions = [g.direction for g in codesign.goals]
     sampler = make_sampler(codesign, codesign.seed if seed is None else seed)
-    try:
-        where = open_storage(storage)
-        try:
-            study = optuna.create_study(storage=where, sampler=sampler, study_name=codesign.name, directions=directions)
-        except optuna.exceptions.DuplicatedStudyError:
-            study = optuna.load_study(study_name=codesign.name, storage=where, sampler=sampler)
-            # another process's (or an earlier run's) study: its own sampler seed, so drivers do not propose alike
-            study.sampler = make_sampler(codesign, (codesign.seed + (os.getpid() << 8)) % 2**31)
-    except (SolveError, SpecError):
-        raise
-    except Exception as exc:  # a storage URL Optuna cannot open
-        raise SolveError(f"cannot open Optuna storage {redacted(storage or '')!r}: {exc}") from None
+    study, created = create_or_load_study(storage, codesign.name, sampler, directions)
+    if not created:  # another process's (or an earlier run's) study: its own sampler seed, so drivers do not propose alike
+        study.sampler = make_sampler(codesign, (codesign.seed + (os.getpid() << 8)) % 2**31)
     known = study.user_attrs.get("codesign")
     mine = signature(codesign)
     if known is not None and known != mine:

@@ -31,14 +31,14 @@ import numpy as np
 import optuna
 
 from ..dominance import pareto_min
-from ..errors import AccelplanError, SolveError
+from ..errors import SolveError
 from ..execution import Metrics
 from ..plan import Groups, Outcome, Progress, metrics
 from ..problem import Problem
 from .contiguous import best_candidate
 from .spaces import SearchSpace, plan_space
 # GRACE_S and HEARTBEAT_S are read from here too (tests, benchmarks/storage.py)
-from .storages import GRACE_S, HEARTBEAT_S, fail_stale_trials, open_storage, redacted  # noqa: F401
+from .storages import GRACE_S, HEARTBEAT_S, create_or_load_study, fail_stale_trials, open_storage, redacted  # noqa: F401
 
 
 def _trial_values(problem: Problem, met: Metrics, multi: bool) -> float | list[float]:
@@ -49,23 +49,6 @@ def _trial_values(problem: Problem, met: Metrics, multi: bool) -> float | list[f
 
 def _sampler(multi: bool, seed: int) -> optuna.samplers.BaseSampler:
     return optuna.samplers.NSGAIISampler(seed=seed) if multi else optuna.samplers.TPESampler(seed=seed, multivariate=True)
-
-
-def _open_study(storage: str | None, study_name: str | None, sampler: optuna.samplers.BaseSampler,
-                directions: list[str], deadline: float | None = None) -> tuple[optuna.Study, bool]:
-    """Create the study, or load it when ``storage`` holds one of that name; whether this call created it. A server
-    that does not answer by ``deadline`` (``time.time()``) is a :class:`SolveError`."""
-    try:
-        where = open_storage(storage, None if deadline is None else deadline - time.time())
-        try:
-            created = optuna.create_study(storage=where, sampler=sampler, study_name=study_name, directions=directions)
-            return created, True
-        except optuna.exceptions.DuplicatedStudyError:
-            return optuna.load_study(study_name=study_name, storage=where, sampler=sampler), False
-    except AccelplanError:
-        raise
-    except Exception as exc:  # a storage URL Optuna cannot open
-        raise SolveError(f"cannot open Optuna storage {redacted(storage or '')!r}: {exc}") from None
 
 
 def make_study(problem: Problem, multi: bool, seed: int, storage: str | None,
@@ -79,7 +62,8 @@ def make_study(problem: Problem, multi: bool, seed: int, storage: str | None,
         raise SolveError("an Optuna storage needs a study name (--study-name) to resume from")
     directions = ["minimize", "maximize", "minimize"] if multi else \
         ["maximize" if problem.objective.maximise else "minimize"]
-    study, created = _open_study(storage, study_name, _sampler(multi, seed), directions, deadline)
+    study, created = create_or_load_study(storage, study_name, _sampler(multi, seed), directions,
+                                          None if deadline is None else deadline - time.time())
     key = f"{problem.model}/{problem.hardware}/{problem.execution}/{problem.objective}/{problem.n_layers}x{problem.n_configs}"
     known = study.user_attrs.get("problem")
     if known is not None and known != key:

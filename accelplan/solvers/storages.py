@@ -46,7 +46,7 @@ from optuna.storages.journal import JournalFileBackend, JournalStorage
 from optuna.storages.journal._file import BaseJournalFileLock, get_lock_file
 from optuna.trial import FrozenTrial, TrialState
 
-from ..errors import SolveError, need
+from ..errors import AccelplanError, SolveError, need
 
 HEARTBEAT_S = 2  # a running trial's heartbeat [s]
 GRACE_S = 6  # a running trial whose heartbeat is older than this belonged to a killed search: it is failed [s]
@@ -595,3 +595,20 @@ def fail_stale_trials(study: optuna.Study) -> None:
     with warnings.catch_warnings():  # experimental in Optuna 5, stable in use; a no-op without heartbeats
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+
+
+def create_or_load_study(storage: str | None, study_name: str | None, sampler: optuna.samplers.BaseSampler,
+                         directions: list[str], wait_s: float | None = None) -> tuple[optuna.Study, bool]:
+    """Create the study, or load it when ``storage`` holds one of that name; whether this call created it. A storage
+    Optuna cannot open is a :class:`SolveError`, and so is a server that does not answer within ``wait_s``."""
+    try:
+        where = open_storage(storage, wait_s)
+        try:
+            created = optuna.create_study(storage=where, sampler=sampler, study_name=study_name, directions=directions)
+            return created, True
+        except optuna.exceptions.DuplicatedStudyError:
+            return optuna.load_study(study_name=study_name, storage=where, sampler=sampler), False
+    except AccelplanError:
+        raise
+    except Exception as exc:  # a storage URL Optuna cannot open
+        raise SolveError(f"cannot open Optuna storage {redacted(storage or '')!r}: {exc}") from None
