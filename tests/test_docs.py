@@ -22,7 +22,7 @@ def test_the_readme_is_short_and_starts_with_the_two_commands(root: Path) -> Non
     assert len(text.splitlines()) <= 90  # five minutes: the reference lives in docs/
     first = text.split("```sh\n", 1)[1].splitlines()[:2]
     assert first == ["pip install -e . && accelplan solve specs/studies/bert-base_vck190.yaml -o out/",
-                     'pip install -e ".[test]" && python -m pytest']
+                     'pip install -e ".[test]" && python -m pytest -n 2']
     assert first[1] in (root / ".ci" / "run").read_text()
 
 

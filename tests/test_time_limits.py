@@ -62,3 +62,24 @@ def test_an_outer_watchdog_is_not_taken_for_an_inner_one() -> None:
     start = time.perf_counter()
     assert watched(outer, 0.2, lambda: "outer stopped") == "outer stopped"
     assert time.perf_counter() - start <= allowed(0.2) + 1  # the sleep in C returns first
+
+
+def test_a_solver_that_swallows_the_overrun_is_stopped_all_the_same() -> None:
+    """Pyomo builds a model under a bare ``except:``: the first exception can be swallowed, and the half-built model
+    then fails in its own way (a DeveloperError seen on CI). The watchdog raises again, and what the solver raises
+    after the watchdog fired is the overrun, not a crash."""
+    swallowed = []
+
+    def stubborn() -> str:
+        while True:
+            try:
+                while True:
+                    sum(range(1000))
+            except BaseException:  # noqa: B036  (what Pyomo's VarData.index does)
+                swallowed.append(time.perf_counter())
+                if len(swallowed) == 2:
+                    raise RuntimeError("a model left half-built")
+
+    start = time.perf_counter()
+    assert watched(stubborn, 0.3, lambda: "stopped") == "stopped"
+    assert len(swallowed) == 2 and time.perf_counter() - start <= allowed(0.3)

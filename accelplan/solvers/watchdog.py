@@ -30,6 +30,9 @@ def _not_an_overrun(record: logging.LogRecord) -> bool:
 logging.getLogger("pyomo.core").addFilter(_not_an_overrun)
 
 
+REFIRE_S = 0.2  # how often a fired watchdog raises again while the solver runs on (it swallowed the exception) [s]
+
+
 def grace_s(time_limit_s: float) -> float:
     """How long past its limit a solver may run before the watchdog stops it: 10 % + 0.5 s, the allowance of
     10 % + 1 s less half a second for the exception to land (it waits for the C call under way: a Pyomo-to-HiGHS
@@ -44,30 +47,46 @@ def _raise_in(thread_id: int, exc: type[BaseException] | None) -> None:
 
 def watched(run: Callable[[], T], time_limit_s: float, overrun: Callable[[], T]) -> T:
     """``run()``; when it is still running :func:`grace_s` after ``time_limit_s`` it is stopped and ``overrun()`` is
-    returned instead (an :class:`Overrun` from an outer watchdog passes on)."""
+    returned instead (an :class:`Overrun` from an outer watchdog passes on).
+
+    The exception lands wherever the solver is: code with a bare ``except:`` can swallow it (Pyomo does while it
+    builds a model), so it is raised again every :data:`REFIRE_S` until ``run()`` ends, and whatever ``run()`` raises
+    once it has fired counts as the overrun (a half-built model can fail in its own way: Pyomo's ``DeveloperError``)."""
     target = threading.get_ident()
     lock = threading.Lock()
     state = {"done": False, "fired": False}
+    timers: list[threading.Timer] = []
+
+    def arm(delay_s: float) -> None:
+        timer = threading.Timer(delay_s, fire)
+        timer.daemon = True
+        timers.append(timer)
+        timer.start()
 
     def fire() -> None:
         with lock:
-            if not state["done"]:
-                state["fired"] = True
-                _raise_in(target, Overrun)
+            if state["done"]:
+                return
+            state["fired"] = True
+            _raise_in(target, Overrun)
+            arm(REFIRE_S)
 
-    timer = threading.Timer(time_limit_s + grace_s(time_limit_s), fire)
-    timer.daemon = True
-    timer.start()
-    try:
-        result = run()
-    except Overrun:
-        if not state["fired"]:
-            raise
-        return overrun()
-    finally:
+    def stop() -> None:
         with lock:
             state["done"] = True
             if state["fired"]:
                 _raise_in(target, None)  # an exception set but not yet delivered is withdrawn
-        timer.cancel()
+            for timer in timers:
+                timer.cancel()
+
+    arm(time_limit_s + grace_s(time_limit_s))
+    try:
+        result = run()
+    except BaseException:
+        stop()  # before overrun() runs: no exception lands in it
+        if not state["fired"]:
+            raise
+        return overrun()
+    finally:
+        stop()
     return result
