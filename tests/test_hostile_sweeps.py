@@ -145,3 +145,21 @@ def test_a_connection_the_cluster_closes_is_a_clear_error_keeping_the_points_don
     assert cli.main(["sweep", str(sweep), "--workers", "1", "-o", str(tmp_path / "out"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "closed a connection" in err and "run the same command again" in err and "Traceback" not in err
+
+
+def test_a_solve_that_ran_out_of_time_without_a_plan_is_not_cached(tmp_path):
+    """ResNet-152 on four U250s under milp and a 1 s limit: the model is still being built when the watchdog stops it.
+    That miss is the machine's load, not the point's: a cache that kept it would repeat it on every later run."""
+    from accelplan import api
+    from accelplan.plan_file import RunFacts
+    from accelplan.sweep.run import PointTask, solve_point
+
+    study = api.make_study(None, model="resnet152", hardware="u250-x4-pcie")
+    missed = solve_point(PointTask(study, "milp", 1.0, 0, RunFacts("sweep", "milp", 1.0, 0)))
+    assert missed.plan is not None and missed.plan.solver.status == "time_limit" and not missed.plan.feasible
+    assert missed.load_decided
+    cache, key = PointCache(tmp_path / "cache"), "ab" + "0" * 62
+    assert cache.keep(key, missed) is None and cache.keys() == set()
+    solved = solve_point(PointTask(study, "dp", 30.0, 0, RunFacts("sweep", "dp", 30.0, 0)))
+    assert not solved.load_decided and cache.keep(key, solved) == cache.path(key)
+    assert cache.get(key).plan.to_dict() == solved.plan.to_dict()

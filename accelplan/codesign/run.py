@@ -288,15 +288,6 @@ def _record(trial: optuna.Trial | FrozenTrial, study: optuna.Study, ev: Evaluate
         study._storage.set_trial_user_attr(trial._trial_id, k, v)
 
 
-def _store(cache: PointCache, key: str, outcome: Outcome) -> None:
-    """Keep a solved candidate, unless its solve stopped at the time limit without a plan (what the machine's load
-    decides: the candidate is solved again when sampled again)."""
-    plan = outcome.plan
-    if plan is not None and not plan.feasible and plan.solver.status == "time_limit":
-        return
-    cache.put(key, outcome)
-
-
 def _evaluated(codesign: Codesign, values: dict[str, Any], outcome: Outcome, cached: bool) -> Evaluated:
     plan = outcome.plan
     metrics = metrics_of(codesign, values, outcome)
@@ -341,7 +332,7 @@ def run_codesign(codesign: Codesign, storage: str | None, cache: PointCache, wor
                     cand = prepared
                     outcome = solve_point(PointTask(cand.study, codesign.strategy, codesign.time_limit_s,
                                                     codesign.seed, cand.run))
-                    _store(cache, cand.key, outcome)
+                    cache.keep(cand.key, outcome)
                     counts["solved"] += 1
                     _tell(codesign, study, trial, cand, _evaluated(codesign, trial.params, outcome, False), counts)
                 beats.remove(trial._trial_id)
@@ -489,7 +480,7 @@ def _run_dask(codesign: Codesign, study: optuna.Study, dists: dict[str, Any], ca
                 study.tell(trial, state=TrialState.FAIL)
                 step(f"trial {trial.number} failed on the cluster: {type(exc).__name__}: {exc}")
             else:
-                _store(cache, cand.key, outcome)
+                cache.keep(cand.key, outcome)
                 counts["solved"] += 1
                 _tell(codesign, study, trial, cand, _evaluated(codesign, trial.params, outcome, False), counts)
                 step(f"trial {trial.number} done")

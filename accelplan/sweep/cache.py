@@ -83,6 +83,12 @@ class Outcome:
                 "cost": asdict(self.cost) if self.cost is not None else None, "wall_s": self.wall_s,
                 "plan_yaml": self.plan_yaml, "run": asdict(self.run) if self.run is not None else None}
 
+    @property
+    def load_decided(self) -> bool:
+        """The solve stopped at its time limit without a plan: what the machine's load decided, not the point (on an
+        idle machine, or another try, the same point can be solved)."""
+        return self.plan is not None and not self.plan.feasible and self.plan.solver.status == "time_limit"
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Outcome":
         plan = Plan.from_dict(data["plan"], plan_form(data["plan"]).model.accelerator) if data["plan"] is not None else None
@@ -147,6 +153,11 @@ class PointCache:
         except OSError as exc:
             self.unstored[key] = f"cannot write {path}: {exc.strerror or exc}"
             return None
+
+    def keep(self, key: str, outcome: Outcome) -> Path | None:
+        """:meth:`put`, unless the outcome is :attr:`~Outcome.load_decided` (then None, and nothing is stored: the
+        point is solved again next time instead of repeating a busy machine's miss)."""
+        return None if outcome.load_decided else self.put(key, outcome)
 
     def keys(self) -> set[str]:
         """Keys of every stored entry."""

@@ -200,7 +200,7 @@ def _solve_on_cluster(todo: dict[str, list[SweepPoint]], rows: dict[str, PointRe
             used, address = len(client.nthreads()), client.scheduler.address
             for point, outcome, failed in _solve_all(client, [same[0] for same in todo.values()]):
                 if not failed:
-                    cache.put(point.key, outcome)
+                    cache.keep(point.key, outcome)
                 for same in todo[point.key]:
                     rows[same.id] = PointResult.of(same, outcome, cached=False, failed=failed)
                     step(f"{same.id} {rows[same.id].status}")
