@@ -20,6 +20,7 @@ Budgets: the configurations' usage summed over accelerators stays within each re
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, NamedTuple
@@ -98,11 +99,12 @@ def latency_matters(problem: "Problem") -> bool:
     return problem.batch > 1 and (problem.objective == "latency" or problem.latency_max_s is not None)
 
 
-def metrics(problem: "Problem", groups: Groups, check_bounds: bool = True, schedule: bool | None = None) -> Metrics:
+def metrics(problem: "Problem", groups: Groups, check_bounds: bool = True, schedule: bool | None = None,
+            recorded: BatchSchedule | None = None) -> Metrics:
     """Price ``groups`` with the problem's tables (see the module docstring). The latency of a re-entrant plan is its
-    schedule's (:func:`scheduled_latency_s`) when ``schedule`` is True, or, by default, when :func:`latency_matters`
-    (searches that read only the period skip the schedule: ``latency_s`` is then the closed form); a
-    :class:`~accelplan.plan.Plan` is always priced with its schedule."""
+    schedule's (:func:`scheduled_latency_s`; ``recorded``'s when it was run already) when ``schedule`` is True, or,
+    by default, when :func:`latency_matters` (searches that read only the period skip the schedule: ``latency_s`` is
+    then the closed form); a :class:`~accelplan.plan.Plan` is always priced with its schedule."""
     violations = structure_violations(problem, groups)
     busy = stage_times(problem, groups)
     use = usage(problem, groups)
@@ -112,7 +114,7 @@ def metrics(problem: "Problem", groups: Groups, check_bounds: bool = True, sched
     if schedule is None:
         schedule = latency_matters(problem)
     if schedule and problem.batch > 1 and not violations and period != float("inf"):
-        scheduled = scheduled_latency_s(problem, groups, busy, period)
+        scheduled = scheduled_latency_s(problem, groups, busy, period, recorded)
     latency = closed_form if scheduled is None else scheduled
     energy = float(sum(problem.energy_j[list(ls), c].sum() for c, ls in groups)) + problem.static_power_w * period
     for r, name in enumerate(problem.resources):
@@ -234,29 +236,34 @@ def batch_schedule(problem: "Problem", groups: Groups, rule: Dispatch = DISPATCH
                 touched.add(accelerator[l + 1])
 
 
-def batch_makespan_s(problem: "Problem", groups: Groups, rule: Dispatch = DISPATCHES[0]) -> float:
-    """When the last of a batch's inputs leaves ``groups`` under ``rule`` (:func:`batch_schedule`)."""
-    return batch_schedule(problem, groups, rule, record=False).makespan_s
+def dispatched(problem: "Problem", groups: Groups, record: bool = True) -> BatchSchedule:
+    """The batch's schedule under the rule of :data:`DISPATCHES` under which it ends first (the first of equals), its
+    runs recorded when ``record``. A plan where no input returns to an accelerator it has left runs as a linear
+    pipeline under every rule: the first alone is run. Otherwise each rule is run once unrecorded and the first-ending
+    once more, recorded (recording costs about twice a run)."""
+    if not reentry(problem, groups).returns:
+        return batch_schedule(problem, groups, DISPATCHES[0], record)
+    runs = [batch_schedule(problem, groups, rule, record=False) for rule in DISPATCHES]
+    best = min(range(len(runs)), key=lambda k: (runs[k].makespan_s * (1 - 1e-12), k))
+    return batch_schedule(problem, groups, DISPATCHES[best]) if record else runs[best]
 
 
 def best_dispatch(problem: "Problem", groups: Groups) -> Dispatch:
-    """The rule of :data:`DISPATCHES` under which the batch ends first (the first of equals). A plan where no input
-    returns to an accelerator it has left runs as a linear pipeline under each: the first rule."""
-    if not reentry(problem, groups).returns:
-        return DISPATCHES[0]
-    spans = [batch_makespan_s(problem, groups, rule) for rule in DISPATCHES]
-    return DISPATCHES[min(range(len(spans)), key=lambda k: (spans[k] * (1 - 1e-12), k))]
+    """The rule of :func:`dispatched`'s schedule."""
+    name = dispatched(problem, groups, record=False).dispatch
+    return next(rule for rule in DISPATCHES if rule.name == name)
 
 
-def scheduled_latency_s(problem: "Problem", groups: Groups, busy_s: tuple[float, ...], period_s: float) -> float | None:
+def scheduled_latency_s(problem: "Problem", groups: Groups, busy_s: tuple[float, ...], period_s: float,
+                        schedule: BatchSchedule | None = None) -> float | None:
     """A re-entrant plan's batch latency as its schedule runs it [s]: the makespan under its dispatch
-    (:func:`best_dispatch`), plus the (batch - 1) periods' excess of a DDR-paced period over the busiest accelerator
-    that the closed form counts too. None when no input returns to an accelerator: the closed form is then the
-    schedule's latency."""
+    (:func:`dispatched`, or ``schedule`` when that was run already), plus the (batch - 1) periods' excess of a
+    DDR-paced period over the busiest accelerator that the closed form counts too. None when no input returns to an
+    accelerator: the closed form is then the schedule's latency."""
     if not reentry(problem, groups).returns:
         return None
-    return (min(batch_makespan_s(problem, groups, rule) for rule in DISPATCHES)
-            + (problem.batch - 1) * (period_s - max(busy_s)))
+    makespan = (schedule or dispatched(problem, groups, record=False)).makespan_s
+    return makespan + (problem.batch - 1) * (period_s - max(busy_s))
 
 
 def ordered(groups: Groups) -> Groups:
@@ -282,11 +289,14 @@ def _accelerator(problem: "Problem", index: int, group: PipelineGroup, busy: flo
 
 
 def plan_schedule(problem: "Problem", groups: Groups) -> BatchSchedule | None:
-    """The batch's schedule under the plan's dispatch (:func:`best_dispatch`), or None for a plan that cannot be
-    scheduled (a layer missing or repeated) or whose batch has more than RECORDED_OPERATORS_MAX operator runs."""
+    """The batch's schedule under the plan's dispatch (:func:`dispatched`), or None for a plan that cannot be
+    scheduled (a layer missing or repeated, a layer its configuration cannot run) or whose batch has more than
+    RECORDED_OPERATORS_MAX operator runs."""
     if structure_violations(problem, groups) or problem.batch * problem.n_layers > RECORDED_OPERATORS_MAX:
         return None
-    return batch_schedule(problem, groups, best_dispatch(problem, groups))
+    if not all(math.isfinite(t) for t in stage_times(problem, groups)):
+        return None
+    return dispatched(problem, groups)
 
 
 def budgets(problem: "Problem", use: np.ndarray, period_s: float) -> tuple[Budget, ...]:
@@ -314,9 +324,9 @@ class PipelineForm(PlanForm):
         """Per accelerator its configuration's own fields (``config.plan_fields()``), layers, timing and its runs of
         the batch's schedule; the plan's latency is the schedule's (the closed form beside it where they differ)."""
         groups = ordered(groups)
-        met = metrics(problem, groups, check_bounds, schedule=True)
+        schedule = plan_schedule(problem, groups)  # run once: it gives the latency and each accelerator's runs
+        met = metrics(problem, groups, check_bounds, schedule=True, recorded=schedule)
         period, start, accs = met.period_s, 0.0, []
-        schedule = plan_schedule(problem, groups) if period != float("inf") else None
         runs = schedule.runs if schedule is not None else ()
         for i, (group, busy) in enumerate(zip(groups, met.busy_s)):
             accs.append(_accelerator(problem, i, group, busy, period, start, runs))
