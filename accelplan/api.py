@@ -51,26 +51,33 @@ def make_study(study_file: Path | None = None, *, model: str | None = None, hard
 
 
 def validate_file(path: Path) -> str:
-    """Validate a model, hardware, study or sweep spec (kind told by its fields,
+    """Validate a model, hardware, study, sweep or co-design spec (kind told by its fields,
     :func:`~accelplan.specs.kinds.spec_kind`), or an ONNX graph as a model; return the kind."""
-    if path.suffix != ".onnx" and data_kind(read_yaml(path)[0]) == "sweep":
+    kind = data_kind(read_yaml(path)[0]) if path.suffix != ".onnx" else None
+    if kind == "sweep":
         load_sweep(path)
-        return "sweep"
-    return check.validate_file(path, STRATEGY_CHOICES)
+    elif kind == "codesign":
+        from .codesign.spec import load_codesign
+        load_codesign(path)
+    else:
+        return check.validate_file(path, STRATEGY_CHOICES)
+    return kind
 
 
 def json_schema(kind: str) -> str:
-    """JSON Schema of a spec kind (``model``, ``hardware``, ``study`` or ``sweep``) or of ``plan`` (plan.yaml)."""
+    """JSON Schema of a spec kind (``model``, ``hardware``, ``study``, ``sweep`` or ``codesign``) or of ``plan``
+    (plan.yaml)."""
     if kind == "plan":
         import json
 
         from .plan_file import plan_file_schema
         return json.dumps(plan_file_schema(), indent=2)
-    if kind == "sweep":
+    if kind in ("sweep", "codesign"):
         import json
 
+        from .codesign.spec import codesign_schema
         from .sweep.spec import sweep_schema
-        return json.dumps(sweep_schema(), indent=2)
+        return json.dumps((sweep_schema if kind == "sweep" else codesign_schema)(), indent=2)
     return check.json_schema(kind, STRATEGY_CHOICES)
 
 
@@ -343,7 +350,7 @@ class UserSpec:
 
 def user_specs(folder: Path, depth: int = 2, most: int = 200) -> list[UserSpec]:
     """YAML files under ``folder`` (to ``depth`` subfolders, hidden ones skipped, and the built-in library unless
-    ``folder`` is inside it) that are a model, hardware, study, sweep or plan, judged by the top-level keys in their
+    ``folder`` is inside it) that are a model, hardware, study, sweep, co-design or plan, judged by the top-level keys in their
     first 64 KiB; at most ``most``."""
     import re
 

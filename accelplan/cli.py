@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 EMIT_TARGETS = ("json", "rtl", "sv", "vitis")  # accelplan.emitters.EMITTERS, named here to keep --help light
 SPEC_KINDS = ("hardware", "model", "study")
-SCHEMA_KINDS = (*SPEC_KINDS, "sweep", "plan")  # accelplan.api.json_schema's kinds
+SCHEMA_KINDS = (*SPEC_KINDS, "sweep", "codesign", "plan")  # accelplan.api.json_schema's kinds
 
 
 def _per_family(value: Callable) -> str:

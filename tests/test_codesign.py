@@ -21,6 +21,7 @@ from accelplan.codesign.run import distributions, open_study, prune_reason
 from accelplan.codesign.spec import candidate, cost_of, load_codesign
 from accelplan.solvers.storages import open_storage
 from accelplan.sweep.run import PointTask, solve_point
+from conftest import ROOT
 
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
@@ -144,15 +145,38 @@ def test_pruning_reads_a_larger_candidates_bound(tmp_path):
     ("dtype: [int8, int16]", "dtype: [int8, fp64]", "space.dtype", "'fp64'"),
     ("- cost\n", "- cost\n  - speed\n", "objectives[2]", "throughput"),
 ])
-def test_spec_errors_name_file_line_and_field(tmp_path, capsys, old, new, field, words):
+@pytest.mark.parametrize("command", ["codesign", "validate"])
+def test_spec_errors_name_file_line_and_field(tmp_path, capsys, old, new, field, words, command):
     spec = _files(tmp_path, units="[2, 4]")
     text = spec.read_text()
     assert old in text
     spec.write_text(text.replace(old, new))
     line = next(i for i, x in enumerate(spec.read_text().splitlines(), 1) if new.strip().split("\n")[-1] in x)
-    assert main(["codesign", str(spec), "-o", str(tmp_path / "out")]) == 2
+    assert main([command, str(spec)] + (["-o", str(tmp_path / "out")] if command == "codesign" else [])) == 2
     err = capsys.readouterr().err
     assert f"{spec}:{line}: {field}" in err and words in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_validate_schema_and_list_know_codesign_files(tmp_path, capsys, monkeypatch):
+    import json
+
+    import jsonschema
+    import yaml
+
+    shipped = sorted((ROOT / "specs" / "codesign").glob("*.yaml"))
+    assert shipped and main(["validate", *map(str, shipped)]) == 0
+    assert capsys.readouterr().out.count("valid codesign spec") == len(shipped)
+    assert main(["schema", "codesign"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    for path in shipped:
+        jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"study": "s.yaml", "space": {"hardware": {}}, "trials": 0}, schema)
+    spec = _files(tmp_path, units="[2, 4]")
+    monkeypatch.chdir(spec.parent)
+    assert main(["list"]) == 0
+    assert f"codesign: {spec.name}" in capsys.readouterr().out
 
 
 def test_cost_of_an_unsearched_parameter_is_refused(tmp_path, capsys):
