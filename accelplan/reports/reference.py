@@ -124,7 +124,8 @@ def reference_markdown(plan: Plan, reference: Plan) -> str:
     what = (f"at the same workload ({serving.sequences} sequences in flight, prompt {serving.prompt}, context "
             f"{serving.context})" if serving is not None else f"at batch {reference.batch}")
     out += ["", f"The same model {what} planned on {reference.hardware}{_units(reference)} "
-                f"({reference.solver.strategy}, {reference.solver.status}); ratios are {plan.hardware} / "
+                f"({reference.execution} model; {reference.solver.strategy}, {reference.solver.status}); ratios are "
+                f"{plan.hardware} / "
                 f"{reference.hardware}: " + "; ".join(reference_sentences(plan, reference)) + ".", ""]
     return "\n".join(out)
 
