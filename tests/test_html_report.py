@@ -1,4 +1,5 @@
-"""report.html is one self-contained file whose every image loads in a real browser; progress bars only on a terminal."""
+"""report.html is one self-contained file whose every figure (inline SVG, or a PNG data URI for Pareto fronts) a real
+browser renders; progress bars only on a terminal."""
 
 from __future__ import annotations
 
@@ -20,28 +21,38 @@ from conftest import require_tool
 CHECK = """<script>
 window.addEventListener("load", () => {
   const imgs = Array.from(document.images);
-  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0).length;
-  document.title = "IMAGES " + ok + "/" + imgs.length;
+  const svgs = Array.from(document.querySelectorAll("figure > svg"));
+  const shown = (box) => box.width > 0 && box.height > 0;
+  const scaled = (s, box = s.getBoundingClientRect(), view = s.viewBox.baseVal) =>  // at the viewBox's aspect
+    view && view.width > 0 && Math.abs(box.height / box.width - view.height / view.width) < 0.01;
+  const ok = imgs.filter(i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0).length
+    + svgs.filter(s => shown(s.getBoundingClientRect()) && scaled(s) && shown(s.getBBox())
+                       && s.querySelectorAll("rect, circle, polyline, text").length > 0).length;
+  document.title = "IMAGES " + ok + "/" + (imgs.length + svgs.length) + " SVG " + svgs.length;
 });
 </script>"""
 
 
-def images_loaded(report: Path, tmp: Path) -> tuple[int, int]:
-    """(loaded, total) images of ``report`` as headless Chromium renders it."""
+def images_loaded(report: Path, tmp: Path, svgs: int = 4) -> tuple[int, int]:
+    """(shown, total) figures of ``report`` as headless Chromium renders it: images loaded, and SVG figures with a
+    non-zero box on the page at their viewBox's aspect and drawn content of a non-zero box; ``svgs`` of them must be
+    SVG."""
     chromium = require_tool("chromium", "chromium-browser")
     page = tmp / "check.html"
     page.write_text(report.read_text().replace("</body>", CHECK + "</body>"))
     run = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp / 'profile'}",
                           "--virtual-time-budget=10000", "--dump-dom", page.as_uri()],
                          capture_output=True, text=True, timeout=120)
-    match = re.search(r"<title>IMAGES (\d+)/(\d+)</title>", run.stdout)
+    match = re.search(r"<title>IMAGES (\d+)/(\d+) SVG (\d+)</title>", run.stdout)
     assert match, (run.returncode, run.stderr[-2000:])
+    assert int(match.group(3)) == svgs
     return int(match.group(1)), int(match.group(2))
 
 
 def _self_contained(html: str) -> None:
     assert not re.search(r"""(src|href)=["']?(https?:|//|file:)""", html)
     assert all(src.startswith("data:image/png;base64,") for src in re.findall(r'<img src="([^"]+)"', html))
+    assert all(re.fullmatch(r"0 0 [\d.]+ [\d.]+", box) for box in re.findall(r'<svg [^>]*viewBox="([^"]+)"', html))
 
 
 @pytest.mark.slow
@@ -53,8 +64,8 @@ def test_solve_report_html_images_load(study_file: Path, tmp_path: Path) -> None
     for heading in ("The plan", "Schedule of one batch", "Utilisation", "Accelerators", "Layers: time and what sets it",
                     "Roofline", "Model"):
         assert f"<h2>{heading}</h2>" in html
-    loaded, total = images_loaded(out / "report.html", tmp_path)  # plan, Gantt, utilisation, roofline
-    assert total == 4 and loaded == total
+    loaded, total = images_loaded(out / "report.html", tmp_path)  # plan, Gantt, utilisation, roofline: SVG
+    assert total == 4 and loaded == total and "<img " not in html
 
 
 @pytest.mark.slow
@@ -68,7 +79,7 @@ def test_compare_and_pareto_reports_show_their_sections(study_file: Path, tmp_pa
     html = (par_out / "report.html").read_text()
     _self_contained(html)
     assert "Pareto fronts</h2>" in html
-    loaded, total = images_loaded(par_out / "report.html", tmp_path)  # the plan's four and the fronts
+    loaded, total = images_loaded(par_out / "report.html", tmp_path)  # the plan's four (SVG) and the fronts (PNG)
     assert total == 5 and loaded == total
 
 

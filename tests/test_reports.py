@@ -13,7 +13,7 @@ from accelplan import api
 from accelplan.families import build_problem
 from accelplan.plan import Budget
 from accelplan.plan_file import plan_to_yaml, read_plan
-from accelplan.reports.figures import gantt_bars, gantt_figure, roofline_points
+from accelplan.reports.figures import gantt, gantt_bars, gantt_chart, roofline_points
 from accelplan.reports.html import report_html
 from accelplan.reports.markdown import report_markdown
 from accelplan.reports.summary import summary_json, summary_table
@@ -79,22 +79,41 @@ def test_gantt_draws_the_plans_schedule_up_to_its_latency(hybrid) -> None:
     _, plan = hybrid
     runs = sorted((a, i, l, s, e) for a, acc in enumerate(plan.accelerators) for i, l, s, e in acc.schedule)
     assert runs, "the plan records its schedule"
-    fig, ax = gantt_figure(plan)
-    drawn = []
-    for row, collection in enumerate(c for c in ax.collections if len(c.get_paths())):
-        for path in collection.get_paths():
-            xs = path.vertices[:, 0]
-            drawn.append((row, round(float(xs.min()), 9), round(float(xs.max()), 9)))
+    chart = gantt_chart(plan)
+    drawn = [(row, round(s, 9), round(s + w, 9)) for (row, s, w, _, _), _ in chart.bars]
     assert sorted(drawn) == sorted((a, round(s, 9), round(e, 9)) for a, _, _, s, e in runs)
-    assert ax.get_xlim() == pytest.approx((0.0, plan.latency_ms))
+    x = chart.frame.x
+    assert (x.lo, x.hi) == pytest.approx((0.0, plan.latency_ms))
     bars = gantt_bars(plan)
     assert {(row, i) for row, _, _, i, _ in bars} == {(a, i) for a, i, *_ in runs}  # colour by input
+    assert len({colour for (*_, i, _), colour in chart.bars}) == min(20, plan.batch)
+    # the SVG draws one rect per bar, where the time axis puts it (to the 0.01 px it writes)
+    rects = re.findall(r'<rect class="bar" x="([-\d.]+)" y="[-\d.]+" width="([-\d.]+)"', gantt(plan))
+    assert len(rects) == len(runs)
+    for (left, width), ((_, s, w, _, _), _) in zip(rects, chart.bars):
+        assert float(left) == pytest.approx(x(s), abs=0.006)
+        assert float(width) == pytest.approx(x(s + w) - x(s), abs=0.02)
 
 
 def test_gantt_of_a_segment_plan_ends_at_its_latency() -> None:
     plan = _plan(random_mcm_problem(2, "throughput", layers=(4, 5)))
-    _, ax = gantt_figure(plan)
-    assert ax.get_xlim()[1] == pytest.approx(plan.latency_ms)
+    assert gantt_chart(plan).frame.x.hi == pytest.approx(plan.latency_ms)
+
+
+def test_figures_are_scalable_svg_with_their_words_escaped(hybrid) -> None:
+    """Every figure of the report is an SVG element with a viewBox, well-formed XML; a name with markup in it is
+    written as text."""
+    import xml.etree.ElementTree as ET
+    from accelplan.reports.html import FIGURES
+    _, plan = hybrid
+    first = plan.accelerators[0]
+    odd = replace(plan, accelerators=(replace(first, config="<b>&x", layers=("<i>",) + first.layers[1:]),
+                                      *plan.accelerators[1:]))
+    for name, draw in FIGURES.items():
+        svg = ET.fromstring(draw(odd))
+        assert svg.tag == "{http://www.w3.org/2000/svg}svg" and len(svg.get("viewBox").split()) == 4, name
+    assert "&lt;b&gt;&amp;x" in FIGURES["plan"](odd) and "&lt;b&gt;&amp;x" in FIGURES["utilisation"](odd)
+    assert "<b>" not in report_html(odd) and "<i>" not in report_html(odd)
 
 
 def test_budget_rows_in_words_and_units(hybrid) -> None:
@@ -145,7 +164,7 @@ def test_markdown_and_html_carry_the_same_sections(hybrid) -> None:
     assert plan.bottleneck.split(";")[0] in md and plan.bottleneck.split(";")[0] in html_.unescape(html)
     from accelplan.reports.tables import model_note
     assert model_note(plan)[:60] in html_.unescape(html)
-    assert len(re.findall(r"<img ", html)) == 4
+    assert len(re.findall(r"<svg ", html)) == 4 and "<img " not in html  # plan, Gantt, utilisation, roofline
 
 
 def test_roofline_points_read_the_recorded_terms(hybrid) -> None:

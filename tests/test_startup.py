@@ -1,6 +1,8 @@
 """Start-up of an ONNX import + solve (issue 25, item 11): the graph is read with onnx's protobuf classes and C++ shape
-inference only, not the whole onnx package (about 1 s of imports: ml_dtypes, helpers, the reference evaluator), and
-auto asks no strategy beyond the one it picks (milp's refusal on segments imported Pyomo)."""
+inference only, not the whole onnx package (about 1 s of imports: ml_dtypes, helpers, the reference evaluator), auto
+asks no strategy beyond the one it picks (milp's refusal on segments imported Pyomo), and report.html's figures are
+SVG from templates, not matplotlib (its import and four PNG figures were about half the CPU time of a ResNet-18
+ONNX solve)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ import sys
 from accelplan.cli import main
 code = main(['solve', '--model', sys.argv[1], '--hardware', 'simba-36', '--execution', 'layer-sequential',
              '--quiet', '-o', sys.argv[2]])
-heavy = sorted({m for m in sys.modules if m in ('onnx', 'onnx.helper', 'ml_dtypes', 'pyomo', 'ortools', 'optuna')})
+heavy = sorted({m for m in sys.modules if m in ('onnx', 'onnx.helper', 'ml_dtypes', 'pyomo', 'ortools', 'optuna',
+                                              'matplotlib')})
 print('CODE', code, 'HEAVY', ','.join(heavy))
 import onnx, onnx.shape_inference  # the package imported afterwards reuses the loaded parts
 model = onnx.load(sys.argv[1])
@@ -36,6 +39,25 @@ def write(path):
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 32])], inits)
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
 """
+
+
+NO_MATPLOTLIB = """
+import sys
+from accelplan.cli import main
+code = main(['solve', '--model', 'deit-tiny', '--hardware', 'vck190', '--execution', 'spatial', '--strategy', 'dp',
+             '--quiet', '-o', sys.argv[1]])
+print('CODE', code, 'MATPLOTLIB', sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib')[:3])
+"""
+
+
+def test_a_solve_draws_its_report_without_matplotlib(tmp_path: Path, root: Path) -> None:
+    """A solve writes report.html with its four figures as inline SVG and never imports matplotlib."""
+    res = subprocess.run([sys.executable, "-c", NO_MATPLOTLIB, str(tmp_path)], capture_output=True, text=True,
+                         cwd=root, timeout=300)
+    assert res.returncode == 0, res.stderr
+    assert "CODE 0 MATPLOTLIB []" in res.stdout, res.stdout
+    html = (tmp_path / "solve" / "report.html").read_text()
+    assert html.count("<svg ") == 4 and "<img " not in html
 
 
 @pytest.mark.slow

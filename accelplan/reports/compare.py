@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..sweeps import Comparison, ExecutionResult
-from .figures import png_bytes
+from .png import png_bytes
 
 COLUMNS = ("strategy", "status", "objective", "bound", "gap", "solve_time_s", "evaluations", "throughput",
            "latency_ms", "energy_mj", "message")

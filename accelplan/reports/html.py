@@ -1,15 +1,15 @@
-"""``report.html``: one self-contained file (inline CSS, PNG figures as data URIs) a person reads in a browser.
+"""``report.html``: one self-contained file (inline CSS, inline SVG figures) a person reads in a browser.
 
 Rendered from the Jinja2 templates under ``templates/`` (``report.html.j2``, ``report.css``) with the sections the
-Markdown report has (:func:`accelplan.reports.sections.plan_sections`), so both carry the same sections. Figures
-(matplotlib, drawn off-screen, :mod:`.figures`): the plan as a picture, the Gantt chart of one batch as the plan's
-schedule runs it, per-accelerator utilisation, the per-layer roofline, and the Pareto plot when fronts are given.
+Markdown report has (:func:`accelplan.reports.sections.plan_sections`), so both carry the same sections. The plan's
+figures are SVG drawn from templates (:mod:`.figures`, no matplotlib): the plan as a picture, the Gantt chart of one
+batch as the plan's schedule runs it, per-accelerator utilisation, the per-layer roofline. The Pareto plot, when
+fronts are given, is matplotlib's PNG (drawn as ``pareto.png`` is) as a data URI.
 """
 
 from __future__ import annotations
 
 import base64
-import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,13 +18,12 @@ from ..outputs import write_atomic
 from ..plan import Plan
 from ..problem import Problem
 from . import figures as fig
+from .jinja import template
 from .sections import Section, facts_table, heading, model_section, plan_sections
 from .tables import fmt, title
 
-TEMPLATES = Path(__file__).parent / "templates"
-
-#: the figures a section may name, each drawn from the plan alone
-FIGURES: dict[str, Callable[[Plan], bytes]] = {
+#: the figures a section may name, each drawn from the plan alone as SVG markup
+FIGURES: dict[str, Callable[[Plan], str]] = {
     "plan": fig.plan_picture, "gantt": fig.gantt, "utilisation": fig.utilisation, "roofline": fig.roofline,
 }
 
@@ -33,19 +32,10 @@ def _uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-@functools.lru_cache(maxsize=1)
-def _template():
-    from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    return env.get_template("report.html.j2")
-
-
 def extra_sections(plan: Plan, fronts: Sequence | None = None, comparison: Sequence | None = None,
                    reference: Plan | None = None) -> tuple[list[Section], dict[str, str]]:
     """The command's own sections (the reference, both latencies, the strategies compared, the Pareto fronts) and
-    the figures they draw."""
+    the images they draw (data URIs)."""
     out, drawn = [], {}
     if reference is not None:
         from .reference import reference_sentences, reference_table
@@ -83,8 +73,9 @@ def report_html(plan: Plan, problem: Problem | None = None, fronts: Sequence | N
     sections = plan_sections(plan)
     extra, drawn = extra_sections(plan, fronts, comparison, reference)
     sections += extra + [model_section(plan)]
-    figures = {s.figure: _uri(FIGURES[s.figure](plan)) for s in sections if s.figure in FIGURES} | drawn
-    return _template().render(heading=heading(plan), facts=facts_table(plan), sections=sections, figures=figures)
+    svgs = {s.figure: FIGURES[s.figure](plan) for s in sections if s.figure in FIGURES}
+    return template("report.html.j2").render(heading=heading(plan), facts=facts_table(plan), sections=sections,
+                                             svgs=svgs, images=drawn)
 
 
 def write_html(plan: Plan, path: Path, problem: Problem | None = None, fronts: Sequence | None = None,

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..sweeps import Front, Win, wins
 from .compare import csv_text
-from .figures import png_bytes
+from .png import png_bytes
 
 COLUMNS = ("execution", "point", "batch", "latency_ms", "closed_form_latency_ms", "throughput", "energy_mj", "period_ms",
            "accelerators", "exact", "strategy", "latency_bound_ms", "plan_file")

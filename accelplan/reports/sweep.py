@@ -11,7 +11,7 @@ from typing import Any
 
 from ..sweep.results import PointResult, SweepResult, best_per_model, pareto_front
 from .compare import csv_text
-from .figures import png_bytes
+from .png import png_bytes
 
 METRICS = ("status", "objective_name", "objective", "bound", "gap", "throughput", "latency_ms", "energy_mj",
            "solve_time_s", "cost_name", "cost", "strategy", "cached", "plan_file", "message")
