@@ -1,7 +1,9 @@
 """Generated RTL computes the model: three small models planned over a chain of small FPGAs (at least two
 devices), emitted with the rtl target and simulated end to end with cocotb on Verilator through the system top
 (streamed weights served by the behavioural AXI4 memory), the outputs bit-exact against tests/rtl_reference.py
-(numpy, written from the README's fixed-point rules). Cycle counts are printed beside the plan's period."""
+(numpy, written from the README's fixed-point rules). Cycle counts are printed beside the plan's period.
+Tensor parallelism: the MLP planned on 2 devices split 2 ways, and the transformer block's one-device plan split 2
+ways by hand (heads and columns), each rank its own design and weight shard, the shards all-gathered over links."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +30,7 @@ from conftest import require_tool
 PART = "xcku5p-ffvb676-2-e"
 
 
-def system(devices: int, dsp: int, bram: str) -> dict:
+def system(devices: int, dsp: int, bram: str, tensor_parallel: tuple[int, ...] = (1,)) -> dict:
     return {
         "name": "rtl-sim", "family": "multi-device",
         "devices": [{"count": devices, "device": {
@@ -40,6 +42,7 @@ def system(devices: int, dsp: int, bram: str) -> dict:
         "lane": {"int8": {"dsp": 0.5, "lut": 40, "ff": 60}},
         "block": {"lut": 2000, "ff": 3000},
         "parallelism": {"per_dimension": [1, 2, 4, 8], "max_lanes": 64},
+        "tensor_parallel": list(tensor_parallel),
     }
 
 
@@ -236,6 +239,8 @@ class Design:
     reference: Callable  # (inputs, weights) -> flat outputs
     max_cycles: int
     bram: str = "1 MB"
+    ways: int = 1  # the plan must split a group this many ways (the hardware offers 1 and this)
+    hand_split: bool = False  # planned on one device, then that device's group split ``ways`` ways by hand
 
 
 DESIGNS = {
@@ -247,6 +252,14 @@ DESIGNS = {
                           "m_add2", 16, transformer_reference, 30000),
     "conv": Design(CONV, 3, 12, (5, 6), lambda rng, plan: [rng.integers(-128, 128, size=(8, 8, 4)) for _ in range(plan.batch)],
                    "m_gelu2", 128, conv_reference, 40000),
+    # tensor parallelism: the MLP on 2 devices split 2 ways (both layers by columns: fc1 32 + 32 of 64, fc2 8 + 8 of
+    # 16), each rank's shard all-gathered over the links
+    "tp_mlp": Design(MLP, 2, 24, (7, 8), lambda rng, plan: [rng.integers(-128, 128, size=(4, 32)) for _ in range(plan.batch)],
+                     "m_fc2", 64, mlp_reference, 20000, ways=2),
+    # the transformer block on one device's plan split 2 ways by hand (the planner keeps it on one device): qk and
+    # pv split by heads (each rank its head's q, KV cache and new entry), the other layers by columns
+    "tp_transformer": Design(TRANSFORMER, 1, 48, (3, 4), lambda rng, plan: [rng.integers(-128, 128, size=16) for _ in range(3)],
+                             "m_add2", 16, transformer_reference, 30000, ways=2, hand_split=True),
 }
 
 
@@ -260,9 +273,13 @@ def emitted(tmp_path_factory):
         if name not in done:
             d = DESIGNS[name]
             folder = tmp_path_factory.mktemp(name)
-            plan_file = plan_of(folder / "plan", d.model, system(d.devices, d.dsp, d.bram))
+            ways = (1,) if d.hand_split else tuple(sorted({1, d.ways}))
+            plan_file = plan_of(folder / "plan", d.model, system(d.devices, d.dsp, d.bram, ways))
             plan = read_plan(plan_file)
-            assert len(plan.accelerators) >= 2, plan.accelerators
+            if d.hand_split:
+                plan = replace(plan, accelerators=tuple(replace(acc, ways=d.ways) for acc in plan.accelerators))
+            assert sum(acc.ways for acc in plan.accelerators) >= 2, plan.accelerators
+            assert max(acc.ways for acc in plan.accelerators) == d.ways, plan.accelerators
             if d.bram != "1 MB":
                 assert "streamed" in {p for acc in plan.accelerators for p in acc.placements}
             weights = rng_weights(None, plan, d.seeds[0])
@@ -305,12 +322,13 @@ def lint_design(build: Path) -> None:
         own = [f.name for f in dev.glob("accelplan_*.sv") if "_device" not in f.name]
         verilator_lint(dev, f"accelplan_{dev.name}_top", [f"accelplan_{dev.name}_pkg.sv", *sorted(own), "top.sv"])
     for f in sorted(LIB.glob("*.sv")):
-        extra = [LIB / "accelplan_fifo.sv"] if f.name == "accelplan_axi_reader.sv" else []
+        extra = [LIB / "accelplan_fifo.sv"] if f.name in ("accelplan_axi_reader.sv", "accelplan_all_gather.sv") else []
         verilator_lint(LIB, f.stem, [f, *extra])
 
 
 @pytest.mark.parametrize("name", [pytest.param("mlp"), pytest.param("transformer", marks=pytest.mark.slow),
-                                  pytest.param("conv", marks=pytest.mark.slow)])
+                                  pytest.param("conv", marks=pytest.mark.slow), pytest.param("tp_mlp"),
+                                  pytest.param("tp_transformer", marks=pytest.mark.slow)])
 def test_emitted_design_lints_clean(name: str, emitted) -> None:
     plan, _, build = emitted(name)
     lint_design(build)
@@ -339,6 +357,38 @@ def run_design(name: str, emitted, shared_objects: Path) -> None:
     cycle_report(name, plan, res)
     assert len(res["done_at"]) == len(xs)
     assert res["outputs"] == d.reference(xs, weights)
+
+
+def test_tensor_parallel_ranks_hold_their_shards(emitted) -> None:
+    """A group split 2 ways is two designs, device0/ and device1/, each with its RANK and its weight shard (columns
+    split: rank r holds columns r N/2 .. (r + 1) N/2 of every layer, in <layer>_rank<r>.mem), joined in the system top by each layer's
+    shard exchange."""
+    from accelplan.emitters.rtl import weight_words
+    plan, weights, build = emitted("tp_mlp")
+    (acc,) = plan.accelerators
+    assert acc.ways == 2 and {p.name for p in build.iterdir()} == {"device0", "device1", "system"}
+    for rank in range(2):
+        folder = build / f"device{rank}"
+        assert f"localparam int RANK = {rank};" in (folder / f"accelplan_device{rank}_pkg.sv").read_text()
+        top = (folder / "top.sv").read_text()
+        for layer, (pm, pk, pn) in zip(acc.layers, acc.layer_tiles):
+            assert f".WAYS(2), .RANK({rank})" in top and f"m_{layer}_shard_tdata" in top
+            n = weights[layer].shape[2] // 2
+            shard = weights[layer][:, :, rank * n:(rank + 1) * n]
+            words = [int(w, 16) for w in (folder / f"{layer}_rank{rank}.mem").read_text().split()]
+            assert words == weight_words(shard, pk, pn, 8)
+    system_top = (build / "system" / "accelplan_system_top.sv").read_text()
+    assert ".m_fc1_shard_tdata(x0_fc1_r1_tdata)" in system_top and ".s_fc1_shard1_tdata(x0_fc1_r1_tdata)" in system_top
+
+
+@pytest.mark.slow
+def test_tensor_parallel_mlp_bit_exact(emitted, shared_objects: Path) -> None:
+    run_design("tp_mlp", emitted, shared_objects)
+
+
+@pytest.mark.slow
+def test_tensor_parallel_transformer_block_bit_exact(emitted, shared_objects: Path) -> None:
+    run_design("tp_transformer", emitted, shared_objects)
 
 
 @pytest.mark.slow
