@@ -381,6 +381,18 @@ def test_tensor_parallel_ranks_hold_their_shards(emitted) -> None:
     assert ".m_fc1_shard_tdata(x0_fc1_r1_tdata)" in system_top and ".s_fc1_shard1_tdata(x0_fc1_r1_tdata)" in system_top
 
 
+def test_a_kv_cache_split_by_columns_is_refused(tmp_path: Path) -> None:
+    """4 ways do not divide the block's 2 heads: qk / pv would split their KV caches by columns, which the rtl target
+    does not generate; it says so before writing anything."""
+    from accelplan.errors import SolveError
+    plan_file = plan_of(tmp_path / "plan", TRANSFORMER, system(1, 48, "1 MB"))
+    plan = read_plan(plan_file)
+    plan = replace(plan, accelerators=tuple(replace(acc, ways=4) for acc in plan.accelerators))
+    with pytest.raises(SolveError, match=r"layer 'qk': a KV cache split 4 ways by columns"):
+        emit_rtl(plan, tmp_path / "build", plan_file=plan_file)
+    assert not (tmp_path / "build").exists()
+
+
 @pytest.mark.slow
 def test_tensor_parallel_mlp_bit_exact(emitted, shared_objects: Path) -> None:
     run_design("tp_mlp", emitted, shared_objects)
