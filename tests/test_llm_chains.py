@@ -80,12 +80,13 @@ def test_kv_cache_is_stored_per_sequence_and_read_per_token(tmp_path):
         assert t.stored_bytes[1, qk] == s * 256 * 64 * 4 / 2  # split 2 ways: 2 heads per device
 
 
-@pytest.mark.parametrize("sequences", [1, 16, 256])
+@pytest.mark.parametrize("sequences", [1, 16, pytest.param(256, marks=pytest.mark.slow)])
 def test_littles_law_on_random_chains_and_the_replay_agrees(tmp_path, sequences):
     """For random plans of random chains: tokens/s = S / TPOT <= 1 / stage time, and the closed-loop replay (a token
-    waits for its sequence's previous one) gives the same TPOT and tokens/s within 5 %, and obeys the law itself."""
+    waits for its sequence's previous one) gives the same TPOT and tokens/s within 5 %, and obeys the law itself.
+    Three chains at 1 and 16 sequences in flight, one at 256 (its replay alone takes about 5 s of CPU)."""
     rng = random.Random(sequences)
-    for trial in range(3):
+    for trial in range(3 if sequences < 256 else 1):
         model = _model(d=rng.choice([128, 256]), blocks=rng.choice([1, 2]), vocab=rng.choice([1024, 4096]))
         problem = build_problem(_study(tmp_path, sequences, context=rng.choice([128, 512]), model=model))
         groups = _random_plan(problem, rng)
