@@ -80,19 +80,24 @@ def test_gantt_draws_the_plans_schedule_up_to_its_latency(hybrid) -> None:
     runs = sorted((a, i, l, s, e) for a, acc in enumerate(plan.accelerators) for i, l, s, e in acc.schedule)
     assert runs, "the plan records its schedule"
     chart = gantt_chart(plan)
-    drawn = [(row, round(s, 9), round(s + w, 9)) for (row, s, w, _, _), _ in chart.bars]
+    drawn = [(row, round(s, 9), round(s + w, 9)) for (row, s, w, _, _), _, _ in chart.bars]
     assert sorted(drawn) == sorted((a, round(s, 9), round(e, 9)) for a, _, _, s, e in runs)
     x = chart.frame.x
     assert (x.lo, x.hi) == pytest.approx((0.0, plan.latency_ms))
     bars = gantt_bars(plan)
     assert {(row, i) for row, _, _, i, _ in bars} == {(a, i) for a, i, *_ in runs}  # colour by input
-    assert len({colour for (*_, i, _), colour in chart.bars}) == min(20, plan.batch)
+    assert len({colour for (*_, i, _), colour, _ in chart.bars}) == min(20, plan.batch)
     # the SVG draws one rect per bar, where the time axis puts it (to the 0.01 px it writes)
     rects = re.findall(r'<rect class="bar" x="([-\d.]+)" y="[-\d.]+" width="([-\d.]+)"', gantt(plan))
     assert len(rects) == len(runs)
-    for (left, width), ((_, s, w, _, _), _) in zip(rects, chart.bars):
+    for (left, width), ((_, s, w, _, _), _, _) in zip(rects, chart.bars):
         assert float(left) == pytest.approx(x(s), abs=0.006)
         assert float(width) == pytest.approx(x(s + w) - x(s), abs=0.02)
+    # under the pointer each bar names its accelerator, layer, input and times, as the plan records them
+    titles = re.findall(r'<rect class="bar"[^>]*><title>([^<]*)</title></rect>', gantt(plan))
+    a, i, l, s, e = runs[-1]
+    acc = plan.accelerators[a]
+    assert len(titles) == len(runs) and f"#{acc.index} {acc.layers[l]}, input {i}: {s:.4g}-{e:.4g} ms" in titles
 
 
 def test_gantt_of_a_segment_plan_ends_at_its_latency() -> None:

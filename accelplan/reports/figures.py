@@ -180,12 +180,13 @@ def gantt_bars(plan: "Plan") -> list[tuple[int, float, float, int, int]]:
 @dataclass(frozen=True)
 class Gantt:
     """The Gantt chart laid out: its frame and rows; the bars of :func:`gantt_bars`, each with its colour (by
-    input); the layer names written on wide bars (centre ms, row, name); the span no accelerator covers ((from, to)
-    ms, or None) and the study's latency bound (ms) where the time axis reaches it."""
+    input) and the words a pointer over it shows (accelerator, layer, input, start and end); the layer names written
+    on wide bars (centre ms, row, name); the span no accelerator covers ((from, to) ms, or None) and the study's
+    latency bound (ms) where the time axis reaches it."""
 
     frame: Frame
     rows: Rows
-    bars: tuple[tuple[tuple[int, float, float, int, int], str], ...]
+    bars: tuple[tuple[tuple[int, float, float, int, int], str, str], ...]
     labels: tuple[tuple[float, int, str], ...]
     unplaced: tuple[float, float] | None
     bound_ms: float | None
@@ -218,8 +219,16 @@ def gantt_chart(plan: "Plan") -> Gantt:
                         y_ticks=tuple((rows(r), f"#{a.index}") for r, a in enumerate(plan.accelerators)))
     covered = max((s + w for _, s, w, _, _ in bars), default=0.0)
     bound = plan.latency_max_ms if plan.latency_max_ms is not None and plan.latency_max_ms <= end else None
-    return Gantt(frame, rows, tuple((b, TAB20[b[3] % 20]) for b in bars), gantt_labels(plan, bars, x),
+    return Gantt(frame, rows, tuple((b, TAB20[b[3] % 20], _bar_words(plan, b)) for b in bars), gantt_labels(plan, bars, x),
                  (covered, end) if covered < end * (1 - 1e-6) else None, bound)
+
+
+def _bar_words(plan: "Plan", bar: tuple[int, float, float, int, int]) -> str:
+    """What a Gantt bar is, for the pointer: ``#1 layer0.q, input 3: 0.512-0.540 ms``."""
+    row, start, width, i, layer = bar
+    acc = plan.accelerators[row]
+    what = acc.layers[layer] if 0 <= layer < len(acc.layers) else "its layers"
+    return f"#{acc.index} {what}, input {i}: {start:.4g}-{start + width:.4g} ms"
 
 
 def gantt(plan: "Plan") -> "Markup":
