@@ -143,7 +143,7 @@ def restricted_master(classes: ClassTable, patterns: Sequence[Pattern], share: n
 
 
 def pack_cp(classes: ClassTable, configs: Sequence[int], limits: Limits, time_limit_s: float,
-            workers: int = 2, enough_us: float | None = None) -> Packing:
+            workers: int = 1, enough_us: float | None = None) -> Packing:
     """The shortest period of a placement on accelerators of the given configurations with every stage within
     ``limits.cap_us`` (and the latency bound), by CP-SAT on times in integer picoseconds rounded down. Rounding
     down only admits more placements, so the rounded optimum bounds every placement's period from below

@@ -32,7 +32,8 @@ Configurations that do not fit the budgets alone, or that another configuration 
    configurations, placed by CP-SAT (stopping at its first placement within ``T``) and then HiGHS
    (:func:`accelplan.formulations.packing.pack_cp`, :func:`~accelplan.formulations.packing.pack`; a
    multiset neither decides in two seconds is not placed again at ``T`` and is decided after the tree, with
-   the time left), then excluded by branching on one of its counts (``= v``, ``> v``, ``< v``) until every
+   the time left; one that holds a plan is placed again below it, as the target drops, until it holds none
+   within the target: its first placement need not be its best), then excluded by branching on one of its counts (``= v``, ``> v``, ``< v``) until every
    count is fixed, and then by requiring one more accelerator of a configuration with room for one. Every
    ``PRICE_AND_BRANCH_EVERY`` nodes the patterns of the LP solutions are tried as an integer program.
 """
@@ -323,8 +324,8 @@ class BranchAndPrice:
             return [node.bounded(c, lo=math.ceil(z[c])), node.bounded(c, hi=math.floor(z[c]))]
         counts = {int(c): int(round(z[c])) for c in np.flatnonzero(np.round(z) > 0)}
         multiset = tuple(sorted(c for c, v in counts.items() for _ in range(v)))
-        if multiset and self.leaf(multiset, target_us, incumbent):
-            self.lower(incumbent)
+        if multiset:
+            self.place(multiset, target_us, incumbent)
         open_ = [c for c in counts if not node.fixed(c)]
         if open_:
             c, v = open_[0], counts[open_[0]]
@@ -337,6 +338,20 @@ class BranchAndPrice:
             return []
         return [node.summed(others, lo=1)]
 
+    def proven(self, incumbent: Incumbent) -> bool:
+        """Whether the incumbent's period is within ``TOLERANCE`` of the proven bound (it is optimal)."""
+        return incumbent.period_us * (1 - TOLERANCE) <= self.lower_us
+
+    def place(self, multiset: tuple[int, ...], target_us: float, incumbent: Incumbent) -> None:
+        """Place ``multiset`` within ``target_us``; while it holds a plan, lower the target below it (:meth:`lower`)
+        and place it again: CP-SAT stops at its first placement within the target, not the multiset's best, and the
+        branching then excludes the multiset, so a shorter period it holds must be found before."""
+        while self.leaf(multiset, target_us, incumbent):
+            self.lower(incumbent)
+            if self.target_us >= target_us:  # the plan found did not lower the target (a tie with the incumbent)
+                return
+            target_us = self.target_us
+
     def lower(self, incumbent: Incumbent) -> None:
         """Lower the tree's target to just below the incumbent's period. Every node and multiset the tree has
         ruled out at the old target is ruled out at the new one (fewer patterns fit), so the search goes on."""
@@ -347,13 +362,16 @@ class BranchAndPrice:
 
     def decide(self, target_us: float, incumbent: Incumbent, going_on: bool = False) -> float | None:
         """Depth-first branch and price below ``target_us``. A plan found becomes the incumbent; then, with
-        ``going_on``, the target drops to just below its period (:meth:`lower`) and the tree goes on, else the
-        decision ends (None). Returns the last target when the tree is exhausted: no plan's period is within it."""
+        ``going_on``, the target drops to just below its period (:meth:`lower`) and the tree goes on until the
+        incumbent is within the tolerance of the bound (:meth:`proven`), else the decision ends (None). Returns
+        the last target when the tree is exhausted: no plan's period is within it."""
         self.target_us = target_us
         self.lp.set_target(target_us)
         self.lower(incumbent)
         stack = [Node()]
         while stack:
+            if self.proven(incumbent):  # a plan found within the tolerance of the bound: no node can do better
+                return None
             node = stack.pop()
             self.nodes += 1
             if self.nodes % PRICE_AND_BRANCH_EVERY == 0:
@@ -372,7 +390,7 @@ class BranchAndPrice:
     def search(self, incumbent: Incumbent) -> None:
         """Target search between ``lower_us`` and the incumbent: each exhausted tree raises the bound, each plan
         found lowers the incumbent, until they meet (relative ``TOLERANCE``)."""
-        while incumbent.period_us * (1 - TOLERANCE) > self.lower_us:
+        while not self.proven(incumbent):
             gap = incumbent.period_us - self.lower_us
             target = (incumbent.period_us * (1 - TOLERANCE) if gap <= CLOSE * incumbent.period_us
                       else self.lower_us + min(0.25 * gap, CLOSE * 5 * self.lower_us))
@@ -405,7 +423,7 @@ def solve_colgen(problem: Problem, time_limit_s: float, seed: int, options: dict
         bnp.search(incumbent)
     except _Timeout:
         pass
-    proven = incumbent.period_us * (1 - TOLERANCE) <= bnp.lower_us
+    proven = bnp.proven(incumbent)
     bound = TIME_SCALE / bnp.lower_us if bnp.lower_us > 0 else None
     note = (f"branch and price: {bnp.nodes} nodes, {bnp.columns} columns, {len(bnp.leaves)} multisets placed; "
             f"plan from {incumbent.source}")
