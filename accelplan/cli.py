@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 EMIT_TARGETS = ("json", "rtl", "sv", "vitis")  # accelplan.emitters.EMITTERS, named here to keep --help light
 SPEC_KINDS = ("hardware", "model", "study")
-SCHEMA_KINDS = (*SPEC_KINDS, "sweep", "codesign", "plan")  # accelplan.api.json_schema's kinds
+SCHEMA_KINDS = (*SPEC_KINDS, "sweep", "codesign", "plan")  # accelplan.catalog.json_schema's kinds
 
 
 def _per_family(value: Callable) -> str:
@@ -469,18 +469,18 @@ def _emit(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from . import api
-    from .plan_file import looks_like_plan, read_plan
+    from . import catalog
 
     failed = 0
     for path in args.files:
         try:
-            if looks_like_plan(path):
-                plan = read_plan(path)
+            checked = catalog.check_file(path)
+            plan = checked.plan
+            if plan is not None:
                 print(f"{path}: valid plan ({plan.model} on {plan.hardware}, {len(plan.accelerators)} accelerators, "
                       f"{'feasible' if plan.feasible else 'infeasible'})")
                 continue
-            print(f"{path}: valid {api.validate_file(path)} spec")
+            print(f"{path}: valid {checked.kind} spec")
         except AccelplanError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
@@ -488,19 +488,19 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from . import api
+    from . import catalog
 
-    print(api.json_schema(args.kind))
+    print(catalog.json_schema(args.kind))
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    from . import api
+    from . import catalog
 
     print("built-in (accelplan show NAME prints one):")
-    for kind, names in api.library().items():
+    for kind, names in catalog.library().items():
         print(f"  {kind}: {', '.join(names) or '(none)'}")
-    yours = api.user_specs(args.folder)
+    yours = catalog.user_specs(args.folder)
     print(f"your files in {args.folder}:" + ("" if yours else " (no model, hardware, study, sweep or plan YAML)"))
     for item in yours:
         print(f"  {item.kind}: {item.path}")
@@ -526,9 +526,9 @@ def _calibrate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from . import api
+    from . import catalog
 
-    sys.stdout.write(api.builtin_text(args.name, args.kind))
+    sys.stdout.write(catalog.builtin_text(args.name, args.kind))
     return 0
 
 

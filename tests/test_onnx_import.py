@@ -302,6 +302,25 @@ def test_invalid_graphs_are_refused_not_converted(opset: int, rows: int, message
     assert message in capsys.readouterr().err and not (tmp_path / "m.yaml").exists()
 
 
+def test_weights_values_are_not_needed_but_their_shapes_still_are(tmp_path: Path) -> None:
+    """Shape inference gets large initializers without their values (their dimensions kept): a 128 x 64 weight whose K
+    contradicts the activation's 32 is still refused, and the same graph with a matching weight imports with the
+    shapes of a full one."""
+    def saved(k: int) -> Path:
+        graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")], "g",
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [4, 32])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [_w("w", k, 64)])
+        path = tmp_path / f"k{k}.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+        return path
+
+    bad, good = saved(128), saved(32)
+    with pytest.raises(SpecError, match="the graph's shapes are inconsistent"):
+        import_onnx(bad)
+    fc = _gemms(import_onnx(good))["fc"]
+    assert (fc.m, fc.k, fc.n) == (4, 32, 64)
+
+
 def test_conv_transpose_as_its_gemm_and_gather_as_an_embedding(tmp_path: Path) -> None:
     """A decoder's upsampling and a language model's embedding, priced as what they are."""
     n = helper.make_node

@@ -1,7 +1,7 @@
 """Spec files checked on their own (``accelplan validate``) and the JSON Schema of each kind (``accelplan schema``).
 
 Model, hardware and study specs: a sweep is checked by :mod:`accelplan.sweep.spec`, above the specs
-(:func:`accelplan.api.validate_file` tells them apart), and the strategy names a study may take are
+(:func:`accelplan.catalog.validate_file` tells them apart), and the strategy names a study may take are
 passed in by the caller, who knows the strategy registry. What the registries hold (the families,
 their execution models and defaults) is read when the schema is built, never listed by hand.
 """
