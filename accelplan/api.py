@@ -297,11 +297,23 @@ def import_model(onnx_file: Path, out_file: Path, batch: int = 1, dims: dict[str
     return write_atomic(out_file, f"# imported from {onnx_file.name}\n" + model_yaml(data)), len(data["operators"])
 
 
-def emit_plan(plan_file: Path, target: str, out_dir: Path) -> list[Path]:
-    """Read ``plan.yaml`` and write its ``target`` deployment config (json, vitis, sv) into ``out_dir``."""
+def emit_plan(plan_file: Path, target: str, out_dir: Path, weights_file: Path | None = None,
+              dims: dict[str, int] | None = None) -> list[Path]:
+    """Read ``plan.yaml`` and write its ``target`` deployment config (json, vitis, sv, rtl) into ``out_dir``; with
+    ``weights_file`` (an ONNX graph, its symbolic dimensions set by ``dims``) the rtl target's weight memories hold
+    its initialisers, quantised, instead of seeded random values."""
     from .emitters import emit
 
-    return emit(read_plan(plan_file), target, out_dir, plan_file=plan_file)
+    plan = read_plan(plan_file)
+    weights = None
+    if weights_file is not None:
+        from .specs.onnx_import import onnx_weights
+
+        if weights_file.suffix != ".onnx":
+            raise SpecError(str(weights_file), [SpecIssue("expected an ONNX graph (.onnx) whose initialisers are the "
+                                                          "model's weights", "--weights")])
+        weights = onnx_weights(weights_file, dims)
+    return emit(plan, target, out_dir, plan_file=plan_file, weights=weights)
 
 
 def calibrate(measurements: Path, hardware: str, out_file: Path, fit: Sequence[str] | None = None):

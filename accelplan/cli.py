@@ -222,6 +222,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("plan", type=Path, help="plan.yaml written by solve, compare or pareto (e.g. out/solve/plan.yaml)")
     e.add_argument("--target", required=True, choices=EMIT_TARGETS, help=" | ".join(EMIT_TARGETS))
     e.add_argument("-o", "--out", type=Path, default=Path("build"), help="output folder (default: %(default)s)")
+    e.add_argument("--weights", type=Path, metavar="MODEL.onnx",
+                   help="rtl: fill the weight memories with this ONNX graph's initialisers, quantised per tensor to "
+                        "the plan's data type (default: seeded random values)")
+    e.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
+                   help="with --weights: a symbolic dimension of the ONNX graph (repeatable)")
 
     v = sub.add_parser("validate", help="check spec or plan files; errors name file, line and field")
     v.add_argument("files", nargs="+", type=Path, help="model, hardware, study or sweep YAML, or a plan.yaml")
@@ -444,16 +449,21 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace) -> int:
-    from . import api
-
+def _dims(items: list[str]) -> dict[str, int]:
+    """``--dim NAME=VALUE`` options as a mapping."""
     dims = {}
-    for item in args.dim:
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep or not value.isdigit() or int(value) < 1:
             raise SpecError("<command line>", [SpecIssue(f"--dim {item!r}: expected NAME=VALUE with a positive integer")])
         dims[key] = int(value)
-    path, count = api.import_model(args.onnx, args.out, args.batch, dims, args.lump, args.name, args.dtype)
+    return dims
+
+
+def _import(args: argparse.Namespace) -> int:
+    from . import api
+
+    path, count = api.import_model(args.onnx, args.out, args.batch, _dims(args.dim), args.lump, args.name, args.dtype)
     print(f"wrote {path} ({count} operators)")
     return 0
 
@@ -463,7 +473,8 @@ def _emit(args: argparse.Namespace) -> int:
 
     from .outputs import check_out_dir
 
-    for path in api.emit_plan(args.plan, args.target, check_out_dir(args.out, replaced=False)):
+    dims = _dims(args.dim) if args.dim else None
+    for path in api.emit_plan(args.plan, args.target, check_out_dir(args.out, replaced=False), args.weights, dims):
         print(f"wrote {path}")
     return 0
 

@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -160,3 +161,107 @@ def test_a_device_without_part_is_refused(small_plan: Path, tmp_path: Path, caps
 
 def test_layer_names_become_unique_identifiers() -> None:
     assert prefixes(("block0.qkv", "7x7/conv", "a-b", "a_b", "")) == ["BLOCK0_QKV_", "L7X7_CONV_", "A_B_", "A_B_3_", "LAYER_"]
+
+
+def _onnx_graph(path: Path, nodes, inits: dict, x_shape: list[int]) -> Path:
+    """An ONNX graph of ``nodes`` whose initialisers are ``inits`` (float32), input ``x`` of ``x_shape``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def _planned(folder: Path, onnx_file: Path) -> Path:
+    """plan.yaml of the imported graph on the chain of small FPGAs (dp)."""
+    folder.mkdir()
+    (folder / "hw.yaml").write_text(yaml.safe_dump(SYSTEM))
+    assert main(["import", str(onnx_file), "-o", str(folder / "model.yaml")]) == 0
+    study = api.make_study(model=str(folder / "model.yaml"), hardware=str(folder / "hw.yaml"))
+    api.write_outputs(api.plan_study(study, strategy="dp"), folder / "out")
+    return folder / "out" / "plan.yaml"
+
+
+def _memory_text(arr: np.ndarray, tile: tuple[int, int, int]) -> str:
+    """A layer's .mem file as the rtl target writes it, for int8 weights ``arr`` [K, N] on tile (pm, pk, pn)."""
+    from accelplan.emitters.rtl import weight_words
+
+    _, pk, pn = tile
+    digits = -(-(pk * pn * 8) // 4)
+    return "".join(f"{w:0{digits}x}\n" for w in weight_words(arr[None], pk, pn, 8))
+
+
+def test_onnx_initialisers_fill_the_weight_memories(tmp_path: Path, capsys) -> None:
+    """``emit --target rtl --weights MODEL.onnx``: each layer's memory holds its ONNX weight as the GEMM reads it
+    (MatMul's B as [K, N], Gemm's transposed B, a Conv's [N, C, KH, KW] as K = (ky, kx, c) by N, the RTL im2col's
+    order), quantised to int8 per tensor; without --weights the values are the seeded random ones."""
+    from onnx import helper
+
+    from accelplan.emitters.rtl import quantised
+
+    rng = np.random.default_rng(5)
+    mlp = {"w1": rng.normal(size=(40, 24)), "w2": rng.normal(size=(48, 24)), "w3": rng.normal(size=(48, 20))}
+    conv = {"wc": rng.normal(size=(4, 3, 3, 3))}
+    n = helper.make_node
+    cases = {
+        "mlp": (_onnx_graph(tmp_path / "mlp.onnx", [
+            n("MatMul", ["x", "w1"], ["h"], name="fc1"), n("Relu", ["h"], ["r"], name="act"),
+            n("Gemm", ["r", "w2"], ["g"], name="fc2", transB=1), n("MatMul", ["g", "w3"], ["y"], name="head")],
+            mlp, [12, 40]), {"fc1": mlp["w1"], "fc2": mlp["w2"].T, "head": mlp["w3"]}),
+        "conv": (_onnx_graph(tmp_path / "conv.onnx", [
+            n("Conv", ["x", "wc"], ["c"], name="stem", pads=[1, 1, 1, 1]), n("Relu", ["c"], ["y"], name="act")],
+            conv, [1, 3, 8, 8]), {"stem": conv["wc"].transpose(2, 3, 1, 0).reshape(27, 4)}),
+    }
+    # the layout claim: im2col patches ordered (ky, kx, c) times the GEMM weights are the ONNX convolution
+    x = np.pad(rng.normal(size=(8, 8, 3)), ((1, 1), (1, 1), (0, 0)))
+    patches = np.array([x[y:y + 3, z:z + 3, :].reshape(-1) for y in range(8) for z in range(8)])
+    direct = np.array([[np.sum(x[y:y + 3, z:z + 3, :].transpose(2, 0, 1) * conv["wc"][o]) for o in range(4)]
+                       for y in range(8) for z in range(8)])
+    assert np.allclose(patches @ cases["conv"][1]["stem"], direct)
+    for case, (onnx_file, expected) in cases.items():
+        plan_file = _planned(tmp_path / case, onnx_file)
+        plan = read_plan(plan_file)
+        out, seeded = tmp_path / case / "rtl", tmp_path / case / "seeded"
+        assert main(["emit", str(plan_file), "--target", "rtl", "-o", str(out), "--weights", str(onnx_file)]) == 0
+        assert main(["emit", str(plan_file), "--target", "rtl", "-o", str(seeded)]) == 0
+        found = set()
+        for acc in plan.accelerators:
+            assert acc.ways == 1 and set(acc.placements) == {"on-chip"}, acc
+            for layer, tile in zip(acc.layers, acc.layer_tiles):
+                mem = f"device{acc.index}/" + re.sub(r"\W", "_", layer).lower() + ".mem"
+                want = _memory_text(quantised(expected[layer], 8), tile)
+                assert (out / mem).read_text() == want, layer
+                assert (seeded / mem).read_text() != want
+                found.add(layer)
+        assert found == set(expected)
+    capsys.readouterr()
+
+
+def test_weights_that_do_not_fit_the_plan_are_refused(small_plan: Path, tmp_path: Path, capsys) -> None:
+    """--weights from a graph that is not the plan's model, for a target without weights, of a graph whose weights are
+    in a missing external file, or not an ONNX file: exit 2, naming what is wrong, nothing written."""
+    import onnx
+    from onnx import helper
+
+    rng = np.random.default_rng(1)
+    other = _onnx_graph(tmp_path / "other.onnx", [helper.make_node("MatMul", ["x", "w"], ["y"], name="fc")],
+                        {"w": rng.normal(size=(40, 24))}, [12, 40])
+    external = tmp_path / "ext" / "chain.onnx"
+    external.parent.mkdir()
+    model = onnx.load(str(other))
+    onnx.save(model, str(external), save_as_external_data=True, location="chain.weights", size_threshold=0)
+    (external.parent / "chain.weights").unlink()
+    (tmp_path / "weights.yaml").write_text("w: [1, 2]\n")
+    for args, message in [
+        (["--target", "rtl", "--weights", str(other)], "have none for layer(s) enc.fc1, enc.fc2, head"),
+        (["--target", "json", "--weights", str(other)], "target json writes no weights; --weights applies to: rtl"),
+        (["--target", "rtl", "--weights", str(external)], "are in chain.weights, which cannot be read"),
+        (["--target", "rtl", "--weights", str(tmp_path / "weights.yaml")], "expected an ONNX graph (.onnx)"),
+    ]:
+        out = tmp_path / "out"
+        assert main(["emit", str(small_plan), *args, "-o", str(out)]) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists() or not any(out.iterdir())

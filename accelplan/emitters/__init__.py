@@ -21,9 +21,10 @@ Emitter = Callable[[Plan, Path], list[Path]]
 EMITTERS: dict[str, Emitter] = {"json": emit_json, "vitis": emit_vitis, "sv": emit_sv, "rtl": emit_rtl}
 
 
-def emit(plan: Plan, target: str, out_dir: Path, plan_file: Path | None = None) -> list[Path]:
+def emit(plan: Plan, target: str, out_dir: Path, plan_file: Path | None = None, weights: dict | None = None) -> list[Path]:
     """Write the ``target`` config of ``plan`` into ``out_dir`` (a target the plan's family declares); an emitter
-    that reads the model graph (``reads_plan_file``) gets the plan's file, whose run block names the study."""
+    that reads the model graph (``reads_plan_file``) gets the plan's file, whose run block names the study; one that
+    writes weight memories (``takes_weights``) gets ``weights`` (layer name -> array), which other targets refuse."""
     try:
         run = EMITTERS[target]
     except KeyError:
@@ -34,6 +35,12 @@ def emit(plan: Plan, target: str, out_dir: Path, plan_file: Path | None = None) 
                          f"targets for it: {', '.join(family.emit_targets)}")
     if not plan.accelerators:
         raise SolveError("the plan has no accelerators (it records an infeasible or unfinished solve): nothing to emit")
+    options: dict = {}
+    if weights is not None:
+        takes = [name for name, other in EMITTERS.items() if getattr(other, "takes_weights", False)]
+        if not getattr(run, "takes_weights", False):
+            raise SolveError(f"target {target} writes no weights; --weights applies to: {', '.join(takes)}")
+        options["weights"] = weights
     if getattr(run, "reads_plan_file", False):
-        return run(plan, out_dir, plan_file=plan_file)  # type: ignore[call-arg]
-    return run(plan, out_dir)
+        options["plan_file"] = plan_file
+    return run(plan, out_dir, **options)

@@ -188,6 +188,16 @@ def _fused_patterns(graph, shapes) -> dict[int, tuple[str, int]]:
     return fused
 
 
+@dataclass(frozen=True)
+class WeightSource:
+    """Where a GEMM operator's weight operand comes from: an initializer and how it is laid out (``kn``: [K, N], as
+    MatMul's B; ``nk``: [N, K], as Gemm's B under transB; ``conv``: [N, C, KH, KW], whose K runs (ky, kx, c) as the
+    RTL's im2col streams a patch)."""
+
+    initializer: str
+    layout: str
+
+
 @dataclass
 class _GraphContext:
     """What the operator handlers share while one graph is imported: its facts, and what they emit."""
@@ -200,6 +210,7 @@ class _GraphContext:
     unsupported: list[str] = field(default_factory=list)  # "label (reason)" of nodes that cannot be priced
     unknown_shape: list[str] = field(default_factory=list)  # "label (tensor)" of tensors without a static shape
     used: set[str] = field(default_factory=set)  # operator names taken so far
+    sources: dict[str, WeightSource] = field(default_factory=dict)  # operator name -> its weight initializer
 
     def shape(self, tensor: str, label: str) -> list[int]:
         """The static shape of ``tensor``; ``[1]`` (recorded as unknown, for node ``label``) if it has none."""
@@ -247,6 +258,7 @@ def _matmul(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None
     m, k, n = a[-2], a[-1], b[-1]
     if node.input[1] in ctx.weights:
         ctx.ops.append({"name": label, "kind": "linear", "m": max(1, math.prod(a[:-1])), "k": k, "n": n})
+        ctx.sources[label] = WeightSource(node.input[1], "kn")
         return
     lead = [max(x, y) for x, y in zip([1] * (len(b) - len(a)) + a[:-2], [1] * (len(a) - len(b)) + b[:-2])]
     ctx.ops.append({"name": label, "kind": "matmul", "m": m, "k": k, "n": n, "heads": max(1, math.prod(lead)),
@@ -259,6 +271,8 @@ def _gemm(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
     m, k = (a[1], a[0]) if attrs.get("transA", 0) else (a[0], a[1])
     n = b[0] if attrs.get("transB", 0) else b[1]
     ctx.ops.append({"name": label, "kind": "linear", "m": m, "k": k, "n": n, "weight": node.input[1] in ctx.weights})
+    if node.input[1] in ctx.weights:
+        ctx.sources[label] = WeightSource(node.input[1], "nk" if attrs.get("transB", 0) else "kn")
 
 
 def _conv(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
@@ -269,6 +283,8 @@ def _conv(ctx: _GraphContext, node, label: str, attrs: dict[str, Any]) -> None:
         ctx.unsupported.append(f"{label} (Conv on {len(x) - 2}-D input; only 2-D is priced)")
         return
     pads = attrs.get("pads", [0, 0, 0, 0])
+    if node.input[1] in ctx.weights:
+        ctx.sources[label] = WeightSource(node.input[1], "conv")
     if attrs.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET") or pads[0] != pads[2] or pads[1] != pads[3]:
         out = ctx.shape(node.output[0], label)
         ctx.ops.append({"name": label, "kind": "linear", "m": out[2] * out[3], "k": w[1] * w[2] * w[3], "n": w[0]})
@@ -415,6 +431,14 @@ def import_onnx(path: Path, batch: int = 1, dims: dict[str, int] | None = None, 
     ``dtype`` is the deployment data type (exported graphs are usually fp32 even when the
     accelerator runs int8), ``batch`` the spec's default batch.
     """
+    ctx = _walk(path, dims, lump)
+    return {"name": name or re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem) or "imported",
+            "description": f"imported from {path.name} by accelplan import", "dtype": dtype, "batch": batch,
+            "operators": ctx.ops}
+
+
+def _walk(path: Path, dims: dict[str, int] | None, lump: bool) -> _GraphContext:
+    """The graph at ``path`` priced node by node (every operator, and where each GEMM's weights come from)."""
     file = str(path)
     model = _load(path, dims or {}, file)
     graph = model.graph
@@ -424,9 +448,45 @@ def import_onnx(path: Path, batch: int = 1, dims: dict[str, int] | None = None, 
     for index, node in enumerate(graph.node):
         _handler(ctx, node, index)(ctx, node, index)
     _check(ctx, file)
-    return {"name": name or re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem) or "imported",
-            "description": f"imported from {path.name} by accelplan import", "dtype": dtype, "batch": batch,
-            "operators": ctx.ops}
+    return ctx
+
+
+def onnx_weights(path: Path, dims: dict[str, int] | None = None, lump: bool = False) -> dict[str, Any]:
+    """The weights of the graph's GEMM operators, by operator name (the names :func:`import_onnx` gives): float
+    arrays [1, K, N] in the order the operator's GEMM reads them (:class:`WeightSource`). Values in external data
+    files are read from beside the graph; a file that is missing is refused, naming it and the tensor."""
+    import numpy as np
+    import onnx
+    from onnx import external_data_helper, numpy_helper
+
+    sources = _walk(path, dims, lump).sources
+    model = onnx.load(str(path), load_external_data=False)
+    tensors = {t.name: t for t in model.graph.initializer}
+    out = {}
+    for name, source in sources.items():
+        tensor = tensors[source.initializer]
+        if external_data_helper.uses_external_data(tensor):
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "?")
+            try:
+                external_data_helper.load_external_data_for_tensor(tensor, str(path.parent))
+            except Exception:  # a missing or unreadable file: OSError, or onnx's ValidationError (not a regular file)
+                raise SpecError(str(path), [SpecIssue(f"the weights of operator {name!r} (initializer "
+                                                      f"{tensor.name!r}) are in {location}, which cannot be read "
+                                                      f"beside the graph", "graph.initializer")]) from None
+        out[name] = _as_gemm(np.asarray(numpy_helper.to_array(tensor), dtype=np.float64), source.layout)
+    return out
+
+
+def _as_gemm(values, layout: str):
+    """A weight initializer as its GEMM operand [1, K, N] (:class:`WeightSource`)."""
+    if layout == "conv":  # [N, C, KH, KW] -> K = (ky, kx, c), N
+        n = values.shape[0]
+        return values.transpose(2, 3, 1, 0).reshape(1, -1, n)
+    if values.ndim < 2:  # a vector B: one column
+        values = values.reshape(-1, 1)
+    if layout == "nk":
+        values = values.T
+    return values.reshape(-1, values.shape[-2], values.shape[-1])  # leading dimensions (stacked weights): count
 
 
 def model_yaml(data: dict[str, Any]) -> str:

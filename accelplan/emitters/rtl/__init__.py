@@ -360,8 +360,10 @@ def build_graph(plan: Plan, network, bits: int) -> tuple[dict[str, Tensor], dict
     return tensors, nodes, accs
 
 
-def weight_array(name: str, count: int, k: int, n: int, weights: dict | None, seed: int) -> np.ndarray:
-    """A layer's stored operand [count, K, N] (weights, or a KV cache's initial contents), int8."""
+def weight_array(name: str, count: int, k: int, n: int, weights: dict | None, seed: int, bits: int = 8) -> np.ndarray:
+    """A layer's stored operand [count, K, N] (weights, or a KV cache's initial contents) as ``bits``-bit integers:
+    given integers as they are, given floats (an ONNX file's) quantised (:func:`quantised`), else seeded random
+    int8 values."""
     if weights is not None and name in weights:
         arr = np.asarray(weights[name])
         if arr.ndim == 2:
@@ -369,9 +371,31 @@ def weight_array(name: str, count: int, k: int, n: int, weights: dict | None, se
         if arr.shape != (count, k, n):
             raise SolveError(f"rtl target: weights of layer {name!r} have shape {arr.shape}, the plan needs "
                              f"{(count, k, n)} (count, K, N)")
-        return arr.astype(np.int64)
+        return quantised(arr, bits) if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.int64)
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
     return rng.integers(-128, 128, size=(count, k, n), dtype=np.int64)
+
+
+def quantised(values: np.ndarray, bits: int) -> np.ndarray:
+    """Symmetric per-tensor quantisation to ``bits``-bit integers: the largest magnitude becomes 2^(bits-1) - 1
+    (all zeros stay zeros)."""
+    top = float(np.max(np.abs(values))) if values.size else 0.0
+    if top == 0.0:
+        return np.zeros(values.shape, dtype=np.int64)
+    most = (1 << (bits - 1)) - 1
+    return np.clip(np.rint(values / top * most), -most, most).astype(np.int64)
+
+
+WEIGHT_KINDS = ("linear", "matmul", "conv2d")  # operators whose stored operand is a weight (not a KV cache)
+
+
+def _check_weights(nodes: dict[str, Node], weights: dict) -> None:
+    """Weights given must cover every weight-carrying layer the design generates (none left to seeded values)."""
+    missing = [name for name, node in nodes.items() if node.gemm and node.kind in WEIGHT_KINDS and name not in weights]
+    if missing:
+        raise SolveError(f"rtl target: the weights given have none for layer(s) {', '.join(missing[:10])}"
+                         f"{' ...' if len(missing) > 10 else ''} (weights for: {', '.join(sorted(weights)[:10])}"
+                         f"{' ...' if len(weights) > 10 else ''})")
 
 
 def shard_weights(arr: np.ndarray, g: dict, rank: int) -> np.ndarray:
@@ -870,7 +894,8 @@ def emit_rtl(plan: Plan, out_dir: Path, *, network=None, weights: dict | None = 
     """Write per device ``device<d>/`` (package, library, top, weights, build.tcl, clock.xdc) and ``system/``.
 
     ``network``: the model graph (default: read through the plan's run block, or the built-in model of its name);
-    ``weights``: layer name -> [count, K, N] array (default: seeded random int8); ``clocks``: MHz per device
+    ``weights``: layer name -> [count, K, N] array, integers as they are or floats quantised (default: seeded random
+    int8; when given, every weight-carrying layer must have one); ``clocks``: MHz per device
     config (default: the hardware spec's, else 250). Everything is checked before anything is written.
     """
     bits = _data_bits(plan)
@@ -885,6 +910,8 @@ def emit_rtl(plan: Plan, out_dir: Path, *, network=None, weights: dict | None = 
     if clocks is None:
         clocks = _spec_clocks(plan, plan_file)
     tensors, nodes, accs = build_graph(plan, network, bits)
+    if weights is not None:
+        _check_weights(nodes, weights)
     texts: list[tuple[Path, str]] = []
     designs, buses, mem_words, units = [], [], [], []
     for pos, acc, rank in [(pos, acc, r) for pos, acc in enumerate(accs) for r in range(acc.ways)]:
@@ -908,7 +935,8 @@ def emit_rtl(plan: Plan, out_dir: Path, *, network=None, weights: dict | None = 
             g = node.gemm
             if not g:
                 continue
-            arr = shard_weights(weight_array(node.name, g["full_count"], g["k"], g["full_n"], weights, seed), g, rank) \
+            arr = shard_weights(weight_array(node.name, g["full_count"], g["k"], g["full_n"], weights, seed, bits), g,
+                                rank) \
                 if write_weights else None
             words = weight_words(arr, g["pk"], g["pn"], bits) if write_weights else None
             if g["place"] == "streamed":
@@ -970,3 +998,4 @@ def _spec_clocks(plan: Plan, plan_file: Path | None) -> dict[str, float]:
 
 
 emit_rtl.reads_plan_file = True  # type: ignore[attr-defined]
+emit_rtl.takes_weights = True  # type: ignore[attr-defined]
