@@ -226,7 +226,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="rtl: fill the weight memories with this ONNX graph's initialisers, quantised per tensor to "
                         "the plan's data type (default: seeded random values)")
     e.add_argument("--dim", action="append", default=[], metavar="NAME=VALUE",
-                   help="with --weights: a symbolic dimension of the ONNX graph (repeatable)")
+                   help="with --weights: a symbolic dimension of the ONNX graph, repeatable (default: none)")
 
     v = sub.add_parser("validate", help="check spec or plan files; errors name file, line and field")
     v.add_argument("files", nargs="+", type=Path, help="model, hardware, study or sweep YAML, or a plan.yaml")

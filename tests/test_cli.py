@@ -122,16 +122,17 @@ def test_flags_override_a_study_file_keeping_its_relative_paths(study_file: Path
 
 @pytest.mark.slow
 def test_time_limit_returns_the_incumbent_with_its_gap(capsys, tmp_path: Path) -> None:
-    # a large instance the MILP does not prove in 5 s (its gap at 3 s is above 100 %): the best plan so far comes back
-    # with a bound and a gap (colgen, auto's pick, now proves this instance in under 3 s, so the test names milp; it
-    # builds its Pyomo model for about 2 s first, so a shorter limit can end before it has a plan)
+    # a large instance the MILP does not prove in 12 s (its gap then is still above 100 %): the best plan so far comes
+    # back with a bound and a gap (colgen, auto's pick, proves this instance in under 3 s, so the test names milp; it
+    # builds its Pyomo model for about 2 s first: under a 5 s limit on a machine running two other processes per core
+    # it had no plan yet)
     code = main(["solve", "--model", "vit-base", "--hardware", "vck190", "--execution", "hybrid", "--batch", "16",
-                 "--strategy", "milp", "--time-limit", "5", "-o", str(tmp_path / "tl"), "--json"])
+                 "--strategy", "milp", "--time-limit", "12", "-o", str(tmp_path / "tl"), "--json"])
     summary = json.loads(capsys.readouterr().out)
     assert code == 0 and summary["status"] == "time_limit"
     assert summary["accelerators"] and summary["throughput"] > 0
     assert summary["bound"] >= summary["objective"] and summary["gap"] > 0
-    assert summary["solve_time_s"] < 5 + 15  # the limit, plus model building on a loaded machine
+    assert summary["solve_time_s"] < 12 + 15  # the limit, plus model building on a loaded machine
 
 
 @pytest.mark.parametrize("argv,named", [
