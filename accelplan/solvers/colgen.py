@@ -33,8 +33,9 @@ Configurations that do not fit the budgets alone, or that another configuration 
    (:func:`accelplan.formulations.packing.pack_cp`, :func:`~accelplan.formulations.packing.pack`; a
    multiset neither decides in two seconds is not placed again at ``T`` and is decided after the tree, with
    the time left; one that holds a plan is placed again below it, as the target drops, until it holds none
-   within the target: its first placement need not be its best), then excluded by branching on one of its counts (``= v``, ``> v``, ``< v``) until every
-   count is fixed, and then by requiring one more accelerator of a configuration with room for one. Every
+   within the target: its first placement need not be its best), then excluded by branching on one of its
+   counts (``= v``, ``> v``, ``< v``) until every count is fixed, and then by requiring one more accelerator of
+   a configuration with room for one. Every
    ``PRICE_AND_BRANCH_EVERY`` nodes the patterns of the LP solutions are tried as an integer program.
 """
 
