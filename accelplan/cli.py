@@ -473,8 +473,8 @@ def _emit(args: argparse.Namespace) -> int:
 
     from .outputs import check_out_dir
 
-    dims = _dims(args.dim) if args.dim else None
-    for path in api.emit_plan(args.plan, args.target, check_out_dir(args.out, replaced=False), args.weights, dims):
+    for path in api.emit_plan(args.plan, args.target, check_out_dir(args.out, replaced=False), args.weights,
+                              _dims(args.dim)):
         print(f"wrote {path}")
     return 0
 
